@@ -1,0 +1,3 @@
+from cmu610bsp.cli import main
+
+main()

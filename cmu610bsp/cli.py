@@ -1,0 +1,159 @@
+"""The command line: a thin layer over the modules. User errors exit 2, internal errors 1
+(traceback only with --debug), Ctrl-C 130."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from cmu610bsp import __version__, checks, ui, workspace
+from cmu610bsp.errors import BspError
+
+app = typer.Typer(
+    name="cmu610bsp",
+    help="Board support for CMU610 RISC-V BMCs: one board description in, a consistent BSP out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True)
+app.add_typer(board_app, name="board")
+
+_state: dict[str, object] = {"debug": False, "workspace": None}
+
+WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: search upwards from the current directory).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cmu610bsp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and every command run.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(message)s")
+
+
+def _ws(path: Path | None) -> workspace.Workspace:
+    return workspace.open_workspace(path.resolve()) if path else workspace.find()
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to create the workspace.")] = Path("."),
+    board: Annotated[Optional[str], typer.Option("--board", "-b", help="Board description file, or the name of a built-in board.")] = None,
+) -> None:
+    """Create a workspace: description files, generated BSP, and a git repository with a first commit."""
+    from cmu610bsp import init as init_mod
+
+    with ui.status("creating workspace"):
+        result = init_mod.init(directory, board)
+    ui.out.print(f"Created workspace {result.root} for board {result.board} ({result.files} generated files).")
+    if result.committed:
+        ui.out.print(f"git: first commit {result.committed[:12]}")
+    else:
+        ui.out.print("git: the directory is inside an existing repository; commit the new files yourself.")
+
+
+@app.command()
+def generate(
+    ws_dir: WorkspaceOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files edited by hand.")] = False,
+) -> None:
+    """Render everything from the description, atomically; refuses to overwrite hand edits."""
+    ws = _ws(ws_dir)
+    with ui.status("generating"):
+        plan = workspace.generate(ws, force=force)
+    files = {p: v for p, v in plan.changes.items() if p != workspace.MANIFEST}
+    written = sum(1 for v in files.values() if v is not None)
+    deleted = sum(1 for v in files.values() if v is None)
+    ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged")
+    for p in plan.kept:
+        ui.out.print(f"kept (keep: glob): {p}")
+    for p in plan.stale_kept:
+        ui.out.print(f"no longer generated, kept because it was edited: {p}")
+
+
+@app.command()
+def check(
+    ws_dir: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable results on stdout.")] = False,
+) -> None:
+    """Semantic checks of the description, then every real-consumer check that can run here."""
+    ws = _ws(ws_dir)
+    results: list[checks.CheckResult] = []
+    try:
+        workspace.load_project(ws)
+        results.append(checks.CheckResult("model", "ok", detail="description is valid"))
+    except BspError as e:
+        results.append(checks.CheckResult("model", "failed", e.findings or [], e.message))
+    for name, fn in checks.CHECKS.items():
+        with ui.status(f"check {name}"):
+            results.append(fn(ws))
+    failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        ui.print_json({"ok": not failed, "checks": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            ui.out.print(f"{r.status:8} {r.name:16} {r.detail}")
+            for f in r.findings:
+                ui.out.print(f"         {f}")
+    if failed:
+        raise typer.Exit(2)
+
+
+@board_app.command("show")
+def board_show(
+    name: Annotated[Optional[str], typer.Argument(help="Board name (default: every board).")] = None,
+    ws_dir: WorkspaceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The validated model as JSON.")] = False,
+) -> None:
+    """Tables of the model: domains, memory map, partitions, sensors, fans, GPIO lines."""
+    from cmu610bsp import show
+
+    project = workspace.load_project(_ws(ws_dir))
+    boards = [b for b in project.boards if name in (None, b.name)]
+    if not boards:
+        raise BspError(f"no board named {name!r} in this workspace",
+                       hint="boards: " + ", ".join(b.name for b in project.boards))
+    if as_json:
+        ui.print_json({"soc": project.soc.model_dump(), "boards": [b.model_dump() for b in boards]})
+        return
+    for b in boards:
+        show.print_board(ui.out, project, b)
+
+
+def main() -> None:
+    """Entry point: map outcomes to the published exit codes."""
+    command = typer.main.get_command(app)
+    try:
+        rc = command.main(args=sys.argv[1:], prog_name="cmu610bsp", standalone_mode=False)
+    except BspError as e:
+        ui.err.print(f"error: {e}", markup=False)
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(2)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        ui.err.print("interrupted")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the edge of the program
+        if _state["debug"]:
+            traceback.print_exc()
+        else:
+            ui.err.print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", markup=False)
+        sys.exit(1)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,105 @@
+"""`cmu610bsp init`: a new workspace, validated and rendered before anything touches the disk."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from cmu610bsp import render, resources, workspace
+from cmu610bsp.errors import BspError
+from cmu610bsp.model import load_board, load_catalog, load_soc
+from cmu610bsp.validate import check_board, check_soc
+
+GITIGNORE = """\
+# cmu610bsp: transaction scratch space and build output
+/.cmu610bsp/txn/
+/build/
+"""
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root: Path
+    board: str
+    files: int
+    committed: str | None
+
+
+def _board_source(board: str | None) -> Path:
+    if board is None:
+        return resources.builtin_board()
+    path = Path(board)
+    if path.is_file():
+        return path
+    builtin = resources.builtin_board(board)
+    if builtin.is_file():
+        return builtin
+    known = sorted(p.stem for p in (resources.builtin_configs_dir() / "boards").glob("*.yaml"))
+    raise BspError(f"--board: {board!r} is neither a file nor a built-in board", hint="built-in boards: " + ", ".join(known))
+
+
+def init(directory: Path, board: str | None) -> InitResult:
+    """Build the whole workspace in a scratch directory beside the target, then move it in."""
+    target = directory.resolve()
+    if (target / workspace.CONFIG_FILE).exists():
+        raise BspError(f"{target} is already a cmu610bsp workspace", hint="use `cmu610bsp generate` or `sync` there")
+    if target.exists() and not target.is_dir():
+        raise BspError(f"{target} exists and is not a directory")
+    src = _board_source(board)
+    # Validate against the user's own file first, so findings name it (not the scratch copy).
+    soc = load_soc(resources.builtin_soc())
+    catalog = load_catalog(resources.sensor_catalog())
+    model = load_board(src)
+    findings = check_soc(soc, resources.builtin_soc()) + check_board(model, soc, catalog, src)
+    if findings:
+        raise BspError("the board description has errors; nothing was written", findings)
+    board_rel = f"configs/boards/{model.name}.yaml"
+    soc_rel = "configs/soc/cmu610.yaml"
+    clashes = [p for p in (workspace.CONFIG_FILE, "configs", render.LAYER, ".cmu610bsp") if (target / p).exists()]
+    if clashes:
+        raise BspError(f"{target} already has {', '.join(clashes)}", hint="init into an empty or new directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".cmu610bsp-init-", dir=target.parent))
+    try:
+        (scratch / "configs/soc").mkdir(parents=True)
+        (scratch / "configs/boards").mkdir(parents=True)
+        shutil.copyfile(resources.builtin_soc(), scratch / soc_rel)
+        shutil.copyfile(src, scratch / board_rel)
+        config = {"version": 1, "soc": soc_rel, "boards": [board_rel], "keep": []}
+        (scratch / workspace.CONFIG_FILE).write_text(
+            "# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
+            + yaml.safe_dump(config, sort_keys=False)
+        )
+        (scratch / ".gitignore").write_text(GITIGNORE)
+        ws = workspace.open_workspace(scratch)
+        plan = workspace.generate(ws)
+        files = sum(1 for p, v in plan.changes.items() if v is not None and p != workspace.MANIFEST)
+        target.mkdir(exist_ok=True)
+        for entry in sorted(scratch.iterdir()):
+            entry.rename(target / entry.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return InitResult(target, model.name, files, _git_first_commit(target))
+
+
+def _git_first_commit(root: Path) -> str | None:
+    """A repository with a first commit, unless the workspace already lives inside one."""
+    import git
+
+    try:
+        git.Repo(root, search_parent_directories=True)
+        return None
+    except git.InvalidGitRepositoryError:
+        pass
+    repo = git.Repo.init(root)
+    repo.git.add("--all")
+    env = {"GIT_AUTHOR_NAME": "cmu610bsp", "GIT_AUTHOR_EMAIL": "cmu610bsp@localhost",
+           "GIT_COMMITTER_NAME": "cmu610bsp", "GIT_COMMITTER_EMAIL": "cmu610bsp@localhost"}
+    have_identity = bool(repo.git.config("--get", "user.email", with_exceptions=False))
+    with repo.git.custom_environment(**({} if have_identity else env)):
+        repo.git.commit("-q", "-m", "cmu610bsp init: workspace for the board description")
+    return repo.head.commit.hexsha

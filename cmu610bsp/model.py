@@ -1,0 +1,288 @@
+"""The typed model of the SoC and board descriptions, and loading them from YAML.
+
+Shape checks (types, required fields, unknown keys, enumerations) live here as pydantic models;
+cross-field rules (overlaps, ownership, secure-only blocks) live in `validate.py`. Both report
+`Finding`s with the file and a field path such as `sensors[3].address`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from cmu610bsp.errors import BspError, Finding
+
+_SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([KM]i?B?)?\s*$")
+
+
+def parse_size(value: Any) -> Any:
+    """Accept 4096, "0x1000", "768K", "8M" (K and M are binary: KiB, MiB)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number or a size such as 768K")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        m = _SIZE_RE.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a size (use 4096, 0x1000, 768K or 8M)")
+        number = int(m.group(1), 0)
+        unit = (m.group(2) or "").upper()[:1]
+        return number * {"": 1, "K": 1024, "M": 1024 * 1024}[unit]
+    raise ValueError("expected a number or a size such as 768K")
+
+
+Size = Annotated[int, BeforeValidator(parse_size), Field(ge=0)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+BoardName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$")]
+ProductLine = Literal["bigbmc", "littlebmc"]
+DomainName = Literal["secure", "bmc"]
+
+PERIPHERAL_KINDS = (
+    "uart", "i2c", "i3c", "adc", "gpio", "pwm", "tach", "watchdog", "ethernet",
+    "flash-controller", "mailbox", "rot", "crypto", "otp", "keystore", "iopmp",
+)
+PeripheralKind = Literal[
+    "uart", "i2c", "i3c", "adc", "gpio", "pwm", "tach", "watchdog", "ethernet",
+    "flash-controller", "mailbox", "rot", "crypto", "otp", "keystore", "iopmp",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- SoC
+class Hart(Strict):
+    id: int = Field(ge=0)
+    core: str
+    compatible: list[str] = Field(min_length=1)
+    isa: Annotated[str, Field(pattern=r"^rv32[a-z0-9_]+$")]
+    abi: Literal["ilp32", "ilp32f", "ilp32d", "ilp32e"]
+    mcpu: str | None = None
+    clock_frequency: int = Field(gt=0)
+
+
+class MemoryRegion(Strict):
+    base: Size
+    size: Size = Field(gt=0)
+
+
+class InterruptControllers(Strict):
+    plic_base: Size
+    plic_size: Size
+    plic_ndev: int = Field(gt=0, le=1023)
+    plic_max_priority: int = Field(gt=0)
+    clint_base: Size
+    clint_size: Size
+
+
+class Peripheral(Strict):
+    kind: PeripheralKind
+    compatible: str
+    base: Size
+    size: Size = Field(gt=0)
+    irq: int | None = Field(default=None, gt=0)
+    secure_only: bool = False
+    clock_frequency: int | None = None
+    channels: int | None = Field(default=None, gt=0)
+    ngpios: int | None = Field(default=None, gt=0, le=32)
+    ncsi: bool = False
+
+
+class QemuTwin(Strict):
+    machine: str
+    smp: int = Field(ge=2)
+    ram_mib: int = Field(gt=0)
+    sram_base: Size
+    psram_base: Size
+    flash_base: Size
+    uart_base: Size
+    uart_size: Size
+    uart_irq: int
+    uart_clock_frequency: int
+    timebase_frequency: int
+
+
+class Soc(Strict):
+    name: Name
+    vendor: Name
+    full_name: str
+    harts: list[Hart] = Field(min_length=2, max_length=2)
+    timebase_frequency: int = Field(gt=0)
+    pmp_slots: int = Field(ge=0)
+    interrupts: InterruptControllers
+    memory: dict[Literal["sram", "flash", "psram"], MemoryRegion]
+    peripherals: dict[Name, Peripheral]
+    qemu: QemuTwin
+
+
+# ---------------------------------------------------------------- board
+class MemorySlice(Strict):
+    region: Literal["sram", "psram"]
+    offset: Size
+    size: Size = Field(gt=0)
+
+
+class Domain(Strict):
+    hart: int = Field(ge=0)
+    firmware: str
+    console: Name
+    memory: list[MemorySlice] = Field(min_length=1)
+    peripherals: list[Name]
+
+
+class Domains(Strict):
+    secure: Domain
+    bmc: Domain
+
+
+class Partition(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    offset: Size
+    size: Size = Field(gt=0)
+    owner: DomainName
+    secure: bool = False
+    read_only: bool = False
+
+
+class Flash(Strict):
+    partitions: list[Partition] = Field(min_length=1)
+
+
+class Thresholds(Strict):
+    critical_low: float | None = None
+    warning_low: float | None = None
+    warning_high: float | None = None
+    critical_high: float | None = None
+
+
+class Sensor(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    label: str
+    kind: str
+    bus: Name
+    address: int = Field(ge=0)
+    thresholds: Thresholds = Thresholds()
+
+
+class Fan(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    pwm: Name
+    pwm_channel: int = Field(ge=0)
+    tach: Name
+    tach_channel: int = Field(ge=0)
+
+
+class GpioLine(Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+    controller: Name
+    line: int = Field(ge=0)
+    role: Literal["power-button", "reset-button", "led", "presence", "power-good", "other"]
+    active_low: bool = False
+
+
+class Network(Strict):
+    interface: Name
+    mode: Literal["rgmii", "rmii", "ncsi"]
+    hostname: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+class Board(Strict):
+    name: BoardName
+    vendor: Name
+    full_name: str
+    soc: Name
+    product_lines: list[ProductLine] = Field(min_length=1)
+    domains: Domains
+    flash: Flash
+    sensors: list[Sensor] = []
+    fans: list[Fan] = []
+    gpio_lines: list[GpioLine] = []
+    network: Network | None = None
+
+    @property
+    def zephyr_name(self) -> str:
+        return self.name.replace("-", "_")
+
+
+class SensorKind(Strict):
+    bus: Literal["i2c", "adc"]
+    compatible: str
+    entity_type: str
+    unit: Literal["temperature", "voltage", "current", "power"]
+    addresses: list[int] = Field(default=[], max_length=2)
+    dt_properties: dict[str, int] = {}
+
+
+class Catalog(Strict):
+    sensor_kinds: dict[Name, SensorKind]
+
+
+# ---------------------------------------------------------------- loading
+T = TypeVar("T", bound=BaseModel)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('sensors', 3, 'address') -> 'sensors[3].address'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def read_yaml(path: Path) -> Any:
+    """Read one YAML document; a missing file or bad syntax is the user's to fix."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BspError(f"{path}: file not found") from None
+    except OSError as e:
+        raise BspError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(syntax)"
+        problem = getattr(e, "problem", None) or str(e)
+        raise BspError("invalid YAML", [Finding(str(path), where, str(problem))]) from None
+
+
+def parse_model(cls: type[T], data: Any, path: Path) -> T:
+    """Validate `data` as `cls`, turning pydantic's errors into located findings."""
+    if not isinstance(data, dict):
+        raise BspError("invalid description", [Finding(str(path), "(top level)", "expected a mapping")])
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        findings = [
+            Finding(str(path), field_path(tuple(err["loc"])), _reason(err)) for err in e.errors()
+        ]
+        raise BspError(f"{path}: invalid description", findings) from None
+
+
+def _reason(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "literal_error":
+        return f"{err['input']!r} is not allowed: {err['msg'].removeprefix('Input should be ')}"
+    msg: str = err["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def load_soc(path: Path) -> Soc:
+    return parse_model(Soc, read_yaml(path), path)
+
+
+def load_board(path: Path) -> Board:
+    return parse_model(Board, read_yaml(path), path)
+
+
+def load_catalog(path: Path) -> Catalog:
+    return parse_model(Catalog, read_yaml(path), path)

@@ -1,0 +1,39 @@
+"""Where the shipped templates and built-in descriptions live.
+
+Installed, they sit inside the package (see pyproject's force-include); in a source checkout they
+are the top-level `templates/` and `configs/` directories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def _find(name: str) -> Path:
+    for candidate in (_PKG / name, _PKG.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError(f"cmu610bsp is installed without its {name}/ directory")
+
+
+def templates_dir() -> Path:
+    return _find("templates")
+
+
+def builtin_configs_dir() -> Path:
+    """The directory holding `soc/`, `boards/` and `catalog/` shipped with the tool."""
+    return _find("configs")
+
+
+def builtin_soc() -> Path:
+    return builtin_configs_dir() / "soc" / "cmu610.yaml"
+
+
+def builtin_board(name: str = "cmu610-evb") -> Path:
+    return builtin_configs_dir() / "boards" / f"{name}.yaml"
+
+
+def sensor_catalog() -> Path:
+    return builtin_configs_dir() / "catalog" / "sensor-kinds.yaml"

@@ -1,0 +1,283 @@
+"""Cross-field rules of the SoC and board descriptions: what pydantic's shape checks cannot see.
+
+Every rule reports a `Finding` (file, field path, reason); `check_soc` and `check_board` return
+them all at once so one run shows every problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from cmu610bsp.errors import Finding
+from cmu610bsp.model import Board, Catalog, Soc
+
+FLASH_SECTOR = 4096
+
+# Per-kind fields a peripheral must carry for its devicetree node.
+_REQUIRED_BY_KIND = {
+    "uart": "clock_frequency",
+    "i2c": "clock_frequency",
+    "gpio": "ngpios",
+    "adc": "channels",
+    "pwm": "channels",
+    "tach": "channels",
+}
+
+
+def _overlaps(spans: Iterable[tuple[str, int, int]]) -> list[tuple[str, str]]:
+    """Pairs of (name, start, size) spans that intersect, in address order."""
+    ordered = sorted(spans, key=lambda s: (s[1], s[0]))
+    pairs = []
+    for i, (name, start, size) in enumerate(ordered):
+        for other, ostart, _osize in ordered[i + 1:]:
+            if ostart >= start + size:
+                break
+            pairs.append((name, other))
+    return pairs
+
+
+def check_soc(soc: Soc, path: Path) -> list[Finding]:
+    f = str(path)
+    out: list[Finding] = []
+    ids = [h.id for h in soc.harts]
+    if len(set(ids)) != len(ids):
+        out.append(Finding(f, "harts", f"hart ids must be unique, got {ids}"))
+    windows: list[tuple[str, int, int]] = [
+        (f"memory.{name}", r.base, r.size) for name, r in soc.memory.items()
+    ]
+    for name in ("sram", "flash", "psram"):
+        if name not in soc.memory:
+            out.append(Finding(f, f"memory.{name}", "missing region"))
+    ic = soc.interrupts
+    windows += [("interrupts.plic", ic.plic_base, ic.plic_size),
+                ("interrupts.clint", ic.clint_base, ic.clint_size)]
+    irqs: dict[int, str] = {}
+    for name, p in soc.peripherals.items():
+        where = f"peripherals.{name}"
+        windows.append((where, p.base, p.size))
+        if p.base % 4096:
+            out.append(Finding(f, f"{where}.base", f"{p.base:#x} is not 4 KiB aligned"))
+        need = _REQUIRED_BY_KIND.get(p.kind)
+        if need and getattr(p, need) is None:
+            out.append(Finding(f, f"{where}.{need}", f"a {p.kind} block needs {need}"))
+        if p.irq is not None:
+            if p.irq > ic.plic_ndev:
+                out.append(Finding(f, f"{where}.irq", f"{p.irq} is above plic_ndev ({ic.plic_ndev})"))
+            if p.irq in irqs:
+                out.append(Finding(f, f"{where}.irq", f"{p.irq} is already used by {irqs[p.irq]}"))
+            irqs[p.irq] = name
+        if p.ncsi and p.kind != "ethernet":
+            out.append(Finding(f, f"{where}.ncsi", "only an ethernet block can do NC-SI"))
+    for a, b in _overlaps(windows):
+        out.append(Finding(f, b, f"address window overlaps {a}"))
+    for end in windows:
+        if end[1] + end[2] > 1 << 32:
+            out.append(Finding(f, end[0], "address window ends past 4 GiB (RV32)"))
+    q = soc.qemu
+    if "sram" in soc.memory and q.sram_base + soc.memory["sram"].size > q.psram_base:
+        out.append(Finding(f, "qemu.sram_base", "twin SRAM runs into twin PSRAM"))
+    if "psram" in soc.memory and q.psram_base + soc.memory["psram"].size > 0x80000000 + q.ram_mib * 2**20:
+        out.append(Finding(f, "qemu.ram_mib", "twin PSRAM does not fit in the QEMU RAM"))
+    return out
+
+
+def check_board(board: Board, soc: Soc, catalog: Catalog, path: Path) -> list[Finding]:
+    """Every cross-field rule of a board against its SoC and the sensor catalogue."""
+    f = str(path)
+    out: list[Finding] = []
+    if board.soc != soc.name:
+        out.append(Finding(f, "soc", f"board is for {board.soc!r}, the SoC description is {soc.name!r}"))
+    out += _check_domains(board, soc, f)
+    out += _check_memory(board, soc, f)
+    out += _check_partitions(board, soc, f)
+    owner = board_owners(board)
+    out += _check_sensors(board, soc, catalog, owner, f)
+    out += _check_fans_gpio_net(board, soc, owner, f)
+    return out
+
+
+def board_owners(board: Board) -> dict[str, str]:
+    """peripheral name -> owning domain ('secure' or 'bmc'); unowned blocks are disabled."""
+    owner: dict[str, str] = {}
+    for dname in ("secure", "bmc"):
+        for p in getattr(board.domains, dname).peripherals:
+            owner.setdefault(p, dname)
+    return owner
+
+
+def _check_domains(board: Board, soc: Soc, f: str) -> list[Finding]:
+    out: list[Finding] = []
+    harts = {h.id for h in soc.harts}
+    seen: dict[str, str] = {}
+    if board.domains.secure.hart == board.domains.bmc.hart:
+        out.append(Finding(f, "domains.bmc.hart", "both domains run on the same hart"))
+    for dname in ("secure", "bmc"):
+        dom = getattr(board.domains, dname)
+        base = f"domains.{dname}"
+        if dom.hart not in harts:
+            out.append(Finding(f, f"{base}.hart", f"the SoC has no hart {dom.hart}"))
+        for i, pname in enumerate(dom.peripherals):
+            where = f"{base}.peripherals[{i}]"
+            p = soc.peripherals.get(pname)
+            if p is None:
+                out.append(Finding(f, where, f"unknown peripheral {pname!r} (not in the SoC description)"))
+                continue
+            if pname in seen:
+                other = seen[pname]
+                why = "listed twice" if other == dname else f"already owned by the {other} domain"
+                out.append(Finding(f, where, f"{pname}: {why}"))
+                continue
+            seen[pname] = dname
+            if p.secure_only and dname == "bmc":
+                out.append(Finding(f, where, f"{pname} is a secure-only block ({p.kind}) and cannot be given to the BMC domain"))
+        console = soc.peripherals.get(dom.console)
+        if dom.console not in dom.peripherals:
+            out.append(Finding(f, f"{base}.console", f"{dom.console} is not one of this domain's peripherals"))
+        elif console is not None and console.kind != "uart":
+            out.append(Finding(f, f"{base}.console", f"{dom.console} is a {console.kind}, not a uart"))
+    return out
+
+
+def _check_memory(board: Board, soc: Soc, f: str) -> list[Finding]:
+    out: list[Finding] = []
+    for region in ("sram", "psram"):
+        total = soc.memory[region].size if region in soc.memory else 0
+        spans = []
+        used = 0
+        for dname in ("secure", "bmc"):
+            dom = getattr(board.domains, dname)
+            regions = [m.region for m in dom.memory]
+            if region == "sram" and "sram" not in regions:
+                out.append(Finding(f, f"domains.{dname}.memory", "a domain needs an SRAM slice to run from"))
+            if regions.count(region) > 1:
+                out.append(Finding(f, f"domains.{dname}.memory", f"more than one {region} slice"))
+            for i, m in enumerate(dom.memory):
+                if m.region != region:
+                    continue
+                where = f"domains.{dname}.memory[{i}]"
+                used += m.size
+                spans.append((where, m.offset, m.size))
+                if m.offset + m.size > total:
+                    out.append(Finding(f, where, f"{region} slice ends at {m.offset + m.size:#x}, past the {total:#x}-byte {region}"))
+                if m.offset % 4096 or m.size % 4096:
+                    out.append(Finding(f, where, "offset and size must be 4 KiB aligned"))
+        if used > total:
+            out.append(Finding(f, f"domains.bmc.memory", f"{region} over-committed across domains: {used:#x} bytes given, {total:#x} exist"))
+        for a, b in _overlaps(spans):
+            out.append(Finding(f, b, f"{region} slice overlaps {a}"))
+    return out
+
+
+def _check_partitions(board: Board, soc: Soc, f: str) -> list[Finding]:
+    out: list[Finding] = []
+    flash = soc.memory["flash"].size if "flash" in soc.memory else 0
+    names: set[str] = set()
+    spans = []
+    for i, p in enumerate(board.flash.partitions):
+        where = f"flash.partitions[{i}]"
+        if p.name in names:
+            out.append(Finding(f, f"{where}.name", f"partition name {p.name!r} is used twice"))
+        names.add(p.name)
+        if p.offset + p.size > flash:
+            out.append(Finding(f, where, f"{p.name} ends at {p.offset + p.size:#x}, past the end of the {flash:#x}-byte flash"))
+        if p.offset % FLASH_SECTOR or p.size % FLASH_SECTOR:
+            out.append(Finding(f, where, f"{p.name}: offset and size must be multiples of the {FLASH_SECTOR}-byte sector"))
+        if p.secure and p.owner == "bmc":
+            out.append(Finding(f, f"{where}.owner", f"{p.name} is a secure partition and cannot be given to the BMC domain"))
+        spans.append((where, p.offset, p.size))
+    for a, b in _overlaps(spans):
+        out.append(Finding(f, b, f"partition overlaps {a}"))
+    return out
+
+
+def _bus_finding(soc: Soc, owner: dict[str, str], bus: str, kind: str, where: str, f: str, what: str) -> Finding | None:
+    """A device must sit on an existing block of the right kind that the BMC domain owns."""
+    p = soc.peripherals.get(bus)
+    if p is None:
+        return Finding(f, where, f"unknown {kind} {bus!r} (not in the SoC description)")
+    if p.kind != kind:
+        return Finding(f, where, f"{bus} is a {p.kind}, a {what} needs a {kind}")
+    if bus not in owner:
+        return Finding(f, where, f"{bus} is disabled on this board (no domain owns it)")
+    if owner[bus] != "bmc":
+        return Finding(f, where, f"{bus} is owned by the {owner[bus]} domain, not the BMC domain")
+    return None
+
+
+def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, str], f: str) -> list[Finding]:
+    out: list[Finding] = []
+    names: set[str] = set()
+    at: dict[tuple[str, int], str] = {}
+    for i, s in enumerate(board.sensors):
+        where = f"sensors[{i}]"
+        if s.name in names:
+            out.append(Finding(f, f"{where}.name", f"sensor name {s.name!r} is used twice"))
+        names.add(s.name)
+        kind = catalog.sensor_kinds.get(s.kind)
+        if kind is None:
+            known = ", ".join(sorted(catalog.sensor_kinds))
+            out.append(Finding(f, f"{where}.kind", f"unknown sensor kind {s.kind!r} (known: {known})"))
+            continue
+        bad = _bus_finding(soc, owner, s.bus, kind.bus, f"{where}.bus", f, f"{s.kind} sensor")
+        if bad:
+            out.append(bad)
+            continue
+        if kind.bus == "i2c":
+            lo, hi = (kind.addresses + [0x08, 0x77])[:2] if kind.addresses else (0x08, 0x77)
+            if not lo <= s.address <= hi:
+                out.append(Finding(f, f"{where}.address", f"{s.address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers"))
+        else:
+            channels = soc.peripherals[s.bus].channels or 0
+            if s.address >= channels:
+                out.append(Finding(f, f"{where}.address", f"channel {s.address} does not exist ({s.bus} has {channels})"))
+        key = (s.bus, s.address)
+        if key in at:
+            out.append(Finding(f, f"{where}.address", f"{s.bus} address {s.address:#x} is already used by {at[key]}"))
+        at[key] = s.name
+        t = s.thresholds
+        order = [v for v in (t.critical_low, t.warning_low, t.warning_high, t.critical_high) if v is not None]
+        if order != sorted(order):
+            out.append(Finding(f, f"{where}.thresholds", "thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high"))
+    return out
+
+
+def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) -> list[Finding]:
+    out: list[Finding] = []
+    used: dict[tuple[str, int], str] = {}
+    for i, fan in enumerate(board.fans):
+        for field, kind, chan in (("pwm", "pwm", fan.pwm_channel), ("tach", "tach", fan.tach_channel)):
+            block = getattr(fan, field)
+            where = f"fans[{i}].{field}"
+            bad = _bus_finding(soc, owner, block, kind, where, f, "fan")
+            if bad:
+                out.append(bad)
+                continue
+            if chan >= (soc.peripherals[block].channels or 0):
+                out.append(Finding(f, f"{where}_channel", f"{block} has no channel {chan}"))
+            if (block, chan) in used:
+                out.append(Finding(f, f"{where}_channel", f"{block} channel {chan} is already used by {used[(block, chan)]}"))
+            used[(block, chan)] = fan.name
+    names: set[str] = set()
+    lines: dict[tuple[str, int], str] = {}
+    for i, g in enumerate(board.gpio_lines):
+        where = f"gpio_lines[{i}]"
+        if g.name in names:
+            out.append(Finding(f, f"{where}.name", f"line name {g.name!r} is used twice"))
+        names.add(g.name)
+        bad = _bus_finding(soc, owner, g.controller, "gpio", f"{where}.controller", f, "GPIO line")
+        if bad:
+            out.append(bad)
+            continue
+        if g.line >= (soc.peripherals[g.controller].ngpios or 0):
+            out.append(Finding(f, f"{where}.line", f"{g.controller} has no line {g.line}"))
+        if (g.controller, g.line) in lines:
+            out.append(Finding(f, f"{where}.line", f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
+        lines[(g.controller, g.line)] = g.name
+    if board.network:
+        bad = _bus_finding(soc, owner, board.network.interface, "ethernet", "network.interface", f, "network")
+        if bad:
+            out.append(bad)
+        elif board.network.mode == "ncsi" and not soc.peripherals[board.network.interface].ncsi:
+            out.append(Finding(f, "network.mode", f"{board.network.interface} cannot do NC-SI"))
+    return out

@@ -1,0 +1,203 @@
+"""Derived, render-ready views of the model: everything a template needs, computed once.
+
+Templates only print what these views say; every decision (which node goes in which domain's
+tree, what the QEMU twin maps where, which Kconfig symbols an ISA selects) is made here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.model import Board, Catalog, Peripheral, Soc
+from cmu610bsp.validate import board_owners
+
+# Devicetree generic node names (devicetree spec 0.4, section 2.2.2) per peripheral kind.
+NODE_NAMES = {
+    "uart": "serial", "i2c": "i2c", "i3c": "i3c", "adc": "adc", "gpio": "gpio", "pwm": "pwm",
+    "tach": "tach", "watchdog": "watchdog", "ethernet": "ethernet",
+    "flash-controller": "flash-controller", "mailbox": "mailbox", "rot": "security",
+    "crypto": "crypto", "otp": "efuse", "keystore": "keystore", "iopmp": "iopmp",
+}
+
+# Zephyr 4.0 Kconfig symbols selected by each part of a RISC-V ISA string.
+ISA_SYMBOLS = {
+    "i": ["RISCV_ISA_RV32I"], "e": ["RISCV_ISA_RV32E"], "m": ["RISCV_ISA_EXT_M"],
+    "a": ["RISCV_ISA_EXT_A"], "c": ["RISCV_ISA_EXT_C"],
+    "f": ["RISCV_ISA_EXT_F", "CPU_HAS_FPU"],
+    "d": ["RISCV_ISA_EXT_D", "CPU_HAS_FPU_DOUBLE_PRECISION"],
+    "zicsr": ["RISCV_ISA_EXT_ZICSR"], "zifencei": ["RISCV_ISA_EXT_ZIFENCEI"],
+    "zba": ["RISCV_ISA_EXT_ZBA"], "zbb": ["RISCV_ISA_EXT_ZBB"],
+    "zbc": ["RISCV_ISA_EXT_ZBC"], "zbs": ["RISCV_ISA_EXT_ZBS"],
+}
+
+
+def isa_parts(isa: str) -> list[str]:
+    """'rv32imac_zicsr_zifencei' -> ['i', 'm', 'a', 'c', 'zicsr', 'zifencei']."""
+    base, *exts = isa.removeprefix("rv32").split("_")
+    return list(base) + exts
+
+
+def isa_symbols(soc: Soc, soc_file: str) -> list[str]:
+    parts = isa_parts(soc.harts[0].isa)
+    unknown = [p for p in parts if p not in ISA_SYMBOLS]
+    if unknown:
+        raise BspError("ISA not supported by the Zephyr SoC generator", [
+            Finding(soc_file, "harts[0].isa", f"no Zephyr Kconfig symbol for {', '.join(unknown)}")])
+    return sorted({s for p in parts for s in ISA_SYMBOLS[p]})
+
+
+def zephyr_name(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def label(name: str) -> str:
+    """A devicetree label from a free name ('bmc-fw-a' -> 'bmc_fw_a')."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+@dataclass(frozen=True)
+class PeriphView:
+    label: str
+    node: str
+    p: Peripheral
+
+
+def peripheral_views(soc: Soc, secure_only: bool) -> list[PeriphView]:
+    out = [
+        PeriphView(name, f"{NODE_NAMES[p.kind]}@{p.base:x}", p)
+        for name, p in soc.peripherals.items() if p.secure_only == secure_only
+    ]
+    return sorted(out, key=lambda v: (v.p.base, v.label))
+
+
+def bindings(soc: Soc, catalog: Catalog) -> list[dict[str, str]]:
+    """One binding per compatible this SoC introduces (its own vendor prefix, and the cores)."""
+    seen: dict[str, dict[str, str]] = {}
+    for p in soc.peripherals.values():
+        if p.compatible.startswith(f"{soc.vendor},"):
+            seen[p.compatible] = {"compatible": p.compatible, "kind": p.kind, "dir": _binding_dir(p.kind)}
+    for k in catalog.sensor_kinds.values():
+        if k.compatible.startswith(f"{soc.vendor},"):
+            seen[k.compatible] = {"compatible": k.compatible, "kind": f"{k.bus}-sensor", "dir": "sensor"}
+    seen[f"{soc.vendor},{soc.name}-fan"] = {"compatible": f"{soc.vendor},{soc.name}-fan", "kind": "fan", "dir": "sensor"}
+    for h in soc.harts:
+        seen[h.compatible[0]] = {"compatible": h.compatible[0], "kind": "cpu", "dir": "cpu"}
+    return [seen[c] for c in sorted(seen)]
+
+
+def _binding_dir(kind: str) -> str:
+    return {"uart": "serial", "watchdog": "watchdog", "flash-controller": "flash_controller",
+            "ethernet": "ethernet", "mailbox": "mbox", "rot": "crypto", "crypto": "crypto",
+            "otp": "mtd", "keystore": "crypto", "iopmp": "mm", "tach": "sensor"}.get(kind, kind)
+
+
+@dataclass
+class Slice:
+    label: str
+    base: int
+    size: int
+
+
+@dataclass
+class DomainView:
+    """One domain's devicetree and Zephyr target, for the real board or its QEMU twin."""
+
+    name: str
+    hart: int
+    cluster: str
+    description: str
+    console: str
+    sram: Slice
+    psram: Slice | None
+    enabled: list[PeriphView] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    partitions: list[dict[str, object]] = field(default_factory=list)
+    i2c_devices: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    adc_sensors: list[dict[str, object]] = field(default_factory=list)
+    line_names: dict[str, list[str]] = field(default_factory=dict)
+    buttons: list[dict[str, object]] = field(default_factory=list)
+    leds: list[dict[str, object]] = field(default_factory=list)
+    fans: list[dict[str, object]] = field(default_factory=list)
+    network: dict[str, object] | None = None
+
+    @property
+    def features(self) -> list[str]:
+        """Twister's names for what this domain can test."""
+        names = {"uart": "serial", "i2c": "i2c", "i3c": "i3c", "adc": "adc", "gpio": "gpio",
+                 "pwm": "pwm", "watchdog": "watchdog", "ethernet": "netif", "flash-controller": "flash"}
+        return sorted({"serial"} | {names[v.p.kind] for v in self.enabled if v.p.kind in names})
+
+
+@dataclass
+class BoardView:
+    board: Board
+    zname: str
+    twin: bool
+    full_name: str
+    domains: list[DomainView]
+
+
+def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardView:
+    owner = board_owners(board)
+    domains = []
+    for dname in ("secure", "bmc"):
+        dom = getattr(board.domains, dname)
+        bases = {"sram": soc.qemu.sram_base if twin else soc.memory["sram"].base,
+                 "psram": soc.qemu.psram_base if twin else soc.memory["psram"].base}
+        slices = {m.region: Slice(f"{m.region}_{dname}", bases[m.region] + m.offset, m.size) for m in dom.memory}
+        view = DomainView(
+            name=dname, hart=dom.hart, cluster=f"cpu{dom.hart}", description=dom.firmware,
+            console="virt_uart" if twin else dom.console, sram=slices["sram"], psram=slices.get("psram"),
+            partitions=[
+                {"label": f"part_{label(p.name)}", "name": p.name, "offset": p.offset, "size": p.size, "read_only": p.read_only}
+                for p in sorted(board.flash.partitions, key=lambda p: p.offset) if p.owner == dname
+            ],
+        )
+        if not twin:
+            _fill_hardware(view, board, soc, catalog, owner, dname)
+        domains.append(view)
+    suffix = " (QEMU twin)" if twin else ""
+    return BoardView(board, zephyr_name(board.name) + ("_qemu" if twin else ""), twin,
+                     board.full_name + suffix, domains)
+
+
+def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,
+                   owner: dict[str, str], dname: str) -> None:
+    """Peripherals, buses, sensors and lines that exist only on the real chip."""
+    views = {v.label: v for v in peripheral_views(soc, False) + peripheral_views(soc, True)}
+    view.enabled = sorted((views[n] for n, o in owner.items() if o == dname), key=lambda v: (v.p.base, v.label))
+    if dname == "bmc":
+        view.deleted = sorted(n for n, o in owner.items() if o != dname and not soc.peripherals[n].secure_only)
+    else:
+        # the secure domain sees every block; blocks given to the BMC domain are left disabled
+        view.deleted = []
+    if dname != "bmc":
+        return
+    for s in sorted(board.sensors, key=lambda s: (s.bus, s.address)):
+        kind = catalog.sensor_kinds[s.kind]
+        node = f"{kind.unit}-sensor@{s.address:x}" if kind.bus == "i2c" else f"{kind.unit}-{s.name.replace('_', '-')}"
+        entry = {"name": s.name, "label": s.label, "compatible": kind.compatible, "address": s.address,
+                 "bus": s.bus, "node": node, "props": sorted(kind.dt_properties.items())}
+        if kind.bus == "i2c":
+            view.i2c_devices.setdefault(s.bus, []).append(entry)
+        else:
+            view.adc_sensors.append(entry)
+    for ctrl in sorted({g.controller for g in board.gpio_lines}):
+        names = [""] * (soc.peripherals[ctrl].ngpios or 0)
+        for g in board.gpio_lines:
+            if g.controller == ctrl:
+                names[g.line] = g.name
+        view.line_names[ctrl] = names
+    for g in board.gpio_lines:
+        entry = {"label": label(g.name), "node": g.name.lower().replace("_", "-"), "name": g.name,
+                 "controller": g.controller, "line": g.line, "flags": 1 if g.active_low else 0}
+        if g.role in ("power-button", "reset-button"):
+            view.buttons.append(entry)
+        elif g.role == "led":
+            view.leds.append(entry)
+    view.fans = [{"name": f.name, "pwm": f.pwm, "pwm_channel": f.pwm_channel,
+                  "tach": f.tach, "tach_channel": f.tach_channel} for f in board.fans]
+    if board.network:
+        view.network = {"interface": board.network.interface, "mode": board.network.mode}

@@ -1,0 +1,193 @@
+"""A cmu610bsp workspace: its config file, its inputs, and the manifest of what was generated.
+
+Layout (what `init` creates):
+    cmu610bsp.yml                 which SoC and board descriptions, `keep:` globs
+    configs/soc/<soc>.yaml        the chip as data
+    configs/boards/<board>.yaml   one file per board
+    meta-cmu610/...               generated (Yocto layer, Zephyr module, devicetrees)
+    .cmu610bsp/state/manifest.json  every generated file with its hash, the inputs, the version
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+
+from cmu610bsp import __version__, render, resources
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.model import Strict, load_board, load_catalog, load_soc, parse_model, read_yaml
+from cmu610bsp.validate import check_board, check_soc
+
+CONFIG_FILE = "cmu610bsp.yml"
+STATE_ROOT = ".cmu610bsp/state"
+MANIFEST = f"{STATE_ROOT}/manifest.json"
+
+
+class WorkspaceConfig(Strict):
+    version: int = Field(1, ge=1, le=1)
+    soc: str
+    boards: list[str] = Field(min_length=1)
+    catalog: str | None = None
+    keep: list[str] = []
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    config: WorkspaceConfig
+
+    @property
+    def roots(self) -> list[str]:
+        """Directories the generator owns, swapped as a whole on every write."""
+        return [*render.OUTPUT_ROOTS, STATE_ROOT]
+
+    def kept(self, path: str) -> bool:
+        return any(fnmatch.fnmatch(path, g) for g in self.config.keep)
+
+
+def find(start: Path | None = None) -> Workspace:
+    """The workspace containing `start` (like git and west, search upwards)."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / CONFIG_FILE).is_file():
+            return open_workspace(d)
+    raise BspError(f"no {CONFIG_FILE} in {here} or above", hint="run `cmu610bsp init` first, or pass --workspace")
+
+
+def open_workspace(root: Path) -> Workspace:
+    path = root / CONFIG_FILE
+    return Workspace(root, parse_model(WorkspaceConfig, read_yaml(path), path))
+
+
+def _rel(ws: Workspace, path: str) -> Path:
+    return ws.root / path
+
+
+def load_project(ws: Workspace) -> render.Project:
+    """Read and validate every input; all findings at once, nothing written."""
+    cfg_file = str(ws.root / CONFIG_FILE)
+    soc_path = _rel(ws, ws.config.soc)
+    catalog_path = _rel(ws, ws.config.catalog) if ws.config.catalog else resources.sensor_catalog()
+    soc = load_soc(soc_path)
+    catalog = load_catalog(catalog_path)
+    findings = check_soc(soc, soc_path)
+    boards = []
+    names: dict[str, str] = {}
+    for i, b in enumerate(ws.config.boards):
+        bpath = _rel(ws, b)
+        board = load_board(bpath)
+        if board.name in names:
+            findings.append(Finding(cfg_file, f"boards[{i}]", f"board name {board.name!r} is also used by {names[board.name]}"))
+        names[board.name] = b
+        findings += check_board(board, soc, catalog, bpath)
+        boards.append(board)
+    if findings:
+        raise BspError("the description has errors; nothing was written", findings)
+    return render.Project(soc, tuple(boards), catalog, str(soc_path))
+
+
+def input_files(ws: Workspace) -> dict[str, str]:
+    """The description files a render depends on, by workspace-relative path."""
+    paths = [ws.config.soc, *ws.config.boards]
+    if ws.config.catalog:
+        paths.append(ws.config.catalog)
+    return {p: _rel(ws, p).read_text(encoding="utf-8") for p in sorted(set(paths))}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(ws: Workspace) -> dict[str, object] | None:
+    path = ws.root / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
+    return data
+
+
+def manifest_bytes(ws: Workspace, files: dict[str, str]) -> bytes:
+    data = {
+        "generator": "cmu610bsp",
+        "version": __version__,
+        "inputs": {p: {"sha256": sha256(t.encode()), "text": t} for p, t in input_files(ws).items()},
+        "files": {p: sha256(t.encode()) for p, t in sorted(files.items())},
+    }
+    return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+
+@dataclass
+class Plan:
+    """What a generate would do, file by file."""
+
+    changes: dict[str, bytes | None]
+    edited: list[str]          # hand-edited generated files the render would overwrite
+    untracked: list[str]       # files not made by us that the render would overwrite
+    kept: list[str]            # skipped: matched by `keep:`
+    stale_kept: list[str]      # no longer generated, but edited by hand: left in place
+    unchanged: int
+
+
+def plan(ws: Workspace, files: dict[str, str]) -> Plan:
+    manifest = read_manifest(ws) or {}
+    recorded: dict[str, str] = manifest.get("files", {})  # type: ignore[assignment]
+    p = Plan({}, [], [], [], [], 0)
+    for path, text in files.items():
+        data = text.encode()
+        disk = ws.root / path
+        if ws.kept(path) and disk.exists():
+            p.kept.append(path)
+            continue
+        current = disk.read_bytes() if disk.is_file() else None
+        if current == data:
+            p.unchanged += 1
+            continue
+        if current is not None:
+            if path not in recorded:
+                p.untracked.append(path)
+            elif sha256(current) != recorded[path]:
+                p.edited.append(path)
+        p.changes[path] = data
+    for path, digest in sorted(recorded.items()):
+        if path in files:
+            continue
+        disk = ws.root / path
+        if not disk.is_file():
+            continue
+        if ws.kept(path) or sha256(disk.read_bytes()) != digest:
+            p.stale_kept.append(path)
+        else:
+            p.changes[path] = None
+    return p
+
+
+def generate(ws: Workspace, force: bool = False) -> Plan:
+    """Render every file and write the changes atomically; refuse to clobber hand edits."""
+    from cmu610bsp import txn
+
+    txn.recover(ws.root, ws.roots)
+    project = load_project(ws)
+    files = render.render(project)
+    p = plan(ws, files)
+    if (p.edited or p.untracked) and not force:
+        findings = [Finding(f, "content", "edited by hand since it was generated") for f in p.edited]
+        findings += [Finding(f, "content", "exists but was not generated by cmu610bsp") for f in p.untracked]
+        raise BspError(
+            "generate would overwrite files changed by hand; nothing was written", findings,
+            hint="`cmu610bsp sync` merges your edits with the new render; `generate --force` overwrites them",
+        )
+    manifest = manifest_bytes(ws, files)
+    current = (ws.root / MANIFEST).read_bytes() if (ws.root / MANIFEST).exists() else None
+    if manifest != current:
+        p.changes[MANIFEST] = manifest
+    if p.changes:
+        txn.commit(ws.root, ws.roots, p.changes)
+    return p
