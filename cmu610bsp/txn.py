@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,15 @@ def _exchange(a: Path, b: Path) -> None:
 
 def _enc(root: str) -> str:
     return root.replace("/", "%")
+
+
+def _pause(point: str) -> None:
+    """Fault-injection point for the kill tests: CMU610BSP_TEST_PAUSE=<point> stops here
+    (printing the point on stderr) until the process is killed."""
+    if os.environ.get("CMU610BSP_TEST_PAUSE") == point:
+        os.write(2, f"paused at {point}\n".encode())
+        while True:
+            time.sleep(60)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -121,6 +131,7 @@ def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> N
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content)
         (staged / marker).touch()
+    _pause("staged")
     journal = txn / "journal.json"
     journal.write_text(json.dumps({"id": txid, "roots": roots, "created": created}))
     with open(journal) as fh:
@@ -133,6 +144,7 @@ def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> N
             os.rename(staged, live)
         else:
             _exchange(staged, live)
+        _pause("swapped-one")
     journal.unlink()  # the commit point
     _fsync_dir(txn)
     _drop_markers([ws / r for r in roots])

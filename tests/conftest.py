@@ -1,0 +1,60 @@
+"""Shared helpers: run the real CLI in a subprocess, make workspaces, snapshot trees."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Upstream schemas shipped beside the repository (CI clones it with shared/ next to it).
+SHARED_DATA = REPO.parent / "shared" / "data"
+ZEPHYR_SCHEMAS = SHARED_DATA / "zephyr-schemas"
+EM_SCHEMAS = SHARED_DATA / "entity-manager-schemas"
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`cmu610bsp ARGS` as a user runs it: a separate process, real exit code and streams."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "cmu610bsp", *args], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file (and symlink, and empty directory) under root with a hash of its bytes."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        if d.name == ".git":
+            dirnames.clear()
+            continue
+        rel = str(d.relative_to(root))
+        if not dirnames and not filenames:
+            out[rel + "/"] = "dir"
+        for name in filenames:
+            p = d / name
+            out[str(p.relative_to(root))] = (
+                "link:" + os.readlink(p) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
+            )
+    return out
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh workspace for the default board, made by the real `init`."""
+    ws = tmp_path / "ws"
+    r = run_cli("init", str(ws))
+    assert r.returncode == 0, r.stderr
+    return ws
+
+
+@pytest.fixture
+def zephyr_schemas() -> Path:
+    if not (ZEPHYR_SCHEMAS / "board-schema.yml").is_file():
+        pytest.skip(f"Zephyr schemas not found at {ZEPHYR_SCHEMAS} (shared/data beside the repository)")
+    return ZEPHYR_SCHEMAS
