@@ -46,7 +46,13 @@ def _main(
 
 
 def _ws(path: Path | None) -> workspace.Workspace:
-    return workspace.open_workspace(path.resolve()) if path else workspace.find()
+    """The workspace to act on, with any write a killed command left half done rolled back."""
+    from cmu610bsp import txn
+
+    ws = workspace.open_workspace(path.resolve()) if path else workspace.find()
+    if txn.recover(ws.root, ws.roots):
+        ui.err.print("note: rolled back an interrupted write; the workspace is as it was before it")
+    return ws
 
 
 @app.command()
