@@ -69,7 +69,11 @@ def init(directory: Path, board: str | None) -> InitResult:
         (scratch / "configs/boards").mkdir(parents=True)
         shutil.copyfile(resources.builtin_soc(), scratch / soc_rel)
         shutil.copyfile(src, scratch / board_rel)
-        config = {"version": 1, "soc": soc_rel, "boards": [board_rel], "keep": []}
+        (scratch / "configs/products").mkdir(parents=True)
+        for rel in workspace.DEFAULT_PRODUCTS:
+            shutil.copyfile(resources.builtin_product(Path(rel).stem), scratch / rel)
+        config = {"version": 1, "soc": soc_rel, "boards": [board_rel],
+                  "products": workspace.DEFAULT_PRODUCTS, "keep": []}
         (scratch / workspace.CONFIG_FILE).write_text(
             "# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
             + yaml.safe_dump(config, sort_keys=False)

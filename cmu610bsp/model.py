@@ -209,6 +209,16 @@ class Board(Strict):
         return self.name.replace("-", "_")
 
 
+class Product(Strict):
+    """A product line: which unmodified OpenBMC features its image is built from."""
+
+    name: ProductLine
+    description: str
+    image: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    image_features: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]] = Field(min_length=1)
+    extra_install: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")]] = []
+
+
 class SensorKind(Strict):
     bus: Literal["i2c", "adc"]
     compatible: str
@@ -282,6 +292,10 @@ def load_soc(path: Path) -> Soc:
 
 def load_board(path: Path) -> Board:
     return parse_model(Board, read_yaml(path), path)
+
+
+def load_product(path: Path) -> Product:
+    return parse_model(Product, read_yaml(path), path)
 
 
 def load_catalog(path: Path) -> Catalog:

@@ -6,18 +6,28 @@ environment with StrictUndefined so a template typo fails loudly instead of prin
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from cmu610bsp import __version__, resources, views
-from cmu610bsp.model import Board, Catalog, Soc
+from cmu610bsp import __version__, layer, resources, views
+from cmu610bsp.model import Board, Catalog, Product, Soc
 
 LAYER = "meta-cmu610"
 ZEPHYR_MODULE = f"{LAYER}/zephyr"
-# Top-level directories whose content the generator owns (swapped atomically as a whole).
-OUTPUT_ROOTS = (LAYER,)
+KAS_DIR = "configs/kas"
+# Directories whose content the generator owns (each swapped atomically as a whole).
+OUTPUT_ROOTS = (LAYER, KAS_DIR)
+# Layers of the openbmc/openbmc tree a CMU610 build uses (paths inside that repository).
+OPENBMC_LAYERS = (
+    "meta",
+    "meta-openembedded/meta-oe",
+    "meta-openembedded/meta-networking",
+    "meta-openembedded/meta-python",
+    "meta-phosphor",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,9 @@ class Project:
     boards: tuple[Board, ...]
     catalog: Catalog
     soc_file: str
+    products: tuple[Product, ...]
+    openbmc_url: str
+    openbmc_commit: str
 
 
 def _hex(value: int) -> str:
@@ -51,6 +64,7 @@ def environment() -> jinja2.Environment:
     env.filters["xnode"] = lambda v: f"{v:x}"
     env.filters["kib"] = lambda v: v // 1024
     env.filters["dtstr"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True)
     env.globals["generator"] = f"cmu610bsp {__version__}"
     return env
 
@@ -82,7 +96,59 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
         for twin in (False, True):
             bv = views.board_view(board, soc, project.catalog, twin)
             _render_board(put, bv, soc)
+    _render_layer(put, project)
+    _render_kas(put, project)
     return dict(sorted(out.items()))
+
+
+def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def]
+    """The Yocto machine layer: layer.conf, SoC include, a machine per board and twin, images."""
+    soc = project.soc
+    boards = sorted(project.boards, key=lambda b: b.name)
+    lines = [p for p in sorted(project.products, key=lambda p: p.name)
+             if any(p.name in b.product_lines for b in boards)]
+    machines = [
+        {"name": layer.machine_name(b, twin), "title": b.full_name + (" (QEMU twin)" if twin else ""),
+         "lines": ", ".join(b.product_lines)}
+        for b in boards for twin in (False, True)
+    ]
+    common = {"collection": layer.COLLECTION, "layerseries": layer.LAYERSERIES}
+    put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines, **common)
+    put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", **common)
+    put(f"{LAYER}/conf/machine/include/{soc.name}.inc", "layer/soc.inc.j2", tune_features=layer.tune_features(soc))
+    for b in boards:
+        for twin in (False, True):
+            zboard = views.zephyr_name(b.name) + ("_qemu" if twin else "")
+            dts = [f"boards/{b.vendor}/{zboard}/{zboard}_{soc.name}_cpu{getattr(b.domains, d).hart}.dts"
+                   for d in ("secure", "bmc")]
+            put(f"{LAYER}/conf/machine/{layer.machine_name(b, twin)}.conf", "layer/machine.conf.j2",
+                board=b, twin=twin, title=b.full_name + (" (QEMU twin)" if twin else ""), zboard=zboard,
+                targets=layer.zephyr_targets(b, soc, twin), devicetrees=dts, flash=layer.flash_vars(b))
+    tdir = f"{LAYER}/conf/templates/default"
+    put(f"{tdir}/bblayers.conf.sample", "layer/conf/templates/bblayers.conf.sample.j2")
+    put(f"{tdir}/local.conf.sample", "layer/conf/templates/local.conf.sample.j2", default_machine=boards[0].name)
+    put(f"{tdir}/conf-notes.txt", "layer/conf/templates/conf-notes.txt.j2",
+        machines=[m["name"] for m in machines], products=lines)
+    for p in lines:
+        put(f"{LAYER}/recipes-core/images/{p.image}.bb", "layer/image.bb.j2", product=p)
+    em_dir = f"{LAYER}/recipes-phosphor/configuration"
+    put(f"{em_dir}/entity-manager_%.bbappend", "layer/entity-manager.bbappend.j2",
+        boards=[{"board": b.name, "machine": m} for b in boards for m in (b.name, b.name + "-qemu")])
+    for b in boards:
+        put(f"{em_dir}/files/{b.name}.json", "layer/entity-manager.json.j2",
+            config=layer.entity_manager_config(b, project.catalog))
+
+
+def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
+    """kas configs: base (OpenBMC pin, layer, machine), one per product line, fragments."""
+    default = sorted(project.boards, key=lambda b: b.name)[0].name
+    openbmc = {"url": project.openbmc_url, "commit": project.openbmc_commit, "layers": OPENBMC_LAYERS}
+    put(f"{KAS_DIR}/base.yml", "kas/base.yml.j2", default_machine=default, openbmc=openbmc, self_repo="cmu610bsp")
+    for p in sorted(project.products, key=lambda p: p.name):
+        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p)
+    put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2")
+    put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
+    put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 
 
 def _render_board(put, bv: views.BoardView, soc: Soc) -> None:  # type: ignore[no-untyped-def]

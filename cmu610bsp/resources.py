@@ -35,5 +35,9 @@ def builtin_board(name: str = "cmu610-evb") -> Path:
     return builtin_configs_dir() / "boards" / f"{name}.yaml"
 
 
+def builtin_product(name: str) -> Path:
+    return builtin_configs_dir() / "products" / f"{name}.yaml"
+
+
 def sensor_catalog() -> Path:
     return builtin_configs_dir() / "catalog" / "sensor-kinds.yaml"

@@ -15,12 +15,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 
 from cmu610bsp import __version__, render, resources
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.model import Strict, load_board, load_catalog, load_soc, parse_model, read_yaml
+from cmu610bsp.model import Strict, load_board, load_catalog, load_product, load_soc, parse_model, read_yaml
 from cmu610bsp.validate import check_board, check_soc
 
 CONFIG_FILE = "cmu610bsp.yml"
@@ -28,11 +29,23 @@ STATE_ROOT = ".cmu610bsp/state"
 MANIFEST = f"{STATE_ROOT}/manifest.json"
 
 
+DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
+
+
+class OpenBmcPin(Strict):
+    """The OpenBMC tree the layer is written and tested against."""
+
+    url: str = "https://github.com/openbmc/openbmc.git"
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
+
+
 class WorkspaceConfig(Strict):
     version: int = Field(1, ge=1, le=1)
     soc: str
     boards: list[str] = Field(min_length=1)
+    products: list[str] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
     catalog: str | None = None
+    openbmc: OpenBmcPin = OpenBmcPin()
     keep: list[str] = []
 
 
@@ -76,6 +89,12 @@ def load_project(ws: Workspace) -> render.Project:
     soc = load_soc(soc_path)
     catalog = load_catalog(catalog_path)
     findings = check_soc(soc, soc_path)
+    products = []
+    for i, pp in enumerate(ws.config.products):
+        product = load_product(_rel(ws, pp))
+        if any(p.name == product.name for p in products):
+            findings.append(Finding(cfg_file, f"products[{i}]", f"product line {product.name!r} is described twice"))
+        products.append(product)
     boards = []
     names: dict[str, str] = {}
     for i, b in enumerate(ws.config.boards):
@@ -85,15 +104,19 @@ def load_project(ws: Workspace) -> render.Project:
             findings.append(Finding(cfg_file, f"boards[{i}]", f"board name {board.name!r} is also used by {names[board.name]}"))
         names[board.name] = b
         findings += check_board(board, soc, catalog, bpath)
+        for j, line in enumerate(board.product_lines):
+            if not any(p.name == line for p in products):
+                findings.append(Finding(str(bpath), f"product_lines[{j}]", f"no description of product line {line!r} in the workspace (products: in {CONFIG_FILE})"))
         boards.append(board)
     if findings:
         raise BspError("the description has errors; nothing was written", findings)
-    return render.Project(soc, tuple(boards), catalog, str(soc_path))
+    return render.Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
+                          ws.config.openbmc.url, ws.config.openbmc.commit)
 
 
 def input_files(ws: Workspace) -> dict[str, str]:
     """The description files a render depends on, by workspace-relative path."""
-    paths = [ws.config.soc, *ws.config.boards]
+    paths = [ws.config.soc, *ws.config.boards, *ws.config.products]
     if ws.config.catalog:
         paths.append(ws.config.catalog)
     return {p: _rel(ws, p).read_text(encoding="utf-8") for p in sorted(set(paths))}

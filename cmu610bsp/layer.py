@@ -1,0 +1,98 @@
+"""Views for the Yocto layer: machine variables, entity-manager records, product lines, kas.
+
+Like `views.py`, this decides and the templates print.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cmu610bsp.model import Board, Catalog, Product, Soc, Thresholds
+from cmu610bsp.views import isa_parts, zephyr_name
+
+# OpenBMC and the Yocto release series the layer is written for (the series OpenBMC's own
+# layers declare in LAYERSERIES_COMPAT).
+LAYERSERIES = "wrynose whinlatter"
+COLLECTION = "cmu610-layer"
+
+# entity-manager threshold names (dbus-sensors) for our threshold fields.
+_THRESHOLDS = (
+    ("critical_high", "upper critical", "greater than", 1),
+    ("warning_high", "upper non critical", "greater than", 0),
+    ("warning_low", "lower non critical", "less than", 0),
+    ("critical_low", "lower critical", "less than", 1),
+)
+
+
+def tune_features(soc: Soc) -> str:
+    """oe-core TUNE_FEATURES for the SoC's ISA: 'rv 32 i m a c zicsr zifencei'."""
+    return " ".join(["rv", "32", *isa_parts(soc.harts[0].isa)])
+
+
+def bus_number(name: str) -> int:
+    """Linux-style bus number of a controller: the index at the end of its name (i2c3 -> 3)."""
+    m = re.search(r"(\d+)$", name)
+    return int(m.group(1)) if m else 0
+
+
+def _thresholds(t: Thresholds) -> list[dict[str, object]]:
+    out = []
+    for field, name, direction, severity in _THRESHOLDS:
+        value = getattr(t, field)
+        if value is not None:
+            out.append({"Direction": direction, "Name": name, "Severity": severity, "Value": value})
+    return out
+
+
+def entity_manager_config(board: Board, catalog: Catalog) -> dict[str, object]:
+    """The board's sensor inventory as an entity-manager configuration (one Board entity)."""
+    exposes: list[dict[str, object]] = []
+    for s in board.sensors:
+        kind = catalog.sensor_kinds[s.kind]
+        rec: dict[str, object] = {"Name": s.label, "Type": kind.entity_type}
+        if kind.bus == "adc":
+            rec["Index"] = s.address
+            rec["ScaleFactor"] = 1.0
+        else:
+            rec["Bus"] = bus_number(s.bus)
+            rec["Address"] = f"{s.address:#04x}"
+        thresholds = _thresholds(s.thresholds)
+        if thresholds:
+            rec["Thresholds"] = thresholds
+        exposes.append(rec)
+    return {
+        "Exposes": exposes,
+        "Name": board.full_name,
+        "Probe": "TRUE",
+        "Type": "Board",
+    }
+
+
+@dataclass(frozen=True)
+class FlashVar:
+    name: str
+    offset_kib: int
+    size_kib: int
+    owner: str
+
+
+def flash_vars(board: Board) -> list[FlashVar]:
+    """Partition offsets and sizes in KiB (OpenBMC's FLASH_* unit), ordered by offset."""
+    return [
+        FlashVar(re.sub(r"[^A-Z0-9]", "_", p.name.upper()), p.offset // 1024, p.size // 1024, p.owner)
+        for p in sorted(board.flash.partitions, key=lambda p: p.offset)
+    ]
+
+
+def machine_name(board: Board, twin: bool) -> str:
+    return board.name + ("-qemu" if twin else "")
+
+
+def zephyr_targets(board: Board, soc: Soc, twin: bool) -> list[str]:
+    z = zephyr_name(board.name) + ("_qemu" if twin else "")
+    return [f"{z}/{soc.name}/cpu{getattr(board.domains, d).hart}" for d in ("secure", "bmc")]
+
+
+def products_for(board: Board, products: tuple[Product, ...]) -> list[Product]:
+    return [p for p in products if p.name in board.product_lines]
