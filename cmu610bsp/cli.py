@@ -104,7 +104,9 @@ def check(
         results.append(checks.CheckResult("model", "ok", detail="description is valid"))
     except BspError as e:
         results.append(checks.CheckResult("model", "failed", e.findings or [], e.message))
-    for name, fn in checks.CHECKS.items():
+    from cmu610bsp import checks_layer
+
+    for name, fn in {**checks.CHECKS, **checks_layer.CHECKS}.items():
         with ui.status(f"check {name}"):
             results.append(fn(ws))
     failed = [r for r in results if r.status == "failed"]

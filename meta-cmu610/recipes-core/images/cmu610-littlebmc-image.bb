@@ -7,7 +7,7 @@ LICENSE = "MIT"
 
 inherit obmc-phosphor-image
 
-IMAGE_FEATURES += " \
+IMAGE_FEATURES += "\
     obmc-bmc-state-mgmt \
     obmc-bmcweb \
     obmc-logging-mgmt \

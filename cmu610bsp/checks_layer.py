@@ -1,0 +1,221 @@
+"""Real-consumer checks of the Yocto side: BitBake's own parser, oelint-adv, kas's schema and
+entity-manager's schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import types
+from pathlib import Path
+from typing import Any
+
+from cmu610bsp import layer, proc, render
+from cmu610bsp.checks import CheckResult, _result
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.workspace import Workspace, load_project
+
+# Stand-ins for files of oe-core and meta-phosphor that the layer refers to. BitBake's parser
+# (PyPI bitbake-setup) has no metadata of its own; these empty files let it parse our files so
+# that every variable *we* set can be checked. The OpenBMC integration test parses the layer in
+# a real openbmc tree.
+_STANDIN_FILES = (
+    "conf/machine/include/riscv/arch-riscv.inc",
+    "classes/base.bbclass",
+    "classes/obmc-phosphor-image.bbclass",
+    "recipes/entity-manager_git.bb",
+)
+
+
+def import_bb() -> Any:
+    """BitBake's `bb` package from PyPI's bitbake-setup, which lacks hashserv and prserv."""
+    for name in ("hashserv", "hashserv.client", "prserv", "prserv.serv"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    import bb.data
+    import bb.parse
+    import bb.siggen
+
+    # What BitBake's cooker does before parsing recipes: a signature generator (the no-op one).
+    bb.parse.siggen = bb.siggen.init(bb.data.init())
+    return bb
+
+
+def check_bitbake(ws: Workspace) -> CheckResult:
+    """Parse every .conf/.inc/.bb/.bbappend with BitBake's parser and compare machine data."""
+    try:
+        bb = import_bb()
+    except ImportError:
+        return CheckResult("bitbake-parse", "skipped", detail="BitBake's parser is not installed (pip install bitbake-setup)")
+    try:
+        project = load_project(ws)
+    except BspError as e:
+        return CheckResult("bitbake-parse", "skipped", detail=f"description invalid: {e.message}")
+    root = ws.root / render.LAYER
+    findings: list[Finding] = []
+    parsed = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        standin = Path(tmp)
+        for rel in _STANDIN_FILES:
+            (standin / rel).parent.mkdir(parents=True, exist_ok=True)
+            (standin / rel).write_text("")
+
+        def store(machine: str = "") -> Any:
+            d = bb.data.init()
+            d.setVar("BBPATH", f"{root}:{standin}")
+            d.setVar("TOPDIR", tmp)
+            d.setVar("LAYERDIR", str(root))
+            d.setVar("__bbclasstype", "recipe")
+            if machine:
+                d.setVar("MACHINE", machine)
+                d.setVar("OVERRIDES", "${MACHINEOVERRIDES}")
+                d.setVar("MACHINEOVERRIDES", "${MACHINE}")
+            return d
+
+        def parse(path: Path, d: Any, include: bool = True, shown: Path | None = None) -> Any:
+            nonlocal parsed
+            parsed += 1
+            try:
+                out = bb.parse.handle(str(path), d, include)
+                return out[""] if isinstance(out, dict) else out
+            except Exception as e:  # noqa: BLE001 - the parser raises several types
+                where = str((shown or path).relative_to(ws.root))
+                findings.append(Finding(where, "bitbake", str(e).strip().splitlines()[-1]))
+                return None
+
+        d = parse(root / "conf/layer.conf", store())
+        if d is not None:
+            findings += _expect(d, root / "conf/layer.conf", ws.root, {
+                "BBFILE_COLLECTIONS": layer.COLLECTION,
+                f"LAYERSERIES_COMPAT_{layer.COLLECTION}": layer.LAYERSERIES,
+            }, contains=True)
+        for b in project.boards:
+            for twin in (False, True):
+                name = layer.machine_name(b, twin)
+                conf = root / "conf/machine" / f"{name}.conf"
+                d = parse(conf, store(name))
+                if d is not None:
+                    findings += _expect(d, conf, ws.root, _machine_expectations(project, b, twin))
+        for recipe in sorted(root.glob("recipes-*/*/*.bb")):
+            d = parse(recipe, store(project.boards[0].name), include=False)
+            product = next((p for p in project.products if recipe.stem == p.image), None)
+            if d is not None and product is not None:
+                have = (d.getVar("IMAGE_FEATURES") or "").split()
+                missing = [f for f in product.image_features if f not in have]
+                if missing:
+                    findings.append(Finding(str(recipe.relative_to(ws.root)), "IMAGE_FEATURES", f"missing {missing}"))
+        for append in sorted(root.glob("recipes-*/*/*.bbappend")):
+            for b in project.boards:
+                d = store(b.name)
+                d.setVar("__BBAPPEND", str(append))
+                d = parse(standin / "recipes/entity-manager_git.bb", d, include=False, shown=append)
+                if d is not None and f"file://{b.name}.json" not in (d.getVar("SRC_URI") or ""):
+                    findings.append(Finding(str(append.relative_to(ws.root)), "SRC_URI", f"{b.name}.json not fetched for MACHINE={b.name}"))
+    return _result("bitbake-parse", findings, f"{parsed} parses with BitBake's parser (oe-core and meta-phosphor files stood in)")
+
+
+def _machine_expectations(project: render.Project, board: Any, twin: bool) -> dict[str, str]:
+    soc = project.soc
+    want = {
+        "CMU610_BOARD": board.name,
+        "DEFAULTTUNE": soc.name,
+        f"TUNE_FEATURES:tune-{soc.name}": layer.tune_features(soc),
+        "FLASH_SIZE": str(soc.memory["flash"].size // 1024),
+        "PREFERRED_PROVIDER_virtual/kernel": "linux-dummy",
+        "CMU610_ZEPHYR_TARGET_SECURE": layer.zephyr_targets(board, soc, twin)[0],
+        "CMU610_ZEPHYR_TARGET_BMC": layer.zephyr_targets(board, soc, twin)[1],
+    }
+    for p in layer.flash_vars(board):
+        want[f"FLASH_{p.name}_OFFSET"] = str(p.offset_kib)
+        want[f"FLASH_{p.name}_SIZE"] = str(p.size_kib)
+    return want
+
+
+def _expect(d: Any, path: Path, root: Path, want: dict[str, str], contains: bool = False) -> list[Finding]:
+    out = []
+    for var, value in want.items():
+        got = (d.getVar(var) or "").strip()
+        ok = value in got.split() if contains and " " not in value else got == value
+        if not ok:
+            out.append(Finding(str(path.relative_to(root)), var, f"parsed as {got!r}, expected {value!r}"))
+    return out
+
+
+def check_oelint(ws: Workspace) -> CheckResult:
+    """oelint-adv on every recipe and append: errors fail, warnings are reported by the tool."""
+    exe = shutil.which("oelint-adv")
+    if not exe:
+        return CheckResult("oelint", "skipped", detail="oelint-adv not installed (pip install oelint-adv)")
+    root = ws.root / render.LAYER
+    files = sorted(map(str, [*root.glob("recipes-*/*/*.bb"), *root.glob("recipes-*/*/*.bbappend")]))
+    if not files:
+        return CheckResult("oelint", "ok", detail="no recipes")
+    r = proc.run([exe, "--quiet", "--release", "whinlatter", "--hide", "info", *files], timeout=300)
+    findings = []
+    for line in (r.stderr + r.stdout).splitlines():
+        parts = line.split(":", 4)
+        if len(parts) == 5 and parts[2] == "error":
+            findings.append(Finding(os.path.relpath(parts[0], ws.root), parts[3], parts[4].strip()))
+    return _result("oelint", findings, f"{len(files)} recipes/appends, oelint-adv --release whinlatter")
+
+
+def check_kas(ws: Workspace) -> CheckResult:
+    """Every kas file against the JSON schema shipped inside the installed kas package."""
+    import jsonschema
+    import yaml
+
+    try:
+        import kas
+    except ImportError:
+        return CheckResult("kas-schema", "skipped", detail="kas not installed")
+    schema = json.loads((Path(kas.__file__).parent / "schema-kas.json").read_text())
+    findings = []
+    files = sorted((ws.root / render.KAS_DIR).glob("*.yml"))
+    for f in files:
+        rel = str(f.relative_to(ws.root))
+        try:
+            jsonschema.validate(yaml.safe_load(f.read_text()), schema)
+        except jsonschema.ValidationError as e:
+            findings.append(Finding(rel, "/".join(map(str, e.absolute_path)) or "(top level)", e.message))
+    return _result("kas-schema", findings, f"{len(files)} kas files, kas {getattr(kas, '__version__', '')} schema")
+
+
+def em_schema_dir() -> Path | None:
+    env = os.environ.get("CMU610BSP_EM_SCHEMAS")
+    return Path(env) if env and (Path(env) / "global.json").is_file() else None
+
+
+def check_entity_manager(ws: Workspace) -> CheckResult:
+    """entity-manager configurations against entity-manager's own schemas (global.json)."""
+    d = em_schema_dir()
+    if d is None:
+        return CheckResult("entity-manager", "skipped", detail="set CMU610BSP_EM_SCHEMAS to entity-manager's schemas/ directory")
+    import jsonschema
+    from referencing import Registry, Resource
+
+    base = "https://cmu610bsp.invalid/em/"
+    resources = [(base + p.name, Resource.from_contents(json.loads(p.read_text()), default_specification=_draft7()))
+                 for p in sorted(d.glob("*.json"))]
+    registry: Registry = Registry().with_resources(resources)
+    validator = jsonschema.Draft7Validator({"$ref": base + "global.json"}, registry=registry)
+    findings = []
+    files = sorted((ws.root / render.LAYER).glob("recipes-*/*/files/*.json"))
+    for f in files:
+        for err in validator.iter_errors(json.loads(f.read_text())):
+            findings.append(Finding(str(f.relative_to(ws.root)), "/".join(map(str, err.absolute_path)) or "(top level)", err.message))
+    return _result("entity-manager", findings, f"{len(files)} configurations against {d}")
+
+
+def _draft7() -> Any:
+    from referencing.jsonschema import DRAFT7
+
+    return DRAFT7
+
+
+CHECKS = {
+    "bitbake-parse": check_bitbake,
+    "oelint": check_oelint,
+    "kas-schema": check_kas,
+    "entity-manager": check_entity_manager,
+}
