@@ -13,7 +13,7 @@ import click
 import typer
 
 from cmu610bsp import __version__, checks, ui, workspace
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, Finding
 
 app = typer.Typer(
     name="cmu610bsp",
@@ -89,6 +89,64 @@ def generate(
         ui.out.print(f"kept (keep: glob): {p}")
     for p in plan.stale_kept:
         ui.out.print(f"no longer generated, kept because it was edited: {p}")
+
+
+@app.command()
+def sync(
+    ws_dir: WorkspaceOpt = None,
+    check_only: Annotated[bool, typer.Option("--check", help="Change nothing; exit 2 and show a diff if sync would change anything.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, file by file.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result on stdout.")] = False,
+    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Run even if the git tree has uncommitted changes.")] = False,
+    do_commit: Annotated[bool, typer.Option("--commit", help="Commit the result, naming the generator version.")] = False,
+) -> None:
+    """Re-render and merge into the workspace three ways: hand edits survive, overlaps conflict."""
+    from cmu610bsp import sync as sync_mod
+
+    ws = _ws(ws_dir)
+    if not (check_only or dry_run):
+        sync_mod.refuse_if_unresolved(ws)
+        if not allow_dirty:
+            sync_mod.refuse_if_dirty(ws)
+    with ui.status("rendering and merging"):
+        plan = sync_mod.compute(ws)
+    changes = plan.changes
+    manifest_changed = not (ws.root / workspace.MANIFEST).exists() or (ws.root / workspace.MANIFEST).read_bytes() != plan.manifest
+    if check_only or dry_run:
+        drift = bool(changes) or manifest_changed
+        if as_json:
+            ui.print_json({"clean": not drift, "manifest_changed": manifest_changed,
+                           "files": [{"path": a.path, "action": a.action, "diff": a.diff() if check_only else None} for a in changes]})
+        else:
+            for a in changes:
+                ui.out.print(f"{a.action:12} {a.path}", markup=False)
+                if check_only:
+                    ui.out.print(a.diff(), markup=False, end="")
+            if manifest_changed:
+                ui.out.print(f"{'update':12} {workspace.MANIFEST}", markup=False)
+            ui.out.print("in sync" if not drift else f"{len(changes)} file(s) would change", markup=False)
+        if check_only and drift:
+            raise typer.Exit(2)
+        return
+    sync_mod.apply(ws, plan)
+    counts: dict[str, int] = {}
+    for a in changes:
+        counts[a.action] = counts.get(a.action, 0) + 1
+    kept = [a.path for a in plan.actions if a.action == "keep-edited"]
+    if as_json:
+        ui.print_json({"changes": [{"path": a.path, "action": a.action} for a in changes],
+                       "conflicts": plan.conflicts, "kept_edited": kept})
+    else:
+        ui.out.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "already in sync")
+        for p in kept:
+            ui.out.print(f"no longer generated, kept because you edited it: {p}", markup=False)
+    if plan.conflicts:
+        raise BspError("sync merged your edits but some overlap the new render",
+                       [Finding(p, "content", "conflict: resolve the marked blocks") for p in plan.conflicts],
+                       hint="edit the files, then run `cmu610bsp sync` again")
+    if do_commit:
+        sha = sync_mod.commit(ws)
+        ui.out.print(f"git: committed {sha[:12]}" if sha else "git: nothing to commit")
 
 
 @app.command()

@@ -126,6 +126,11 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def git_blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob: lets sync find a file's base in the repository."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 def read_manifest(ws: Workspace) -> dict[str, object] | None:
     path = ws.root / MANIFEST
     if not path.exists():
@@ -143,6 +148,7 @@ def manifest_bytes(ws: Workspace, files: dict[str, str]) -> bytes:
         "version": __version__,
         "inputs": {p: {"sha256": sha256(t.encode()), "text": t} for p, t in input_files(ws).items()},
         "files": {p: sha256(t.encode()) for p, t in sorted(files.items())},
+        "blobs": {p: git_blob_id(t.encode()) for p, t in sorted(files.items())},
     }
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
