@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -41,6 +42,7 @@ class Project:
     products: tuple[Product, ...]
     openbmc_url: str
     openbmc_commit: str
+    toolchain: Any  # workspace.ToolchainRecord (workspace imports this module)
 
 
 def _hex(value: int) -> str:
@@ -146,7 +148,8 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
     put(f"{KAS_DIR}/base.yml", "kas/base.yml.j2", default_machine=default, openbmc=openbmc, self_repo="cmu610bsp")
     for p in sorted(project.products, key=lambda p: p.name):
         put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p)
-    put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2")
+    put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain)
+    put(f"{LAYER}/zephyr/toolchain.env", "zephyr/toolchain.env.j2", toolchain=project.toolchain)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 

@@ -39,6 +39,22 @@ class OpenBmcPin(Strict):
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
 
 
+class ToolchainRecord(Strict):
+    """The RISC-V toolchain every consumer (kas/Yocto, Zephyr) uses; written by `toolchain install`.
+
+    Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
+
+    name: str
+    path: str                      # directory holding bin/<prefix>gcc
+    prefix: str = "riscv64-unknown-elf-"
+    sysroot: str | None = None     # for a linux-gnu (glibc) toolchain
+    sha256: str | None = None      # of the archive it was installed from
+    xuantie: bool = False          # accepts -mcpu=e906*
+
+
+STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
+
+
 class WorkspaceConfig(Strict):
     version: int = Field(1, ge=1, le=1)
     soc: str
@@ -46,6 +62,7 @@ class WorkspaceConfig(Strict):
     products: list[str] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
     catalog: str | None = None
     openbmc: OpenBmcPin = OpenBmcPin()
+    toolchain: ToolchainRecord | None = None
     keep: list[str] = []
 
 
@@ -111,12 +128,13 @@ def load_project(ws: Workspace) -> render.Project:
     if findings:
         raise BspError("the description has errors; nothing was written", findings)
     return render.Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
-                          ws.config.openbmc.url, ws.config.openbmc.commit)
+                          ws.config.openbmc.url, ws.config.openbmc.commit,
+                          ws.config.toolchain or STANDIN_TOOLCHAIN)
 
 
 def input_files(ws: Workspace) -> dict[str, str]:
     """The description files a render depends on, by workspace-relative path."""
-    paths = [ws.config.soc, *ws.config.boards, *ws.config.products]
+    paths = [CONFIG_FILE, ws.config.soc, *ws.config.boards, *ws.config.products]
     if ws.config.catalog:
         paths.append(ws.config.catalog)
     return {p: _rel(ws, p).read_text(encoding="utf-8") for p in sorted(set(paths))}
