@@ -78,7 +78,8 @@ def _rebuild(ws: workspace.Workspace, manifest: dict) -> dict[str, str] | None:
         for rel, entry in manifest["inputs"].items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(entry["text"], encoding="utf-8")
-        (root / workspace.CONFIG_FILE).write_text((ws.root / workspace.CONFIG_FILE).read_text())
+        if workspace.CONFIG_FILE not in manifest["inputs"]:
+            (root / workspace.CONFIG_FILE).write_text((ws.root / workspace.CONFIG_FILE).read_text())
         try:
             old = workspace.open_workspace(root)
             return render.render(workspace.load_project(old))
