@@ -176,7 +176,7 @@ def _load_defconfig(kconfiglib, top: Path, board: str, defconfig: Path, root: Pa
     cfg = tmp / f"{qual}.config"
     cfg.write_text(f"CONFIG_BOARD_{board.upper()}=y\nCONFIG_BOARD_{qual}=y\n" + defconfig.read_text())
     try:
-        kconf = kconfiglib.Kconfig(str(top), warn_to_stderr=False, suppress_traceback=True)
+        kconf = kconfiglib.Kconfig(str(top), warn_to_stderr=False)
         kconf.load_config(str(cfg))
     except kconfiglib.KconfigError as e:
         return [Finding(rel, "kconfig", str(e).strip())]

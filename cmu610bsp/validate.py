@@ -123,14 +123,15 @@ def _check_domains(board: Board, soc: Soc, f: str) -> list[Finding]:
             if p is None:
                 out.append(Finding(f, where, f"unknown peripheral {pname!r} (not in the SoC description)"))
                 continue
+            if p.secure_only and dname == "bmc":
+                out.append(Finding(f, where, f"{pname} is a secure-only block ({p.kind}) and cannot be given to the BMC domain"))
+                continue
             if pname in seen:
                 other = seen[pname]
                 why = "listed twice" if other == dname else f"already owned by the {other} domain"
                 out.append(Finding(f, where, f"{pname}: {why}"))
                 continue
             seen[pname] = dname
-            if p.secure_only and dname == "bmc":
-                out.append(Finding(f, where, f"{pname} is a secure-only block ({p.kind}) and cannot be given to the BMC domain"))
         console = soc.peripherals.get(dom.console)
         if dom.console not in dom.peripherals:
             out.append(Finding(f, f"{base}.console", f"{dom.console} is not one of this domain's peripherals"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,12 +45,20 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    """A fresh workspace for the default board, made by the real `init`."""
-    ws = tmp_path / "ws"
+@pytest.fixture(scope="session")
+def _pristine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("pristine") / "ws"
     r = run_cli("init", str(ws))
     assert r.returncode == 0, r.stderr
+    return ws
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, _pristine_workspace: Path) -> Path:
+    """A fresh workspace for the default board: a copy of one made by the real `init`
+    (its git repository included), so each test starts from the same state cheaply."""
+    ws = tmp_path / "ws"
+    shutil.copytree(_pristine_workspace, ws, symlinks=True)
     return ws
 
 

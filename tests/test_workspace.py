@@ -1,0 +1,156 @@
+"""init and generate on real workspaces: files, manifest, git, hand edits, atomicity under kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import git
+import pytest
+
+from conftest import REPO, run_cli, snapshot
+
+MACHINE_CONF = "meta-cmu610/conf/machine/cmu610-evb.conf"
+BMC_DTS = "meta-cmu610/zephyr/boards/cmu/cmu610_evb/cmu610_evb_cmu610_cpu1.dts"
+
+
+def test_init_creates_a_committed_workspace(tmp_path: Path) -> None:
+    ws = tmp_path / "w"
+    r = run_cli("init", str(ws))
+    assert r.returncode == 0, r.stderr
+    for rel in ("cmu610bsp.yml", "configs/soc/cmu610.yaml", "configs/boards/cmu610-evb.yaml",
+                "configs/products/bigbmc.yaml", "configs/kas/base.yml", MACHINE_CONF, BMC_DTS,
+                "meta-cmu610/zephyr/zephyr/module.yml", ".cmu610bsp/state/manifest.json"):
+        assert (ws / rel).is_file(), rel
+    manifest = json.loads((ws / ".cmu610bsp/state/manifest.json").read_text())
+    import hashlib
+    assert manifest["files"], "manifest lists the generated files"
+    for rel, digest in manifest["files"].items():
+        assert hashlib.sha256((ws / rel).read_bytes()).hexdigest() == digest, rel
+    assert manifest["version"] and "configs/boards/cmu610-evb.yaml" in manifest["inputs"]
+    repo = git.Repo(ws)
+    assert len(list(repo.iter_commits())) == 1
+    assert not repo.is_dirty(untracked_files=True)
+
+
+def test_init_builtin_board_by_name_and_by_file(tmp_path: Path) -> None:
+    r = run_cli("init", str(tmp_path / "a"), "--board", "cmu610-sled")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "a/configs/boards/cmu610-sled.yaml").is_file()
+    assert (tmp_path / "a/meta-cmu610/conf/machine/cmu610-sled.conf").is_file()
+    r = run_cli("init", str(tmp_path / "b"), "--board", str(REPO / "configs/boards/cmu610-sled.yaml"))
+    assert r.returncode == 0, r.stderr
+    assert snapshot(tmp_path / "a/meta-cmu610") == snapshot(tmp_path / "b/meta-cmu610")
+
+
+def test_init_refuses_existing_workspace_and_unknown_board(workspace: Path, tmp_path: Path) -> None:
+    before = snapshot(workspace)
+    r = run_cli("init", str(workspace))
+    assert r.returncode == 2 and "already a cmu610bsp workspace" in r.stderr
+    assert snapshot(workspace) == before
+    r = run_cli("init", str(tmp_path / "new"), "--board", "no-such-board")
+    assert r.returncode == 2 and "built-in boards" in r.stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_generate_is_idempotent_and_deterministic(workspace: Path, tmp_path: Path) -> None:
+    before = snapshot(workspace)
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 0 and "0 written, 0 deleted" in r.stdout, r.stdout
+    assert snapshot(workspace) == before
+    other = tmp_path / "other"
+    assert run_cli("init", str(other)).returncode == 0
+    assert snapshot(other / "meta-cmu610") == snapshot(workspace / "meta-cmu610")
+    assert snapshot(other / "configs") == snapshot(workspace / "configs")
+
+
+def test_hand_edit_is_never_overwritten_silently(workspace: Path) -> None:
+    conf = workspace / MACHINE_CONF
+    conf.write_text(conf.read_text() + "# local tweak\n")
+    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
+    before = snapshot(workspace)
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 2
+    assert MACHINE_CONF in r.stderr and "edited by hand" in r.stderr and "sync" in r.stderr
+    assert snapshot(workspace) == before
+    r = run_cli("generate", "--force", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert "# local tweak" not in conf.read_text() and '"lab-7"' in conf.read_text()
+
+
+def test_keep_glob_is_never_touched(workspace: Path) -> None:
+    cfg = workspace / "cmu610bsp.yml"
+    cfg.write_text(cfg.read_text().replace("keep: []", "keep:\n- meta-cmu610/conf/machine/*.conf"))
+    conf = workspace / MACHINE_CONF
+    conf.write_text("# mine now\n")
+    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert conf.read_text() == "# mine now\n"
+    assert "kept (keep: glob)" in r.stdout
+
+
+def test_description_change_updates_dts_and_manifest(workspace: Path) -> None:
+    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board.write_text(board.read_text().replace(
+        "fans:", "  - {name: rear_temp, label: Rear Temp, kind: lm75a, bus: i2c2, address: 0x4e}\n\nfans:"))
+    old_manifest = (workspace / ".cmu610bsp/state/manifest.json").read_text()
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    dts = (workspace / BMC_DTS).read_text()
+    assert "rear_temp: temperature-sensor@4e" in dts and '"national,lm75"' in dts
+    assert (workspace / ".cmu610bsp/state/manifest.json").read_text() != old_manifest
+    em = json.loads((workspace / "meta-cmu610/recipes-phosphor/configuration/files/cmu610-evb.json").read_text())
+    assert {"Name": "Rear Temp", "Type": "LM75A", "Bus": 2, "Address": "0x4e"}.items() <= em["Exposes"][-1].items() or \
+        any(e.get("Name") == "Rear Temp" and e.get("Bus") == 2 for e in em["Exposes"])
+
+
+@pytest.mark.parametrize("point", ["staged", "swapped-one"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_killed_generate_leaves_workspace_as_before(workspace: Path, point: str, sig: int) -> None:
+    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
+    before = snapshot(workspace)
+    env = {**os.environ, "CMU610BSP_TEST_PAUSE": point}
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "generate"], cwd=workspace, env=env,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert f"paused at {point}" in line, line
+        p.send_signal(sig)
+        p.wait(timeout=20)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    # the next command (any workspace command) rolls back what the killed one left
+    r = run_cli("board", "show", "--json", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert snapshot(workspace) == before
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 0 and '"lab-7"' in (workspace / MACHINE_CONF).read_text()
+
+
+def test_installed_wheel_ships_templates(tmp_path: Path) -> None:
+    """`pip install .` (not editable) into a fresh venv, then `init` from elsewhere works."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    where = subprocess.run([str(py), "-c", "import cmu610bsp, pathlib; print(pathlib.Path(cmu610bsp.__file__).parent)"],
+                           capture_output=True, text=True, cwd=tmp_path, check=True).stdout.strip()
+    pkg = Path(where)
+    assert pkg.is_relative_to(venv), f"imported {pkg}, not the installed wheel"
+    assert (pkg / "templates/dts/board.dts.j2").is_file()
+    assert (pkg / "configs/soc/cmu610.yaml").is_file() and (pkg / "configs/products/bigbmc.yaml").is_file()
+    r = subprocess.run([str(venv / "bin/cmu610bsp"), "init", "ws"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ws/meta-cmu610/zephyr/soc/cmu/cmu610/soc.yml").is_file()
