@@ -200,6 +200,11 @@ def board_show(
         show.print_board(ui.out, project, b)
 
 
+def _is_usage_error(e: BaseException) -> bool:
+    """Click's usage errors (typer may vendor its own click, so match by shape, not class)."""
+    return callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int)
+
+
 def main() -> None:
     """Entry point: map outcomes to the published exit codes."""
     command = typer.main.get_command(app)
@@ -208,15 +213,17 @@ def main() -> None:
     except BspError as e:
         ui.err.print(f"error: {e}", markup=False)
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
+    except (typer.Exit, click.exceptions.Exit) as e:
+        if e.exit_code == 130:  # typer turns Ctrl-C into Exit(130)
+            ui.err.print("interrupted")
         sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort, click.exceptions.Abort):
         ui.err.print("interrupted")
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the edge of the program
+        if _is_usage_error(e):
+            e.show()  # type: ignore[attr-defined]
+            sys.exit(2)
         if _state["debug"]:
             traceback.print_exc()
         else:
