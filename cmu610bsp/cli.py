@@ -229,4 +229,6 @@ def main() -> None:
         else:
             ui.err.print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", markup=False)
         sys.exit(1)
+    if rc == 130:  # typer turns Ctrl-C into an exit code of 130 when not standalone
+        ui.err.print("interrupted")
     sys.exit(rc if isinstance(rc, int) else 0)
