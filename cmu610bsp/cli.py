@@ -9,7 +9,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from cmu610bsp import __version__, checks, ui, workspace
@@ -213,11 +212,11 @@ def main() -> None:
     except BspError as e:
         ui.err.print(f"error: {e}", markup=False)
         sys.exit(e.exit_code)
-    except (typer.Exit, click.exceptions.Exit) as e:
+    except typer.Exit as e:
         if e.exit_code == 130:  # typer turns Ctrl-C into Exit(130)
             ui.err.print("interrupted")
         sys.exit(e.exit_code)
-    except (KeyboardInterrupt, typer.Abort, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         ui.err.print("interrupted")
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the edge of the program
