@@ -7,12 +7,15 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from cmu610bsp import __version__, checks, ui, workspace
+from cmu610bsp import __version__, ui
 from cmu610bsp.errors import BspError, Finding
+
+if TYPE_CHECKING:
+    from cmu610bsp import workspace
 
 app = typer.Typer(
     name="cmu610bsp",
@@ -46,7 +49,7 @@ def _main(
 
 def _ws(path: Path | None) -> workspace.Workspace:
     """The workspace to act on, with any write a killed command left half done rolled back."""
-    from cmu610bsp import txn
+    from cmu610bsp import txn, workspace
 
     ws = workspace.open_workspace(path.resolve()) if path else workspace.find()
     if txn.recover(ws.root, ws.roots):
@@ -77,6 +80,8 @@ def generate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files edited by hand.")] = False,
 ) -> None:
     """Render everything from the description, atomically; refuses to overwrite hand edits."""
+    from cmu610bsp import workspace
+
     ws = _ws(ws_dir)
     with ui.status("generating"):
         plan = workspace.generate(ws, force=force)
@@ -101,6 +106,7 @@ def sync(
 ) -> None:
     """Re-render and merge into the workspace three ways: hand edits survive, overlaps conflict."""
     from cmu610bsp import sync as sync_mod
+    from cmu610bsp import workspace
 
     ws = _ws(ws_dir)
     if not (check_only or dry_run):
@@ -154,6 +160,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable results on stdout.")] = False,
 ) -> None:
     """Semantic checks of the description, then every real-consumer check that can run here."""
+    from cmu610bsp import checks, checks_layer, workspace
+
     ws = _ws(ws_dir)
     results: list[checks.CheckResult] = []
     try:
@@ -161,8 +169,6 @@ def check(
         results.append(checks.CheckResult("model", "ok", detail="description is valid"))
     except BspError as e:
         results.append(checks.CheckResult("model", "failed", e.findings or [], e.message))
-    from cmu610bsp import checks_layer
-
     for name, fn in {**checks.CHECKS, **checks_layer.CHECKS}.items():
         with ui.status(f"check {name}"):
             results.append(fn(ws))
@@ -185,7 +191,7 @@ def board_show(
     as_json: Annotated[bool, typer.Option("--json", help="The validated model as JSON.")] = False,
 ) -> None:
     """Tables of the model: domains, memory map, partitions, sensors, fans, GPIO lines."""
-    from cmu610bsp import show
+    from cmu610bsp import show, workspace
 
     project = workspace.load_project(_ws(ws_dir))
     boards = [b for b in project.boards if name in (None, b.name)]

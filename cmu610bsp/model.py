@@ -16,6 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from cmu610bsp.errors import BspError, Finding
 
+# libyaml's loader when PyYAML has it: ten times faster on a rack of board files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([KM]i?B?)?\s*$")
 
 
@@ -256,7 +258,7 @@ def read_yaml(path: Path) -> Any:
     except OSError as e:
         raise BspError(f"{path}: cannot read: {e.strerror}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(syntax)"
