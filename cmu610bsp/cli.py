@@ -27,6 +27,14 @@ app = typer.Typer(
 board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True)
 app.add_typer(board_app, name="board")
 
+
+def _register() -> None:
+    """Command groups that live in their own modules."""
+    from cmu610bsp.cli_toolchain import doctor, toolchain_app
+
+    app.add_typer(toolchain_app, name="toolchain")
+    app.command()(doctor)
+
 _state: dict[str, object] = {"debug": False, "workspace": None}
 
 WorkspaceOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: search upwards from the current directory).")]
@@ -212,6 +220,7 @@ def _is_usage_error(e: BaseException) -> bool:
 
 def main() -> None:
     """Entry point: map outcomes to the published exit codes."""
+    _register()
     command = typer.main.get_command(app)
     try:
         rc = command.main(args=sys.argv[1:], prog_name="cmu610bsp", standalone_mode=False)

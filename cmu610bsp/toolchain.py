@@ -1,0 +1,269 @@
+"""The workspace's RISC-V toolchain: safe install from a tarball, a real RV32 compile-and-link
+check, and the one record every consumer (kas/Yocto, Zephyr) reads.
+
+Without a record, Debian's riscv64-unknown-elf GCC in /usr is the stand-in, and reports say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from cmu610bsp import proc, workspace
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.workspace import STANDIN_TOOLCHAIN, ToolchainRecord
+
+_GCC_RE = re.compile(r"^(riscv(?:32|64)-[a-z0-9_]+-[a-z0-9_-]+-)gcc$")
+TEST_PROGRAM = r"""
+unsigned long long mul64(unsigned long long a, unsigned long long b) { return a / (b | 1) + a * b; }
+volatile unsigned long long sink;
+void _start(void) { sink = mul64(0x123456789ull, 77); for (;;) { } }
+"""
+
+
+def cache_dir() -> Path:
+    """$CMU610BSP_CACHE, else $XDG_CACHE_HOME/cmu610bsp, else ~/.cache/cmu610bsp."""
+    if os.environ.get("CMU610BSP_CACHE"):
+        return Path(os.environ["CMU610BSP_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cmu610bsp"
+
+
+def find_prefix(root: Path) -> str | None:
+    """The cross prefix of the GCC in root/bin (riscv64-unknown-elf-, ...)."""
+    bindir = root / "bin"
+    if not bindir.is_dir():
+        return None
+    prefixes = sorted(m.group(1) for p in bindir.iterdir() if (m := _GCC_RE.match(p.name)))
+    return prefixes[0] if prefixes else None
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _member_problem(m: tarfile.TarInfo) -> str | None:
+    """Why a member must not be extracted, or None. Checked for every member before any write."""
+    name = PurePosixPath(m.name)
+    if name.is_absolute() or m.name.startswith("/"):
+        return "absolute path"
+    if ".." in name.parts:
+        return "path leaves the archive ('..')"
+    if m.isdev() or m.isfifo():
+        return "device or FIFO file"
+    if m.issym():
+        target = PurePosixPath(m.linkname)
+        if target.is_absolute():
+            return f"symbolic link to an absolute path ({m.linkname})"
+        depth = len(name.parent.parts)
+        level = depth
+        for part in target.parts:
+            level += -1 if part == ".." else (0 if part == "." else 1)
+            if level < 0:
+                return f"symbolic link points outside the archive ({m.linkname})"
+    if m.islnk():
+        target = PurePosixPath(m.linkname)
+        if target.is_absolute() or ".." in target.parts:
+            return f"hard link points outside the archive ({m.linkname})"
+    if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
+        return "unsupported member type"
+    return None
+
+
+def _extract(archive: Path, into: Path) -> None:
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()  # reads the whole index: a truncated archive fails here
+            for m in members:
+                why = _member_problem(m)
+                if why:
+                    raise BspError(f"{archive}: refused, nothing was extracted",
+                                   [Finding(str(archive), m.name, why)])
+            tar.extractall(into, members=members, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise BspError(f"{archive}: truncated or corrupt archive ({e}); nothing was extracted") from None
+
+
+def _toolchain_root(tree: Path) -> Path:
+    """The directory with bin/<prefix>gcc: the tree itself or its single top-level directory."""
+    if find_prefix(tree):
+        return tree
+    entries = [p for p in tree.iterdir()]
+    if len(entries) == 1 and entries[0].is_dir() and find_prefix(entries[0]):
+        return entries[0]
+    raise BspError(f"no bin/riscv*-gcc found in the toolchain ({tree.name})",
+                   hint="expected an archive of a GCC toolchain directory (bin/, lib/, ...)")
+
+
+def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str | None) -> ToolchainRecord:
+    """Record a toolchain directory in place, or verify and extract an archive into the cache."""
+    if not source.exists():
+        raise BspError(f"{source}: no such file or directory")
+    if source.is_dir():
+        root = _toolchain_root(source.resolve())
+        digest = None
+    else:
+        if not sha256:
+            raise BspError(f"{source}: an archive needs --sha256 (the checksum its supplier published)")
+        if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+            raise BspError("--sha256: expected 64 hexadecimal digits")
+        digest = sha256_file(source)
+        if digest != sha256.lower():
+            raise BspError(f"{source}: checksum mismatch, nothing was extracted",
+                           [Finding(str(source), "sha256", f"is {digest}, expected {sha256.lower()}")])
+        base = cache_dir() / "toolchains"
+        base.mkdir(parents=True, exist_ok=True)
+        label = name or re.sub(r"(\.tar)?\.(gz|xz|bz2|zst|tgz)$|\.tar$", "", source.name)
+        final = base / f"{re.sub(r'[^A-Za-z0-9._-]', '_', label)}-{digest[:12]}"
+        if not final.exists():
+            tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=base))
+            try:
+                _extract(source, tmp)
+                _toolchain_root(tmp)
+                os.rename(tmp, final)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        root = _toolchain_root(final)
+    prefix = find_prefix(root) or ""
+    gcc = root / "bin" / f"{prefix}gcc"
+    record = ToolchainRecord(
+        name=name or root.name, path=str(root), prefix=prefix,
+        sysroot=str(root / "sysroot") if (root / "sysroot").is_dir() else None,
+        sha256=digest, xuantie=_accepts(gcc, ["-mcpu=e906"]),
+    )
+    write_record(ws, record)
+    return record
+
+
+def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
+    """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
+    path = ws.root / workspace.CONFIG_FILE
+    text = path.read_text()
+    header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
+    data = yaml.safe_load(text) or {}
+    if record is None:
+        data.pop("toolchain", None)
+    else:
+        data["toolchain"] = record.model_dump(exclude_none=True)
+    workspace.parse_model(workspace.WorkspaceConfig, data, path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
+    os.replace(tmp, path)
+
+
+def current(ws: workspace.Workspace) -> tuple[ToolchainRecord, bool]:
+    """(record, is_stand_in)."""
+    return (ws.config.toolchain, False) if ws.config.toolchain else (STANDIN_TOOLCHAIN, True)
+
+
+def _accepts(gcc: Path, flags: list[str]) -> bool:
+    if not gcc.exists():
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "t.c"
+        src.write_text("int x;\n")
+        return proc.run([gcc, *flags, "-c", src, "-o", Path(tmp) / "t.o"]).returncode == 0
+
+
+@dataclass
+class CheckReport:
+    record: ToolchainRecord
+    stand_in: bool
+    gcc: str
+    version: str = ""
+    target: str = ""
+    multilibs: list[str] = field(default_factory=list)
+    mcpu: str = ""            # the -mcpu accepted, or "" (generic -march used)
+    multilib_trap: bool = False
+    link_flags: list[str] = field(default_factory=list)
+    elf_ok: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.elf_ok and not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.record.name, "stand_in": self.stand_in, "gcc": self.gcc, "version": self.version,
+                "target": self.target, "multilibs": self.multilibs, "mcpu": self.mcpu or None,
+                "multilib_trap": self.multilib_trap, "link_flags": self.link_flags,
+                "rv32_elf": self.elf_ok, "problems": self.problems, "ok": self.ok}
+
+
+def check(record: ToolchainRecord, stand_in: bool, isa: str, abi: str, mcpu: str | None) -> CheckReport:
+    """Compile and link a small RV32 program with the SoC's ISA and ABI, and say what it took."""
+    gcc = Path(record.path) / "bin" / f"{record.prefix}gcc"
+    rep = CheckReport(record, stand_in, str(gcc))
+    if not gcc.exists():
+        rep.problems.append(f"{gcc} not found")
+        return rep
+    rep.version = proc.run([gcc, "--version"]).stdout.splitlines()[0]
+    rep.target = proc.run([gcc, "-dumpmachine"]).stdout.strip()
+    rep.multilibs = proc.run([gcc, "-print-multi-lib"]).stdout.split()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        (t / "t.c").write_text(TEST_PROGRAM)
+        arch = [f"-march={isa}", f"-mabi={abi}"]
+        if mcpu and _accepts(gcc, [f"-mcpu={mcpu}", f"-mabi={abi}"]):
+            rep.mcpu = mcpu
+        cflags = ([f"-mcpu={rep.mcpu}", f"-mabi={abi}"] if rep.mcpu else arch) + ["-mcmodel=medany", "-ffreestanding", "-O2"]
+        r = proc.run([gcc, *cflags, "-c", t / "t.c", "-o", t / "t.o"])
+        if r.returncode:
+            rep.problems.append(f"compile failed: {r.stderr.strip()[-300:]}")
+            return rep
+        link = ["-nostdlib", "-nostartfiles", "-Wl,-Ttext=0x80000000", "-Wl,--no-warn-rwx-segments"]
+        naive = proc.run([gcc, *arch, *link, t / "t.o", "-lgcc", "-o", t / "naive.elf"])
+        rep.link_flags = []
+        if naive.returncode:
+            text = naive.stderr
+            if "ABI is incompatible" in text or "rv64" in text or "elf64" in text:
+                rep.multilib_trap = True
+            # the fix: hand the linker the rv32/ilp32 libgcc explicitly
+            libgcc = proc.run([gcc, f"-march={_base_isa(isa)}", f"-mabi={abi}", "-print-libgcc-file-name"]).stdout.strip()
+            rep.link_flags = [f"-L{Path(libgcc).parent}"]
+            r = proc.run([gcc, *arch, *link, *rep.link_flags, t / "t.o", "-lgcc", "-o", t / "fixed.elf"])
+            if r.returncode:
+                rep.problems.append(f"link failed even with the rv32 libgcc: {r.stderr.strip()[-300:]}")
+                return rep
+            elf = t / "fixed.elf"
+        else:
+            elf = t / "naive.elf"
+        head = elf.read_bytes()[:20]
+        rep.elf_ok = head[:4] == b"\x7fELF" and head[4] == 1 and int.from_bytes(head[18:20], "little") == 243
+        if not rep.elf_ok:
+            rep.problems.append("the linked program is not a 32-bit RISC-V ELF")
+    return rep
+
+
+def _base_isa(isa: str) -> str:
+    """'rv32imac_zicsr_zifencei' -> 'rv32imac' (the multilib directories GCC 12 knows)."""
+    return isa.split("_", 1)[0]
+
+
+def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
+    """Where each consumer reads the toolchain from, as the generated files say right now."""
+    from cmu610bsp import render
+
+    out: dict[str, dict[str, str]] = {}
+    kas = ws.root / render.KAS_DIR / "toolchain.yml"
+    if kas.is_file():
+        text = yaml.safe_load(kas.read_text())["local_conf_header"]["cmu610-toolchain"]
+        out[str(kas.relative_to(ws.root))] = dict(
+            (k.strip(), v.strip().strip('"')) for k, _, v in (l.partition("=") for l in text.splitlines()) if k.strip())
+    env = ws.root / render.ZEPHYR_MODULE / "toolchain.env"
+    if env.is_file():
+        out[str(env.relative_to(ws.root))] = dict(
+            l.removeprefix("export ").split("=", 1) for l in env.read_text().splitlines() if l.startswith("export "))
+    return out

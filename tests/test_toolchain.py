@@ -1,0 +1,153 @@
+"""`toolchain install|check|show` with real archives made from Debian's RISC-V GCC, and hostile
+archives that must be refused with nothing extracted."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_cli
+
+GCC_DIR = Path("/usr/lib/gcc/riscv64-unknown-elf/12.2.0")
+pytestmark = pytest.mark.skipif(not GCC_DIR.is_dir() or not shutil.which("riscv64-unknown-elf-gcc"),
+                                reason="Debian's gcc-riscv64-unknown-elf is not installed")
+
+
+@pytest.fixture(scope="session")
+def real_toolchain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A relocated copy of the real toolchain (only the rv32imac multilib), packed as a tarball."""
+    top = tmp_path_factory.mktemp("tc")
+    root = top / "riscv-gcc"
+    (root / "bin").mkdir(parents=True)
+    for tool in ("gcc", "as", "ld", "ld.bfd", "objcopy", "readelf", "ar"):
+        shutil.copy2(f"/usr/bin/riscv64-unknown-elf-{tool}", root / "bin")
+    lib = root / "lib/gcc/riscv64-unknown-elf/12.2.0"
+    lib.mkdir(parents=True)
+    for f in ("cc1", "collect2", "crtbegin.o", "crtend.o", "crti.o", "crtn.o", "libgcc.a", "liblto_plugin.so", "lto-wrapper"):
+        shutil.copy2(GCC_DIR / f, lib)
+    shutil.copytree(GCC_DIR / "include", lib / "include")
+    shutil.copytree(GCC_DIR / "rv32imac/ilp32", lib / "rv32imac/ilp32")
+    shutil.copytree("/usr/lib/riscv64-unknown-elf/bin", root / "lib/riscv64-unknown-elf/bin", symlinks=True)
+    archive = top / "xuantie-like-gcc.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        tar.add(root, arcname="riscv-gcc")
+    return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> dict[str, str]:
+    return {"CMU610BSP_CACHE": str(tmp_path / "cache")}
+
+
+def test_install_check_show_and_consumers(workspace: Path, real_toolchain: tuple[Path, str], cache: dict[str, str]) -> None:
+    archive, digest = real_toolchain
+    r = run_cli("toolchain", "install", str(archive), "--sha256", digest, "--name", "team-gcc", cwd=workspace, env=cache)
+    assert r.returncode == 0, r.stderr
+    cfg = yaml.safe_load((workspace / "cmu610bsp.yml").read_text())
+    rec = cfg["toolchain"]
+    assert rec["name"] == "team-gcc" and rec["prefix"] == "riscv64-unknown-elf-" and rec["sha256"] == digest
+    assert rec["path"].startswith(cache["CMU610BSP_CACHE"]) and Path(rec["path"], "bin/riscv64-unknown-elf-gcc").is_file()
+    assert cfg["boards"] == ["configs/boards/cmu610-evb.yaml"]  # the rest of the config is kept
+    # the compiler really runs from the cache: compile and link RV32
+    r = run_cli("toolchain", "check", "--json", cwd=workspace, env=cache)
+    rep = json.loads(r.stdout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert rep["gcc"].startswith(cache["CMU610BSP_CACHE"]) and rep["stand_in"] is False
+    assert rep["rv32_elf"] is True and rep["mcpu"] is None  # Debian's GCC rejects -mcpu=e906
+    assert rep["multilib_trap"] is True and rep["link_flags"][0].endswith("rv32imac/ilp32")
+    # one record feeds every consumer after sync
+    assert run_cli("sync", "--allow-dirty", cwd=workspace).returncode == 0
+    kas = (workspace / "configs/kas/toolchain.yml").read_text()
+    assert f'CMU610_TOOLCHAIN_PATH = "{rec["path"]}"' in kas and 'CMU610_TOOLCHAIN_NAME = "team-gcc"' in kas
+    env = (workspace / "meta-cmu610/zephyr/toolchain.env").read_text()
+    assert "ZEPHYR_TOOLCHAIN_VARIANT=cross-compile" in env and f"CROSS_COMPILE={rec['path']}/bin/riscv64-unknown-elf-" in env
+    r = run_cli("toolchain", "show", "--json", cwd=workspace, env=cache)
+    shown = json.loads(r.stdout)
+    assert shown["stand_in"] is False
+    assert shown["consumers"]["meta-cmu610/zephyr/toolchain.env"]["CROSS_COMPILE"] == f"{rec['path']}/bin/riscv64-unknown-elf-"
+
+
+def test_stand_in_is_reported(workspace: Path) -> None:
+    r = run_cli("toolchain", "check", cwd=workspace)
+    assert r.returncode == 0, r.stdout
+    assert "STAND-IN" in r.stdout and "multilib trap" in r.stdout
+    r = run_cli("toolchain", "show", cwd=workspace)
+    assert "stand-in" in r.stdout and "CROSS_COMPILE = /usr/bin/riscv64-unknown-elf-" in r.stdout
+
+
+def test_directory_is_recorded_in_place(workspace: Path, real_toolchain: tuple[Path, str], tmp_path: Path) -> None:
+    with tarfile.open(real_toolchain[0]) as tar:
+        tar.extractall(tmp_path / "x", filter="data")
+    r = run_cli("toolchain", "install", str(tmp_path / "x/riscv-gcc"), cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load((workspace / "cmu610bsp.yml").read_text())["toolchain"]["path"] == str(tmp_path / "x/riscv-gcc")
+
+
+def _tar(path: Path, entries: list[tarfile.TarInfo], data: bytes = b"#!/bin/sh\n") -> str:
+    with tarfile.open(path, "w:gz") as tar:
+        ok = tarfile.TarInfo("tc/bin/riscv64-unknown-elf-gcc")
+        ok.size = len(data)
+        ok.mode = 0o755
+        tar.addfile(ok, io.BytesIO(data))
+        for e in entries:
+            tar.addfile(e, io.BytesIO(b"x" * e.size) if e.isfile() else None)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "", size: int = 1) -> tarfile.TarInfo:
+    t = tarfile.TarInfo(name)
+    t.type = kind
+    t.linkname = link
+    t.size = size if kind == tarfile.REGTYPE else 0
+    return t
+
+
+HOSTILE = [
+    ("dotdot", [_member("tc/../../evil")], "'..'"),
+    ("absolute", [_member("/tmp/evil")], "absolute path"),
+    ("symlink-escape", [_member("tc/lib/escape", tarfile.SYMTYPE, "../../../etc/passwd")], "symbolic link points outside"),
+    ("symlink-absolute", [_member("tc/lib/abs", tarfile.SYMTYPE, "/etc/passwd")], "absolute path"),
+    ("hardlink-escape", [_member("tc/lib/hard", tarfile.LNKTYPE, "../etc/passwd")], "hard link points outside"),
+    ("device", [_member("tc/dev/sda", tarfile.BLKTYPE)], "device"),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_hostile_archive_is_refused(workspace: Path, tmp_path: Path, cache: dict[str, str], case) -> None:
+    name, entries, reason = case
+    archive = tmp_path / f"{name}.tar.gz"
+    digest = _tar(archive, entries)
+    before = (workspace / "cmu610bsp.yml").read_text()
+    r = run_cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace, env=cache)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert reason in r.stderr and "nothing was extracted" in r.stderr
+    cache_dir = Path(cache["CMU610BSP_CACHE"])
+    assert not any(p.is_file() or p.is_symlink() for p in cache_dir.rglob("*")) if cache_dir.exists() else True
+    assert not Path("/tmp/evil").exists()
+    assert (workspace / "cmu610bsp.yml").read_text() == before
+
+
+def test_wrong_checksum_and_missing_checksum(workspace: Path, real_toolchain: tuple[Path, str], cache: dict[str, str]) -> None:
+    archive, digest = real_toolchain
+    r = run_cli("toolchain", "install", str(archive), "--sha256", "0" * 64, cwd=workspace, env=cache)
+    assert r.returncode == 2 and "checksum mismatch" in r.stderr and digest in r.stderr
+    r = run_cli("toolchain", "install", str(archive), cwd=workspace, env=cache)
+    assert r.returncode == 2 and "--sha256" in r.stderr
+    assert not Path(cache["CMU610BSP_CACHE"]).exists() or not any(Path(cache["CMU610BSP_CACHE"]).rglob("*gcc*"))
+
+
+def test_truncated_archive(workspace: Path, real_toolchain: tuple[Path, str], tmp_path: Path, cache: dict[str, str]) -> None:
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(real_toolchain[0].read_bytes()[: 3_000_000])
+    digest = hashlib.sha256(cut.read_bytes()).hexdigest()
+    r = run_cli("toolchain", "install", str(cut), "--sha256", digest, cwd=workspace, env=cache)
+    assert r.returncode == 2 and "truncated or corrupt" in r.stderr
+    assert not any(p.is_file() for p in Path(cache["CMU610BSP_CACHE"]).rglob("*"))
