@@ -30,9 +30,11 @@ app.add_typer(board_app, name="board")
 
 def _register() -> None:
     """Command groups that live in their own modules."""
+    from cmu610bsp.cli_qemu import qemu_app
     from cmu610bsp.cli_toolchain import doctor, toolchain_app
 
     app.add_typer(toolchain_app, name="toolchain")
+    app.add_typer(qemu_app, name="qemu")
     app.command()(doctor)
 
 _state: dict[str, object] = {"debug": False, "workspace": None}

@@ -40,23 +40,24 @@ def zephyr_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"ws": ws, "env": env, "libgcc_dir": str(Path(libgcc).parent), "builds": {}}
 
 
-def _build(z: dict[str, object], target: str) -> Path:
+def _build(z: dict[str, object], target: str, *extra: str) -> Path:
     builds: dict[str, Path] = z["builds"]  # type: ignore[assignment]
-    if target in builds:
-        return builds[target]
+    key = target + "".join(extra)
+    if key in builds:
+        return builds[key]
     ws: Path = z["ws"]  # type: ignore[assignment]
-    out = ws / "build" / target.replace("/", "_")
+    out = ws / "build" / (target.replace("/", "_") + ("_shell" if extra else ""))
     cmd = ["cmake", "-GNinja", "-S", f"{ZEPHYR_BASE}/samples/hello_world", "-B", str(out),
            f"-DBOARD={target}", f"-DZEPHYR_MODULES={ws}/meta-cmu610/zephyr",
            # Debian's GCC 12 picks its rv64 multilib for rv32imac_zicsr_zifencei: give it rv32's libgcc
-           f"-DEXTRA_LDFLAGS=-L{z['libgcc_dir']}"]
+           f"-DEXTRA_LDFLAGS=-L{z['libgcc_dir']}", *extra]
     r = subprocess.run(cmd, env=z["env"], capture_output=True, text=True, timeout=600)  # type: ignore[arg-type]
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     r = subprocess.run(["ninja", "-C", str(out)], env=z["env"], capture_output=True, text=True, timeout=900)  # type: ignore[arg-type]
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     elf = out / "zephyr" / "zephyr.elf"
     assert elf.is_file()
-    builds[target] = elf
+    builds[key] = elf
     return elf
 
 
@@ -92,3 +93,32 @@ def test_both_harts_boot_in_one_qemu(zephyr_env: dict[str, object]) -> None:
     assert text.count("*** Booting Zephyr OS") == 2, text
     for w in want:
         assert w in text, text
+
+
+SMOKE_SPEC = """
+name: zephyr-twin
+deadline: 30
+prompt: 'uart:~\\$ '
+cores:
+  cpu0: {markers: [{pattern: 'Hello World! {zephyr_board}/cmu610/cpu0', within: 10}]}
+  cpu1: {markers: [{pattern: 'Hello World! {zephyr_board}/cmu610/cpu1', within: 10}]}
+commands:
+  - {send: 'kernel version', expect: 'Zephyr version 4\\.', within: 10}
+never: ['>>> ZEPHYR FATAL ERROR', 'ASSERTION FAIL']
+"""
+
+
+def test_qemu_smoke_boots_both_clusters_with_a_shell(zephyr_env: dict[str, object], tmp_path: Path) -> None:
+    """hello_world with Zephyr's shell on cpu0 (the minimal libc suffices; the shell sample
+    needs a full libc this machine lacks) and hello_world on cpu1, under `cmu610bsp qemu smoke`."""
+    cpu0 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu0", "-DCONFIG_SHELL=y")
+    cpu1 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu1")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SMOKE_SPEC)
+    r = run_cli("qemu", "smoke", "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--spec", str(spec), "--json",
+                cwd=zephyr_env["ws"], timeout=120)  # type: ignore[arg-type]
+    assert r.returncode == 0, r.stdout + r.stderr
+    import json
+    run = json.loads(r.stdout)["runs"][0]
+    assert [c["kind"] for c in run["cases"]] == ["marker", "marker", "command", "never", "never"]
+    assert "Zephyr version 4." in Path(run["transcript"]).read_text()

@@ -1,0 +1,85 @@
+/*
+ * Bare-metal two-hart test firmware for `cmu610bsp qemu` on QEMU's riscv32 virt machine.
+ * hart 0: banner, then a line-based console (ping, status, panic, hang, poweroff).
+ * hart 1: waits for hart 0's banner, prints its own, then sleeps.
+ * Build-time modes: -DNO_CPU1_MARKER (hart 1 stays silent), -DFATAL_AT_BOOT (prints a panic).
+ * Idle harts wait with wfi: hart 0 wakes on the UART receive interrupt through the PLIC.
+ */
+#include <stdint.h>
+
+#define UART      0x10000000u
+#define PLIC      0x0c000000u
+#define FINISHER  0x00100000u
+#define UART_IRQ  10
+
+static volatile uint8_t *const uart = (volatile uint8_t *)UART;
+static volatile int cpu0_ready, cpu1_done;
+
+static void putc_(char c) { while (!(uart[5] & 0x20)) { } uart[0] = (uint8_t)c; }
+static void puts_(const char *s) { while (*s) putc_(*s++); }
+
+static int streq(const char *a, const char *b) { while (*a && *a == *b) { a++; b++; } return *a == *b; }
+
+static void uart_irq_setup(void)
+{
+    uart[1] = 0x01;                                        /* IER: receive data available */
+    *(volatile uint32_t *)(PLIC + 4 * UART_IRQ) = 1;       /* source priority */
+    *(volatile uint32_t *)(PLIC + 0x2000) = 1u << UART_IRQ; /* enable for hart 0 M-mode context */
+    *(volatile uint32_t *)(PLIC + 0x200000) = 0;           /* threshold */
+    __asm__ volatile("csrs mie, %0" :: "r"(1u << 11));      /* MEIE: wfi wakes, no trap (MIE=0) */
+}
+
+static char getc_(void)
+{
+    while (!(uart[5] & 0x01)) {
+        __asm__ volatile("wfi");
+        uint32_t id = *(volatile uint32_t *)(PLIC + 0x200004); /* claim */
+        if (id) *(volatile uint32_t *)(PLIC + 0x200004) = id; /* complete */
+    }
+    return (char)uart[0];
+}
+
+static void hang(void) { for (;;) __asm__ volatile("wfi"); }
+
+static void console(void)
+{
+    char line[64];
+    for (;;) {
+        unsigned n = 0;
+        puts_("fw> ");
+        for (;;) {
+            char c = getc_();
+            if (c == '\r' || c == '\n') break;
+            if (n < sizeof line - 1) line[n++] = c;
+        }
+        line[n] = 0;
+        puts_("\r\n");
+        if (streq(line, "ping")) puts_("pong\r\n");
+        else if (streq(line, "status")) puts_("status: cpu0 up, cpu1 up\r\n");
+        else if (streq(line, "panic")) puts_("FATAL ERROR: test panic requested\r\n");
+        else if (streq(line, "hang")) hang();
+        else if (streq(line, "poweroff")) *(volatile uint32_t *)FINISHER = 0x5555;
+        else if (n) puts_("unknown command\r\n");
+    }
+}
+
+void fw_main(uint32_t hart)
+{
+    if (hart == 0) {
+        puts_("cpu0: boot ok\r\n");
+#ifdef FATAL_AT_BOOT
+        puts_("Kernel panic - not syncing: test\r\n");
+#endif
+        cpu0_ready = 1;
+        for (unsigned i = 0; i < 5000000 && !cpu1_done; i++) { } /* let hart 1 finish its line */
+        uart_irq_setup();
+        console();
+    } else if (hart == 1) {
+        while (!cpu0_ready) { }
+#ifndef NO_CPU1_MARKER
+        puts_("cpu1: boot ok\r\n");
+#endif
+        cpu1_done = 1;
+    }
+    hang();
+}

@@ -1,0 +1,188 @@
+"""`cmu610bsp qemu smoke` on a bare-metal two-hart RV32 firmware built here from tests/firmware
+with Debian's RISC-V GCC: pass, missing marker, fatal pattern, hung guest, QEMU absent, and the
+tool killed at each stage with no QEMU left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+FW = Path(__file__).parent / "firmware"
+GCC = "riscv64-unknown-elf-gcc"
+pytestmark = pytest.mark.skipif(not (shutil.which(GCC) and shutil.which("qemu-system-riscv32")),
+                                reason="needs Debian's gcc-riscv64-unknown-elf and qemu-system-misc")
+
+SPEC = """
+name: test-firmware
+deadline: {deadline}
+prompt: 'fw> '
+cores:
+  cpu0: {{markers: [{{pattern: 'cpu0: boot ok', within: 5}}]}}
+  cpu1: {{markers: [{{pattern: 'cpu1: boot ok', within: {cpu1_within}}}]}}
+commands:
+  - {{send: ping, expect: pong, within: 3}}
+  - {{send: {second}, expect: '{second_reply}', within: {second_within}}}
+never: ['FATAL ERROR', 'Kernel panic']
+"""
+
+
+def spec(tmp: Path, deadline: float = 20, cpu1_within: float = 5, second: str = "status",
+         second_reply: str = "status: cpu0 up", second_within: float = 3) -> Path:
+    p = tmp / "spec.yaml"
+    p.write_text(SPEC.format(deadline=deadline, cpu1_within=cpu1_within, second=second,
+                             second_reply=second_reply, second_within=second_within))
+    return p
+
+
+@pytest.fixture(scope="session")
+def firmware(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("fw")
+    libgcc = subprocess.run([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    images = {}
+    for name, defs in (("good", []), ("nocpu1", ["-DNO_CPU1_MARKER"]), ("fatal", ["-DFATAL_AT_BOOT"])):
+        elf = out / f"{name}.elf"
+        subprocess.run([GCC, "-march=rv32imac_zicsr_zifencei", "-mabi=ilp32", "-mcmodel=medany", "-ffreestanding",
+                        "-nostdlib", "-nostartfiles", "-O2", *defs, "-T", str(FW / "link.ld"), "-Wl,--no-warn-rwx-segments",
+                        str(FW / "start.S"), str(FW / "fw.c"), f"-L{Path(libgcc).parent}", "-lgcc", "-o", str(elf)],
+                       check=True)
+        images[name] = elf
+    return images
+
+
+def _unique(fw: Path, tmp: Path) -> Path:
+    """A private copy, so `ps` can tell our QEMU from any other."""
+    p = tmp / f"fw-{os.getpid()}-{time.monotonic_ns()}.elf"
+    shutil.copy(fw, p)
+    return p
+
+
+def _qemus(marker: Path) -> list[str]:
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [l for l in ps.splitlines() if "qemu-system-riscv32" in l and str(marker) in l]
+
+
+def _smoke(ws: Path, elf: Path, spec_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--spec", str(spec_file),
+                   *extra, cwd=ws, timeout=120)
+
+
+def test_pass_with_reports(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    elf = _unique(firmware["good"], tmp_path)
+    r = _smoke(workspace, elf, spec(tmp_path), "--junit", str(tmp_path / "j.xml"), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    run = data["runs"][0]
+    assert data["passed"] and run["passed"]
+    assert [c["kind"] for c in run["cases"]] == ["marker", "marker", "command", "command", "never", "never"]
+    transcript = Path(run["transcript"]).read_text()
+    assert "cpu0: boot ok" in transcript and "cpu1: boot ok" in transcript and "pong" in transcript
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "6" and suite.get("failures") == "0"
+    assert not _qemus(elf)
+
+
+def test_missing_marker_fails_at_its_deadline(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    elf = _unique(firmware["nocpu1"], tmp_path)
+    start = time.monotonic()
+    r = _smoke(workspace, elf, spec(tmp_path, cpu1_within=2), "--json")
+    took = time.monotonic() - start
+    assert r.returncode == 2
+    cases = json.loads(r.stdout)["runs"][0]["cases"]
+    assert cases[0]["passed"] and not cases[1]["passed"] and "not seen within 2 s" in cases[1]["message"]
+    assert took < 15
+    assert not _qemus(elf)
+
+
+def test_fatal_pattern_fails(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    elf = _unique(firmware["fatal"], tmp_path)
+    r = _smoke(workspace, elf, spec(tmp_path), "--json")
+    assert r.returncode == 2
+    failed = [c for c in json.loads(r.stdout)["runs"][0]["cases"] if not c["passed"]]
+    assert failed[0]["kind"] == "never" and "Kernel panic" in failed[0]["message"]
+    # a panic asked for on the console is caught too
+    elf = _unique(firmware["good"], tmp_path)
+    r = _smoke(workspace, elf, spec(tmp_path, second="panic", second_reply="never-printed"), "--json")
+    failed = [c for c in json.loads(r.stdout)["runs"][0]["cases"] if not c["passed"]]
+    assert r.returncode == 2 and failed[0]["name"] == "never: FATAL ERROR"
+
+
+def test_hung_guest_fails_at_the_deadline(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    elf = _unique(firmware["good"], tmp_path)
+    r = _smoke(workspace, elf, spec(tmp_path, deadline=4, second="hang", second_reply="never", second_within=30), "--json")
+    assert r.returncode == 2
+    last = json.loads(r.stdout)["runs"][0]["cases"][-1]
+    assert not last["passed"] and "overall deadline" in last["message"]
+    assert not _qemus(elf)
+
+
+def test_qemu_absent_from_path(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    r = subprocess.run([sys.executable, "-m", "cmu610bsp", "qemu", "smoke", "--image", f"cpu0={firmware['good']}",
+                        "--image", f"cpu1={firmware['good']}", "--spec", str(spec(tmp_path))],
+                       cwd=workspace, env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "qemu-system-riscv32 not found" in r.stderr and "apt-get install qemu-system-misc" in r.stderr
+
+
+def test_parallel_runs(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    elf = _unique(firmware["good"], tmp_path)
+    r = run_cli("qemu", "smoke", "--line", "bigbmc", "--line", "littlebmc", "--image", f"cpu0={elf}",
+                "--image", f"cpu1={elf}", "--spec", str(spec(tmp_path)), "--parallel", "2", "--json", cwd=workspace)
+    assert r.returncode == 0, r.stdout + r.stderr
+    runs = json.loads(r.stdout)["runs"]
+    assert sorted(x["target"] for x in runs) == ["cmu610-evb/bigbmc", "cmu610-evb/littlebmc"]
+    assert len({x["transcript"] for x in runs}) == 2
+    assert not _qemus(elf)
+
+
+STAGES = {
+    # stage: (firmware, spec kwargs, what the transcript shows once we are in that stage)
+    "before-boot": ("nocpu1", {"cpu1_within": 30, "deadline": 60}, None),
+    "booting": ("nocpu1", {"cpu1_within": 30, "deadline": 60}, "cpu0: boot ok"),
+    "waiting-on-command": ("good", {"second": "hang", "second_reply": "never", "second_within": 30, "deadline": 60}, "pong"),
+}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["INT", "TERM", "KILL"])
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_killed_tool_leaves_no_qemu(workspace: Path, firmware: dict[str, Path], tmp_path: Path, stage: str, sig: int) -> None:
+    fw, kwargs, seen = STAGES[stage]
+    elf = _unique(firmware[fw], tmp_path)
+    results = tmp_path / "results"
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "qemu", "smoke", "--image", f"cpu0={elf}",
+                          "--image", f"cpu1={elf}", "--spec", str(spec(tmp_path, **kwargs)), "--results", str(results)],
+                         cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        transcript = results / "cmu610-evb-bigbmc" / "console.log"
+        deadline = time.monotonic() + 20
+        if seen is None:
+            while time.monotonic() < deadline and not _qemus(elf) and p.poll() is None:
+                time.sleep(0.01)  # QEMU was just started: no output read yet
+        else:
+            while time.monotonic() < deadline and (not transcript.exists() or seen not in transcript.read_text()):
+                time.sleep(0.02)
+            time.sleep(0.3)
+        assert p.poll() is None, "the tool ended before the stage was reached"
+        assert _qemus(elf), "QEMU should be running at this stage"
+        os.kill(p.pid, sig)  # the tool only, not its process group: it must clean up itself
+        p.wait(timeout=20)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    if sig != signal.SIGKILL:
+        assert p.returncode == 130, p.stderr.read().decode()
+    end = time.monotonic() + 5
+    while _qemus(elf) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not _qemus(elf), "QEMU outlived the tool"
