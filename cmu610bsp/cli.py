@@ -30,11 +30,16 @@ app.add_typer(board_app, name="board")
 
 def _register() -> None:
     """Command groups that live in their own modules."""
+    from cmu610bsp.cli_build import build, cache_app, devtool_app, lock
     from cmu610bsp.cli_qemu import qemu_app
     from cmu610bsp.cli_toolchain import doctor, toolchain_app
 
     app.add_typer(toolchain_app, name="toolchain")
     app.add_typer(qemu_app, name="qemu")
+    app.command()(build)
+    app.command()(lock)
+    app.add_typer(cache_app, name="cache")
+    app.add_typer(devtool_app, name="devtool")
     app.command()(doctor)
 
 _state: dict[str, object] = {"debug": False, "workspace": None}

@@ -8,7 +8,7 @@ import os
 import shlex
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +59,47 @@ def kill_group(proc: subprocess.Popen[str], grace: float = 3.0) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+class Timeout(Exception):
+    """The child ran past its deadline; it has been killed."""
+
+
+def stream(
+    argv: Sequence[str | os.PathLike[str]],
+    on_line: Callable[[str], None],
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> int:
+    """Run argv, handing each output line (stdout and stderr merged) to on_line; returns the exit
+    code. Timeout raises `Timeout`; Ctrl-C/SIGTERM/any exception kill the child's group first."""
+    import selectors
+    import time
+
+    args = tuple(str(a) for a in argv)
+    log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
+    proc = subprocess.Popen(args, cwd=cwd, env=dict(env) if env is not None else None, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True, bufsize=1, errors="replace")
+    deadline = time.monotonic() + timeout if timeout else None
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise Timeout(f"{args[0]} ran past {timeout:g} s")
+            if sel.select(timeout=min(left, 1.0) if left is not None else 1.0):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                on_line(line.rstrip("\n"))
+        return proc.wait()
+    except BaseException:
+        kill_group(proc)
+        raise
+    finally:
+        sel.close()
+        proc.stdout.close()

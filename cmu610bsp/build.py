@@ -1,0 +1,252 @@
+"""`cmu610bsp build`: compose the workspace's kas files and run `kas build`, with progress from
+BitBake's task counters, a full log, and a summary CI can parse. kas checks out and BitBake
+builds; this module only wraps them.
+
+Layout: KAS_WORK_DIR = <ws>/build (repos, downloads, shared state: shared by every line and run),
+KAS_BUILD_DIR = <ws>/build/<line> (one per product line), the per-run overlay in
+<ws>/build/.kas/<line>.yml (kas wants every file of a composition inside one repository).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from cmu610bsp import proc, render
+from cmu610bsp.errors import BspError
+from cmu610bsp.workspace import Workspace, load_project
+
+_SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.*)\)")
+_TASK = re.compile(r"^NOTE: Running (?:noexec )?task (\d+) of (\d+) \((.*)\)")
+_DONE = re.compile(r"^NOTE: recipe (\S+): task (\S+): (Succeeded|Failed)")
+_STARTED = re.compile(r"^NOTE: recipe (\S+): task (\S+): Started")
+_SUMMARY = re.compile(r"^NOTE: Tasks Summary: Attempted (\d+) tasks of which (\d+) didn't need to be rerun")
+_FAILED_TASK = re.compile(r"^ERROR: Task \((.*)\) failed with exit code")
+_FAILED_LOG = re.compile(r"^ERROR: Logfile of failure stored in: (\S+)")
+# kas relays BitBake's lines through its logger: "2026-11-24 08:00:56 - INFO     - NOTE: ..."
+_KAS_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - [A-Z]+\s+- ")
+
+
+def bitbake_line(line: str) -> str:
+    """The BitBake part of a line kas printed."""
+    return _KAS_PREFIX.sub("", line, count=1)
+
+
+@dataclass
+class Options:
+    line: str
+    board: str | None = None
+    target: str | None = None
+    plan: bool = False
+    sources: dict[str, Path] = field(default_factory=dict)
+    cache: Path | None = None
+    sstate_mirror: str | None = None
+    hashserv: str | None = None
+    timeout: float | None = None
+
+
+@dataclass
+class Progress:
+    """What BitBake's output told us so far."""
+
+    setscene_done: int = 0
+    setscene_total: int = 0
+    task_done: int = 0
+    task_total: int = 0
+    running: list[str] = field(default_factory=list)
+    attempted: int | None = None
+    not_rerun: int | None = None
+    failed_task: str | None = None
+    failed_log: str | None = None
+
+    def feed(self, line: str) -> bool:
+        """Update from one line; True if the counters moved."""
+        line = bitbake_line(line)
+        if m := _SETSCENE.match(line):
+            self.setscene_done, self.setscene_total = int(m.group(1)), int(m.group(2))
+            return True
+        if m := _TASK.match(line):
+            self.task_done, self.task_total = int(m.group(1)), int(m.group(2))
+            return True
+        if m := _STARTED.match(line):
+            self.running.append(f"{m.group(1)}:{m.group(2)}")
+            return True
+        if m := _DONE.match(line):
+            name = f"{m.group(1)}:{m.group(2)}"
+            if name in self.running:
+                self.running.remove(name)
+            return True
+        if m := _SUMMARY.match(line):
+            self.attempted, self.not_rerun = int(m.group(1)), int(m.group(2))
+        elif m := _FAILED_TASK.match(line):
+            self.failed_task = self.failed_task or m.group(1)
+        elif m := _FAILED_LOG.match(line):
+            self.failed_log = self.failed_log or m.group(1)
+        return False
+
+
+def paths(ws: Workspace, line: str) -> dict[str, Path]:
+    work = ws.root / "build"
+    return {"work": work, "build": work / line, "overlay": work / ".kas" / f"{line}.yml",
+            "log": work / line / "cmu610bsp-build.log", "summary": work / line / "summary.json"}
+
+
+def kas_files(ws: Workspace, opts: Options) -> list[Path]:
+    """base + line + toolchain + cache + the run's overlay (written by `write_overlay`)."""
+    kas = ws.root / render.KAS_DIR
+    files = [kas / "base.yml", kas / f"{opts.line}.yml", kas / "toolchain.yml", kas / "cache.yml"]
+    for f in files:
+        if not f.is_file():
+            raise BspError(f"{f.relative_to(ws.root)} not found", hint="run `cmu610bsp sync`")
+    return files + [paths(ws, opts.line)["overlay"]]
+
+
+def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
+    """The per-run kas fragment: board, target, local sources, caches, devtool's layer."""
+    project = load_project(ws)
+    boards = {b.name: b for b in project.boards}
+    if opts.line not in {p.name for p in project.products}:
+        raise BspError(f"unknown product line {opts.line!r}", hint="lines: " + ", ".join(p.name for p in project.products))
+    board = opts.board or next((b.name for b in project.boards if opts.line in b.product_lines), None)
+    if board not in boards:
+        raise BspError(f"--board {board!r}: not a board of this workspace", hint="boards: " + ", ".join(boards))
+    if opts.line not in boards[board].product_lines:
+        raise BspError(f"{board} does not serve {opts.line} (it serves {', '.join(boards[board].product_lines)})")
+    data: dict[str, object] = {"header": {"version": 14}, "machine": board}
+    if opts.target:
+        data["target"] = opts.target
+    repos: dict[str, object] = {}
+    for name, path in sorted(opts.sources.items()):
+        if not (path / ".").is_dir():
+            raise BspError(f"--source {name}={path}: not a directory")
+        repos[name] = {"url": None, "path": str(path.resolve())}
+    workspace_layer = paths(ws, opts.line)["build"] / "workspace"
+    if (workspace_layer / "conf" / "layer.conf").is_file():
+        # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
+        repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
+    if repos:
+        data["repos"] = repos
+    conf = []
+    if opts.cache:
+        conf += [f'DL_DIR = "{opts.cache.resolve()}/downloads"', f'SSTATE_DIR = "{opts.cache.resolve()}/sstate-cache"']
+    if opts.sstate_mirror:
+        conf.append(f'SSTATE_MIRRORS = "file://.* {opts.sstate_mirror.rstrip("/")}/PATH;downloadfilename=PATH"')
+    if opts.hashserv:
+        if not re.fullmatch(r"[\w.-]+:\d+", opts.hashserv):
+            raise BspError(f"--hashserv {opts.hashserv!r}: expected HOST:PORT")
+        conf += [f'BB_HASHSERVE = "{opts.hashserv}"', 'BB_SIGNATURE_HANDLER = "OEEquivHash"']
+    if conf:
+        # kas writes local_conf_header entries sorted by id: this one must come last
+        data["local_conf_header"] = {"zz-cmu610bsp-run": "\n".join(conf) + "\n"}
+    return data
+
+
+def write_overlay(ws: Workspace, opts: Options) -> Path:
+    path = paths(ws, opts.line)["overlay"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.safe_dump(overlay(ws, opts), sort_keys=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def environment(ws: Workspace, opts: Options) -> dict[str, str]:
+    p = paths(ws, opts.line)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
+    env.update({"KAS_WORK_DIR": str(p["work"]), "KAS_BUILD_DIR": str(p["build"])})
+    env.setdefault("LANG", "en_US.UTF-8")
+    return env
+
+
+def command(ws: Workspace, opts: Options) -> list[str]:
+    files = ":".join(str(f.relative_to(ws.root)) for f in kas_files(ws, opts))
+    argv = ["kas", "build", files]
+    if opts.plan:
+        argv += ["--", "-n"]
+    return argv
+
+
+def unpinned(ws: Workspace) -> bool:
+    """True when no kas lock file pins the repositories."""
+    return not (ws.root / render.KAS_DIR / "base.lock.yml").is_file()
+
+
+def devtool_recipes(ws: Workspace, line: str) -> list[str]:
+    appends = paths(ws, line)["build"] / "workspace" / "appends"
+    return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend")) if appends.is_dir() else []
+
+
+def stop_bitbake_server(build_dir: Path) -> None:
+    """BitBake's server runs in its own session and can outlive kas: stop it by its lock file."""
+    lock = build_dir / "bitbake.lock"
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        if "bitbake" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") and \
+                Path(f"/proc/{pid}/cwd").resolve() != build_dir.resolve():
+            return
+    except OSError:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        for _ in range(30):
+            if not Path(f"/proc/{pid}").exists():
+                return
+            time.sleep(0.1)
+
+
+def artifacts(build_dir: Path) -> list[dict[str, object]]:
+    deploy = build_dir / "tmp" / "deploy" / "images"
+    out = []
+    for p in sorted(deploy.rglob("*")) if deploy.is_dir() else []:
+        if p.is_file() and not p.is_symlink():
+            h = hashlib.sha256()
+            with p.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out.append({"path": str(p.relative_to(build_dir)), "size": p.stat().st_size, "sha256": h.hexdigest()})
+    return out
+
+
+def log_tail(path: str | None, lines: int = 20) -> list[str]:
+    if not path or not Path(path).is_file():
+        return []
+    return Path(path).read_text(errors="replace").splitlines()[-lines:]
+
+
+def summary(ws: Workspace, opts: Options, result: str, seconds: float, prog: Progress, argv: list[str]) -> dict[str, object]:
+    p = paths(ws, opts.line)
+    restored = prog.setscene_total
+    run = prog.task_total
+    data: dict[str, object] = {
+        "result": result, "line": opts.line, "plan": opts.plan,
+        "board": overlay(ws, opts)["machine"], "duration_s": round(seconds, 3),
+        "tasks": {"attempted": prog.attempted, "not_rerun": prog.not_rerun, "run": run, "restored_from_sstate": restored},
+        "log": str(p["log"]), "kas_command": shlex.join(argv),
+        "artifacts": artifacts(p["build"]) if result == "success" and not opts.plan else [],
+    }
+    if prog.failed_task:
+        data["failed_task"] = {"task": prog.failed_task, "log": prog.failed_log, "log_tail": log_tail(prog.failed_log)}
+    return data
+
+
+def write_summary(ws: Workspace, line: str, data: dict[str, object]) -> Path:
+    path = paths(ws, line)["summary"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return path

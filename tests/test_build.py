@@ -1,0 +1,171 @@
+"""`cmu610bsp build` through the real kas on a fixture build system (tests/fixtures/buildsys: its
+own oe-init-build-env and a stand-in bitbake, as kas's own tests do; a real BitBake build needs
+the network). Covers the composed config, progress, summary, failure report, --dry-run, --plan,
+--source, shared state across lines, timeouts and signals with a ps-style check for leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_cli
+
+FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
+SRC = f"openbmc={FIXTURE}"
+pytestmark = pytest.mark.skipif(not shutil.which("kas"), reason="kas is not installed")
+
+
+def _ctl(ws: Path, line: str, **ctl: object) -> None:
+    d = ws / "build" / line
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "fake-bitbake.json").write_text(json.dumps(ctl))
+
+
+def _procs_in(root: Path) -> list[str]:
+    """Processes whose working directory is inside root (kas, bitbake, its server)."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit() or int(p.name) == os.getpid():
+            continue
+        try:
+            if Path(os.readlink(p / "cwd")).is_relative_to(root):
+                cmdline = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                out.append(f"{p.name} {cmdline}")
+        except OSError:
+            continue
+    return out
+
+
+def test_dry_run_prints_command_and_composed_config(workspace: Path) -> None:
+    r = run_cli("build", "littlebmc", "--source", SRC, "--dry-run", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    first, _, dump = r.stdout.partition("\n")
+    assert "KAS_WORK_DIR=" in first and "KAS_BUILD_DIR=" in first and first.endswith(
+        "kas build configs/kas/base.yml:configs/kas/littlebmc.yml:configs/kas/toolchain.yml:configs/kas/cache.yml:build/.kas/littlebmc.yml")
+    cfg = yaml.safe_load(dump)
+    assert cfg["target"] == "cmu610-littlebmc-image" and cfg["machine"] == "cmu610-evb"
+    assert cfg["repos"]["openbmc"]["path"] == str(FIXTURE) and cfg["repos"]["openbmc"]["url"] is None
+    assert "meta-phosphor" in cfg["repos"]["openbmc"]["layers"]
+    assert set(cfg["local_conf_header"]) >= {"cmu610-base", "cmu610-toolchain", "cmu610-cache"}
+    assert not (workspace / "build" / "littlebmc" / "cmu610bsp-build.log").exists()  # nothing ran
+
+
+def test_overlay_carries_caches_mirror_and_hashserv(workspace: Path, tmp_path: Path) -> None:
+    r = run_cli("build", "bigbmc", "--source", SRC, "--cache", str(tmp_path / "c"), "--sstate-mirror", "http://mirror/sstate",
+                "--hashserv", "hashserv.lan:8686", "--target", "core-image-minimal", "--dry-run", cwd=workspace)
+    cfg = yaml.safe_load(r.stdout.partition("\n")[2])
+    run = cfg["local_conf_header"]["zz-cmu610bsp-run"]
+    assert f'SSTATE_DIR = "{tmp_path}/c/sstate-cache"' in run and 'BB_HASHSERVE = "hashserv.lan:8686"' in run
+    assert "http://mirror/sstate/PATH" in run and cfg["target"] == "core-image-minimal"
+    r = run_cli("build", "bigbmc", "--hashserv", "nope", "--dry-run", cwd=workspace)
+    assert r.returncode == 2 and "HOST:PORT" in r.stderr
+
+
+def test_build_progress_summary_and_shared_state(workspace: Path) -> None:
+    r = run_cli("build", "littlebmc", "--source", SRC, "--json", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["result"] == "success" and s["board"] == "cmu610-evb" and s["line"] == "littlebmc"
+    assert s["tasks"] == {"attempted": 22, "not_rerun": 0, "run": 22, "restored_from_sstate": 0}
+    art = s["artifacts"][0]
+    assert art["path"] == "tmp/deploy/images/cmu610-evb/cmu610-littlebmc-image-cmu610-evb.rootfs.tar.xz"
+    import hashlib
+    assert art["sha256"] == hashlib.sha256((workspace / "build/littlebmc" / art["path"]).read_bytes()).hexdigest()
+    assert json.loads((workspace / "build/littlebmc/summary.json").read_text()) == s
+    assert "NOTE: Running task 22 of 22" in Path(s["log"]).read_text()
+    assert "warning: building unpinned" in r.stderr
+    assert "NOTE: Running task" in r.stderr  # plain progress lines when not on a terminal
+    # the second line reuses the shared state the first one built
+    s2 = json.loads(run_cli("build", "bigbmc", "--source", SRC, "--json", cwd=workspace).stdout)
+    assert s2["tasks"]["restored_from_sstate"] == 20 and s2["tasks"]["run"] == 2
+    assert (workspace / "build/bigbmc").is_dir() and (workspace / "build/sstate-cache").is_dir()
+
+
+def test_plan_counts_without_building(workspace: Path) -> None:
+    r = run_cli("build", "littlebmc", "--source", SRC, "--plan", "--json", cwd=workspace)
+    s = json.loads(r.stdout)
+    assert r.returncode == 0 and s["plan"] is True and s["tasks"]["run"] == 22 and s["artifacts"] == []
+    assert not (workspace / "build/littlebmc/tmp/deploy").exists()
+    assert "kas build" in s["kas_command"] and s["kas_command"].endswith("-- -n")
+
+
+def test_failure_report(workspace: Path) -> None:
+    _ctl(workspace, "littlebmc", fail="entity-manager:do_compile")
+    r = run_cli("build", "littlebmc", "--source", SRC, "--json", cwd=workspace)
+    assert r.returncode == 2
+    s = json.loads(r.stdout)
+    assert s["result"] == "failed" and s["artifacts"] == []
+    f = s["failed_task"]
+    assert f["task"] == "/layers/entity-manager.bb:do_compile" and f["log"].endswith(".do_compile." + f["log"].rsplit(".", 1)[1])
+    assert f["log_tail"][-1] == "error: fixture failure" and len(f["log_tail"]) == 20
+    r = run_cli("build", "littlebmc", "--source", SRC, cwd=workspace)
+    assert "first failing task: /layers/entity-manager.bb:do_compile" in r.stdout
+
+
+def test_bad_input(workspace: Path) -> None:
+    for args, words in ((["hugebmc"], "unknown product line"), (["littlebmc", "--board", "x"], "not a board"),
+                        (["littlebmc", "--source", "openbmc"], "NAME=PATH"),
+                        (["littlebmc", "--source", "openbmc=/nonexistent"], "not a directory")):
+        r = run_cli("build", *args, "--dry-run", cwd=workspace)
+        assert r.returncode == 2 and words in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_signal_stops_kas_bitbake_and_its_server(workspace: Path, sig: int) -> None:
+    _ctl(workspace, "littlebmc", hang="bmcweb:do_compile")
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "build", "littlebmc", "--source", SRC], cwd=workspace,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        log = workspace / "build/littlebmc/cmu610bsp-build.log"
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not (log.exists() and "bmcweb-1.0-r0: task do_compile: Started" in log.read_text()):
+            time.sleep(0.05)
+        assert (workspace / "build/littlebmc/bitbake.lock").exists()
+        assert len(_procs_in(workspace)) >= 3  # cmu610bsp, kas, bitbake and its server
+        os.kill(p.pid, sig)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, p.stderr.read() if p.stderr else ""
+    time.sleep(0.3)
+    assert _procs_in(workspace) == []
+    assert json.loads((workspace / "build/littlebmc/summary.json").read_text())["result"] == "interrupted"
+    # the next build starts cleanly
+    _ctl(workspace, "littlebmc")
+    assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0
+
+
+def test_timeout_exits_124_and_leaves_nothing(workspace: Path) -> None:
+    _ctl(workspace, "littlebmc", hang="busybox:do_install")
+    start = time.monotonic()
+    r = run_cli("build", "littlebmc", "--source", SRC, "--timeout", "4", "--json", cwd=workspace)
+    assert r.returncode == 124 and time.monotonic() - start < 30
+    assert json.loads(r.stdout)["result"] == "timeout"
+    time.sleep(0.3)
+    assert _procs_in(workspace) == []
+
+
+def test_devtool_round_trip_keeps_workspace_layer(workspace: Path) -> None:
+    assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0
+    r = run_cli("devtool", "modify", "phosphor-state-manager", "--line", "littlebmc", cwd=workspace)
+    assert r.returncode == 0 and "Source tree extracted" in r.stdout
+    # a later build (kas rewrites bblayers.conf) keeps devtool's layer, and warns about it
+    r = run_cli("build", "littlebmc", "--source", SRC, cwd=workspace)
+    assert r.returncode == 0 and "devtool workspace overrides phosphor-state-manager" in r.stderr
+    assert "${TOPDIR}/workspace" in (workspace / "build/littlebmc/conf/bblayers.conf").read_text()
+    r = run_cli("devtool", "status", "--line", "littlebmc", cwd=workspace)
+    assert r.returncode == 0 and "phosphor-state-manager:" in r.stdout
+    r = run_cli("devtool", "finish", "phosphor-state-manager", "--line", "littlebmc", cwd=workspace)
+    out = workspace / "meta-cmu610/recipes-phosphor/phosphor-state-manager/phosphor-state-manager_%.bbappend"
+    assert r.returncode == 0 and out.is_file() and f"into {workspace / 'meta-cmu610'}" in r.stdout
+    assert run_cli("devtool", "reset", "phosphor-state-manager", "--line", "littlebmc", cwd=workspace).returncode == 0
