@@ -151,9 +151,12 @@ def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
 
 
 def write_overlay(ws: Workspace, opts: Options) -> Path:
+    """Write the run's overlay; also settles opts.board (the line's first board by default)."""
     path = paths(ws, opts.line)["overlay"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.safe_dump(overlay(ws, opts), sort_keys=True)
+    data = overlay(ws, opts)
+    opts.board = str(data["machine"])
+    text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.safe_dump(data, sort_keys=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -235,7 +238,7 @@ def summary(ws: Workspace, opts: Options, result: str, seconds: float, prog: Pro
     run = prog.task_total
     data: dict[str, object] = {
         "result": result, "line": opts.line, "plan": opts.plan,
-        "board": overlay(ws, opts)["machine"], "duration_s": round(seconds, 3),
+        "board": opts.board, "duration_s": round(seconds, 3),
         "tasks": {"attempted": prog.attempted, "not_rerun": prog.not_rerun, "run": run, "restored_from_sstate": restored},
         "log": str(p["log"]), "kas_command": shlex.join(argv),
         "artifacts": artifacts(p["build"]) if result == "success" and not opts.plan else [],

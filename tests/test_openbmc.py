@@ -64,7 +64,8 @@ def _bitbake(o: dict[str, object], args: str, timeout: float) -> tuple[subproces
     argv = (["runuser", "-u", str(o["user"]), "--"] if o["user"] else []) + env + [
         f"HOME={pwd.getpwnam(str(o['user'])).pw_dir if o['user'] else os.environ['HOME']}", "bash", "-c", script]
     start = time.monotonic()
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, start_new_session=True)
+    # cwd: a directory the build user can read (BitBake's parser tables fail to import otherwise)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, start_new_session=True, cwd=o["build"])
     return r, time.monotonic() - start
 
 

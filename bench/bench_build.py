@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Whole-process overhead of `cmu610bsp build` over the same `kas build`, on the fixture build
+system (tests/fixtures/buildsys), for a no-op rebuild. Prints both medians and their ratio.
+
+    python3 bench/bench_build.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "fixtures" / "buildsys"
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=7)
+    runs = ap.parse_args().runs
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "ws"
+        subprocess.run([sys.executable, "-m", "cmu610bsp", "init", str(ws)], check=True, capture_output=True)
+        tool = [sys.executable, "-m", "cmu610bsp", "build", "littlebmc", "--source", f"openbmc={FIXTURE}"]
+        subprocess.run(tool, cwd=ws, check=True, capture_output=True)  # first build: fills shared state
+        files = ":".join(["configs/kas/base.yml", "configs/kas/littlebmc.yml", "configs/kas/toolchain.yml",
+                          "configs/kas/cache.yml", "build/.kas/littlebmc.yml"])
+        env = {**os.environ, "KAS_WORK_DIR": str(ws / "build"), "KAS_BUILD_DIR": str(ws / "build" / "littlebmc")}
+        kas, ours = [], []
+        for _ in range(runs):  # interleaved, so load drifts hit both alike
+            kas.append(timed(["kas", "build", files], ws, env))
+            ours.append(timed(tool, ws, dict(os.environ)))
+    k, o = statistics.median(kas), statistics.median(ours)
+    print(f"{'no-op rebuild on the fixture':40} {'median s':>9}")
+    print(f"{'kas build (same composition)':40} {k:9.3f}")
+    print(f"{'cmu610bsp build littlebmc':40} {o:9.3f}")
+    print(f"overhead ratio: {o / k:.3f} (target < 1.05)")
+
+
+if __name__ == "__main__":
+    main()
