@@ -143,19 +143,9 @@ def compute(ws: workspace.Workspace) -> SyncPlan:
                 base = b""
             merged, conflict = _merge(base, old, new, path)
             plan.actions.append(FileAction(path, "conflict" if conflict else "merge", old, merged))
-    for path, digest in sorted(recorded.items()):
-        if path in files:
-            continue
-        disk = ws.root / path
-        if not disk.is_file():
-            continue
-        old = disk.read_bytes()
-        if ws.kept(path):
-            plan.actions.append(FileAction(path, "keep-glob", old, old))
-        elif workspace.sha256(old) == digest:
-            plan.actions.append(FileAction(path, "delete", old, None))
-        else:
-            plan.actions.append(FileAction(path, "keep-edited", old, old))
+    for path, verdict in workspace.dropped(ws, files, recorded).items():
+        old = (ws.root / path).read_bytes()
+        plan.actions.append(FileAction(path, verdict, old, None if verdict == "delete" else old))
     plan.manifest = workspace.manifest_bytes(ws, files)
     return plan
 

@@ -203,17 +203,27 @@ def plan(ws: Workspace, files: dict[str, str]) -> Plan:
             elif sha256(current) != recorded[path]:
                 p.edited.append(path)
         p.changes[path] = data
-    for path, digest in sorted(recorded.items()):
-        if path in files:
-            continue
-        disk = ws.root / path
-        if not disk.is_file():
-            continue
-        if ws.kept(path) or sha256(disk.read_bytes()) != digest:
-            p.stale_kept.append(path)
-        else:
+    for path, verdict in dropped(ws, files, recorded).items():
+        if verdict == "delete":
             p.changes[path] = None
+        else:
+            p.stale_kept.append(path)
     return p
+
+
+def dropped(ws: Workspace, files: dict[str, str], recorded: dict[str, str]) -> dict[str, str]:
+    """Files generated last time that the new render drops: 'delete' when untouched since,
+    'keep-glob' when a keep: glob covers them, 'keep-edited' when the user changed them."""
+    out = {}
+    for path, digest in sorted(recorded.items()):
+        disk = ws.root / path
+        if path in files or not disk.is_file():
+            continue
+        if ws.kept(path):
+            out[path] = "keep-glob"
+        else:
+            out[path] = "delete" if sha256(disk.read_bytes()) == digest else "keep-edited"
+    return out
 
 
 def generate(ws: Workspace, force: bool = False) -> Plan:
