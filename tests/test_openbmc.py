@@ -64,13 +64,13 @@ def _bitbake(o: dict[str, object], args: str, timeout: float) -> tuple[subproces
     argv = (["runuser", "-u", str(o["user"]), "--"] if o["user"] else []) + env + [
         f"HOME={pwd.getpwnam(str(o['user'])).pw_dir if o['user'] else os.environ['HOME']}", "bash", "-c", script]
     start = time.monotonic()
-    # A fresh working directory per call: with a read-only BitBake tree, ply writes BitBake's
-    # shell-parser tables (pyshtables.py) into the cwd, and a later run that finds them there
-    # fails with "No module named 'pysh'".
-    cwd = Path(tempfile.mkdtemp(dir=o["build"]))
-    if o["user"]:
-        shutil.chown(cwd, str(o["user"]))
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, start_new_session=True, cwd=cwd)
+    # With a read-only BitBake tree, ply writes BitBake's shell-parser tables (pyshtables.py) into
+    # the build directory, and the next run that finds them there fails with "No module named
+    # 'pysh'": drop them before each call (BitBake regenerates them in a second).
+    build = Path(str(o["build"]))
+    for stale in [build / "pyshtables.py", *build.glob("__pycache__/pyshtables*")]:
+        stale.unlink(missing_ok=True)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, start_new_session=True, cwd=build)
     return r, time.monotonic() - start
 
 
