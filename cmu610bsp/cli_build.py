@@ -208,7 +208,10 @@ def _devtool(action: str, recipe: str, line: str, ws_dir: Path | None, extra: li
     if not (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file():
         argv = ["kas", "shell", b.command(ws, opts)[2], "-c", cmd]
     with _sigterm_as_interrupt():
-        rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
+        try:
+            rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
+        finally:
+            b.stop_bitbake_server(b.paths(ws, line)["build"])
     if rc:
         raise BspError(f"devtool {action} {recipe} failed (exit {rc})")
 
@@ -258,6 +261,10 @@ def _devtool_finish(recipe: str, dest: Path, line: str, ws_dir: Path | None) -> 
     if not b.paths(ws, line)["overlay"].is_file():
         b.write_overlay(ws, opts)
     argv = ["kas", "shell", "-k", b.command(ws, opts)[2], "-c", shlex.join(["devtool", "finish", recipe, str(dest)])]
-    rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
+    with _sigterm_as_interrupt():
+        try:
+            rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
+        finally:
+            b.stop_bitbake_server(b.paths(ws, line)["build"])
     if rc:
         raise BspError(f"devtool finish {recipe} failed (exit {rc})")
