@@ -52,6 +52,7 @@ class Options:
     sstate_mirror: str | None = None
     hashserv: str | None = None
     timeout: float | None = None
+    offline: bool = False
 
 
 @dataclass
@@ -136,6 +137,8 @@ def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
     if repos:
         data["repos"] = repos
     conf = []
+    if opts.offline:
+        conf.append('BB_NO_NETWORK = "1"')
     if opts.cache:
         conf += [f'DL_DIR = "{opts.cache.resolve()}/downloads"', f'SSTATE_DIR = "{opts.cache.resolve()}/sstate-cache"']
     if opts.sstate_mirror:

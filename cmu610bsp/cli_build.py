@@ -57,6 +57,7 @@ def build(
     sstate_mirror: Annotated[Optional[str], typer.Option("--sstate-mirror", help="Shared-state mirror URL.")] = None,
     hashserv: Annotated[Optional[str], typer.Option("--hashserv", help="Hash-equivalence server HOST:PORT.")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Stop the build after S seconds (exit 124).")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK: fetch only from local sources and premirrors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the kas command, environment and composed config; run nothing.")] = False,
     ws_dir: WsOpt = None,
@@ -65,7 +66,7 @@ def build(
     from cmu610bsp import build as b
 
     ws = _workspace(ws_dir)
-    opts = b.Options(line, board, target, plan, _sources(source), cache, sstate_mirror, hashserv, timeout)
+    opts = b.Options(line, board, target, plan, _sources(source), cache, sstate_mirror, hashserv, timeout, offline)
     b.write_overlay(ws, opts)
     argv = b.command(ws, opts)
     env = b.environment(ws, opts)

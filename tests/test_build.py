@@ -61,11 +61,12 @@ def test_dry_run_prints_command_and_composed_config(workspace: Path) -> None:
 
 def test_overlay_carries_caches_mirror_and_hashserv(workspace: Path, tmp_path: Path) -> None:
     r = run_cli("build", "bigbmc", "--source", SRC, "--cache", str(tmp_path / "c"), "--sstate-mirror", "http://mirror/sstate",
-                "--hashserv", "hashserv.lan:8686", "--target", "core-image-minimal", "--dry-run", cwd=workspace)
+                "--hashserv", "hashserv.lan:8686", "--target", "core-image-minimal", "--offline", "--dry-run", cwd=workspace)
     cfg = yaml.safe_load(r.stdout.partition("\n")[2])
     run = cfg["local_conf_header"]["zz-cmu610bsp-run"]
     assert f'SSTATE_DIR = "{tmp_path}/c/sstate-cache"' in run and 'BB_HASHSERVE = "hashserv.lan:8686"' in run
     assert "http://mirror/sstate/PATH" in run and cfg["target"] == "core-image-minimal"
+    assert 'BB_NO_NETWORK = "1"' in run
     r = run_cli("build", "bigbmc", "--hashserv", "nope", "--dry-run", cwd=workspace)
     assert r.returncode == 2 and "HOST:PORT" in r.stderr
 
