@@ -54,7 +54,14 @@ PeripheralKind = Literal[
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML's `true` is not the hart number 1, nor "8" the integer 8 (sizes parse themselves)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def dt_label(name: str) -> str:
+    """The devicetree label a free name becomes ('bmc-fw-a' -> 'bmc_fw_a'); two names that
+    become one label make a tree dtc rejects, so validation compares labels, not names."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
 
 
 # ---------------------------------------------------------------- SoC
@@ -258,12 +265,51 @@ def read_yaml(path: Path) -> Any:
     except OSError as e:
         raise BspError(f"{path}: cannot read: {e.strerror}") from None
     try:
-        return yaml.load(text, Loader=_LOADER)
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            findings = [Finding(str(path), where, why) for where, why in _duplicate_keys(node, ())]
+            if findings:
+                raise BspError("invalid YAML", findings)
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(syntax)"
-        problem = getattr(e, "problem", None) or str(e)
-        raise BspError("invalid YAML", [Finding(str(path), where, str(problem))]) from None
+        raise BspError("invalid YAML", [_syntax_finding(path, e)]) from None
+
+
+def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
+    """Locate a syntax error where the user must look: an unclosed quote or bracket is only
+    noticed at the end of the file, so name the line where it opened (libyaml's context)."""
+    problem = getattr(e, "problem", None) or str(e)
+    mark = getattr(e, "problem_mark", None)
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if mark is None:
+        return Finding(str(path), "(syntax)", str(problem))
+    if cmark is not None and context and "end of stream" in problem:
+        return Finding(str(path), f"line {cmark.line + 1}", f"{context} that starts here: {problem} (line {mark.line + 1})")
+    return Finding(str(path), f"line {mark.line + 1}", str(problem))
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...]) -> list[tuple[str, str]]:
+    """(field path, reason) for every key written twice in one mapping: YAML would keep only
+    the last one, silently dropping what the first said."""
+    out: list[tuple[str, str]] = []
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name != "<<":
+                if name in first:
+                    out.append((field_path((*loc, name)), f"duplicate key {name!r} (first at line {first[name]}, "
+                                f"again at line {key.start_mark.line + 1}): the second would replace the first"))
+                else:
+                    first[name] = key.start_mark.line + 1
+            out += _duplicate_keys(value, (*loc, name if name is not None else "?"))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += _duplicate_keys(item, (*loc, i))
+    return out
 
 
 def parse_model(cls: type[T], data: Any, path: Path) -> T:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cmu610bsp.errors import Finding
-from cmu610bsp.model import Board, Catalog, Soc
+from cmu610bsp.model import Board, Catalog, Soc, dt_label
 
 FLASH_SECTOR = 4096
 
@@ -94,6 +94,53 @@ def check_board(board: Board, soc: Soc, catalog: Catalog, path: Path) -> list[Fi
     owner = board_owners(board)
     out += _check_sensors(board, soc, catalog, owner, f)
     out += _check_fans_gpio_net(board, soc, owner, f)
+    out += _check_labels(board, soc, f)
+    return out
+
+
+def soc_labels(soc: Soc) -> dict[str, str]:
+    """Devicetree label -> what defines it, for the labels the SoC's own trees define
+    (templates/dts: the SoC blocks, cpus, interrupt controllers, memory slices, QEMU twin UART).
+    A test compares this with the labels of the rendered trees, so the two cannot drift."""
+    out = {name: f"the SoC block {name}" for name in soc.peripherals}
+    for h in soc.harts:
+        out[f"cpu{h.id}"] = f"hart {h.id}"
+        out[f"hlic{h.id}"] = f"hart {h.id}'s interrupt controller"
+    for name in ("soc", "plic", "clint", "flash0", "virt_uart"):
+        out.setdefault(name, f"the SoC node {name}")
+    for region in ("sram", "psram"):
+        for dname in ("secure", "bmc"):
+            out.setdefault(f"{region}_{dname}", f"the {dname} domain's {region} slice")
+    return out
+
+
+def board_labels(board: Board) -> list[tuple[str, str, str]]:
+    """(devicetree label, field path, name) for every label the board's own names become."""
+    out = [(f"part_{dt_label(p.name)}", f"flash.partitions[{i}].name", p.name)
+           for i, p in enumerate(board.flash.partitions)]
+    out += [(dt_label(s.name), f"sensors[{i}].name", s.name) for i, s in enumerate(board.sensors)]
+    out += [(dt_label(fan.name), f"fans[{i}].name", fan.name) for i, fan in enumerate(board.fans)]
+    out += [(dt_label(g.name), f"gpio_lines[{i}].name", g.name) for i, g in enumerate(board.gpio_lines)
+            if g.role in ("power-button", "reset-button", "led")]
+    return out
+
+
+def _check_labels(board: Board, soc: Soc, f: str) -> list[Finding]:
+    """dtc rejects a label defined twice: a board name must not become a label the SoC uses
+    or that another board name becomes (the same name twice is reported by its own list)."""
+    out: list[Finding] = []
+    reserved = soc_labels(soc)
+    users: dict[str, list[tuple[str, str]]] = {}
+    for lab, where, name in board_labels(board):
+        if lab in reserved:
+            out.append(Finding(f, where, f"{name!r} becomes the devicetree label {lab}, which is {reserved[lab]}"))
+            continue
+        users.setdefault(lab, []).append((where, name))
+    for lab, group in users.items():
+        for where, name in group:
+            others = [f"{w} ({n!r})" for w, n in group if w != where and not (n == name and w.split("[")[0] == where.split("[")[0])]
+            if others:
+                out.append(Finding(f, where, f"{name!r} becomes the devicetree label {lab}, as does {', '.join(others)}"))
     return out
 
 
@@ -246,7 +293,11 @@ def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, st
 def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) -> list[Finding]:
     out: list[Finding] = []
     used: dict[tuple[str, int], str] = {}
+    fan_names: set[str] = set()
     for i, fan in enumerate(board.fans):
+        if fan.name in fan_names:
+            out.append(Finding(f, f"fans[{i}].name", f"fan name {fan.name!r} is used twice"))
+        fan_names.add(fan.name)
         for field, kind, chan in (("pwm", "pwm", fan.pwm_channel), ("tach", "tach", fan.tach_channel)):
             block = getattr(fan, field)
             where = f"fans[{i}].{field}"

@@ -6,11 +6,10 @@ tree, what the QEMU twin maps where, which Kconfig symbols an ISA selects) is ma
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.model import Board, Catalog, Peripheral, Soc
+from cmu610bsp.model import Board, Catalog, Peripheral, Soc, dt_label
 from cmu610bsp.validate import board_owners
 
 # Devicetree generic node names (devicetree spec 0.4, section 2.2.2) per peripheral kind.
@@ -50,11 +49,6 @@ def isa_symbols(soc: Soc, soc_file: str) -> list[str]:
 
 def zephyr_name(name: str) -> str:
     return name.replace("-", "_")
-
-
-def label(name: str) -> str:
-    """A devicetree label from a free name ('bmc-fw-a' -> 'bmc_fw_a')."""
-    return re.sub(r"[^a-z0-9_]", "_", name.lower())
 
 
 @dataclass(frozen=True)
@@ -151,7 +145,7 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
             name=dname, hart=dom.hart, cluster=f"cpu{dom.hart}", description=dom.firmware,
             console="virt_uart" if twin else dom.console, sram=slices["sram"], psram=slices.get("psram"),
             partitions=[
-                {"label": f"part_{label(p.name)}", "name": p.name, "offset": p.offset, "size": p.size, "read_only": p.read_only}
+                {"label": f"part_{dt_label(p.name)}", "name": p.name, "offset": p.offset, "size": p.size, "read_only": p.read_only}
                 for p in sorted(board.flash.partitions, key=lambda p: p.offset) if p.owner == dname
             ],
         )
@@ -191,7 +185,7 @@ def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,
                 names[g.line] = g.name
         view.line_names[ctrl] = names
     for g in board.gpio_lines:
-        entry = {"label": label(g.name), "node": g.name.lower().replace("_", "-"), "name": g.name,
+        entry = {"label": dt_label(g.name), "node": g.name.lower().replace("_", "-"), "name": g.name,
                  "controller": g.controller, "line": g.line, "flags": 1 if g.active_low else 0}
         if g.role in ("power-button", "reset-button"):
             view.buttons.append(entry)
