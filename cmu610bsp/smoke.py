@@ -124,9 +124,12 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
             raise _Fatal(never[i - 1].pattern, child.after if isinstance(child.after, str) else child.after.decode(errors="replace"))
 
         try:
-            boot_text = _boot(child, spec, values, never, start, deadline, res)
+            boot_text, unread = _boot(child, spec, values, never, start, deadline, res)
             if not all(c.passed for c in res.cases):
                 return res
+            # what came after the last marker goes back to pexpect: a prompt split across two
+            # reads ("fw" then "> ") must still be found by the expect below
+            child.buffer = boot_text[unread:] + child.buffer
             # a prompt printed while the other hart was still booting was read with the boot text
             prompt_ready = bool(spec.prompt and re.search(spec.prompt.format(**values), boot_text))
             for cmd in spec.commands:
@@ -153,9 +156,10 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
 
 
 def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[re.Pattern[str]],
-          start: float, deadline: float, res: RunResult) -> str:
+          start: float, deadline: float, res: RunResult) -> tuple[str, int]:
     """Both harts boot at once and print in any order: each core's markers are matched in order
-    within that core, independently of the other cores, each against its own deadline."""
+    within that core, independently of the other cores, each against its own deadline.
+    Returns the text read and where the part no marker consumed starts."""
     pending = {core: [(re.compile(m.pattern.format(**values)), m) for m in c.markers] for core, c in spec.cores.items()}
     pos = dict.fromkeys(pending, 0)
     text = ""
@@ -169,7 +173,7 @@ def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[
             for core, left in pending.items():
                 for _, m in left:
                     res.cases.append(Case(f"{core}: {m.pattern}", "marker", False, now, "QEMU exited"))
-            return text
+            return text, len(text)
         for p in never:
             hit = p.search(text)
             if hit:
@@ -188,7 +192,7 @@ def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[
                     left.clear()
                 else:
                     break
-    return text
+    return text, max(pos.values(), default=len(text))
 
 
 def junit(results: list[RunResult], path: Path) -> None:
