@@ -216,6 +216,14 @@ def stop_bitbake_server(build_dir: Path) -> None:
             time.sleep(0.1)
 
 
+def drop_stale_parser_tables(build_dir: Path) -> None:
+    """With a read-only BitBake tree (--source on a shared checkout), BitBake's shell parser writes
+    its tables (pyshtables.py) into the build directory, and the next run that finds them there
+    dies with "No module named 'pysh'". They are regenerated in a second: drop them."""
+    for stale in [build_dir / "pyshtables.py", *build_dir.glob("__pycache__/pyshtables*")]:
+        stale.unlink(missing_ok=True)
+
+
 def artifacts(build_dir: Path) -> list[dict[str, object]]:
     deploy = build_dir / "tmp" / "deploy" / "images"
     out = []

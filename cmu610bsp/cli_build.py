@@ -84,6 +84,7 @@ def build(
     for recipe in b.devtool_recipes(ws, line):
         ui.err.print(f"warning: devtool workspace overrides {recipe}: layer changes to it are not used (cmu610bsp devtool reset {recipe})")
     p["build"].mkdir(parents=True, exist_ok=True)
+    b.drop_stale_parser_tables(p["build"])
     prog = b.Progress()
     result, rc, start = "failed", 2, time.monotonic()
     with p["log"].open("w") as log, _sigterm_as_interrupt(), _progress() as show:
@@ -196,52 +197,63 @@ def serve(
         raise typer.Exit(2)
 
 
-def _devtool(action: str, recipe: str, line: str, ws_dir: Path | None, extra: list[str]) -> None:
+def _devtool(args: list[str], line: str, ws_dir: Path | None) -> None:
+    """Run `devtool ARGS` in the line's kas shell, and stop BitBake's server however it ends."""
     from cmu610bsp import build as b
 
     ws = _workspace(ws_dir)
     opts = b.Options(line)
     if not b.paths(ws, line)["overlay"].is_file():
         b.write_overlay(ws, opts)  # else: keep the last build's (its --source and caches)
-    cmd = shlex.join(["devtool", action, *extra, *([recipe] if recipe else [])])
-    # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer)
-    argv = ["kas", "shell", "-k", b.command(ws, opts)[2], "-c", cmd]
-    if not (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file():
-        argv = ["kas", "shell", b.command(ws, opts)[2], "-c", cmd]
+    cmd = shlex.join(["devtool", *args])
+    # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
+    # run in a fresh build directory has none to keep
+    keep = ["-k"] if (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file() else []
+    argv = ["kas", "shell", *keep, b.command(ws, opts)[2], "-c", cmd]
+    b.drop_stale_parser_tables(b.paths(ws, line)["build"])
     with _sigterm_as_interrupt():
         try:
             rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
         finally:
             b.stop_bitbake_server(b.paths(ws, line)["build"])
     if rc:
-        raise BspError(f"devtool {action} {recipe} failed (exit {rc})")
+        raise BspError(f"{cmd} failed (exit {rc})")
 
 
 LineOpt = Annotated[str, typer.Option("--line", "-l", help="Product line whose build directory to use.")]
 
 
 @devtool_app.command("modify")
-def modify(recipe: str, line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
-    """Check out RECIPE's sources into the devtool workspace for editing."""
-    _devtool("modify", recipe, line, ws_dir, [])
+def modify(
+    recipe: str,
+    srctree: Annotated[Optional[Path], typer.Argument(help="Source tree (default: workspace/sources/RECIPE).")] = None,
+    no_extract: Annotated[bool, typer.Option("--no-extract", "-n", help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
+    line: LineOpt = "bigbmc",
+    ws_dir: WsOpt = None,
+) -> None:
+    """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
+    if no_extract and srctree is None:
+        raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
+    _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe,
+              *([str(srctree.resolve())] if srctree else [])], line, ws_dir)
 
 
 @devtool_app.command("build")
 def dbuild(recipe: str, line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
     """Build RECIPE from the devtool workspace."""
-    _devtool("build", recipe, line, ws_dir, [])
+    _devtool(["build", recipe], line, ws_dir)
 
 
 @devtool_app.command("status")
 def status(line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
     """Recipes in the devtool workspace."""
-    _devtool("status", "", line, ws_dir, [])
+    _devtool(["status"], line, ws_dir)
 
 
 @devtool_app.command("reset")
 def reset(recipe: str, line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
     """Drop RECIPE from the devtool workspace."""
-    _devtool("reset", recipe, line, ws_dir, [])
+    _devtool(["reset", recipe], line, ws_dir)
 
 
 @devtool_app.command("finish")
@@ -250,22 +262,5 @@ def finish(recipe: str, layer: Annotated[Optional[Path], typer.Option("--layer",
     """Turn RECIPE's workspace changes into patches/bbappend in a layer (meta-cmu610 by default)."""
     ws = _workspace(ws_dir)
     dest = (layer or ws.root / "meta-cmu610").resolve()
-    _devtool_finish(recipe, dest, line, ws_dir)
+    _devtool(["finish", recipe, str(dest)], line, ws_dir)
     ui.out.print(f"devtool finish wrote {recipe}'s changes into {dest}", markup=False)
-
-
-def _devtool_finish(recipe: str, dest: Path, line: str, ws_dir: Path | None) -> None:
-    from cmu610bsp import build as b
-
-    ws = _workspace(ws_dir)
-    opts = b.Options(line)
-    if not b.paths(ws, line)["overlay"].is_file():
-        b.write_overlay(ws, opts)
-    argv = ["kas", "shell", "-k", b.command(ws, opts)[2], "-c", shlex.join(["devtool", "finish", recipe, str(dest)])]
-    with _sigterm_as_interrupt():
-        try:
-            rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
-        finally:
-            b.stop_bitbake_server(b.paths(ws, line)["build"])
-    if rc:
-        raise BspError(f"devtool finish {recipe} failed (exit {rc})")

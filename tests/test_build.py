@@ -170,3 +170,18 @@ def test_devtool_round_trip_keeps_workspace_layer(workspace: Path) -> None:
     out = workspace / "meta-cmu610/recipes-phosphor/phosphor-state-manager/phosphor-state-manager_%.bbappend"
     assert r.returncode == 0 and out.is_file() and f"into {workspace / 'meta-cmu610'}" in r.stdout
     assert run_cli("devtool", "reset", "phosphor-state-manager", "--line", "littlebmc", cwd=workspace).returncode == 0
+
+
+def test_devtool_modify_an_existing_source_tree(workspace: Path, tmp_path: Path) -> None:
+    """`modify RECIPE SRCTREE --no-extract`: devtool builds from the user's tree, fetching nothing."""
+    assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0  # devtool reuses its --source
+    src = tmp_path / "phosphor-state-manager"
+    src.mkdir()
+    (src / "main.c").write_text("int main(void) { return 1; }\n")
+    r = run_cli("devtool", "modify", "phosphor-state-manager", str(src), "--no-extract", "--line", "littlebmc", cwd=workspace)
+    assert r.returncode == 0 and f"set up to build from {src}" in r.stdout, r.stdout + r.stderr
+    assert (src / "main.c").read_text() == "int main(void) { return 1; }\n"
+    r = run_cli("devtool", "status", "--line", "littlebmc", cwd=workspace)
+    assert r.returncode == 0 and f"phosphor-state-manager: {src}" in r.stdout
+    r = run_cli("devtool", "modify", "phosphor-state-manager", "--no-extract", "--line", "littlebmc", cwd=workspace)
+    assert r.returncode == 2 and "--no-extract needs SRCTREE" in r.stderr
