@@ -67,3 +67,32 @@ def zephyr_schemas() -> Path:
     if not (ZEPHYR_SCHEMAS / "board-schema.yml").is_file():
         pytest.skip(f"Zephyr schemas not found at {ZEPHYR_SCHEMAS} (shared/data beside the repository)")
     return ZEPHYR_SCHEMAS
+
+
+OPENBMC_DIR = os.environ.get("OPENBMC_DIR", "")
+
+
+def openbmc_runner() -> tuple[Path, str | None]:
+    """The openbmc/openbmc tree and the user to run BitBake as (None: this user), or skip.
+    BitBake refuses root (OpenEmbedded's sanity checks): as root, CMU610BSP_BB_USER names an
+    ordinary user, and BitBake runs as that user with Debian's python3."""
+    import pwd
+
+    if not OPENBMC_DIR or not (Path(OPENBMC_DIR) / "oe-init-build-env").exists():
+        pytest.skip("set OPENBMC_DIR to an openbmc/openbmc checkout to run the OpenBMC integration tests")
+    if os.geteuid() != 0:
+        return Path(OPENBMC_DIR), None
+    user = os.environ.get("CMU610BSP_BB_USER")
+    if not user:
+        pytest.skip("BitBake refuses root: set CMU610BSP_BB_USER to an ordinary user to run it as")
+    pwd.getpwnam(user)
+    return Path(OPENBMC_DIR), user
+
+
+def as_user(user: str | None, argv: list[str], path: str = "/usr/bin:/bin:/usr/sbin:/sbin") -> list[str]:
+    """argv run as `user` (or as this user) in a clean environment with the locale BitBake needs."""
+    import pwd
+
+    home = pwd.getpwnam(user).pw_dir if user else os.environ["HOME"]
+    env = ["env", "-i", f"PATH={path}", f"HOME={home}", "LANG=en_US.UTF-8", "LC_ALL=en_US.UTF-8"]
+    return (["runuser", "-u", user, "--"] if user else []) + env + argv
