@@ -9,6 +9,7 @@ KAS_BUILD_DIR = <ws>/build/<line> (one per product line), the per-run overlay in
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +17,8 @@ import re
 import shlex
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,14 +185,47 @@ def command(ws: Workspace, opts: Options) -> list[str]:
     return argv
 
 
-def unpinned(ws: Workspace) -> bool:
-    """True when no kas lock file pins the repositories."""
-    return not (ws.root / render.KAS_DIR / "base.lock.yml").is_file()
+def unpinned(ws: Workspace, opts: Options) -> list[str]:
+    """Repositories the build would take at whatever revision they are at: a url with no commit
+    and no entry in kas's lock file, or a local checkout given with --source."""
+    repos: dict[str, dict[str, object]] = {}
+    for f in kas_files(ws, opts):
+        data = yaml.safe_load(f.read_text()) or {}
+        for name, repo in (data.get("repos") or {}).items():
+            repos.setdefault(name, {}).update(repo or {})
+    lock_file = ws.root / render.KAS_DIR / "base.lock.yml"
+    lock = (yaml.safe_load(lock_file.read_text()) or {}) if lock_file.is_file() else {}
+    locked = set(((lock.get("overrides") or {}).get("repos") or {}))
+    out = []
+    for name, repo in sorted(repos.items()):
+        if name in opts.sources:
+            out.append(f"{name} (local checkout {opts.sources[name]})")
+        elif repo.get("url") and not repo.get("commit") and name not in locked:
+            out.append(name)
+    return out
 
 
 def devtool_recipes(ws: Workspace, line: str) -> list[str]:
     appends = paths(ws, line)["build"] / "workspace" / "appends"
     return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend")) if appends.is_dir() else []
+
+
+@contextmanager
+def claim(build_dir: Path) -> Iterator[None]:
+    """One cmu610bsp run per build directory: an flock the kernel drops even when the run is
+    SIGKILLed. Holding it means no other run owns a BitBake server here, so a server still up
+    (one that lingers after a killed run, as with BB_SERVER_TIMEOUT) is stopped first."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(build_dir / "cmu610bsp.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BspError(f"another cmu610bsp run is using {build_dir}", hint="wait for it to finish") from None
+        stop_bitbake_server(build_dir)
+        yield
+    finally:
+        os.close(fd)
 
 
 def stop_bitbake_server(build_dir: Path) -> None:

@@ -79,15 +79,17 @@ def build(
             raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
         ui.out.print(r.stdout, markup=False, end="")
         return
-    if b.unpinned(ws):
-        ui.err.print("warning: building unpinned repositories; `cmu610bsp lock` makes CI builds reproducible")
+    floating = b.unpinned(ws, opts)
+    if floating:
+        ui.err.print(f"warning: not pinned to a commit: {', '.join(floating)}; "
+                     "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible", markup=False)
     for recipe in b.devtool_recipes(ws, line):
         ui.err.print(f"warning: devtool workspace overrides {recipe}: layer changes to it are not used (cmu610bsp devtool reset {recipe})")
     p["build"].mkdir(parents=True, exist_ok=True)
     b.drop_stale_parser_tables(p["build"])
     prog = b.Progress()
     result, rc, start = "failed", 2, time.monotonic()
-    with p["log"].open("w") as log, _sigterm_as_interrupt(), _progress() as show:
+    with b.claim(p["build"]), p["log"].open("w", buffering=1) as log, _sigterm_as_interrupt(), _progress() as show:
         def on_line(text: str) -> None:
             log.write(text + "\n")
             moved = prog.feed(text)
@@ -211,7 +213,7 @@ def _devtool(args: list[str], line: str, ws_dir: Path | None) -> None:
     keep = ["-k"] if (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file() else []
     argv = ["kas", "shell", *keep, b.command(ws, opts)[2], "-c", cmd]
     b.drop_stale_parser_tables(b.paths(ws, line)["build"])
-    with _sigterm_as_interrupt():
+    with b.claim(b.paths(ws, line)["build"]), _sigterm_as_interrupt():
         try:
             rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
         finally:

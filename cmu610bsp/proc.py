@@ -3,6 +3,7 @@ never lets it outlive the caller (timeout, Ctrl-C, SIGTERM or an exception all k
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shlex
@@ -13,6 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("cmu610bsp.proc")
+_PR_SET_PDEATHSIG = 1
+# resolved here, not in the forked child, where loading a library could wait on a lock
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A preexec_fn: the child gets `sig` when the process that started it dies, even by SIGKILL
+    (which no handler of ours can turn into a cleanup)."""
+    def arm() -> None:
+        _prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    return arm
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,7 @@ def run(
     proc = subprocess.Popen(
         args, cwd=cwd, env=dict(env) if env is not None else None, text=True,
         stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent(),
     )
     try:
         out, err = proc.communicate(input=input, timeout=timeout)
@@ -81,7 +93,7 @@ def stream(
     log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
     proc = subprocess.Popen(args, cwd=cwd, env=dict(env) if env is not None else None, text=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, bufsize=1, errors="replace")
+                            start_new_session=True, preexec_fn=die_with_parent(), bufsize=1, errors="replace")
     deadline = time.monotonic() + timeout if timeout else None
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()

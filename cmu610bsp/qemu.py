@@ -7,7 +7,6 @@ even by SIGKILL), and `stop()` asks QMP to quit, then terminates and kills it.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shlex
@@ -20,12 +19,12 @@ from pathlib import Path
 
 import pexpect
 
+from cmu610bsp import proc
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Soc
 
 log = logging.getLogger("cmu610bsp.qemu")
 BINARY = "qemu-system-riscv32"
-_PR_SET_PDEATHSIG = 1
 _live: set["Qemu"] = set()
 _live_lock = threading.Lock()
 
@@ -49,12 +48,6 @@ def command(soc: Soc, images: Images, qmp_socket: Path, binary: str) -> list[str
         else:
             argv += ["-device", f"loader,file={elf},cpu-num={hart}"]
     return argv
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when the process that started us dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def find_binary() -> str:
@@ -86,7 +79,7 @@ class Qemu:
         with _live_lock:
             _live.add(self)
         self.child = pexpect.spawn(self.argv[0], self.argv[1:], timeout=None, echo=False,
-                                   preexec_fn=_die_with_parent, encoding="utf-8", codec_errors="replace")
+                                   preexec_fn=proc.die_with_parent(signal.SIGKILL), encoding="utf-8", codec_errors="replace")
         self.child.logfile_read = self._log
         # pexpect's defaults sleep 50-100 ms around sends and closes; a serial console needs none
         self.child.delaybeforesend = None

@@ -83,7 +83,7 @@ def test_build_progress_summary_and_shared_state(workspace: Path) -> None:
     assert art["sha256"] == hashlib.sha256((workspace / "build/littlebmc" / art["path"]).read_bytes()).hexdigest()
     assert json.loads((workspace / "build/littlebmc/summary.json").read_text()) == s
     assert "NOTE: Running task 22 of 22" in Path(s["log"]).read_text()
-    assert "warning: building unpinned" in r.stderr
+    assert f"warning: not pinned to a commit: openbmc (local checkout {FIXTURE})" in r.stderr
     assert "NOTE: Running task" in r.stderr  # plain progress lines when not on a terminal
     # the second line reuses the shared state the first one built
     s2 = json.loads(run_cli("build", "bigbmc", "--source", SRC, "--json", cwd=workspace).stdout)
@@ -122,7 +122,8 @@ def test_bad_input(workspace: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
 def test_signal_stops_kas_bitbake_and_its_server(workspace: Path, sig: int) -> None:
-    _ctl(workspace, "littlebmc", hang="bmcweb:do_compile")
+    """The server lingers (as with BB_SERVER_TIMEOUT): stopping it is the tool's job."""
+    _ctl(workspace, "littlebmc", hang="bmcweb:do_compile", linger=True)
     p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "build", "littlebmc", "--source", SRC], cwd=workspace,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -132,6 +133,9 @@ def test_signal_stops_kas_bitbake_and_its_server(workspace: Path, sig: int) -> N
             time.sleep(0.05)
         assert (workspace / "build/littlebmc/bitbake.lock").exists()
         assert len(_procs_in(workspace)) >= 3  # cmu610bsp, kas, bitbake and its server
+        # a second run in the same build directory is refused, and leaves the first alone
+        r = run_cli("build", "littlebmc", "--source", SRC, cwd=workspace)
+        assert r.returncode == 2 and "another cmu610bsp run is using" in r.stderr and p.poll() is None
         os.kill(p.pid, sig)
         p.wait(timeout=30)
     finally:
@@ -144,6 +148,38 @@ def test_signal_stops_kas_bitbake_and_its_server(workspace: Path, sig: int) -> N
     # the next build starts cleanly
     _ctl(workspace, "littlebmc")
     assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0
+
+
+@pytest.mark.parametrize("linger", [False, True], ids=["server-follows-client", "server-lingers"])
+def test_sigkill_of_the_tool(workspace: Path, linger: bool) -> None:
+    """SIGKILL runs no handler of ours: kas gets SIGTERM from the kernel (parent-death signal) and
+    stops BitBake; BitBake's server exits with its client, or, when it lingers (BB_SERVER_TIMEOUT),
+    the next build stops it before starting."""
+    _ctl(workspace, "littlebmc", hang="bmcweb:do_compile", linger=linger)
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "build", "littlebmc", "--source", SRC], cwd=workspace,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = workspace / "build/littlebmc/cmu610bsp-build.log"
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not (log.exists() and "bmcweb-1.0-r0: task do_compile: Started" in log.read_text()):
+        time.sleep(0.05)
+    assert len(_procs_in(workspace)) >= 3
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=10)
+
+    def left() -> list[str]:
+        end = time.monotonic() + 15
+        while time.monotonic() < end and len(_procs_in(workspace)) > linger:
+            time.sleep(0.1)
+        return _procs_in(workspace)
+    if not linger:
+        assert left() == []
+        return
+    (server,) = left()
+    assert "bitbake" in server and server.split()[0] == (workspace / "build/littlebmc/bitbake.lock").read_text().split()[0]
+    _ctl(workspace, "littlebmc")
+    assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0
+    time.sleep(0.3)
+    assert _procs_in(workspace) == []
 
 
 def test_timeout_exits_124_and_leaves_nothing(workspace: Path) -> None:
@@ -185,3 +221,27 @@ def test_devtool_modify_an_existing_source_tree(workspace: Path, tmp_path: Path)
     assert r.returncode == 0 and f"phosphor-state-manager: {src}" in r.stdout
     r = run_cli("devtool", "modify", "phosphor-state-manager", "--no-extract", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 2 and "--no-extract needs SRCTREE" in r.stderr
+
+
+def test_lock_pins_a_floating_repository_with_real_kas(workspace: Path, tmp_path: Path) -> None:
+    """A repository added by hand on a branch floats: `build` names it; `lock` (kas lock, cloning
+    a local git repository) pins it in configs/kas/base.lock.yml and the warning goes away."""
+    extra = tmp_path / "meta-extra"
+    extra.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(extra)]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(extra)], check=True)
+    (extra / "README").write_text("an extra layer\n")
+    subprocess.run([*git, "add", "README"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "first"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    base = workspace / "configs/kas/base.yml"
+    base.write_text(base.read_text().replace("\n  openbmc:\n", f'\n  meta-extra:\n    url: "file://{extra}"\n'
+                                             "    branch: main\n    layers:\n      .: disabled\n\n  openbmc:\n", 1))
+    r = run_cli("build", "littlebmc", "--source", SRC, cwd=workspace)
+    assert r.returncode == 0 and "not pinned to a commit: meta-extra, openbmc (local checkout" in r.stderr, r.stderr
+    r = run_cli("lock", "littlebmc", "--source", SRC, cwd=workspace)
+    assert r.returncode == 0 and "pinned: configs/kas/base.lock.yml" in r.stdout, r.stdout + r.stderr
+    lock = yaml.safe_load((workspace / "configs/kas/base.lock.yml").read_text())
+    assert lock["overrides"]["repos"]["meta-extra"]["commit"] == head
+    r = run_cli("build", "littlebmc", "--source", SRC, cwd=workspace)
+    assert r.returncode == 0 and "not pinned to a commit: openbmc (local checkout" in r.stderr and "meta-extra" not in r.stderr
