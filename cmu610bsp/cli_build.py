@@ -188,6 +188,7 @@ def serve(
     if not exe.is_file():
         raise BspError(f"{exe} not found", hint="run a build first (kas checks BitBake out), or pass --bitbake DIR")
     db = database or ws.root / "build" / "hashserv.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(exe), "--bind", bind, "--database", str(db)]
     ui.err.print(f"hash-equivalence server on {bind} (database {db}); builds use: cmu610bsp build LINE --hashserv HOST:PORT")
     with _sigterm_as_interrupt():

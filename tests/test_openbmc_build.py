@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -111,3 +113,52 @@ def test_devtool_round_trip_on_a_local_source_recipe(tool: dict[str, object]) ->
     assert sorted(p.name for p in src.iterdir()) == sorted(p.name for p in (Path(str(tool["tree"])) / RECIPE_FILES).iterdir())
     assert _bitbake_left(ws) == []
     print(f"\ndevtool modify/status/reset/status on {RECIPE}: {time.monotonic() - start:.0f} s")
+
+
+def _tool_pid(launcher: subprocess.Popen[str]) -> int:
+    """The cmu610bsp process: the launcher itself, or its child when runuser started it."""
+    if launcher.args[0] != "runuser":  # type: ignore[index]
+        return launcher.pid
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        kids = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children").read_text().split()
+        if kids:
+            return int(kids[0])
+        time.sleep(0.05)
+    raise AssertionError("runuser started nothing")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
+def test_cache_serve_answers_and_stops(tool: dict[str, object], sig: int) -> None:
+    """`cache serve` runs the tree's own bitbake-hashserv; BitBake's client gets answers from it;
+    SIGTERM ends it with exit 130, and after a SIGKILL of the tool the server is gone too."""
+    tree, ws = Path(str(tool["tree"])), Path(str(tool["ws"]))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = as_user(tool["user"], [*tool["cmd"], "cache", "serve", "--bitbake", str(tree / "bitbake"),  # type: ignore[arg-type, misc]
+                                  "--bind", f"127.0.0.1:{port}", "-w", str(ws)], path=str(tool["path"]))
+    launcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    client = ["/usr/bin/python3", str(tree / "bitbake/bin/bitbake-hashclient"), "--address", f"127.0.0.1:{port}"]
+    try:
+        pid = _tool_pid(launcher)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            r = subprocess.run([*client, "stats"], capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+            time.sleep(0.5)
+        assert r.returncode == 0 and '"requests"' in r.stdout, r.stdout + r.stderr
+        assert subprocess.run([*client, "ping"], capture_output=True, text=True).returncode == 0
+        assert (ws / "build" / "hashserv.db").is_file()
+        os.kill(pid, sig)
+        launcher.wait(timeout=30)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+    if sig == signal.SIGTERM:
+        assert launcher.returncode == 130, launcher.stderr.read() if launcher.stderr else ""
+    end = time.monotonic() + 10
+    while time.monotonic() < end and subprocess.run(["pgrep", "-f", f"hashserv.*127.0.0.1:{port}"]).returncode == 0:
+        time.sleep(0.2)
+    assert subprocess.run(["pgrep", "-f", f"hashserv.*127.0.0.1:{port}"]).returncode == 1
