@@ -91,23 +91,31 @@ def stream(
 
     args = tuple(str(a) for a in argv)
     log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
-    proc = subprocess.Popen(args, cwd=cwd, env=dict(env) if env is not None else None, text=True,
+    # unbuffered bytes, split here: a buffered readline() after select() keeps lines it read
+    # ahead invisible until the child prints again (a long task's "Started" line would wait)
+    proc = subprocess.Popen(args, cwd=cwd, env=dict(env) if env is not None else None, bufsize=0,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, preexec_fn=die_with_parent(), bufsize=1, errors="replace")
+                            start_new_session=True, preexec_fn=die_with_parent())
     deadline = time.monotonic() + timeout if timeout else None
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
+    pending = b""
     try:
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise Timeout(f"{args[0]} ran past {timeout:g} s")
             if sel.select(timeout=min(left, 1.0) if left is not None else 1.0):
-                line = proc.stdout.readline()
-                if not line:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
                     break
-                on_line(line.rstrip("\n"))
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    on_line(line.decode(errors="replace").rstrip("\r"))
+        if pending:
+            on_line(pending.decode(errors="replace").rstrip("\r"))
         return proc.wait()
     except BaseException:
         kill_group(proc)
