@@ -128,7 +128,9 @@ def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
     data: dict[str, object] = {"header": {"version": 14}, "machine": board}
     if opts.target:
         data["target"] = opts.target
-    repos: dict[str, object] = {}
+    # the layer's repository is the workspace itself, also when the workspace sits inside another
+    # git repository (kas would take that one's top level, and miss meta-cmu610)
+    repos: dict[str, object] = {"cmu610bsp": {"path": str(ws.root)}}
     for name, path in sorted(opts.sources.items()):
         if not (path / ".").is_dir():
             raise BspError(f"--source {name}={path}: not a directory")
@@ -137,8 +139,7 @@ def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
     if (workspace_layer / "conf" / "layer.conf").is_file():
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
-    if repos:
-        data["repos"] = repos
+    data["repos"] = repos
     conf = []
     if opts.offline:
         conf.append('BB_NO_NETWORK = "1"')
@@ -185,24 +186,36 @@ def command(ws: Workspace, opts: Options) -> list[str]:
     return argv
 
 
-def unpinned(ws: Workspace, opts: Options) -> list[str]:
-    """Repositories the build would take at whatever revision they are at: a url with no commit
-    and no entry in kas's lock file, or a local checkout given with --source."""
+def composed_repos(ws: Workspace, opts: Options) -> dict[str, dict[str, object]]:
+    """The repos section of the composition, merged the way kas merges it (later files win)."""
     repos: dict[str, dict[str, object]] = {}
     for f in kas_files(ws, opts):
         data = yaml.safe_load(f.read_text()) or {}
         for name, repo in (data.get("repos") or {}).items():
             repos.setdefault(name, {}).update(repo or {})
+    return repos
+
+
+def unpinned(ws: Workspace, opts: Options) -> list[str]:
+    """Repositories the build would take at whatever revision they are at: a url with no commit
+    and no entry in kas's lock file, or a local checkout given with --source."""
     lock_file = ws.root / render.KAS_DIR / "base.lock.yml"
     lock = (yaml.safe_load(lock_file.read_text()) or {}) if lock_file.is_file() else {}
     locked = set(((lock.get("overrides") or {}).get("repos") or {}))
     out = []
-    for name, repo in sorted(repos.items()):
+    for name, repo in sorted(composed_repos(ws, opts).items()):
         if name in opts.sources:
             out.append(f"{name} (local checkout {opts.sources[name]})")
         elif repo.get("url") and not repo.get("commit") and name not in locked:
             out.append(name)
     return out
+
+
+def unfetched(ws: Workspace, opts: Options) -> list[str]:
+    """Repositories kas would have to clone before it can do anything (even `kas dump`)."""
+    work = paths(ws, opts.line)["work"]
+    return [name for name, repo in sorted(composed_repos(ws, opts).items())
+            if repo.get("url") and not (work / name / ".git").exists()]
 
 
 def devtool_recipes(ws: Workspace, line: str) -> list[str]:

@@ -74,6 +74,14 @@ def build(
     if dry_run:
         ui.out.print(f"cd {ws.root} && " + " ".join(f"{k}={shlex.quote(env[k])}" for k in ("KAS_WORK_DIR", "KAS_BUILD_DIR"))
                      + " " + shlex.join(argv), markup=False)
+        missing = b.unfetched(ws, opts)
+        if missing:
+            # kas dump clones first: print the composition's files instead, and say why
+            ui.out.print(f"# kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
+                         "or after a first build it shows the merged configuration", markup=False)
+            for f in b.kas_files(ws, opts):
+                ui.out.print(f"# --- {f.relative_to(ws.root)}\n{f.read_text()}", markup=False, end="")
+            return
         r = proc.run(["kas", "dump", argv[2]], cwd=ws.root, env=env)
         if r.returncode:
             raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])

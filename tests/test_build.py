@@ -57,6 +57,30 @@ def test_dry_run_prints_command_and_composed_config(workspace: Path) -> None:
     assert "meta-phosphor" in cfg["repos"]["openbmc"]["layers"]
     assert set(cfg["local_conf_header"]) >= {"cmu610-base", "cmu610-toolchain", "cmu610-cache"}
     assert not (workspace / "build" / "littlebmc" / "cmu610bsp-build.log").exists()  # nothing ran
+    assert cfg["repos"]["cmu610bsp"]["path"] == str(workspace)
+
+
+def test_dry_run_clones_nothing(workspace: Path) -> None:
+    """Without --source, kas dump would clone OpenBMC first: --dry-run shows the files instead."""
+    r = run_cli("build", "bigbmc", "--dry-run", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert "kas dump skipped: it would clone openbmc first" in r.stdout
+    assert "# --- configs/kas/base.yml\n" in r.stdout and 'url: "https://github.com/openbmc/openbmc.git"' in r.stdout
+    assert not (workspace / "build" / "openbmc").exists()
+
+
+def test_workspace_inside_another_git_repository(tmp_path: Path) -> None:
+    """kas takes the top level of the git repository holding the config files as the layer's
+    repository: a workspace in a subdirectory of a monorepo must still give kas meta-cmu610."""
+    outer = tmp_path / "monorepo"
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    ws = outer / "bsp" / "evb"
+    r = run_cli("init", str(ws))
+    assert r.returncode == 0 and "inside an existing repository" in r.stdout, r.stdout + r.stderr
+    r = run_cli("build", "littlebmc", "--source", SRC, cwd=ws)
+    assert r.returncode == 0, r.stderr
+    layers = (ws / "build/littlebmc/conf/bblayers.conf").read_text()
+    assert "${TOPDIR}/../../meta-cmu610 " in layers and "${TOPDIR}/../.. " not in layers, layers
 
 
 def test_overlay_carries_caches_mirror_and_hashserv(workspace: Path, tmp_path: Path) -> None:
@@ -83,6 +107,8 @@ def test_build_progress_summary_and_shared_state(workspace: Path) -> None:
     assert art["sha256"] == hashlib.sha256((workspace / "build/littlebmc" / art["path"]).read_bytes()).hexdigest()
     assert json.loads((workspace / "build/littlebmc/summary.json").read_text()) == s
     assert "NOTE: Running task 22 of 22" in Path(s["log"]).read_text()
+    layers = (workspace / "build/littlebmc/conf/bblayers.conf").read_text()
+    assert "${TOPDIR}/../../meta-cmu610 " in layers and "${TOPDIR}/../.. " not in layers, layers
     assert f"warning: not pinned to a commit: openbmc (local checkout {FIXTURE})" in r.stderr
     assert "NOTE: Running task" in r.stderr  # plain progress lines when not on a terminal
     # the second line reuses the shared state the first one built
