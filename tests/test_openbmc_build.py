@@ -158,7 +158,9 @@ def test_cache_serve_answers_and_stops(tool: dict[str, object], sig: int) -> Non
             os.killpg(launcher.pid, signal.SIGKILL)
     if sig == signal.SIGTERM:
         assert launcher.returncode == 130, launcher.stderr.read() if launcher.stderr else ""
+    def server_left() -> bool:
+        return subprocess.run(["pgrep", "-f", f"hashserv.*127.0.0.1:{port}"], capture_output=True).returncode == 0
     end = time.monotonic() + 10
-    while time.monotonic() < end and subprocess.run(["pgrep", "-f", f"hashserv.*127.0.0.1:{port}"]).returncode == 0:
+    while time.monotonic() < end and server_left():
         time.sleep(0.2)
-    assert subprocess.run(["pgrep", "-f", f"hashserv.*127.0.0.1:{port}"]).returncode == 1
+    assert not server_left()
