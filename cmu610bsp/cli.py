@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -225,8 +226,15 @@ def _is_usage_error(e: BaseException) -> bool:
     return callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM is handled like Ctrl-C: every command cleans up (children stopped, half-done
+    writes rolled back) on the way out, and the exit code is 130."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: map outcomes to the published exit codes."""
+    signal.signal(signal.SIGTERM, _terminated)
     _register()
     command = typer.main.get_command(app)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -26,15 +25,6 @@ def _workspace(path: Path | None):  # type: ignore[no-untyped-def]
     from cmu610bsp.cli import _ws
 
     return _ws(path)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    previous = signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _sources(items: list[str] | None) -> dict[str, Path]:
@@ -97,7 +87,7 @@ def build(
     b.drop_stale_parser_tables(p["build"])
     prog = b.Progress()
     result, rc, start = "failed", 2, time.monotonic()
-    with b.claim(p["build"]), p["log"].open("w", buffering=1) as log, _sigterm_as_interrupt(), _progress() as show:
+    with b.claim(p["build"]), p["log"].open("w", buffering=1) as log, _progress() as show:
         def on_line(text: str) -> None:
             log.write(text + "\n")
             moved = prog.feed(text)
@@ -199,11 +189,10 @@ def serve(
     db.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(exe), "--bind", bind, "--database", str(db)]
     ui.err.print(f"hash-equivalence server on {bind} (database {db}); builds use: cmu610bsp build LINE --hashserv HOST:PORT")
-    with _sigterm_as_interrupt():
-        try:
-            rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root)
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
+    try:
+        rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
     if rc:
         raise typer.Exit(2)
 
@@ -222,7 +211,7 @@ def _devtool(args: list[str], line: str, ws_dir: Path | None) -> None:
     keep = ["-k"] if (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file() else []
     argv = ["kas", "shell", *keep, b.command(ws, opts)[2], "-c", cmd]
     b.drop_stale_parser_tables(b.paths(ws, line)["build"])
-    with b.claim(b.paths(ws, line)["build"]), _sigterm_as_interrupt():
+    with b.claim(b.paths(ws, line)["build"]):
         try:
             rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
         finally:

@@ -111,41 +111,47 @@ def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> N
     marker = MARKER_PREFIX + txid
     stage = txn / "stage"
     stage.mkdir(parents=True)
-    created = []
-    for root in roots:
-        live, staged = ws / root, stage / _enc(root)
-        if live.is_dir():
-            shutil.copytree(live, staged, symlinks=True)
-        else:
-            created.append(root)
-            staged.mkdir()
-        for path, content in changes.items():
-            if not path.startswith(root + "/"):
-                continue
-            target = staged / path[len(root) + 1:]
-            if content is None:
-                if target.exists() or target.is_symlink():
-                    target.unlink()
-                    _prune_empty(target.parent, staged)
+    try:
+        created = []
+        for root in roots:
+            live, staged = ws / root, stage / _enc(root)
+            if live.is_dir():
+                shutil.copytree(live, staged, symlinks=True)
             else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
-        (staged / marker).touch()
-    _pause("staged")
-    journal = txn / "journal.json"
-    journal.write_text(json.dumps({"id": txid, "roots": roots, "created": created}))
-    with open(journal) as fh:
-        os.fsync(fh.fileno())
-    _fsync_dir(txn)
-    for root in roots:
-        live, staged = ws / root, stage / _enc(root)
-        if root in created:
-            live.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(staged, live)
-        else:
-            _exchange(staged, live)
-        _pause("swapped-one")
-    journal.unlink()  # the commit point
+                created.append(root)
+                staged.mkdir()
+            for path, content in changes.items():
+                if not path.startswith(root + "/"):
+                    continue
+                target = staged / path[len(root) + 1:]
+                if content is None:
+                    if target.exists() or target.is_symlink():
+                        target.unlink()
+                        _prune_empty(target.parent, staged)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
+            (staged / marker).touch()
+        _pause("staged")
+        journal = txn / "journal.json"
+        journal.write_text(json.dumps({"id": txid, "roots": roots, "created": created}))
+        with open(journal) as fh:
+            os.fsync(fh.fileno())
+        _fsync_dir(txn)
+        for root in roots:
+            live, staged = ws / root, stage / _enc(root)
+            if root in created:
+                live.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged, live)
+            else:
+                _exchange(staged, live)
+            _pause("swapped-one")
+        journal.unlink()  # the commit point
+    except BaseException:
+        # Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt) or an error before the commit
+        # point: put every root back now rather than leave it to the next command
+        recover(ws, roots)
+        raise
     _fsync_dir(txn)
     _drop_markers([ws / r for r in roots])
     shutil.rmtree(txn)
