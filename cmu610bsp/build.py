@@ -260,9 +260,17 @@ def stop_bitbake_server(build_dir: Path) -> None:
         except ProcessLookupError:
             return
         for _ in range(30):
-            if not Path(f"/proc/{pid}").exists():
+            if _gone(pid):
                 return
             time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie nobody has reaped yet (a container's init may never)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def drop_stale_parser_tables(build_dir: Path) -> None:
