@@ -197,13 +197,13 @@ def serve(
         raise typer.Exit(2)
 
 
-def _devtool(args: list[str], line: str, ws_dir: Path | None) -> None:
+def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] | None = None) -> None:
     """Run `devtool ARGS` in the line's kas shell, and stop BitBake's server however it ends."""
     from cmu610bsp import build as b
 
     ws = _workspace(ws_dir)
-    opts = b.Options(line)
-    if not b.paths(ws, line)["overlay"].is_file():
+    opts = b.Options(line, sources=_sources(source))
+    if source or not b.paths(ws, line)["overlay"].is_file():
         b.write_overlay(ws, opts)  # else: keep the last build's (its --source and caches)
     cmd = shlex.join(["devtool", *args])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
@@ -221,6 +221,7 @@ def _devtool(args: list[str], line: str, ws_dir: Path | None) -> None:
 
 
 LineOpt = Annotated[str, typer.Option("--line", "-l", help="Product line whose build directory to use.")]
+SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="NAME=PATH local checkout (default: the last build's).")]
 
 
 @devtool_app.command("modify")
@@ -229,38 +230,39 @@ def modify(
     srctree: Annotated[Optional[Path], typer.Argument(help="Source tree (default: workspace/sources/RECIPE).")] = None,
     no_extract: Annotated[bool, typer.Option("--no-extract", "-n", help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
     line: LineOpt = "bigbmc",
+    source: SourceOpt = None,
     ws_dir: WsOpt = None,
 ) -> None:
     """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
     if no_extract and srctree is None:
         raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
     _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe,
-              *([str(srctree.resolve())] if srctree else [])], line, ws_dir)
+              *([str(srctree.resolve())] if srctree else [])], line, ws_dir, source)
 
 
 @devtool_app.command("build")
-def dbuild(recipe: str, line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
+def dbuild(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
     """Build RECIPE from the devtool workspace."""
-    _devtool(["build", recipe], line, ws_dir)
+    _devtool(["build", recipe], line, ws_dir, source)
 
 
 @devtool_app.command("status")
-def status(line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
+def status(line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
     """Recipes in the devtool workspace."""
-    _devtool(["status"], line, ws_dir)
+    _devtool(["status"], line, ws_dir, source)
 
 
 @devtool_app.command("reset")
-def reset(recipe: str, line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
+def reset(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
     """Drop RECIPE from the devtool workspace."""
-    _devtool(["reset", recipe], line, ws_dir)
+    _devtool(["reset", recipe], line, ws_dir, source)
 
 
 @devtool_app.command("finish")
 def finish(recipe: str, layer: Annotated[Optional[Path], typer.Option("--layer", help="Where to write (default meta-cmu610).")] = None,
-           line: LineOpt = "bigbmc", ws_dir: WsOpt = None) -> None:
+           line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
     """Turn RECIPE's workspace changes into patches/bbappend in a layer (meta-cmu610 by default)."""
     ws = _workspace(ws_dir)
     dest = (layer or ws.root / "meta-cmu610").resolve()
-    _devtool(["finish", recipe, str(dest)], line, ws_dir)
+    _devtool(["finish", recipe, str(dest)], line, ws_dir, source)
     ui.out.print(f"devtool finish wrote {recipe}'s changes into {dest}", markup=False)

@@ -236,12 +236,14 @@ def test_devtool_round_trip_keeps_workspace_layer(workspace: Path) -> None:
 
 def test_devtool_modify_an_existing_source_tree(workspace: Path, tmp_path: Path) -> None:
     """`modify RECIPE SRCTREE --no-extract`: devtool builds from the user's tree, fetching nothing."""
-    assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0  # devtool reuses its --source
     src = tmp_path / "phosphor-state-manager"
     src.mkdir()
     (src / "main.c").write_text("int main(void) { return 1; }\n")
-    r = run_cli("devtool", "modify", "phosphor-state-manager", str(src), "--no-extract", "--line", "littlebmc", cwd=workspace)
+    # a fresh workspace: no build has run, --source says where OpenBMC is (later commands reuse it)
+    r = run_cli("devtool", "modify", "phosphor-state-manager", str(src), "--no-extract", "--line", "littlebmc",
+                "--source", SRC, cwd=workspace)
     assert r.returncode == 0 and f"set up to build from {src}" in r.stdout, r.stdout + r.stderr
+    assert not (workspace / "build" / "openbmc").exists()
     assert (src / "main.c").read_text() == "int main(void) { return 1; }\n"
     r = run_cli("devtool", "status", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 0 and f"phosphor-state-manager: {src}" in r.stdout
