@@ -291,10 +291,15 @@ def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
     return Finding(str(path), f"line {mark.line + 1}", str(problem))
 
 
-def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...]) -> list[tuple[str, str]]:
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
+                    seen: set[int] | None = None) -> list[tuple[str, str]]:
     """(field path, reason) for every key written twice in one mapping: YAML would keep only
-    the last one, silently dropping what the first said."""
+    the last one, silently dropping what the first said. An aliased node is walked once."""
     out: list[tuple[str, str]] = []
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return out
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         first: dict[str, int] = {}
         for key, value in node.value:
@@ -305,10 +310,10 @@ def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...]) -> list[
                                 f"again at line {key.start_mark.line + 1}): the second would replace the first"))
                 else:
                     first[name] = key.start_mark.line + 1
-            out += _duplicate_keys(value, (*loc, name if name is not None else "?"))
+            out += _duplicate_keys(value, (*loc, name if name is not None else "?"), seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            out += _duplicate_keys(item, (*loc, i))
+            out += _duplicate_keys(item, (*loc, i), seen)
     return out
 
 
