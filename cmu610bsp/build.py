@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -178,9 +179,20 @@ def environment(ws: Workspace, opts: Options) -> dict[str, str]:
     return env
 
 
+def kas(*args: str) -> list[str]:
+    """kas as installed with cmu610bsp (a dependency), not the first `kas` on PATH: the version
+    whose schema `check` validates against, and found where only cmu610bsp's own entry point is
+    on PATH (pipx). Also spares a version-manager shim (pyenv) on every run."""
+    return [sys.executable, "-m", "kas", *args]
+
+
+def composition(ws: Workspace, opts: Options) -> str:
+    """The colon-separated kas files of this run, relative to the workspace (kas's config argument)."""
+    return ":".join(str(f.relative_to(ws.root)) for f in kas_files(ws, opts))
+
+
 def command(ws: Workspace, opts: Options) -> list[str]:
-    files = ":".join(str(f.relative_to(ws.root)) for f in kas_files(ws, opts))
-    argv = ["kas", "build", files]
+    argv = kas("build", composition(ws, opts))
     if opts.plan:
         argv += ["--", "-n"]
     return argv

@@ -72,7 +72,7 @@ def build(
             for f in b.kas_files(ws, opts):
                 ui.out.print(f"# --- {f.relative_to(ws.root)}\n{f.read_text()}", markup=False, end="")
             return
-        r = proc.run(["kas", "dump", argv[2]], cwd=ws.root, env=env)
+        r = proc.run(b.kas("dump", b.composition(ws, opts)), cwd=ws.root, env=env)
         if r.returncode:
             raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
         ui.out.print(r.stdout, markup=False, end="")
@@ -164,7 +164,7 @@ def lock(
     ws = _workspace(ws_dir)
     opts = b.Options(line, sources=_sources(source))
     b.write_overlay(ws, opts)
-    argv = ["kas", "lock", b.command(ws, opts)[2]]
+    argv = b.kas("lock", b.composition(ws, opts))
     r = proc.run(argv, cwd=ws.root, env=b.environment(ws, opts), timeout=3600)
     if r.returncode:
         raise BspError("kas lock failed", hint=(r.stderr or r.stdout).strip()[-800:])
@@ -209,7 +209,7 @@ def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] 
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
     # run in a fresh build directory has none to keep
     keep = ["-k"] if (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file() else []
-    argv = ["kas", "shell", *keep, b.command(ws, opts)[2], "-c", cmd]
+    argv = b.kas("shell", *keep, b.composition(ws, opts), "-c", cmd)
     b.drop_stale_parser_tables(b.paths(ws, line)["build"])
     with b.claim(b.paths(ws, line)["build"]):
         try:

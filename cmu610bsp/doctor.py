@@ -40,6 +40,15 @@ def _tool(name: str, exe: str, fix: str, version_arg: str = "--version") -> Item
         return Item(name, "fail", f"{path} does not run: {e}", fix)
 
 
+def _kas() -> Item:
+    """The kas `build` runs: the one installed with cmu610bsp, whatever `kas` is on PATH."""
+    try:
+        import kas
+    except ImportError:
+        return Item("kas", "fail", f"kas is not installed for {sys.executable}", "pip install kas")
+    return Item("kas", "ok", f"kas {getattr(kas, '__version__', '?')} ({sys.executable} -m kas)")
+
+
 def _toolchain(record_path: str | None, prefix: str, stand_in: bool) -> Item:
     gcc = Path(record_path) / "bin" / f"{prefix}gcc" if record_path else None
     if gcc is None or not gcc.exists():
@@ -118,7 +127,7 @@ def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path) ->
     return [
         _python(),
         _tool("git", "git", apt + "git"),
-        _tool("kas", "kas", "pip install kas"),
+        _kas(),
         _tool("dtc", "dtc", apt + "device-tree-compiler"),
         _tool("qemu", "qemu-system-riscv32", apt + "qemu-system-misc"),
         _toolchain(toolchain_path, prefix, stand_in),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,6 @@ from conftest import run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
 SRC = f"openbmc={FIXTURE}"
-pytestmark = pytest.mark.skipif(not shutil.which("kas"), reason="kas is not installed")
 
 
 def _ctl(ws: Path, line: str, **ctl: object) -> None:
