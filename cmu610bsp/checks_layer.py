@@ -3,6 +3,7 @@ entity-manager's schema."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -144,14 +145,18 @@ def _expect(d: Any, path: Path, root: Path, want: dict[str, str], contains: bool
 
 def check_oelint(ws: Workspace) -> CheckResult:
     """oelint-adv on every recipe and append: errors fail, warnings are reported by the tool."""
-    exe = shutil.which("oelint-adv")
-    if not exe:
+    # the oelint-adv installed beside cmu610bsp (a venv need not be on PATH), else one on PATH
+    if importlib.util.find_spec("oelint_adv") is not None:
+        argv = [sys.executable, "-m", "oelint_adv"]
+    elif exe := shutil.which("oelint-adv"):
+        argv = [exe]
+    else:
         return CheckResult("oelint", "skipped", detail="oelint-adv not installed (pip install oelint-adv)")
     root = ws.root / render.LAYER
     files = sorted(map(str, [*root.glob("recipes-*/*/*.bb"), *root.glob("recipes-*/*/*.bbappend")]))
     if not files:
         return CheckResult("oelint", "ok", detail="no recipes")
-    r = proc.run([exe, "--quiet", "--release", "whinlatter", "--hide", "info", *files], timeout=300)
+    r = proc.run([*argv, "--quiet", "--release", "whinlatter", "--hide", "info", *files], timeout=300)
     findings = []
     for line in (r.stderr + r.stdout).splitlines():
         parts = line.split(":", 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import site
 import subprocess
 import sys
 import time
@@ -140,8 +141,13 @@ def test_killed_generate_leaves_workspace_as_before(workspace: Path, point: str,
 def test_installed_wheel_ships_templates(tmp_path: Path) -> None:
     """`pip install .` (not editable) into a fresh venv, then `init` from elsewhere works."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
+    # the dependencies come from the environment running the tests (no network install): its
+    # site-packages go after the venv's own, so the wheel installed below is what gets imported
+    venv_site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    Path(venv_site, "outer-env.pth").write_text("".join(f"{p}\n" for p in site.getsitepackages()))
     r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
