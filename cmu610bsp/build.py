@@ -285,6 +285,27 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def devtool_layer_as_devtool_writes_it(build_dir: Path) -> None:
+    """kas lists devtool's workspace layer as `${TOPDIR}/workspace`; devtool compares bblayers.conf
+    entries as text (bb.utils.edit_bblayers_conf expands nothing) and adds the absolute path again,
+    so BitBake then stops on a duplicated 'workspacelayer'. Before devtool runs on the kept file,
+    write the entry the way devtool does, once (kas and devtool both write one entry per line)."""
+    conf = build_dir / "conf" / "bblayers.conf"
+    if not conf.is_file():
+        return
+    text = conf.read_text()
+    absolute = str(build_dir / "workspace")
+    out, seen = [], False
+    for line in text.splitlines(keepends=True):
+        if line.strip().rstrip("\\").strip() in ("${TOPDIR}/workspace", absolute):
+            if seen:
+                continue
+            seen, line = True, line.replace("${TOPDIR}/workspace", absolute)
+        out.append(line)
+    if "".join(out) != text:
+        conf.write_text("".join(out))
+
+
 def drop_stale_parser_tables(build_dir: Path) -> None:
     """With a read-only BitBake tree (--source on a shared checkout), BitBake's shell parser writes
     its tables (pyshtables.py) into the build directory, and the next run that finds them there

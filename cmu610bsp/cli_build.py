@@ -197,21 +197,23 @@ def serve(
         raise typer.Exit(2)
 
 
-def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] | None = None) -> None:
+def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] | None = None,
+             offline: bool = False) -> None:
     """Run `devtool ARGS` in the line's kas shell, and stop BitBake's server however it ends."""
     from cmu610bsp import build as b
 
     ws = _workspace(ws_dir)
-    opts = b.Options(line, sources=_sources(source))
-    if source or not b.paths(ws, line)["overlay"].is_file():
-        b.write_overlay(ws, opts)  # else: keep the last build's (its --source and caches)
+    opts = b.Options(line, sources=_sources(source), offline=offline)
+    if source or offline or not b.paths(ws, line)["overlay"].is_file():
+        b.write_overlay(ws, opts)  # else: keep the last build's (its --source, --offline and caches)
     cmd = shlex.join(["devtool", *args])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
     # run in a fresh build directory has none to keep
     keep = ["-k"] if (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file() else []
     argv = b.kas("shell", *keep, b.composition(ws, opts), "-c", cmd)
-    b.drop_stale_parser_tables(b.paths(ws, line)["build"])
     with b.claim(b.paths(ws, line)["build"]):
+        b.devtool_layer_as_devtool_writes_it(b.paths(ws, line)["build"])
+        b.drop_stale_parser_tables(b.paths(ws, line)["build"])
         try:
             rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
         finally:
@@ -222,6 +224,7 @@ def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] 
 
 LineOpt = Annotated[str, typer.Option("--line", "-l", help="Product line whose build directory to use.")]
 SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="NAME=PATH local checkout (default: the last build's).")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK. Without --source and --offline, the last build's settings are kept.")]
 
 
 @devtool_app.command("modify")
@@ -231,38 +234,42 @@ def modify(
     no_extract: Annotated[bool, typer.Option("--no-extract", "-n", help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
     line: LineOpt = "bigbmc",
     source: SourceOpt = None,
+    offline: OfflineOpt = False,
     ws_dir: WsOpt = None,
 ) -> None:
     """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
     if no_extract and srctree is None:
         raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
     _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe,
-              *([str(srctree.resolve())] if srctree else [])], line, ws_dir, source)
+              *([str(srctree.resolve())] if srctree else [])], line, ws_dir, source, offline)
 
 
 @devtool_app.command("build")
-def dbuild(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
+def dbuild(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+           ws_dir: WsOpt = None) -> None:
     """Build RECIPE from the devtool workspace."""
-    _devtool(["build", recipe], line, ws_dir, source)
+    _devtool(["build", recipe], line, ws_dir, source, offline)
 
 
 @devtool_app.command("status")
-def status(line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
+def status(line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False, ws_dir: WsOpt = None) -> None:
     """Recipes in the devtool workspace."""
-    _devtool(["status"], line, ws_dir, source)
+    _devtool(["status"], line, ws_dir, source, offline)
 
 
 @devtool_app.command("reset")
-def reset(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
+def reset(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+          ws_dir: WsOpt = None) -> None:
     """Drop RECIPE from the devtool workspace."""
-    _devtool(["reset", recipe], line, ws_dir, source)
+    _devtool(["reset", recipe], line, ws_dir, source, offline)
 
 
 @devtool_app.command("finish")
 def finish(recipe: str, layer: Annotated[Optional[Path], typer.Option("--layer", help="Where to write (default meta-cmu610).")] = None,
-           line: LineOpt = "bigbmc", source: SourceOpt = None, ws_dir: WsOpt = None) -> None:
+           line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+           ws_dir: WsOpt = None) -> None:
     """Turn RECIPE's workspace changes into patches/bbappend in a layer (meta-cmu610 by default)."""
     ws = _workspace(ws_dir)
     dest = (layer or ws.root / "meta-cmu610").resolve()
-    _devtool(["finish", recipe, str(dest)], line, ws_dir, source)
+    _devtool(["finish", recipe, str(dest)], line, ws_dir, source, offline)
     ui.out.print(f"devtool finish wrote {recipe}'s changes into {dest}", markup=False)

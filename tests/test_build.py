@@ -237,14 +237,16 @@ def test_devtool_modify_an_existing_source_tree(workspace: Path, tmp_path: Path)
     src = tmp_path / "phosphor-state-manager"
     src.mkdir()
     (src / "main.c").write_text("int main(void) { return 1; }\n")
-    # a fresh workspace: no build has run, --source says where OpenBMC is (later commands reuse it)
+    # a fresh workspace: no build has run, --source says where OpenBMC is and --offline sets
+    # BB_NO_NETWORK (OE's sanity check would try the network); later commands reuse both
     r = run_cli("devtool", "modify", "phosphor-state-manager", str(src), "--no-extract", "--line", "littlebmc",
-                "--source", SRC, cwd=workspace)
+                "--source", SRC, "--offline", cwd=workspace)
     assert r.returncode == 0 and f"set up to build from {src}" in r.stdout, r.stdout + r.stderr
     assert not (workspace / "build" / "openbmc").exists()
     assert (src / "main.c").read_text() == "int main(void) { return 1; }\n"
     r = run_cli("devtool", "status", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 0 and f"phosphor-state-manager: {src}" in r.stdout
+    assert 'BB_NO_NETWORK = "1"' in (workspace / "build/littlebmc/conf/local.conf").read_text()
     r = run_cli("devtool", "modify", "phosphor-state-manager", "--no-extract", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 2 and "--no-extract needs SRCTREE" in r.stderr
 

@@ -98,7 +98,9 @@ def test_devtool_round_trip_on_a_local_source_recipe(tool: dict[str, object]) ->
     ws, src = Path(str(tool["ws"])), Path(str(tool["src"]))
     common = ("--line", "littlebmc")
     start = time.monotonic()
-    r = _run(tool, "devtool", "modify", RECIPE, str(src), "--no-extract", *common, timeout=3600)
+    # --source and --offline here, so the test stands alone; status and reset reuse them
+    r = _run(tool, "devtool", "modify", RECIPE, str(src), "--no-extract", *common, "--offline",
+             "--source", f"openbmc={tool['tree']}", timeout=3600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     appends = ws / "build" / "littlebmc" / "workspace" / "appends"
     (append,) = appends.glob(f"{RECIPE}*.bbappend")
