@@ -43,6 +43,7 @@ class Project:
     openbmc_url: str
     openbmc_commit: str
     toolchain: Any  # workspace.ToolchainRecord (workspace imports this module)
+    maintainer: str | None = None
 
 
 def _hex(value: int) -> str:
@@ -115,7 +116,9 @@ def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def
         for b in boards for twin in (False, True)
     ]
     common = {"collection": layer.COLLECTION, "layerseries": layer.LAYERSERIES}
-    put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines, **common)
+    put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines,
+        maintainer=project.maintainer, **common)
+    put(f"{LAYER}/SECURITY.md", "layer/SECURITY.md.j2", maintainer=project.maintainer)
     put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", **common)
     put(f"{LAYER}/conf/machine/include/{soc.name}.inc", "layer/soc.inc.j2", tune_features=layer.tune_features(soc))
     for b in boards:

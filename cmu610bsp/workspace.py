@@ -64,6 +64,8 @@ class WorkspaceConfig(Strict):
     openbmc: OpenBmcPin = OpenBmcPin()
     toolchain: ToolchainRecord | None = None
     keep: list[str] = []
+    # the layer's maintainer, "Name <email>": its README and SECURITY.md name them (yocto-check-layer)
+    maintainer: Annotated[str, Field(pattern=r"^[^<>@]+ <[^<>@\s]+@[^<>@\s]+>$")] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def load_project(ws: Workspace) -> render.Project:
         raise BspError("the description has errors; nothing was written", findings)
     return render.Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
                           ws.config.openbmc.url, ws.config.openbmc.commit,
-                          ws.config.toolchain or STANDIN_TOOLCHAIN)
+                          ws.config.toolchain or STANDIN_TOOLCHAIN, ws.config.maintainer)
 
 
 def input_files(ws: Workspace) -> dict[str, str]:

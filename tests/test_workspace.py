@@ -160,3 +160,24 @@ def test_installed_wheel_ships_templates(tmp_path: Path) -> None:
     r = subprocess.run([str(venv / "bin/cmu610bsp"), "init", "ws"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ws/meta-cmu610/zephyr/soc/cmu/cmu610/soc.yml").is_file()
+
+
+def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> None:
+    """yocto-check-layer's README test wants "maintainer", "patch" and an email, and a SECURITY file."""
+    readme, security = workspace / "meta-cmu610/README.md", workspace / "meta-cmu610/SECURITY.md"
+    assert "Maintainer: not set yet" in readme.read_text() and "@" not in security.read_text()
+    config = workspace / "cmu610bsp.yml"
+    # bad input: exit 2, names the file and the field, changes nothing
+    before = snapshot(workspace)
+    config.write_text(config.read_text() + 'maintainer: "Jane Doe"\n')
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 2 and "cmu610bsp.yml" in r.stderr and "maintainer" in r.stderr, r.stderr
+    config.write_text(config.read_text().replace('maintainer: "Jane Doe"\n', ""))
+    assert snapshot(workspace) == before
+    config.write_text(config.read_text() + 'maintainer: "Jane Doe <jane@example.com>"\n')
+    r = run_cli("sync", "--allow-dirty", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    text = readme.read_text()
+    assert "Maintainer: Jane Doe <jane@example.com>" in text and "patch" in text.lower()
+    assert "readme" not in text.lower()  # a README naming another README skips those checks
+    assert "jane@example.com" in security.read_text()
