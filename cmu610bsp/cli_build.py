@@ -204,20 +204,21 @@ def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] 
 
     ws = _workspace(ws_dir)
     opts = b.Options(line, sources=_sources(source), offline=offline)
-    if source or offline or not b.paths(ws, line)["overlay"].is_file():
+    p = b.paths(ws, line)
+    if source or offline or not p["overlay"].is_file():
         b.write_overlay(ws, opts)  # else: keep the last build's (its --source, --offline and caches)
     cmd = shlex.join(["devtool", *args])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
     # run in a fresh build directory has none to keep
-    keep = ["-k"] if (b.paths(ws, line)["build"] / "conf" / "bblayers.conf").is_file() else []
+    keep = ["-k"] if (p["build"] / "conf" / "bblayers.conf").is_file() else []
     argv = b.kas("shell", *keep, b.composition(ws, opts), "-c", cmd)
-    with b.claim(b.paths(ws, line)["build"]):
-        b.devtool_layer_as_devtool_writes_it(b.paths(ws, line)["build"])
-        b.drop_stale_parser_tables(b.paths(ws, line)["build"])
+    with b.claim(p["build"]):
+        b.devtool_layer_as_devtool_writes_it(p["build"])
+        b.drop_stale_parser_tables(p["build"])
         try:
             rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
         finally:
-            b.stop_bitbake_server(b.paths(ws, line)["build"])
+            b.stop_bitbake_server(p["build"])
     if rc:
         raise BspError(f"{cmd} failed (exit {rc})")
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from cmu610bsp import __version__, render, resources
 from cmu610bsp.errors import BspError, Finding
@@ -55,6 +56,12 @@ class ToolchainRecord(Strict):
 STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
 
 
+def _name_and_email(value: str) -> str:
+    if not re.fullmatch(r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+>", value):
+        raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
+    return value
+
+
 class WorkspaceConfig(Strict):
     version: int = Field(1, ge=1, le=1)
     soc: str
@@ -64,8 +71,8 @@ class WorkspaceConfig(Strict):
     openbmc: OpenBmcPin = OpenBmcPin()
     toolchain: ToolchainRecord | None = None
     keep: list[str] = []
-    # the layer's maintainer, "Name <email>": its README and SECURITY.md name them (yocto-check-layer)
-    maintainer: Annotated[str, Field(pattern=r"^[^<>@]+ <[^<>@\s]+@[^<>@\s]+>$")] | None = None
+    # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
+    maintainer: Annotated[str, AfterValidator(_name_and_email)] | None = None
 
 
 @dataclass(frozen=True)
