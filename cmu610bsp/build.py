@@ -2,6 +2,10 @@
 BitBake's task counters, a full log, and a summary CI can parse. kas checks out and BitBake
 builds; this module only wraps them.
 
+It reads the generated files only (the line's kas file, the layer's machine confs), never the
+description model: the data flows description -> model -> generated files -> build, and a
+no-op `build` stays within a few per cent of a bare `kas build` (bench/bench_build.py).
+
 Layout: KAS_WORK_DIR = <ws>/build (repos, downloads, shared state: shared by every line and run),
 KAS_BUILD_DIR = <ws>/build/<line> (one per product line), the per-run overlay in
 <ws>/build/.kas/<line>.yml (kas wants every file of a composition inside one repository).
@@ -22,12 +26,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from cmu610bsp import proc, render
+from cmu610bsp import proc
 from cmu610bsp.errors import BspError
-from cmu610bsp.workspace import Workspace, load_project
+from cmu610bsp.layout import KAS_DIR, LAYER, MANIFEST
 
 _SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.*)\)")
 _TASK = re.compile(r"^NOTE: Running (?:noexec )?task (\d+) of (\d+) \((.*)\)")
@@ -99,44 +104,103 @@ class Progress:
         return False
 
 
-def paths(ws: Workspace, line: str) -> dict[str, Path]:
-    work = ws.root / "build"
+def paths(root: Path, line: str) -> dict[str, Path]:
+    work = root / "build"
     return {"work": work, "build": work / line, "overlay": work / ".kas" / f"{line}.yml",
             "log": work / line / "cmu610bsp-build.log", "summary": work / line / "summary.json"}
 
 
-def kas_files(ws: Workspace, opts: Options) -> list[Path]:
+def _yaml(path: Path) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+    data = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+    return data if isinstance(data, dict) else {}
+
+
+def product_lines(root: Path) -> list[str]:
+    """The lines this workspace was generated for: kas files in configs/kas with a target."""
+    return sorted(f.stem for f in (root / KAS_DIR).glob("*.yml") if "target" in _yaml(f))
+
+
+def line_file(root: Path, line: str) -> Path:
+    """The line's generated kas file; an unknown line is a user error."""
+    path = root / KAS_DIR / f"{line}.yml"
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", line) or not path.is_file() or "target" not in _yaml(path):
+        raise BspError(f"unknown product line {line!r}", hint="lines: " + (", ".join(product_lines(root)) or
+                                                                           "none generated; run `cmu610bsp sync`"))
+    return path
+
+
+_CONF_VAR = re.compile(r'^(CMU610_BOARD|CMU610_PRODUCT_LINES)\s*\??=\s*"([^"]*)"', re.M)
+
+
+def boards(root: Path) -> dict[str, list[str]]:
+    """Board -> product lines, from the layer's machine confs (a board's own conf names it in
+    CMU610_BOARD; its QEMU twin names the board it copies)."""
+    out = {}
+    for conf in sorted((root / LAYER / "conf" / "machine").glob("*.conf")):
+        found = dict(_CONF_VAR.findall(conf.read_text(errors="replace")))
+        if found.get("CMU610_BOARD") == conf.stem:
+            out[conf.stem] = found.get("CMU610_PRODUCT_LINES", "").split()
+    return out
+
+
+def kas_files(root: Path, opts: Options) -> list[Path]:
     """base + line + toolchain + cache + the run's overlay (written by `write_overlay`)."""
-    kas = ws.root / render.KAS_DIR
-    files = [kas / "base.yml", kas / f"{opts.line}.yml", kas / "toolchain.yml", kas / "cache.yml"]
+    kas = root / KAS_DIR
+    files = [kas / "base.yml", line_file(root, opts.line), kas / "toolchain.yml", kas / "cache.yml"]
     for f in files:
         if not f.is_file():
-            raise BspError(f"{f.relative_to(ws.root)} not found", hint="run `cmu610bsp sync`")
-    return files + [paths(ws, opts.line)["overlay"]]
+            raise BspError(f"{f.relative_to(root)} not found", hint="run `cmu610bsp sync`")
+    return files + [paths(root, opts.line)["overlay"]]
 
 
-def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
+def _board(root: Path, opts: Options) -> str:
+    """--board, checked against the layer's machines, or the line's default board."""
+    served = boards(root)
+    # a line file generated before it named its default board: the first board serving the line
+    board = opts.board or _yaml(line_file(root, opts.line)).get("machine") or next(
+        (name for name, lines in served.items() if opts.line in lines), None)
+    if not isinstance(board, str):
+        raise BspError(f"no board of this workspace serves {opts.line}",
+                       hint="add it to a board's product_lines and run `cmu610bsp sync`")
+    if board not in served:
+        raise BspError(f"--board {board!r}: not a board of this workspace", hint="boards: " + ", ".join(served))
+    if opts.line not in served[board]:
+        raise BspError(f"{board} does not serve {opts.line} (it serves {', '.join(served[board]) or 'no line'})")
+    return board
+
+
+def stale_inputs(root: Path) -> list[str]:
+    """Description files changed since the layer was generated (the manifest has their hashes)."""
+    try:
+        inputs = json.loads((root / MANIFEST).read_text()).get("inputs", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    out = []
+    for rel, rec in sorted(inputs.items()):
+        try:
+            text = (root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            out.append(rel)
+            continue
+        if hashlib.sha256(text.encode()).hexdigest() != rec.get("sha256"):
+            out.append(rel)
+    return out
+
+
+def overlay(root: Path, opts: Options) -> dict[str, object]:
     """The per-run kas fragment: board, target, local sources, caches, devtool's layer."""
-    project = load_project(ws)
-    boards = {b.name: b for b in project.boards}
-    if opts.line not in {p.name for p in project.products}:
-        raise BspError(f"unknown product line {opts.line!r}", hint="lines: " + ", ".join(p.name for p in project.products))
-    board = opts.board or next((b.name for b in project.boards if opts.line in b.product_lines), None)
-    if board not in boards:
-        raise BspError(f"--board {board!r}: not a board of this workspace", hint="boards: " + ", ".join(boards))
-    if opts.line not in boards[board].product_lines:
-        raise BspError(f"{board} does not serve {opts.line} (it serves {', '.join(boards[board].product_lines)})")
-    data: dict[str, object] = {"header": {"version": 14}, "machine": board}
+    data: dict[str, object] = {"header": {"version": 14}, "machine": _board(root, opts)}
     if opts.target:
         data["target"] = opts.target
     # the layer's repository is the workspace itself, also when the workspace sits inside another
     # git repository (kas would take that one's top level, and miss meta-cmu610)
-    repos: dict[str, object] = {"cmu610bsp": {"path": str(ws.root)}}
+    repos: dict[str, object] = {"cmu610bsp": {"path": str(root)}}
     for name, path in sorted(opts.sources.items()):
         if not (path / ".").is_dir():
             raise BspError(f"--source {name}={path}: not a directory")
         repos[name] = {"url": None, "path": str(path.resolve())}
-    workspace_layer = paths(ws, opts.line)["build"] / "workspace"
+    workspace_layer = paths(root, opts.line)["build"] / "workspace"
     if (workspace_layer / "conf" / "layer.conf").is_file():
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
@@ -158,21 +222,22 @@ def overlay(ws: Workspace, opts: Options) -> dict[str, object]:
     return data
 
 
-def write_overlay(ws: Workspace, opts: Options) -> Path:
-    """Write the run's overlay; also settles opts.board (the line's first board by default)."""
-    path = paths(ws, opts.line)["overlay"]
+def write_overlay(root: Path, opts: Options) -> Path:
+    """Write the run's overlay; also settles opts.board (the line's default board if not given)."""
+    path = paths(root, opts.line)["overlay"]
+    data = overlay(root, opts)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = overlay(ws, opts)
     opts.board = str(data["machine"])
-    text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.safe_dump(data, sort_keys=True)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
 
 
-def environment(ws: Workspace, opts: Options) -> dict[str, str]:
-    p = paths(ws, opts.line)
+def environment(root: Path, opts: Options) -> dict[str, str]:
+    p = paths(root, opts.line)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
     env.update({"KAS_WORK_DIR": str(p["work"]), "KAS_BUILD_DIR": str(p["build"])})
     env.setdefault("LANG", "en_US.UTF-8")
@@ -186,36 +251,47 @@ def kas(*args: str) -> list[str]:
     return [sys.executable, "-m", "kas", *args]
 
 
-def composition(ws: Workspace, opts: Options) -> str:
+def composition(root: Path, opts: Options) -> str:
     """The colon-separated kas files of this run, relative to the workspace (kas's config argument)."""
-    return ":".join(str(f.relative_to(ws.root)) for f in kas_files(ws, opts))
+    return ":".join(str(f.relative_to(root)) for f in kas_files(root, opts))
 
 
-def command(ws: Workspace, opts: Options) -> list[str]:
-    argv = kas("build", composition(ws, opts))
-    if opts.plan:
-        argv += ["--", "-n"]
-    return argv
+def kas_args(root: Path, opts: Options) -> list[str]:
+    """`kas build` arguments of this run (after `kas`)."""
+    return ["build", composition(root, opts), *(["--", "-n"] if opts.plan else [])]
 
 
-def composed_repos(ws: Workspace, opts: Options) -> dict[str, dict[str, object]]:
+def command(root: Path, opts: Options) -> list[str]:
+    """The command line equivalent to the run: what --dry-run prints and summary.json records."""
+    return kas(*kas_args(root, opts))
+
+
+def kas_main(args: list[str]) -> None:
+    """kas's own entry point with these arguments, in this process (`proc.fork_call` runs it in
+    a fork, so kas's exit and signal handling stay kas's)."""
+    sys.argv = ["kas", *args]
+    from kas.kas import main
+
+    main()
+
+
+def composed_repos(root: Path, opts: Options) -> dict[str, dict[str, object]]:
     """The repos section of the composition, merged the way kas merges it (later files win)."""
     repos: dict[str, dict[str, object]] = {}
-    for f in kas_files(ws, opts):
-        data = yaml.safe_load(f.read_text()) or {}
-        for name, repo in (data.get("repos") or {}).items():
+    for f in kas_files(root, opts):
+        for name, repo in (_yaml(f).get("repos") or {}).items():
             repos.setdefault(name, {}).update(repo or {})
     return repos
 
 
-def unpinned(ws: Workspace, opts: Options) -> list[str]:
+def unpinned(root: Path, opts: Options) -> list[str]:
     """Repositories the build would take at whatever revision they are at: a url with no commit
     and no entry in kas's lock file, or a local checkout given with --source."""
-    lock_file = ws.root / render.KAS_DIR / "base.lock.yml"
-    lock = (yaml.safe_load(lock_file.read_text()) or {}) if lock_file.is_file() else {}
+    lock_file = root / KAS_DIR / "base.lock.yml"
+    lock = _yaml(lock_file) if lock_file.is_file() else {}
     locked = set(((lock.get("overrides") or {}).get("repos") or {}))
     out = []
-    for name, repo in sorted(composed_repos(ws, opts).items()):
+    for name, repo in sorted(composed_repos(root, opts).items()):
         if name in opts.sources:
             out.append(f"{name} (local checkout {opts.sources[name]})")
         elif repo.get("url") and not repo.get("commit") and name not in locked:
@@ -223,15 +299,15 @@ def unpinned(ws: Workspace, opts: Options) -> list[str]:
     return out
 
 
-def unfetched(ws: Workspace, opts: Options) -> list[str]:
+def unfetched(root: Path, opts: Options) -> list[str]:
     """Repositories kas would have to clone before it can do anything (even `kas dump`)."""
-    work = paths(ws, opts.line)["work"]
-    return [name for name, repo in sorted(composed_repos(ws, opts).items())
+    work = paths(root, opts.line)["work"]
+    return [name for name, repo in sorted(composed_repos(root, opts).items())
             if repo.get("url") and not (work / name / ".git").exists()]
 
 
-def devtool_recipes(ws: Workspace, line: str) -> list[str]:
-    appends = paths(ws, line)["build"] / "workspace" / "appends"
+def devtool_recipes(root: Path, line: str) -> list[str]:
+    appends = paths(root, line)["build"] / "workspace" / "appends"
     return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend")) if appends.is_dir() else []
 
 
@@ -333,8 +409,8 @@ def log_tail(path: str | None, lines: int = 20) -> list[str]:
     return Path(path).read_text(errors="replace").splitlines()[-lines:]
 
 
-def summary(ws: Workspace, opts: Options, result: str, seconds: float, prog: Progress, argv: list[str]) -> dict[str, object]:
-    p = paths(ws, opts.line)
+def summary(root: Path, opts: Options, result: str, seconds: float, prog: Progress, argv: list[str]) -> dict[str, object]:
+    p = paths(root, opts.line)
     restored = prog.setscene_total
     run = prog.task_total
     data: dict[str, object] = {
@@ -349,8 +425,8 @@ def summary(ws: Workspace, opts: Options, result: str, seconds: float, prog: Pro
     return data
 
 
-def write_summary(ws: Workspace, line: str, data: dict[str, object]) -> Path:
-    path = paths(ws, line)["summary"]
+def write_summary(root: Path, line: str, data: dict[str, object]) -> Path:
+    path = paths(root, line)["summary"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -31,17 +28,32 @@ app.add_typer(board_app, name="board")
 
 def _register() -> None:
     """Command groups that live in their own modules."""
-    from cmu610bsp.cli_build import build, cache_app, devtool_app, lock
+    from cmu610bsp.cli_kas import cache_app, devtool_app, lock
     from cmu610bsp.cli_qemu import qemu_app
     from cmu610bsp.cli_toolchain import doctor, toolchain_app
 
     app.add_typer(toolchain_app, name="toolchain")
     app.add_typer(qemu_app, name="qemu")
-    app.command()(build)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                add_help_option=False, help=_build_help())(build)
     app.command()(lock)
     app.add_typer(cache_app, name="cache")
     app.add_typer(devtool_app, name="devtool")
     app.command()(doctor)
+
+def _build_help() -> str:
+    from cmu610bsp.cli_build import HELP
+
+    return HELP + " Options: cmu610bsp build --help."
+
+
+def build(ctx: typer.Context) -> None:
+    """`cmu610bsp.main` sends `build` to cli_build before this app is built; this entry lists it
+    in the help and serves any other way in."""
+    from cmu610bsp import cli_build
+
+    raise typer.Exit(cli_build.main(list(ctx.args)))
+
 
 _state: dict[str, object] = {"debug": False, "workspace": None}
 
@@ -226,38 +238,35 @@ def _is_usage_error(e: BaseException) -> bool:
     return callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int)
 
 
-def _terminated(signum: int, frame: object) -> None:
-    """SIGTERM is handled like Ctrl-C: every command cleans up (children stopped, half-done
-    writes rolled back) on the way out, and the exit code is 130."""
-    raise KeyboardInterrupt
+def debugging() -> bool:
+    return bool(_state["debug"])
 
 
-def main() -> None:
-    """Entry point: map outcomes to the published exit codes."""
-    signal.signal(signal.SIGTERM, _terminated)
+def run(argv: list[str]) -> int:
+    """Run the typer app on argv; its own ways of ending (Exit, Abort, usage errors) become exit
+    codes here, the rest is for `main.edge`."""
     _register()
     command = typer.main.get_command(app)
     try:
-        rc = command.main(args=sys.argv[1:], prog_name="cmu610bsp", standalone_mode=False)
-    except BspError as e:
-        ui.err.print(f"error: {e}", markup=False)
-        sys.exit(e.exit_code)
+        rc = command.main(args=argv, prog_name="cmu610bsp", standalone_mode=False)
     except typer.Exit as e:
         if e.exit_code == 130:  # typer turns Ctrl-C into Exit(130)
             ui.err.print("interrupted")
-        sys.exit(e.exit_code)
-    except (KeyboardInterrupt, typer.Abort):
-        ui.err.print("interrupted")
-        sys.exit(130)
-    except Exception as e:  # noqa: BLE001 - the edge of the program
-        if _is_usage_error(e):
-            e.show()  # type: ignore[attr-defined]
-            sys.exit(2)
-        if _state["debug"]:
-            traceback.print_exc()
-        else:
-            ui.err.print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", markup=False)
-        sys.exit(1)
+        return e.exit_code
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    except Exception as e:  # noqa: BLE001 - click's usage errors, by shape
+        if not _is_usage_error(e):
+            raise
+        e.show()  # type: ignore[attr-defined]
+        return 2
     if rc == 130:  # typer turns Ctrl-C into an exit code of 130 when not standalone
         ui.err.print("interrupted")
-    sys.exit(rc if isinstance(rc, int) else 0)
+    return rc if isinstance(rc, int) else 0
+
+
+def main() -> None:
+    """Entry point (kept for `cmu610bsp.cli:main` callers): the same as `cmu610bsp.main.main`."""
+    from cmu610bsp.main import main as entry
+
+    entry()

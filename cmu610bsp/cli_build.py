@@ -1,33 +1,51 @@
-"""`cmu610bsp build`, `lock`, `cache serve` and `devtool`: kas and BitBake, wrapped."""
+"""`cmu610bsp build`: its command line and its run.
+
+CI calls this on every pipeline, and a no-op build is to stay within 5 % of a bare `kas build`
+(bench/bench_build.py). So this path parses with argparse (typer builds a pydantic adapter per
+option: 0.13 s a call), imports rich only on a terminal (for the progress bar), reads generated
+files instead of the description model, and runs kas in a fork of this process instead of a
+second interpreter. `cmu610bsp.main` sends `build` here before the typer app is imported.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
-import shlex
+import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
 
-import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from cmu610bsp import proc, ui
+from cmu610bsp import build as b
+from cmu610bsp import proc
 from cmu610bsp.errors import BspError
+from cmu610bsp.layout import CONFIG_FILE, OWNED_ROOTS, find_root
 
-cache_app = typer.Typer(help="Shared state for a fleet of builders.", no_args_is_help=True)
-devtool_app = typer.Typer(help="devtool on unmodified OpenBMC recipes, in the workspace's kas shell.", no_args_is_help=True)
-WsOpt = Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory.")]
-
-
-def _workspace(path: Path | None):  # type: ignore[no-untyped-def]
-    from cmu610bsp.cli import _ws
-
-    return _ws(path)
+HELP = "Compose base + line + toolchain + cache + this run's overlay and run `kas build`."
 
 
-def _sources(items: list[str] | None) -> dict[str, Path]:
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="cmu610bsp build", description=HELP)
+    ap.add_argument("line", metavar="LINE", help="product line: bigbmc or littlebmc")
+    ap.add_argument("--board", "-b", help="board (machine) to build for (default: the line's first board)")
+    ap.add_argument("--target", "-t", help="BitBake target (default: the line's image)")
+    ap.add_argument("--plan", action="store_true", help="BitBake's dry run: count the tasks, build nothing")
+    ap.add_argument("--source", action="append", metavar="NAME=PATH", help="use a local checkout for repo NAME (repeatable)")
+    ap.add_argument("--cache", type=Path, metavar="DIR", help="directory for downloads and shared state")
+    ap.add_argument("--sstate-mirror", metavar="URL", help="shared-state mirror URL")
+    ap.add_argument("--hashserv", metavar="HOST:PORT", help="hash-equivalence server (see `cmu610bsp cache serve`)")
+    ap.add_argument("--timeout", type=float, metavar="S", help="stop the build after S seconds (exit 124)")
+    ap.add_argument("--offline", action="store_true", help="BB_NO_NETWORK: fetch only from local sources and premirrors")
+    ap.add_argument("--json", dest="as_json", action="store_true", help="print summary.json on stdout")
+    ap.add_argument("--dry-run", action="store_true", help="print the kas command, environment and composed config; run nothing")
+    ap.add_argument("--workspace", "-w", type=Path, metavar="DIR", help="workspace directory (default: search upwards)")
+    return ap
+
+
+def sources(items: list[str] | None) -> dict[str, Path]:
     out = {}
     for item in items or []:
         name, sep, path = item.partition("=")
@@ -37,100 +55,122 @@ def _sources(items: list[str] | None) -> dict[str, Path]:
     return out
 
 
-def build(
-    line: Annotated[str, typer.Argument(help="Product line: bigbmc or littlebmc.")],
-    board: Annotated[Optional[str], typer.Option("--board", "-b", help="Board (machine) to build for.")] = None,
-    target: Annotated[Optional[str], typer.Option("--target", "-t", help="BitBake target (default: the line's image).")] = None,
-    plan: Annotated[bool, typer.Option("--plan", help="BitBake's dry run: count the tasks, build nothing.")] = False,
-    source: Annotated[Optional[list[str]], typer.Option("--source", help="NAME=PATH: use a local checkout for repo NAME.")] = None,
-    cache: Annotated[Optional[Path], typer.Option("--cache", help="Directory for downloads and shared state.")] = None,
-    sstate_mirror: Annotated[Optional[str], typer.Option("--sstate-mirror", help="Shared-state mirror URL.")] = None,
-    hashserv: Annotated[Optional[str], typer.Option("--hashserv", help="Hash-equivalence server HOST:PORT.")] = None,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Stop the build after S seconds (exit 124).")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK: fetch only from local sources and premirrors.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the kas command, environment and composed config; run nothing.")] = False,
-    ws_dir: WsOpt = None,
-) -> None:
-    """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
-    from cmu610bsp import build as b
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
-    ws = _workspace(ws_dir)
-    opts = b.Options(line, board, target, plan, _sources(source), cache, sstate_mirror, hashserv, timeout, offline)
-    b.write_overlay(ws, opts)
-    argv = b.command(ws, opts)
-    env = b.environment(ws, opts)
-    p = b.paths(ws, line)
-    if dry_run:
-        ui.out.print(f"cd {ws.root} && " + " ".join(f"{k}={shlex.quote(env[k])}" for k in ("KAS_WORK_DIR", "KAS_BUILD_DIR"))
-                     + " " + shlex.join(argv), markup=False)
-        missing = b.unfetched(ws, opts)
-        if missing:
-            # kas dump clones first: print the composition's files instead, and say why
-            ui.out.print(f"# kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
-                         "or after a first build it shows the merged configuration", markup=False)
-            for f in b.kas_files(ws, opts):
-                ui.out.print(f"# --- {f.relative_to(ws.root)}\n{f.read_text()}", markup=False, end="")
-            return
-        r = proc.run(b.kas("dump", b.composition(ws, opts)), cwd=ws.root, env=env)
-        if r.returncode:
-            raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
-        ui.out.print(r.stdout, markup=False, end="")
-        return
-    floating = b.unpinned(ws, opts)
+
+def _root(path: Path | None) -> Path:
+    """The workspace, with any write a killed command left half done rolled back."""
+    from cmu610bsp import txn
+
+    root = path.resolve() if path else find_root()
+    if not (root / CONFIG_FILE).is_file():
+        raise BspError(f"{root}: no {CONFIG_FILE} here", hint="pass the directory `cmu610bsp init` created")
+    if txn.recover(root, list(OWNED_ROOTS)):
+        _say("note: rolled back an interrupted write; the workspace is as it was before it")
+    return root
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    root = _root(args.workspace)
+    opts = b.Options(args.line, args.board, args.target, args.plan, sources(args.source), args.cache,
+                     args.sstate_mirror, args.hashserv, args.timeout, args.offline)
+    b.write_overlay(root, opts)
+    argv = b.command(root, opts)
+    env = b.environment(root, opts)
+    stale = b.stale_inputs(root)
+    if stale:
+        _say(f"warning: changed since the layer was generated: {', '.join(stale)}; this build uses the "
+             "generated files as they are (`cmu610bsp sync` renders the change)")
+    if args.dry_run:
+        _dry_run(root, opts, argv, env)
+        return 0
+    floating = b.unpinned(root, opts)
     if floating:
-        ui.err.print(f"warning: not pinned to a commit: {', '.join(floating)}; "
-                     "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible", markup=False)
-    for recipe in b.devtool_recipes(ws, line):
-        ui.err.print(f"warning: devtool workspace overrides {recipe}: layer changes to it are not used (cmu610bsp devtool reset {recipe})")
+        _say(f"warning: not pinned to a commit: {', '.join(floating)}; "
+             "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible")
+    for recipe in b.devtool_recipes(root, opts.line):
+        _say(f"warning: devtool workspace overrides {recipe}: layer changes to it are not used (cmu610bsp devtool reset {recipe})")
+    p = b.paths(root, opts.line)
     p["build"].mkdir(parents=True, exist_ok=True)
     b.drop_stale_parser_tables(p["build"])
     prog = b.Progress()
     result, rc, start = "failed", 2, time.monotonic()
-    with b.claim(p["build"]), p["log"].open("w", buffering=1) as log, _progress() as show:
-        def on_line(text: str) -> None:
-            log.write(text + "\n")
-            moved = prog.feed(text)
-            show(prog, text, moved)
-
+    with b.claim(p["build"]), p["log"].open("w", buffering=1) as log:
+        # forked before the progress bar starts its thread: a fork copies only the calling thread
+        child = proc.fork_call(partial(b.kas_main, b.kas_args(root, opts)), argv, cwd=root, env=env)
         try:
-            code = proc.stream(argv, on_line, cwd=ws.root, env=env, timeout=timeout)
+            with _progress() as show:
+                def on_line(text: str) -> None:
+                    log.write(text + "\n")
+                    show(prog, text, prog.feed(text))
+
+                code = proc.pump(child, child.fd, on_line, timeout=opts.timeout, name="kas")
             result, rc = ("success", 0) if code == 0 else ("failed", 2)
         except KeyboardInterrupt:
             result, rc = "interrupted", 130
         except proc.Timeout:
             result, rc = "timeout", 124
         finally:
+            if child.returncode is None:
+                proc.kill_group(child)
+            os.close(child.fd)
             b.stop_bitbake_server(p["build"])
-    data = b.summary(ws, opts, result, time.monotonic() - start, prog, argv)
-    path = b.write_summary(ws, line, data)
-    if as_json:
+    data = b.summary(root, opts, result, time.monotonic() - start, prog, argv)
+    path = b.write_summary(root, opts.line, data)
+    if args.as_json:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         _report(data, path)
-    if rc:
-        raise typer.Exit(rc)
+    if rc == 130:
+        _say("interrupted")
+    return rc
+
+
+def _dry_run(root: Path, opts: b.Options, argv: list[str], env: dict[str, str]) -> None:
+    import shlex
+
+    print(f"cd {root} && " + " ".join(f"{k}={shlex.quote(env[k])}" for k in ("KAS_WORK_DIR", "KAS_BUILD_DIR"))
+          + " " + shlex.join(argv))
+    missing = b.unfetched(root, opts)
+    if missing:
+        # kas dump clones first: print the composition's files instead, and say why
+        print(f"# kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
+              "or after a first build it shows the merged configuration")
+        for f in b.kas_files(root, opts):
+            print(f"# --- {f.relative_to(root)}\n{f.read_text()}", end="")
+        return
+    r = proc.run(b.kas("dump", b.composition(root, opts)), cwd=root, env=env)
+    if r.returncode:
+        raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
+    print(r.stdout, end="")
+
+
+Show = Callable[[b.Progress, str, bool], None]
 
 
 @contextmanager
-def _progress() -> Iterator:  # type: ignore[type-arg]
+def _progress() -> Iterator[Show]:
     """A rich bar on a terminal; on a pipe, the task lines and errors as plain text."""
-    if not ui.err.is_terminal:
-        from cmu610bsp.build import bitbake_line
-
-        def plain(prog, text: str, moved: bool) -> None:  # type: ignore[no-untyped-def]
-            text = bitbake_line(text)
+    if not sys.stderr.isatty():
+        def plain(prog: b.Progress, text: str, moved: bool) -> None:
+            text = b.bitbake_line(text)
             if text.startswith(("NOTE: Running", "ERROR:", "NOTE: Tasks Summary", "Summary:")):
-                print(text, file=sys.stderr, flush=True)
+                _say(text)
         yield plain
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cmu610bsp import ui
+
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=ui.err, transient=True)
     with bar:
         setscene = bar.add_task("shared state", total=None)
         tasks = bar.add_task("tasks", total=None)
 
-        def rich_show(prog, text: str, moved: bool) -> None:  # type: ignore[no-untyped-def]
+        def rich_show(prog: b.Progress, text: str, moved: bool) -> None:
             if moved:
                 bar.update(setscene, completed=prog.setscene_done, total=prog.setscene_total or None)
                 running = ", ".join(prog.running[-3:])
@@ -141,136 +181,13 @@ def _progress() -> Iterator:  # type: ignore[type-arg]
 
 def _report(data: dict, path: Path) -> None:  # type: ignore[type-arg]
     t = data["tasks"]
-    ui.out.print(f"{data['result']}: {data['line']} for {data['board']} in {data['duration_s']:.1f} s; "
-                 f"tasks run {t['run']}, restored from shared state {t['restored_from_sstate']}", markup=False)
+    print(f"{data['result']}: {data['line']} for {data['board']} in {data['duration_s']:.1f} s; "
+          f"tasks run {t['run']}, restored from shared state {t['restored_from_sstate']}")
     if "failed_task" in data:
         f = data["failed_task"]
-        ui.out.print(f"first failing task: {f['task']}\nlog: {f['log']}", markup=False)
+        print(f"first failing task: {f['task']}\nlog: {f['log']}")
         for line in f["log_tail"]:
-            ui.out.print(f"  | {line}", markup=False)
+            print(f"  | {line}")
     for a in data["artifacts"]:
-        ui.out.print(f"{a['path']}  {a['size']} bytes  sha256 {a['sha256']}", markup=False)
-    ui.out.print(f"log: {data['log']}\nsummary: {path}", markup=False)
-
-
-def lock(
-    line: Annotated[str, typer.Argument(help="Product line whose composition to pin.")] = "bigbmc",
-    source: Annotated[Optional[list[str]], typer.Option("--source", help="NAME=PATH local checkout.")] = None,
-    ws_dir: WsOpt = None,
-) -> None:
-    """Pin every repository revision in a kas lock file (configs/kas/base.lock.yml)."""
-    from cmu610bsp import build as b
-
-    ws = _workspace(ws_dir)
-    opts = b.Options(line, sources=_sources(source))
-    b.write_overlay(ws, opts)
-    argv = b.kas("lock", b.composition(ws, opts))
-    r = proc.run(argv, cwd=ws.root, env=b.environment(ws, opts), timeout=3600)
-    if r.returncode:
-        raise BspError("kas lock failed", hint=(r.stderr or r.stdout).strip()[-800:])
-    locks = sorted(str(p.relative_to(ws.root)) for p in (ws.root / "configs/kas").glob("*.lock.yml"))
-    ui.out.print("pinned: " + (", ".join(locks) or "(kas wrote no lock file: nothing to pin)"), markup=False)
-
-
-@cache_app.command("serve")
-def serve(
-    bind: Annotated[str, typer.Option("--bind", help="HOST:PORT to listen on.")] = "0.0.0.0:8686",
-    database: Annotated[Optional[Path], typer.Option("--database", help="SQLite database (default build/hashserv.db).")] = None,
-    bitbake: Annotated[Optional[Path], typer.Option("--bitbake", help="BitBake checkout (default: the workspace's openbmc/bitbake).")] = None,
-    ws_dir: WsOpt = None,
-) -> None:
-    """Run BitBake's hash-equivalence server (from the checked-out BitBake) until Ctrl-C."""
-    ws = _workspace(ws_dir)
-    root = bitbake or ws.root / "build" / "openbmc" / "bitbake"
-    exe = root / "bin" / "bitbake-hashserv"
-    if not exe.is_file():
-        raise BspError(f"{exe} not found", hint="run a build first (kas checks BitBake out), or pass --bitbake DIR")
-    db = database or ws.root / "build" / "hashserv.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, str(exe), "--bind", bind, "--database", str(db)]
-    ui.err.print(f"hash-equivalence server on {bind} (database {db}); builds use: cmu610bsp build LINE --hashserv HOST:PORT")
-    try:
-        rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root)
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    if rc:
-        raise typer.Exit(2)
-
-
-def _devtool(args: list[str], line: str, ws_dir: Path | None, source: list[str] | None = None,
-             offline: bool = False) -> None:
-    """Run `devtool ARGS` in the line's kas shell, and stop BitBake's server however it ends."""
-    from cmu610bsp import build as b
-
-    ws = _workspace(ws_dir)
-    opts = b.Options(line, sources=_sources(source), offline=offline)
-    p = b.paths(ws, line)
-    if source or offline or not p["overlay"].is_file():
-        b.write_overlay(ws, opts)  # else: keep the last build's (its --source, --offline and caches)
-    cmd = shlex.join(["devtool", *args])
-    # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
-    # run in a fresh build directory has none to keep
-    keep = ["-k"] if (p["build"] / "conf" / "bblayers.conf").is_file() else []
-    argv = b.kas("shell", *keep, b.composition(ws, opts), "-c", cmd)
-    with b.claim(p["build"]):
-        b.devtool_layer_as_devtool_writes_it(p["build"])
-        b.drop_stale_parser_tables(p["build"])
-        try:
-            rc = proc.stream(argv, lambda l: print(l, flush=True), cwd=ws.root, env=b.environment(ws, opts))
-        finally:
-            b.stop_bitbake_server(p["build"])
-    if rc:
-        raise BspError(f"{cmd} failed (exit {rc})")
-
-
-LineOpt = Annotated[str, typer.Option("--line", "-l", help="Product line whose build directory to use.")]
-SourceOpt = Annotated[Optional[list[str]], typer.Option("--source", help="NAME=PATH local checkout (default: the last build's).")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK. Without --source and --offline, the last build's settings are kept.")]
-
-
-@devtool_app.command("modify")
-def modify(
-    recipe: str,
-    srctree: Annotated[Optional[Path], typer.Argument(help="Source tree (default: workspace/sources/RECIPE).")] = None,
-    no_extract: Annotated[bool, typer.Option("--no-extract", "-n", help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
-    line: LineOpt = "bigbmc",
-    source: SourceOpt = None,
-    offline: OfflineOpt = False,
-    ws_dir: WsOpt = None,
-) -> None:
-    """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
-    if no_extract and srctree is None:
-        raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
-    _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe,
-              *([str(srctree.resolve())] if srctree else [])], line, ws_dir, source, offline)
-
-
-@devtool_app.command("build")
-def dbuild(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
-           ws_dir: WsOpt = None) -> None:
-    """Build RECIPE from the devtool workspace."""
-    _devtool(["build", recipe], line, ws_dir, source, offline)
-
-
-@devtool_app.command("status")
-def status(line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False, ws_dir: WsOpt = None) -> None:
-    """Recipes in the devtool workspace."""
-    _devtool(["status"], line, ws_dir, source, offline)
-
-
-@devtool_app.command("reset")
-def reset(recipe: str, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
-          ws_dir: WsOpt = None) -> None:
-    """Drop RECIPE from the devtool workspace."""
-    _devtool(["reset", recipe], line, ws_dir, source, offline)
-
-
-@devtool_app.command("finish")
-def finish(recipe: str, layer: Annotated[Optional[Path], typer.Option("--layer", help="Where to write (default meta-cmu610).")] = None,
-           line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
-           ws_dir: WsOpt = None) -> None:
-    """Turn RECIPE's workspace changes into patches/bbappend in a layer (meta-cmu610 by default)."""
-    ws = _workspace(ws_dir)
-    dest = (layer or ws.root / "meta-cmu610").resolve()
-    _devtool(["finish", recipe, str(dest)], line, ws_dir, source, offline)
-    ui.out.print(f"devtool finish wrote {recipe}'s changes into {dest}", markup=False)
+        print(f"{a['path']}  {a['size']} bytes  sha256 {a['sha256']}")
+    print(f"log: {data['log']}\nsummary: {path}")

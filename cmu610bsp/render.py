@@ -14,13 +14,9 @@ from typing import Any
 import jinja2
 
 from cmu610bsp import __version__, layer, resources, views
+from cmu610bsp.layout import KAS_DIR, LAYER, OUTPUT_ROOTS, ZEPHYR_MODULE  # noqa: F401 - re-exported
 from cmu610bsp.model import Board, Catalog, Product, Soc
 
-LAYER = "meta-cmu610"
-ZEPHYR_MODULE = f"{LAYER}/zephyr"
-KAS_DIR = "configs/kas"
-# Directories whose content the generator owns (each swapped atomically as a whole).
-OUTPUT_ROOTS = (LAYER, KAS_DIR)
 # Layers of the openbmc/openbmc tree a CMU610 build uses (paths inside that repository).
 OPENBMC_LAYERS = (
     "meta",
@@ -150,7 +146,10 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
     openbmc = {"url": project.openbmc_url, "commit": project.openbmc_commit, "layers": OPENBMC_LAYERS}
     put(f"{KAS_DIR}/base.yml", "kas/base.yml.j2", default_machine=default, openbmc=openbmc, self_repo="cmu610bsp")
     for p in sorted(project.products, key=lambda p: p.name):
-        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p)
+        # the line's default board: the first in the description that serves it (what `build`
+        # takes without --board; kas with base.yml:<line>.yml alone builds the same)
+        machine = next((b.name for b in project.boards if p.name in b.product_lines), None)
+        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain)
     put(f"{LAYER}/zephyr/toolchain.env", "zephyr/toolchain.env.j2", toolchain=project.toolchain)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")

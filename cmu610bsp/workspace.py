@@ -22,13 +22,9 @@ from pydantic import AfterValidator, Field
 
 from cmu610bsp import __version__, render, resources
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, STATE_ROOT, find_root  # noqa: F401 - re-exported
 from cmu610bsp.model import Strict, load_board, load_catalog, load_product, load_soc, parse_model, read_yaml
 from cmu610bsp.validate import check_board, check_soc
-
-CONFIG_FILE = "cmu610bsp.yml"
-STATE_ROOT = ".cmu610bsp/state"
-MANIFEST = f"{STATE_ROOT}/manifest.json"
-
 
 DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
 
@@ -83,7 +79,7 @@ class Workspace:
     @property
     def roots(self) -> list[str]:
         """Directories the generator owns, swapped as a whole on every write."""
-        return [*render.OUTPUT_ROOTS, STATE_ROOT]
+        return list(OWNED_ROOTS)
 
     def kept(self, path: str) -> bool:
         return any(fnmatch.fnmatch(path, g) for g in self.config.keep)
@@ -91,11 +87,7 @@ class Workspace:
 
 def find(start: Path | None = None) -> Workspace:
     """The workspace containing `start` (like git and west, search upwards)."""
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / CONFIG_FILE).is_file():
-            return open_workspace(d)
-    raise BspError(f"no {CONFIG_FILE} in {here} or above", hint="run `cmu610bsp init` first, or pass --workspace")
+    return open_workspace(find_root(start))
 
 
 def open_workspace(root: Path) -> Workspace:
