@@ -41,6 +41,7 @@ def _register() -> None:
     app.add_typer(devtool_app, name="devtool")
     app.command()(doctor)
 
+
 def _build_help() -> str:
     from cmu610bsp.cli_build import HELP
 
