@@ -111,8 +111,13 @@ def paths(root: Path, line: str) -> dict[str, Path]:
 
 
 def _yaml(path: Path) -> dict[str, Any]:
+    """A generated kas file (or kas's lock file), which a hand edit may have broken."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
-    data = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+    try:
+        data = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as e:
+        raise BspError(f"{path}: not valid YAML: {' '.join(str(e).split())}",
+                       hint="fix the hand edit, or `cmu610bsp generate --force` to render it again") from None
     return data if isinstance(data, dict) else {}
 
 
@@ -178,6 +183,8 @@ def stale_inputs(root: Path) -> list[str]:
         return []
     out = []
     for rel, rec in sorted(inputs.items()):
+        if not isinstance(rec, dict):
+            continue
         try:
             text = (root / rel).read_text(encoding="utf-8")
         except (OSError, UnicodeError):

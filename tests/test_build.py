@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import run_cli, snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
 SRC = f"openbmc={FIXTURE}"
@@ -293,6 +293,12 @@ def test_build_reads_the_generated_layer_not_the_description(workspace: Path) ->
     assert r.returncode == 2 and "not a board of this workspace" in r.stderr and "boards: cmu610-evb" in r.stderr
     r = run_cli("build", "base", "--dry-run", cwd=workspace)  # a kas file, but not a line's
     assert r.returncode == 2 and "unknown product line 'base'" in r.stderr and "lines: bigbmc, littlebmc" in r.stderr
+    line = workspace / "configs/kas/littlebmc.yml"
+    line.write_text(line.read_text() + "repos: [\n")  # a hand edit gone wrong
+    before = snapshot(workspace)
+    r = run_cli("build", "littlebmc", "--source", SRC, cwd=workspace)
+    assert r.returncode == 2 and f"{line}: not valid YAML" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert snapshot(workspace) == before
 
 
 def test_line_file_without_default_board(workspace: Path) -> None:
