@@ -30,9 +30,8 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import proc
 from cmu610bsp.errors import BspError
-from cmu610bsp.layout import KAS_DIR, LAYER, MANIFEST
+from cmu610bsp.layout import KAS_DIR, LAYER, read_manifest, sha256
 
 _SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.*)\)")
 _TASK = re.compile(r"^NOTE: Running (?:noexec )?task (\d+) of (\d+) \((.*)\)")
@@ -126,13 +125,14 @@ def product_lines(root: Path) -> list[str]:
     return sorted(f.stem for f in (root / KAS_DIR).glob("*.yml") if "target" in _yaml(f))
 
 
-def line_file(root: Path, line: str) -> Path:
-    """The line's generated kas file; an unknown line is a user error."""
+def _line(root: Path, line: str) -> tuple[Path, dict[str, Any]]:
+    """The line's generated kas file and its content; an unknown line is a user error."""
     path = root / KAS_DIR / f"{line}.yml"
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", line) or not path.is_file() or "target" not in _yaml(path):
+    data = _yaml(path) if re.fullmatch(r"[a-z][a-z0-9_]*", line) and path.is_file() else {}
+    if "target" not in data:
         raise BspError(f"unknown product line {line!r}", hint="lines: " + (", ".join(product_lines(root)) or
                                                                            "none generated; run `cmu610bsp sync`"))
-    return path
+    return path, data
 
 
 _CONF_VAR = re.compile(r'^(CMU610_BOARD|CMU610_PRODUCT_LINES)\s*\??=\s*"([^"]*)"', re.M)
@@ -152,7 +152,7 @@ def boards(root: Path) -> dict[str, list[str]]:
 def kas_files(root: Path, opts: Options) -> list[Path]:
     """base + line + toolchain + cache + the run's overlay (written by `write_overlay`)."""
     kas = root / KAS_DIR
-    files = [kas / "base.yml", line_file(root, opts.line), kas / "toolchain.yml", kas / "cache.yml"]
+    files = [kas / "base.yml", _line(root, opts.line)[0], kas / "toolchain.yml", kas / "cache.yml"]
     for f in files:
         if not f.is_file():
             raise BspError(f"{f.relative_to(root)} not found", hint="run `cmu610bsp sync`")
@@ -163,7 +163,7 @@ def _board(root: Path, opts: Options) -> str:
     """--board, checked against the layer's machines, or the line's default board."""
     served = boards(root)
     # a line file generated before it named its default board: the first board serving the line
-    board = opts.board or _yaml(line_file(root, opts.line)).get("machine") or next(
+    board = opts.board or _line(root, opts.line)[1].get("machine") or next(
         (name for name, lines in served.items() if opts.line in lines), None)
     if not isinstance(board, str):
         raise BspError(f"no board of this workspace serves {opts.line}",
@@ -178,19 +178,17 @@ def _board(root: Path, opts: Options) -> str:
 def stale_inputs(root: Path) -> list[str]:
     """Description files changed since the layer was generated (the manifest has their hashes)."""
     try:
-        inputs = json.loads((root / MANIFEST).read_text()).get("inputs", {})
-    except (OSError, ValueError, AttributeError):
-        return []
+        inputs = (read_manifest(root) or {}).get("inputs")
+    except BspError:
+        return []  # `generate` and `sync` report an unreadable manifest; a build does not need it
     out = []
-    for rel, rec in sorted(inputs.items()):
-        if not isinstance(rec, dict):
-            continue
+    for rel, rec in sorted(inputs.items()) if isinstance(inputs, dict) else []:
         try:
             text = (root / rel).read_text(encoding="utf-8")
         except (OSError, UnicodeError):
             out.append(rel)
             continue
-        if hashlib.sha256(text.encode()).hexdigest() != rec.get("sha256"):
+        if not isinstance(rec, dict) or sha256(text.encode()) != rec.get("sha256"):
             out.append(rel)
     return out
 
@@ -264,13 +262,9 @@ def composition(root: Path, opts: Options) -> str:
 
 
 def kas_args(root: Path, opts: Options) -> list[str]:
-    """`kas build` arguments of this run (after `kas`)."""
+    """`kas build` arguments of this run (after `kas`; `kas(*these)` is the equivalent command
+    line that --dry-run prints and summary.json records)."""
     return ["build", composition(root, opts), *(["--", "-n"] if opts.plan else [])]
-
-
-def command(root: Path, opts: Options) -> list[str]:
-    """The command line equivalent to the run: what --dry-run prints and summary.json records."""
-    return kas(*kas_args(root, opts))
 
 
 def kas_main(args: list[str]) -> None:

@@ -78,12 +78,12 @@ def _main(
 
 def _ws(path: Path | None) -> workspace.Workspace:
     """The workspace to act on, with any write a killed command left half done rolled back."""
-    from cmu610bsp import txn, workspace
+    from cmu610bsp import layout, workspace
 
-    ws = workspace.open_workspace(path.resolve()) if path else workspace.find()
-    if txn.recover(ws.root, ws.roots):
+    root, rolled_back = layout.workspace_root(path)
+    if rolled_back:
         ui.err.print("note: rolled back an interrupted write; the workspace is as it was before it")
-    return ws
+    return workspace.open_workspace(root)
 
 
 @app.command()
@@ -251,8 +251,6 @@ def run(argv: list[str]) -> int:
     try:
         rc = command.main(args=argv, prog_name="cmu610bsp", standalone_mode=False)
     except typer.Exit as e:
-        if e.exit_code == 130:  # typer turns Ctrl-C into Exit(130)
-            ui.err.print("interrupted")
         return e.exit_code
     except typer.Abort:
         raise KeyboardInterrupt from None
@@ -261,9 +259,7 @@ def run(argv: list[str]) -> int:
             raise
         e.show()  # type: ignore[attr-defined]
         return 2
-    if rc == 130:  # typer turns Ctrl-C into an exit code of 130 when not standalone
-        ui.err.print("interrupted")
-    return rc if isinstance(rc, int) else 0
+    return rc if isinstance(rc, int) else 0  # typer turns Ctrl-C into 130 when not standalone
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from cmu610bsp import build as b
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError
-from cmu610bsp.layout import CONFIG_FILE, OWNED_ROOTS, find_root
+from cmu610bsp.layout import workspace_root
 
 HELP = "Compose base + line + toolchain + cache + this run's overlay and run `kas build`."
 
@@ -60,13 +60,8 @@ def _say(text: str) -> None:
 
 
 def _root(path: Path | None) -> Path:
-    """The workspace, with any write a killed command left half done rolled back."""
-    from cmu610bsp import txn
-
-    root = path.resolve() if path else find_root()
-    if not (root / CONFIG_FILE).is_file():
-        raise BspError(f"{root}: no {CONFIG_FILE} here", hint="pass the directory `cmu610bsp init` created")
-    if txn.recover(root, list(OWNED_ROOTS)):
+    root, rolled_back = workspace_root(path)
+    if rolled_back:
         _say("note: rolled back an interrupted write; the workspace is as it was before it")
     return root
 
@@ -77,7 +72,8 @@ def main(argv: list[str]) -> int:
     opts = b.Options(args.line, args.board, args.target, args.plan, sources(args.source), args.cache,
                      args.sstate_mirror, args.hashserv, args.timeout, args.offline)
     b.write_overlay(root, opts)
-    argv = b.command(root, opts)
+    kas_args = b.kas_args(root, opts)
+    argv = b.kas(*kas_args)  # the equivalent command line: printed, logged, in summary.json
     env = b.environment(root, opts)
     stale = b.stale_inputs(root)
     if stale:
@@ -99,7 +95,7 @@ def main(argv: list[str]) -> int:
     result, rc, start = "failed", 2, time.monotonic()
     with b.claim(p["build"]), p["log"].open("w", buffering=1) as log:
         # forked before the progress bar starts its thread: a fork copies only the calling thread
-        child = proc.fork_call(partial(b.kas_main, b.kas_args(root, opts)), argv, cwd=root, env=env)
+        child = proc.fork_call(partial(b.kas_main, kas_args), argv, cwd=root, env=env)
         try:
             with _progress() as show:
                 def on_line(text: str) -> None:
@@ -123,8 +119,6 @@ def main(argv: list[str]) -> int:
         print(json.dumps(data, indent=2, sort_keys=True))
     else:
         _report(data, path)
-    if rc == 130:
-        _say("interrupted")
     return rc
 
 

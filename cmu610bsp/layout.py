@@ -3,6 +3,8 @@ files through these without loading the description model."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 from cmu610bsp.errors import BspError
@@ -26,3 +28,30 @@ def find_root(start: Path | None = None) -> Path:
         if (d / CONFIG_FILE).is_file():
             return d
     raise BspError(f"no {CONFIG_FILE} in {here} or above", hint="run `cmu610bsp init` first, or pass --workspace")
+
+
+def workspace_root(path: Path | None) -> tuple[Path, bool]:
+    """The workspace (`path`, or found upwards from here) after rolling back any write a killed
+    command left half done; True when there was one to roll back."""
+    from cmu610bsp import txn
+
+    root = path.resolve() if path else find_root()
+    if not (root / CONFIG_FILE).is_file():
+        raise BspError(f"{root}: no {CONFIG_FILE} here", hint="pass the directory `cmu610bsp init` created")
+    return root, txn.recover(root, list(OWNED_ROOTS))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_manifest(root: Path) -> dict[str, object] | None:
+    """What the last generate recorded: every generated file's hash, the inputs, the version."""
+    path = root / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
+    return data

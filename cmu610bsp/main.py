@@ -30,14 +30,15 @@ def edge(run: Callable[[], int], debug: Callable[[], bool]) -> NoReturn:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        rc = 130
     except Exception as e:  # noqa: BLE001 - the edge of the program
         if debug():
             traceback.print_exc()
         else:
             print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
         sys.exit(1)
+    if rc == 130:  # Ctrl-C or SIGTERM, raised or turned into an exit code on the way
+        print("interrupted", file=sys.stderr)
     sys.exit(rc)
 
 

@@ -9,6 +9,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,8 +136,6 @@ def fork_call(
     (kas), it saves the second interpreter's start-up and imports (about 0.15 s a run).
     Call it before starting any thread (a fork copies only the calling one); `pump` the result.
     `title` is the equivalent command line, for the log."""
-    import sys
-
     log.debug("%s$ %s  (in a fork of this process)", cwd, shlex.join(title))
     read_end, write_end = os.pipe()
     sys.stdout.flush()

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from cmu610bsp import __version__, layer, resources, views
-from cmu610bsp.layout import KAS_DIR, LAYER, OUTPUT_ROOTS, ZEPHYR_MODULE  # noqa: F401 - re-exported
+from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE  # noqa: F401 - re-exported
 from cmu610bsp.model import Board, Catalog, Product, Soc
 
 # Layers of the openbmc/openbmc tree a CMU610 build uses (paths inside that repository).

@@ -20,9 +20,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from cmu610bsp import __version__, render, resources
+from cmu610bsp import __version__, layout, render, resources
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, STATE_ROOT, find_root  # noqa: F401 - re-exported
+from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, STATE_ROOT, find_root, sha256  # noqa: F401 - re-exported
 from cmu610bsp.model import Strict, load_board, load_catalog, load_product, load_soc, parse_model, read_yaml
 from cmu610bsp.validate import check_board, check_soc
 
@@ -141,24 +141,13 @@ def input_files(ws: Workspace) -> dict[str, str]:
     return {p: _rel(ws, p).read_text(encoding="utf-8") for p in sorted(set(paths))}
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def git_blob_id(data: bytes) -> str:
     """The id git gives these bytes as a blob: lets sync find a file's base in the repository."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def read_manifest(ws: Workspace) -> dict[str, object] | None:
-    path = ws.root / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
-    return data
+    return layout.read_manifest(ws.root)
 
 
 def manifest_bytes(ws: Workspace, files: dict[str, str]) -> bytes:
