@@ -78,32 +78,30 @@ def init(directory: Path, board: str | None) -> InitResult:
             "# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
             + yaml.safe_dump(config, sort_keys=False)
         )
-        (scratch / ".gitignore").write_text(GITIGNORE)
+        ignore = target / ".gitignore"
+        mine = ignore.read_text() if ignore.is_file() else ""  # the user's lines stay, ours are added
+        (scratch / ".gitignore").write_text(mine + "".join(
+            ln + "\n" for ln in GITIGNORE.splitlines() if ln not in mine.splitlines()))
         ws = workspace.open_workspace(scratch)
         plan = workspace.generate(ws)
         files = sum(1 for p, v in plan.changes.items() if v is not None and p != workspace.MANIFEST)
         target.mkdir(exist_ok=True)
-        for entry in sorted(scratch.iterdir()):
-            entry.rename(target / entry.name)
+        written = sorted(entry.name for entry in scratch.iterdir())
+        for name in written:
+            (scratch / name).rename(target / name)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return InitResult(target, model.name, files, _git_first_commit(target))
+    return InitResult(target, model.name, files, _git_first_commit(target, written))
 
 
-def _git_first_commit(root: Path) -> str | None:
-    """A repository with a first commit, unless the workspace already lives inside one."""
+def _git_first_commit(root: Path, written: list[str]) -> str | None:
+    """A repository with a first commit of what init wrote, unless the workspace already lives
+    inside one."""
     import git
 
-    try:
-        git.Repo(root, search_parent_directories=True)
+    from cmu610bsp import vcs
+
+    if vcs.repository(root) is not None:
         return None
-    except git.InvalidGitRepositoryError:
-        pass
     repo = git.Repo.init(root)
-    repo.git.add("--all")
-    env = {"GIT_AUTHOR_NAME": "cmu610bsp", "GIT_AUTHOR_EMAIL": "cmu610bsp@localhost",
-           "GIT_COMMITTER_NAME": "cmu610bsp", "GIT_COMMITTER_EMAIL": "cmu610bsp@localhost"}
-    have_identity = bool(repo.git.config("--get", "user.email", with_exceptions=False))
-    with repo.git.custom_environment(**({} if have_identity else env)):
-        repo.git.commit("-q", "-m", "cmu610bsp init: workspace for the board description")
-    return repo.head.commit.hexsha
+    return vcs.commit(repo, "cmu610bsp init: workspace for the board description", written)

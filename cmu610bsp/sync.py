@@ -189,12 +189,11 @@ def refuse_if_dirty(ws: workspace.Workspace) -> None:
 
 def commit(ws: workspace.Workspace) -> str:
     """Commit the generated roots and state with a message naming the generator version."""
-    import git
+    from cmu610bsp import vcs
 
-    repo = git.Repo(ws.root, search_parent_directories=True)
+    repo = vcs.repository(ws.root)
+    if repo is None:
+        raise BspError(f"{ws.root} is not in a git repository: nothing to commit to",
+                       hint="`git init` it, or run sync without --commit")
     paths = [str(ws.root / r) for r in ws.roots if (ws.root / r).exists()]
-    repo.git.add("--all", "--", *paths)
-    if not repo.index.diff("HEAD"):
-        return ""
-    repo.git.commit("-q", "-m", f"cmu610bsp sync: regenerate with cmu610bsp {__version__}", "--", *paths)
-    return repo.head.commit.hexsha
+    return vcs.commit(repo, f"cmu610bsp sync: regenerate with cmu610bsp {__version__}", paths)

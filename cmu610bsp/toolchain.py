@@ -6,6 +6,7 @@ Without a record, Debian's riscv64-unknown-elf GCC in /usr is the stand-in, and 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -82,6 +83,24 @@ def _member_problem(m: tarfile.TarInfo) -> str | None:
     return None
 
 
+def _tamed(m: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A copy of a checked member as tarfile's "data" filter would leave it: owned by whoever
+    extracts, no setuid/setgid/sticky bits, no group/other write, readable and writable by its
+    owner. Done here, not with `filter=`, which Debian 12's Python 3.11.2 does not have."""
+    t = copy.copy(m)
+    t.uid, t.gid, t.uname, t.gname = os.geteuid(), os.getegid(), "", ""
+    if t.isdir():
+        t.mode = (t.mode & 0o755) | 0o700
+    elif t.isfile() or t.islnk():
+        t.mode = (t.mode & 0o755) | 0o600
+    return t
+
+
+# Python versions with extraction filters (3.11.4+) warn or filter on their own unless told that
+# the members are already checked: they are (`_member_problem`, `_tamed`).
+_CHECKED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+
+
 def _extract(archive: Path, into: Path) -> None:
     try:
         with tarfile.open(archive, "r:*") as tar:
@@ -91,7 +110,7 @@ def _extract(archive: Path, into: Path) -> None:
                 if why:
                     raise BspError(f"{archive}: refused, nothing was extracted",
                                    [Finding(str(archive), m.name, why)])
-            tar.extractall(into, members=members, filter="data")
+            tar.extractall(into, members=[_tamed(m) for m in members], **_CHECKED)  # type: ignore[arg-type]
     except (tarfile.TarError, EOFError, OSError) as e:
         raise BspError(f"{archive}: truncated or corrupt archive ({e}); nothing was extracted") from None
 
@@ -132,6 +151,8 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
             try:
                 _extract(source, tmp)
                 _toolchain_root(tmp)
+                # mkdtemp made it 0700: the ordinary user BitBake runs as must be able to use it
+                tmp.chmod(0o755)
                 os.rename(tmp, final)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)

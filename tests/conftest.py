@@ -26,6 +26,26 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           capture_output=True, text=True, timeout=timeout)
 
 
+def processes() -> list[tuple[int, str, Path | None]]:
+    """Every other process as (pid, command line, working directory), read from /proc: a minimal
+    Debian root has no `ps`, and the tests must not need one."""
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit() or int(p.name) == os.getpid():
+            continue
+        try:
+            cmdline = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        try:
+            cwd: Path | None = Path(os.readlink(p / "cwd"))
+        except OSError:
+            cwd = None
+        if cmdline:
+            out.append((int(p.name), cmdline, cwd))
+    return out
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """Every file (and symlink, and empty directory) under root with a hash of its bytes."""
     out: dict[str, str] = {}

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_cli, snapshot
+from conftest import processes, run_cli, snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
 SRC = f"openbmc={FIXTURE}"
@@ -30,17 +30,7 @@ def _ctl(ws: Path, line: str, **ctl: object) -> None:
 
 def _procs_in(root: Path) -> list[str]:
     """Processes whose working directory is inside root (kas, bitbake, its server)."""
-    out = []
-    for p in Path("/proc").iterdir():
-        if not p.name.isdigit() or int(p.name) == os.getpid():
-            continue
-        try:
-            if Path(os.readlink(p / "cwd")).is_relative_to(root):
-                cmdline = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                out.append(f"{p.name} {cmdline}")
-        except OSError:
-            continue
-    return out
+    return [f"{pid} {cmd}" for pid, cmd, cwd in processes() if cwd is not None and cwd.is_relative_to(root)]
 
 
 def test_dry_run_prints_command_and_composed_config(workspace: Path) -> None:

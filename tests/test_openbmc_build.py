@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, as_user, openbmc_runner
+from conftest import REPO, as_user, openbmc_runner, processes
 
 pytestmark = pytest.mark.openbmc
 
@@ -71,8 +71,8 @@ def _run(o: dict[str, object], *args: str, timeout: float = 600) -> subprocess.C
 
 def _bitbake_left(ws: Path) -> list[str]:
     """BitBake or kas processes still running for this workspace (there must be none)."""
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if str(ws) in ln and ("bitbake" in ln or "kas" in ln)]
+    return [f"{pid} {cmd}" for pid, cmd, cwd in processes()
+            if (str(ws) in cmd or (cwd is not None and cwd.is_relative_to(ws))) and ("bitbake" in cmd or "kas" in cmd)]
 
 
 @pytest.mark.parametrize("line", ["littlebmc", "bigbmc"])
@@ -161,7 +161,7 @@ def test_cache_serve_answers_and_stops(tool: dict[str, object], sig: int) -> Non
     if sig == signal.SIGTERM:
         assert launcher.returncode == 130, launcher.stderr.read() if launcher.stderr else ""
     def server_left() -> bool:
-        return subprocess.run(["pgrep", "-f", f"hashserv.*127.0.0.1:{port}"], capture_output=True).returncode == 0
+        return any("hashserv" in cmd and f"127.0.0.1:{port}" in cmd for _, cmd, _ in processes())
     end = time.monotonic() + 10
     while time.monotonic() < end and server_left():
         time.sleep(0.2)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import processes, run_cli
 
 FW = Path(__file__).parent / "firmware"
 GCC = "riscv64-unknown-elf-gcc"
@@ -28,19 +28,24 @@ name: test-firmware
 deadline: {deadline}
 prompt: 'fw> '
 cores:
-  cpu0: {{markers: [{{pattern: 'cpu0: boot ok', within: 5}}]}}
+  cpu0: {{markers: [{{pattern: 'cpu0: boot ok', within: {within}}}]}}
   cpu1: {{markers: [{{pattern: 'cpu1: boot ok', within: {cpu1_within}}}]}}
 commands:
-  - {{send: ping, expect: pong, within: 3}}
+  - {{send: ping, expect: pong, within: {within}}}
   - {{send: {second}, expect: '{second_reply}', within: {second_within}}}
 never: ['FATAL ERROR', 'Kernel panic']
 """
 
 
-def spec(tmp: Path, deadline: float = 20, cpu1_within: float = 5, second: str = "status",
-         second_reply: str = "status: cpu0 up", second_within: float = 3) -> Path:
+# What a test expects to pass gets a window no loaded machine exhausts (a pass returns as soon as
+# its text is seen); only the window a test wants to see run out is short.
+ROOMY = 90
+
+
+def spec(tmp: Path, deadline: float = 100, cpu1_within: float = ROOMY, second: str = "status",
+         second_reply: str = "status: cpu0 up", second_within: float = ROOMY) -> Path:
     p = tmp / "spec.yaml"
-    p.write_text(SPEC.format(deadline=deadline, cpu1_within=cpu1_within, second=second,
+    p.write_text(SPEC.format(deadline=deadline, within=ROOMY, cpu1_within=cpu1_within, second=second,
                              second_reply=second_reply, second_within=second_within))
     return p
 
@@ -62,20 +67,19 @@ def firmware(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _unique(fw: Path, tmp: Path) -> Path:
-    """A private copy, so `ps` can tell our QEMU from any other."""
+    """A private copy, so the process list can tell our QEMU from any other."""
     p = tmp / f"fw-{os.getpid()}-{time.monotonic_ns()}.elf"
     shutil.copy(fw, p)
     return p
 
 
 def _qemus(marker: Path) -> list[str]:
-    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [l for l in ps.splitlines() if "qemu-system-riscv32" in l and str(marker) in l]
+    return [f"{pid} {cmd}" for pid, cmd, _ in processes() if "qemu-system-riscv32" in cmd and str(marker) in cmd]
 
 
 def _smoke(ws: Path, elf: Path, spec_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return run_cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--spec", str(spec_file),
-                   *extra, cwd=ws, timeout=120)
+                   *extra, cwd=ws, timeout=300)
 
 
 def test_pass_with_reports(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
@@ -95,13 +99,13 @@ def test_pass_with_reports(workspace: Path, firmware: dict[str, Path], tmp_path:
 
 def test_missing_marker_fails_at_its_deadline(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["nocpu1"], tmp_path)
-    start = time.monotonic()
     r = _smoke(workspace, elf, spec(tmp_path, cpu1_within=2), "--json")
-    took = time.monotonic() - start
     assert r.returncode == 2
-    cases = json.loads(r.stdout)["runs"][0]["cases"]
-    assert cases[0]["passed"] and not cases[1]["passed"] and "not seen within 2 s" in cases[1]["message"]
-    assert took < 15
+    cases = {c["name"]: c for c in json.loads(r.stdout)["runs"][0]["cases"]}
+    assert cases["cpu0: cpu0: boot ok"]["passed"]
+    # its own window ran out, not the overall deadline (100 s): it failed at its deadline
+    assert not cases["cpu1: cpu1: boot ok"]["passed"]
+    assert cases["cpu1: cpu1: boot ok"]["message"] == "not seen within 2 s"
     assert not _qemus(elf)
 
 

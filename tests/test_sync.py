@@ -151,3 +151,23 @@ def test_sync_killed_midway_leaves_tree_byte_for_byte(workspace: Path, sig: int)
         assert p.returncode == 130 and snapshot(workspace) == before
     assert run_cli("sync", "--dry-run", cwd=workspace).returncode == 0  # any command rolls back first
     assert snapshot(workspace) == before
+
+
+NO_GIT_IDENTITY = {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+                   "GIT_AUTHOR_NAME": "", "GIT_AUTHOR_EMAIL": "", "GIT_COMMITTER_NAME": "", "GIT_COMMITTER_EMAIL": ""}
+
+
+def test_commit_without_a_git_identity(workspace: Path, tmp_path: Path) -> None:
+    """A fresh CI container has no user.name/user.email: `sync --commit` and `init` still commit
+    (with the tool's default identity), nothing is left staged."""
+    env = {**NO_GIT_IDENTITY, "HOME": str(tmp_path)}
+    r = run_cli("init", str(tmp_path / "fresh"), env=env)
+    assert r.returncode == 0, r.stderr
+    assert git.Repo(tmp_path / "fresh").head.commit.author.name == "cmu610bsp"
+    _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")
+    _commit(workspace)
+    r = run_cli("sync", "--commit", cwd=workspace, env=env)
+    assert r.returncode == 0, r.stderr
+    repo = git.Repo(workspace)
+    assert not repo.is_dirty(untracked_files=True)
+    assert repo.head.commit.author.name == "cmu610bsp" and "regenerate" in repo.head.commit.message

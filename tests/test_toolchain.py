@@ -85,7 +85,7 @@ def test_stand_in_is_reported(workspace: Path) -> None:
 
 def test_directory_is_recorded_in_place(workspace: Path, real_toolchain: tuple[Path, str], tmp_path: Path) -> None:
     with tarfile.open(real_toolchain[0]) as tar:
-        tar.extractall(tmp_path / "x", filter="data")
+        tar.extractall(tmp_path / "x")  # noqa: S202 - made by the fixture above
     r = run_cli("toolchain", "install", str(tmp_path / "x/riscv-gcc"), cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert yaml.safe_load((workspace / "cmu610bsp.yml").read_text())["toolchain"]["path"] == str(tmp_path / "x/riscv-gcc")
@@ -151,3 +151,34 @@ def test_truncated_archive(workspace: Path, real_toolchain: tuple[Path, str], tm
     r = run_cli("toolchain", "install", str(cut), "--sha256", digest, cwd=workspace, env=cache)
     assert r.returncode == 2 and "truncated or corrupt" in r.stderr
     assert not any(p.is_file() for p in Path(cache["CMU610BSP_CACHE"]).rglob("*"))
+
+
+def test_extracted_modes_are_tamed_on_every_python(workspace: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian 12's own python3 (3.11.2) has no tarfile extraction filters: install must not rely
+    on them, and still drop setuid bits and group/other write, and leave the toolchain readable
+    by the ordinary user BitBake runs as (mkdtemp's 0700 was kept before)."""
+    from cmu610bsp import toolchain, workspace as ws_mod
+
+    real_extractall = tarfile.TarFile.extractall
+
+    def like_3_11_2(self: tarfile.TarFile, path: str | os.PathLike[str] = ".", members=None, *,
+                    numeric_owner: bool = False, **kw: object) -> None:
+        if kw:
+            raise TypeError(f"extractall() got an unexpected keyword argument {next(iter(kw))!r}")
+        real_extractall(self, path, members, numeric_owner=numeric_owner)  # type: ignore[call-arg]
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", like_3_11_2)
+    monkeypatch.setattr(toolchain, "_CHECKED", {})
+    monkeypatch.setenv("CMU610BSP_CACHE", str(tmp_path / "cache"))
+    helper = _member("tc/bin/helper", size=10)
+    helper.mode = 0o4777
+    tools = _member("tc/share", tarfile.DIRTYPE)
+    tools.mode = 0o2777
+    archive = tmp_path / "tc.tar.gz"
+    digest = _tar(archive, [tools, helper])
+    record = toolchain.install(ws_mod.open_workspace(workspace), archive, digest, None)
+    root = Path(record.path)
+    assert (root.parent.stat().st_mode & 0o777) == 0o755
+    assert (root / "bin" / "helper").stat().st_mode & 0o7777 == 0o755
+    assert (root / "share").stat().st_mode & 0o7777 == 0o755

@@ -1,0 +1,36 @@
+"""The workspace's git repository: finding it and committing to it, for `init` and `sync`.
+
+A commit never fails for want of an identity (a fresh CI container, a new machine): the user's
+configured identity is used when there is one, else a default naming the tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+
+DEFAULT_IDENTITY = {"GIT_AUTHOR_NAME": "cmu610bsp", "GIT_AUTHOR_EMAIL": "cmu610bsp@localhost",
+                    "GIT_COMMITTER_NAME": "cmu610bsp", "GIT_COMMITTER_EMAIL": "cmu610bsp@localhost"}
+
+
+def repository(root: Path) -> git.Repo | None:
+    """The repository holding root (it may be a parent's), or None."""
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def _has_identity(repo: git.Repo) -> bool:
+    get = repo.git.config
+    return bool(get("--get", "user.email", with_exceptions=False)) and bool(get("--get", "user.name", with_exceptions=False))
+
+
+def commit(repo: git.Repo, message: str, paths: list[str]) -> str:
+    """Commit exactly these paths (staged first); the new commit's id, or "" if nothing changed."""
+    repo.git.add("--all", "--", *paths)
+    if repo.head.is_valid() and not repo.index.diff("HEAD", paths=paths):
+        return ""
+    with repo.git.custom_environment(**({} if _has_identity(repo) else DEFAULT_IDENTITY)):
+        repo.git.commit("-q", "-m", message, "--", *paths)
+    return str(repo.head.commit.hexsha)
