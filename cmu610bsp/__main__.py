@@ -1,3 +1,3 @@
-from cmu610bsp.main import main
+from cmu610bsp.cli import main
 
 main()

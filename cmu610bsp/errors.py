@@ -1,4 +1,6 @@
-"""The one user-facing error type, caught at the CLI edge (exit code 2)."""
+"""Every way a command can fail that the user can act on: one root (`BspError`), caught at the
+CLI edge, where its `exit_code` becomes the process's (2 bad input or failed check, 124 timeout).
+Anything else escaping a command is a bug (exit 1)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ class Finding:
 
 
 class BspError(Exception):
-    """Bad input or a failed check: the user can fix it, so no traceback (exit 2)."""
+    """Bad input: the user can fix it, so no traceback (exit 2)."""
 
     exit_code = 2
 
@@ -37,3 +39,26 @@ class BspError(Exception):
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return "\n".join(lines)
+
+
+class CheckFailed(BspError):
+    """A check ran and said no (consumer checks, `sync --check`, a smoke test, doctor); what it
+    found has been reported already, this only carries the verdict (exit 2)."""
+
+
+class ChildFailed(BspError):
+    """A program we ran (kas, devtool, BitBake's hash server) failed; its exit code travels with
+    the error, as kas's CommandExecError does (exit 2)."""
+
+    def __init__(self, argv: list[str] | tuple[str, ...], returncode: int, hint: str | None = None):
+        import shlex
+
+        super().__init__(f"{shlex.join(argv)} failed (exit {returncode})", hint=hint)
+        self.argv = tuple(argv)
+        self.returncode = returncode
+
+
+class Timeout(BspError):
+    """A deadline the user set (or a child's) ran out; what ran has been stopped (exit 124)."""
+
+    exit_code = 124

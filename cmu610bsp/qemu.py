@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import shutil
 import signal
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pexpect
 
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Soc
+
+if TYPE_CHECKING:
+    from cmu610bsp import smoke
 
 log = logging.getLogger("cmu610bsp.qemu")
 BINARY = "qemu-system-riscv32"
@@ -72,14 +75,12 @@ class Qemu:
         self._log = None
 
     def start(self) -> pexpect.spawn:
-        log.debug("%s$ %s", os.getcwd(), shlex.join(self.argv))
         if self.transcript:
             self.transcript.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.transcript.open("w", encoding="utf-8")
         with _live_lock:
             _live.add(self)
-        self.child = pexpect.spawn(self.argv[0], self.argv[1:], timeout=None, echo=False,
-                                   preexec_fn=proc.die_with_parent(signal.SIGKILL), encoding="utf-8", codec_errors="replace")
+        self.child = proc.console(self.argv)
         self.child.logfile_read = self._log
         # pexpect's defaults sleep 50-100 ms around sends and closes; a serial console needs none
         self.child.delaybeforesend = None
@@ -148,3 +149,100 @@ def stop_all() -> None:
         live = list(_live)
     for q in live:
         q.stop()
+
+
+def _elf32_riscv(path: Path) -> str | None:
+    """Why path is not an RV32 ELF QEMU's loader can boot, or None."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(20)
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if head[:4] != b"\x7fELF":
+        return "not an ELF file"
+    if head[4] != 1 or int.from_bytes(head[18:20], "little") != 243:
+        return "not a 32-bit RISC-V ELF"
+    return None
+
+
+def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | None) -> Images:
+    """The image of every hart of `board`'s twin: --image cpuN=ELF items, or found in a deploy
+    directory. A hart the SoC does not have, or a file that is not an RV32 ELF, is refused here,
+    before QEMU starts (QEMU would boot hart 0 or just time out)."""
+    if image and deploy:
+        raise BspError("give either --image or --deploy, not both")
+    out: dict[int, Path] = {}
+    if image:
+        for item in image:
+            cpu, sep, path = item.partition("=")
+            if not sep or not cpu.startswith("cpu") or not cpu[3:].isdigit():
+                raise BspError(f"--image {item!r}: expected cpuN=PATH")
+            if int(cpu[3:]) >= harts:
+                raise BspError(f"--image {item!r}: the CMU610 has harts cpu0 to cpu{harts - 1}")
+            out[int(cpu[3:])] = Path(path).resolve()
+    elif deploy:
+        for hart in range(harts):
+            cands = (deploy / f"{board}-qemu" / f"cpu{hart}" / "zephyr.elf", deploy / f"{board}-qemu" / f"zephyr-cpu{hart}.elf",
+                     deploy / f"cpu{hart}" / "zephyr.elf", deploy / f"zephyr-cpu{hart}.elf")
+            found = next((c for c in cands if c.is_file()), None)
+            if found is None:
+                raise BspError(f"--deploy {deploy}: no image for hart {hart} of {board}",
+                               hint=f"expected {deploy}/{board}-qemu/cpu{hart}/zephyr.elf or {deploy}/zephyr-cpu{hart}.elf")
+            out[hart] = found.resolve()
+    else:
+        raise BspError("no images: give --image cpu0=ELF --image cpu1=ELF, or --deploy DIR")
+    for hart, path in sorted(out.items()):
+        if not path.is_file():
+            raise BspError(f"image for cpu{hart} not found: {path}")
+        why = _elf32_riscv(path)
+        if why:
+            raise BspError(f"image for cpu{hart}: {path}: {why}")
+    return Images(out)
+
+
+def spec_path(ws_root: Path, board: str, line: str, spec: Path | None) -> Path:
+    """--spec, else the workspace's spec for the board and line, else the built-in one."""
+    from cmu610bsp import resources
+
+    for cand in ([spec] if spec else []) + [ws_root / "configs/smoke" / board / f"{line}.yaml",
+                                             ws_root / "configs/smoke" / f"{line}.yaml",
+                                             resources.builtin_configs_dir() / "smoke" / f"{line}.yaml"]:
+        if cand.is_file():
+            return cand
+    raise BspError(f"no smoke spec for {board}/{line}", hint=f"write configs/smoke/{line}.yaml or pass --spec")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One smoke run: a target's images, its spec, where its transcript goes."""
+
+    target: str
+    images: Images
+    spec: smoke.Spec
+    results: Path
+    values: dict[str, str]
+
+
+def smoke_all(soc: Soc, jobs: list[Job], timeout: float | None, parallel: int = 1) -> list[smoke.RunResult]:
+    """Run every job (`parallel` at a time); each run's result.json beside its transcript.
+    Ctrl-C/SIGTERM stop every QEMU still running before they propagate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cmu610bsp import smoke as sm
+
+    def one(job: Job) -> sm.RunResult:
+        return sm.run(soc, job.images, job.spec, job.target, job.results, job.values, timeout)
+
+    try:
+        if parallel == 1 or len(jobs) == 1:
+            runs = [one(j) for j in jobs]
+        else:
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                runs = list(pool.map(one, jobs))
+    except KeyboardInterrupt:
+        stop_all()
+        raise
+    for r in runs:
+        if r.transcript:
+            (r.transcript.parent / "result.json").write_text(sm.to_json([r]) + "\n")
+    return runs

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp.build import drop_stale_parser_tables
+from cmu610bsp.build.bitbake import drop_stale_parser_tables
 from conftest import as_user, openbmc_runner, run_cli
 
 pytestmark = pytest.mark.openbmc

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,15 +31,6 @@ def test_stream_timeout_kills_the_child() -> None:
     assert lines == ["up"] and time.monotonic() - start < 10
 
 
-def _lines(child: proc.Forked, timeout: float | None = None) -> tuple[int, list[str]]:
-    out: list[str] = []
-    try:
-        rc = proc.pump(child, child.fd, out.append, timeout=timeout)
-    finally:
-        os.close(child.fd)
-    return rc, out
-
-
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
@@ -50,62 +38,42 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_fork_call_runs_a_function_like_a_child_process(tmp_path: Path) -> None:
-    """Own session, the given cwd and environment, stdin from /dev/null, stdout and stderr in one
-    pipe, the caller's other files closed (a held flock must not outlive the caller in it)."""
-    held = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
-    fcntl.flock(held, fcntl.LOCK_EX)
-
-    def child() -> int:
-        print("session leader:", os.getsid(0) == os.getpid(), "cwd:", os.getcwd(), "env:", os.environ.get("X"))
-        print("stdin:", sys.stdin.read() == "", file=sys.stderr)
-        try:
-            os.fstat(held)
-            print("lock fd: open")
-        except OSError:
-            print("lock fd: closed")
-        return 3
-
-    try:
-        rc, out = _lines(proc.fork_call(child, ["child"], cwd=tmp_path, env={"X": "y"}))
-    finally:
-        os.close(held)
-    assert rc == 3
-    assert sorted(out) == sorted([f"session leader: True cwd: {tmp_path} env: y", "stdin: True", "lock fd: closed"])
-    assert os.environ.get("X") != "y" and Path.cwd() != tmp_path  # the caller's are untouched
+GRANDCHILD = """
+import subprocess, sys, time
+p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+open(sys.argv[1], "w").write(str(p.pid))
+print("up", flush=True)
+p.wait()
+"""
 
 
-def test_fork_call_exit_codes(tmp_path: Path) -> None:
-    def exits() -> None:
-        sys.exit(5)
-
-    def fails() -> None:
-        raise RuntimeError("boom in the child")
-
-    assert _lines(proc.fork_call(exits, ["x"], cwd=tmp_path, env={}))[0] == 5
-    rc, out = _lines(proc.fork_call(fails, ["x"], cwd=tmp_path, env={}))
-    assert rc == 1 and out[-1] == "RuntimeError: boom in the child" and out[0].startswith("Traceback")
-    assert _lines(proc.fork_call(lambda: None, ["x"], cwd=tmp_path, env={}))[0] == 0
-
-
-def test_fork_call_timeout_kills_its_group(tmp_path: Path) -> None:
-    """A grandchild (as BitBake is kas's) dies with the fork's process group on a timeout."""
+@pytest.mark.parametrize("how", ["stream", "run"])
+def test_timeout_kills_the_whole_group(tmp_path: Path, how: str) -> None:
+    """A grandchild (as BitBake is kas's) dies with the child's process group when the deadline
+    passes; the deadline is the user-facing Timeout (exit 124)."""
     pidfile = tmp_path / "grandchild"
-
-    def child() -> int:
-        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-        pidfile.write_text(str(p.pid))
-        print("up", flush=True)
-        return p.wait()
-
-    forked = proc.fork_call(child, ["child"], cwd=tmp_path, env=dict(os.environ))
-    start = time.monotonic()
-    with pytest.raises(proc.Timeout):
-        _lines(forked, timeout=2)
-    assert time.monotonic() - start < 10 and forked.returncode is not None
+    argv = [sys.executable, "-c", GRANDCHILD, str(pidfile)]
+    with pytest.raises(proc.Timeout) as caught:
+        if how == "stream":
+            proc.stream(argv, lambda line: None, timeout=3)
+        else:
+            proc.run(argv, timeout=3)
+    assert caught.value.exit_code == 124
     grandchild = int(pidfile.read_text())
     for _ in range(50):
         if not _alive(grandchild):
             break
         time.sleep(0.1)
     assert not _alive(grandchild)
+
+
+def test_children_get_their_own_group_and_no_stdin(tmp_path: Path) -> None:
+    code = "import os, sys; print(os.getsid(0) == os.getpid(), repr(sys.stdin.read()), os.getcwd())"
+    r = proc.run([sys.executable, "-c", code], cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.split() == ["True", "''", str(tmp_path)]
+
+
+def test_the_logged_command_is_the_command_that_ran(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="cmu610bsp.proc")
+    proc.run([sys.executable, "-c", "print('x y')"], cwd=tmp_path)
+    assert f"{tmp_path}$ {sys.executable} -c 'print('\"'\"'x y'\"'\"')'" in caplog.text

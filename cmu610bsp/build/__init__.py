@@ -1,0 +1,137 @@
+"""`cmu610bsp build`: compose the workspace's kas files, run `kas build` as a child process, follow
+BitBake's progress, and report. kas checks out and BitBake builds; this package only drives them.
+
+    compose.py  what kas is given (composition, the run's overlay, environment, command line)
+    bitbake.py  BitBake seen from outside (progress lines, its server, its leftovers)
+    report.py   summary.json
+
+`run` is the API the CLI (and CI scripts in Python) call; it prints nothing and hands every line
+of output and every warning to `on_event`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmu610bsp import proc
+from cmu610bsp.build import bitbake, compose, report
+from cmu610bsp.build.compose import Lines, Request
+from cmu610bsp.build.report import Summary
+from cmu610bsp.errors import BspError, Timeout
+
+__all__ = ["DryRun", "Event", "Lines", "Request", "Summary", "dry_run", "lines_of", "run"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a build said: a `warning` before kas starts, or a line of kas/BitBake `output`
+    (with the progress it moved, if any)."""
+
+    kind: str
+    text: str
+    progress: bitbake.Progress | None = None
+    moved: bool = False
+
+
+def lines_of(root: Path) -> Lines:
+    """Product lines and which board serves which, from the validated description."""
+    from cmu610bsp import workspace
+
+    project = workspace.load_project(workspace.open_workspace(root))
+    return Lines(tuple(p.name for p in project.products),
+                 {b.name: tuple(b.product_lines) for b in project.boards})
+
+
+def _warnings(root: Path, req: Request) -> list[str]:
+    out = []
+    stale = compose.stale_inputs(root)
+    if stale:
+        out.append(f"changed since the layer was generated: {', '.join(stale)}; this build uses the "
+                   "generated files as they are (`cmu610bsp sync` renders the change)")
+    floating = compose.unpinned(root, req)
+    if floating:
+        out.append(f"not pinned to a commit: {', '.join(floating)}; "
+                   "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible")
+    for recipe in compose.devtool_recipes(root, req.line):
+        out.append(f"devtool workspace overrides {recipe}: layer changes to it are not used "
+                   f"(cmu610bsp devtool reset {recipe})")
+    return out
+
+
+def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: None,
+        lines: Lines | None = None) -> Summary:
+    """Build one line for one board; summary.json is written however the run ends (success,
+    failure, timeout, Ctrl-C/SIGTERM), and no kas or BitBake process outlives it."""
+    board, machine = (lines or lines_of(root)).machine(req.line, req.board)
+    compose.write_overlay(root, req, machine)
+    argv = compose.build_command(root, req)
+    env = compose.environment(root, req.line)
+    for text in _warnings(root, req):
+        on_event(Event("warning", text))
+    paths = compose.Paths(root, req.line)
+    prog = bitbake.Progress()
+    result, start = "failed", time.monotonic()
+    with bitbake.claim(paths.build), paths.log.open("w", buffering=1) as log:
+        bitbake.drop_stale_parser_tables(paths.build)
+
+        def on_line(text: str) -> None:
+            log.write(text + "\n")
+            moved = prog.feed(text)
+            on_event(Event("output", text, prog, moved))
+
+        try:
+            code = proc.stream(argv, on_line, cwd=root, env=env, timeout=req.timeout)
+            result = "success" if code == 0 else "failed"
+            if code and not prog.failed_task and not prog.errors:
+                prog.errors.append(f"kas exited with {code}")
+        except KeyboardInterrupt:
+            result = "interrupted"
+        except Timeout:
+            result = "timeout"
+    summary = report.summarize(result, req.line, board, machine, req.plan, time.monotonic() - start, prog,
+                               paths.log, paths.build, shlex.join(argv))
+    report.write(summary, paths.summary)
+    return summary
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What `run` would do: the command, in which directory, with which kas variables, and the
+    composed configuration (kas's own `kas dump`, or the files when dump would clone first)."""
+
+    cwd: str
+    env: dict[str, str]
+    command: tuple[str, ...]
+    config: str
+    dumped: bool          # config is `kas dump`'s merged view; else the files one after another
+    note: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {"cwd": self.cwd, "env": self.env, "command": list(self.command), "config": self.config,
+                "dumped": self.dumped, "note": self.note, "warnings": list(self.warnings)}
+
+
+def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
+    """Everything `run` would hand kas, without running a build (kas dump only when it has
+    nothing to clone)."""
+    _, machine = (lines or lines_of(root)).machine(req.line, req.board)
+    compose.write_overlay(root, req, machine)
+    argv = compose.build_command(root, req)
+    env = compose.environment(root, req.line)
+    kas_env = {k: env[k] for k in ("KAS_WORK_DIR", "KAS_BUILD_DIR")}
+    warnings = tuple(_warnings(root, req))
+    missing = compose.unfetched(root, req.line)
+    if missing:
+        files = "".join(f"# --- {f.relative_to(root)}\n{f.read_text()}" for f in compose.kas_files(root, req.line))
+        note = (f"kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
+                "or after a first build it shows the merged configuration")
+        return DryRun(str(root), kas_env, tuple(argv), files, False, note, warnings)
+    r = proc.run(compose.kas("dump", compose.composition(root, req.line)), cwd=root, env=env)
+    if r.returncode:
+        raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
+    return DryRun(str(root), kas_env, tuple(argv), r.stdout, True, warnings=warnings)

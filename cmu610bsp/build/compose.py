@@ -1,0 +1,279 @@
+"""What one `cmu610bsp build` hands kas: the composition of the workspace's kas files, the run's
+overlay (board, target, local sources, caches), kas's environment and command line.
+
+Layout: KAS_WORK_DIR = <ws>/build (repos, downloads, shared state: shared by every line and run),
+KAS_BUILD_DIR = <ws>/build/<line> (one per product line), the per-run overlay in
+<ws>/build/.kas/<line>.yml (kas wants every file of a composition inside one repository).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cmu610bsp.errors import BspError
+from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
+
+_HASHSERV = re.compile(r"[\w.-]+:\d+")
+_URL = re.compile(r"(https?|file|ftp|s3|gs)://\S+")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked of one build (the CLI's options, parsed and checked)."""
+
+    line: str
+    board: str | None = None
+    target: str | None = None
+    plan: bool = False
+    sources: dict[str, Path] = field(default_factory=dict)
+    cache: Path | None = None
+    sstate_mirror: str | None = None
+    hashserv: str | None = None
+    timeout: float | None = None
+    offline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:
+            raise BspError(f"--timeout {self.timeout:g}: expected a number of seconds above 0")
+        if self.hashserv is not None and not _HASHSERV.fullmatch(self.hashserv):
+            raise BspError(f"--hashserv {self.hashserv!r}: expected HOST:PORT")
+        if self.sstate_mirror is not None and not _URL.fullmatch(self.sstate_mirror):
+            raise BspError(f"--sstate-mirror {self.sstate_mirror!r}: expected a URL (file://, http://, https://, ...)")
+        for name, path in sorted(self.sources.items()):
+            if not (path / ".").is_dir():
+                raise BspError(f"--source {name}={path}: not a directory")
+
+
+def parse_sources(items: list[str] | None) -> dict[str, Path]:
+    """--source NAME=PATH, repeated."""
+    out = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise BspError(f"--source {item!r}: expected NAME=PATH")
+        out[name] = Path(path).expanduser()
+    return out
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where one line's build lives in the workspace."""
+
+    root: Path
+    line: str
+
+    @property
+    def work(self) -> Path:
+        return self.root / "build"
+
+    @property
+    def build(self) -> Path:
+        return self.work / self.line
+
+    @property
+    def overlay(self) -> Path:
+        return self.work / ".kas" / f"{self.line}.yml"
+
+    @property
+    def log(self) -> Path:
+        return self.build / "cmu610bsp-build.log"
+
+    @property
+    def summary(self) -> Path:
+        return self.build / "summary.json"
+
+
+def read_kas_file(path: Path) -> dict[str, Any]:
+    """A generated kas file (or kas's lock file), which a hand edit may have broken."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+    try:
+        data = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as e:
+        raise BspError(f"{path}: not valid YAML: {' '.join(str(e).split())}",
+                       hint="fix the hand edit, or `cmu610bsp generate --force` to render it again") from None
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Which product lines and boards the description has, and which board serves which line:
+    what the model knows, handed to the build (a build never re-reads it from generated files)."""
+
+    lines: tuple[str, ...]
+    boards: dict[str, tuple[str, ...]]   # board -> the lines it serves, in description order
+
+    def machine(self, line: str, board: str | None) -> tuple[str, str]:
+        """(board, machine) of a build of `line`: --board (a board, or its QEMU twin
+        `<board>-qemu`) or the first board of the description serving the line."""
+        if line not in self.lines:
+            raise BspError(f"unknown product line {line!r}", hint="lines: " + (", ".join(self.lines) or "none"))
+        if board is None:
+            board = next((b for b, served in self.boards.items() if line in served), None)
+            if board is None:
+                raise BspError(f"no board of this workspace serves {line}",
+                               hint="add it to a board's product_lines and run `cmu610bsp sync`")
+        machine = board
+        if board not in self.boards and board.endswith("-qemu") and board.removesuffix("-qemu") in self.boards:
+            board = board.removesuffix("-qemu")  # the twin builds what its board builds, for QEMU
+        if board not in self.boards:
+            twins = [f"{b}-qemu" for b in self.boards]
+            raise BspError(f"--board {board!r}: not a board of this workspace",
+                           hint="boards: " + ", ".join([*self.boards, *twins]))
+        if line not in self.boards[board]:
+            raise BspError(f"{board} does not serve {line} (it serves {', '.join(self.boards[board]) or 'no line'})")
+        return board, machine
+
+
+def line_file(root: Path, line: str) -> Path:
+    path = root / KAS_DIR / f"{line}.yml"
+    if not path.is_file():
+        raise BspError(f"{path.relative_to(root)} not found", hint="run `cmu610bsp sync`")
+    return path
+
+
+def kas_files(root: Path, line: str) -> list[Path]:
+    """base + line + toolchain + cache + the run's overlay (written by `write_overlay`)."""
+    kas = root / KAS_DIR
+    files = [kas / "base.yml", line_file(root, line), kas / "toolchain.yml", kas / "cache.yml"]
+    for f in files:
+        if not f.is_file():
+            raise BspError(f"{f.relative_to(root)} not found", hint="run `cmu610bsp sync`")
+    return [*files, Paths(root, line).overlay]
+
+
+def composition(root: Path, line: str) -> str:
+    """The colon-separated kas files of this run, relative to the workspace (kas's config argument)."""
+    return ":".join(str(f.relative_to(root)) for f in kas_files(root, line))
+
+
+def composed_repos(root: Path, line: str) -> dict[str, dict[str, object]]:
+    """The repos section of the composition, merged the way kas merges it (later files win)."""
+    repos: dict[str, dict[str, object]] = {}
+    for f in kas_files(root, line):
+        if f.is_file():
+            for name, repo in (read_kas_file(f).get("repos") or {}).items():
+                repos.setdefault(name, {}).update(repo or {})
+    return repos
+
+
+def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
+    """The per-run kas fragment: machine, target, local sources, caches, devtool's layer."""
+    data: dict[str, object] = {"header": {"version": 14}, "machine": machine}
+    if req.target:
+        data["target"] = req.target
+    # the layer's repository is the workspace itself, also when the workspace sits inside another
+    # git repository (kas would take that one's top level, and miss meta-cmu610)
+    repos: dict[str, object] = {"cmu610bsp": {"path": str(root)}}
+    known = composed_repos(root, req.line)
+    for name, path in sorted(req.sources.items()):
+        if name not in known:
+            raise BspError(f"--source {name}={path}: the configuration has no repository {name!r}",
+                           hint="repositories: " + ", ".join(sorted(known)))
+        repos[name] = {"url": None, "path": str(path.resolve())}
+    workspace_layer = Paths(root, req.line).build / "workspace"
+    if (workspace_layer / "conf" / "layer.conf").is_file():
+        # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
+        repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
+    data["repos"] = repos
+    conf = []
+    if req.offline:
+        conf.append('BB_NO_NETWORK = "1"')
+    if req.cache:
+        cache = req.cache.resolve()
+        conf += [f'DL_DIR = "{cache}/downloads"', f'SSTATE_DIR = "{cache}/sstate-cache"']
+    if req.sstate_mirror:
+        conf.append(f'SSTATE_MIRRORS = "file://.* {req.sstate_mirror.rstrip("/")}/PATH;downloadfilename=PATH"')
+    if req.hashserv:
+        conf += [f'BB_HASHSERVE = "{req.hashserv}"', 'BB_SIGNATURE_HANDLER = "OEEquivHash"']
+    if conf:
+        # kas writes local_conf_header entries sorted by id: this one must come last
+        data["local_conf_header"] = {"zz-cmu610bsp-run": "\n".join(conf) + "\n"}
+    return data
+
+
+def write_overlay(root: Path, req: Request, machine: str) -> Path:
+    """Write the run's overlay atomically (kas reads it as one of the composition's files)."""
+    path = Paths(root, req.line).overlay
+    data = overlay(root, req, machine)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def environment(root: Path, line: str) -> dict[str, str]:
+    p = Paths(root, line)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
+    env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
+    env.setdefault("LANG", "en_US.UTF-8")
+    return env
+
+
+def kas(*args: str) -> list[str]:
+    """kas as installed with cmu610bsp (a dependency), not the first `kas` on PATH: the version
+    whose schema `check` validates against, and found where only cmu610bsp's own entry point is
+    on PATH (pipx). Also spares a version-manager shim (pyenv) on every run."""
+    return [sys.executable, "-m", "kas", *args]
+
+
+def build_command(root: Path, req: Request) -> list[str]:
+    """The `kas build` command of this run: what runs, what is logged, what summary.json records."""
+    return kas("build", composition(root, req.line), *(["--", "-n"] if req.plan else []))
+
+
+def unpinned(root: Path, req: Request) -> list[str]:
+    """Repositories the build would take at whatever revision they are at: a url with no commit
+    and no entry in kas's lock file, or a local checkout given with --source."""
+    lock_file = root / KAS_DIR / "base.lock.yml"
+    lock = read_kas_file(lock_file) if lock_file.is_file() else {}
+    locked = set((lock.get("overrides") or {}).get("repos") or {})
+    out = []
+    for name, repo in sorted(composed_repos(root, req.line).items()):
+        if name in req.sources:
+            out.append(f"{name} (local checkout {req.sources[name]})")
+        elif repo.get("url") and not repo.get("commit") and name not in locked:
+            out.append(name)
+    return out
+
+
+def unfetched(root: Path, line: str) -> list[str]:
+    """Repositories kas would have to clone before it can do anything (even `kas dump`)."""
+    work = Paths(root, line).work
+    return [name for name, repo in sorted(composed_repos(root, line).items())
+            if repo.get("url") and not (work / name / ".git").exists()]
+
+
+def devtool_recipes(root: Path, line: str) -> list[str]:
+    """Recipes devtool's workspace layer overrides in this line's build directory."""
+    appends = Paths(root, line).build / "workspace" / "appends"
+    if not appends.is_dir():
+        return []
+    return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend"))
+
+
+def stale_inputs(root: Path) -> list[str]:
+    """Description files changed since the layer was generated (the manifest has their hashes)."""
+    try:
+        inputs = (read_manifest(root) or {}).get("inputs")
+    except BspError:
+        return []  # `generate` and `sync` report an unreadable manifest; a build does not need it
+    out = []
+    for rel, rec in sorted(inputs.items()) if isinstance(inputs, dict) else []:
+        try:
+            text = (root / rel).read_text(encoding="utf-8")
+        except (OSError, UnicodeError):
+            out.append(rel)
+            continue
+        if not isinstance(rec, dict) or sha256(text.encode()) != rec.get("sha256"):
+            out.append(rel)
+    return out

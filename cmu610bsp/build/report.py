@@ -1,0 +1,104 @@
+"""What a build leaves for people and CI: summary.json (result, task counts, the first failure
+with its log's tail, every deployed artifact with its size and sha256)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cmu610bsp.build.bitbake import Progress
+
+
+@dataclass(frozen=True)
+class Tasks:
+    attempted: int | None
+    not_rerun: int | None
+    run: int
+    restored_from_sstate: int
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str      # relative to the line's build directory
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    task: str
+    log: str | None
+    log_tail: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One build's outcome; `as_dict` is summary.json."""
+
+    result: str            # success | failed | interrupted | timeout
+    line: str
+    board: str
+    machine: str
+    plan: bool
+    duration_s: float
+    tasks: Tasks
+    log: str
+    kas_command: str       # the command that ran, as run
+    artifacts: tuple[Artifact, ...] = ()
+    failed_task: FailedTask | None = None
+    error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": 0, "interrupted": 130, "timeout": 124}.get(self.result, 2)
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        if self.failed_task is None:
+            del data["failed_task"]
+        if not self.error:
+            del data["error"]
+        return data
+
+
+def summarize(result: str, line: str, board: str, machine: str, plan: bool, seconds: float,
+              prog: Progress, log: Path, build_dir: Path, command: str) -> Summary:
+    failed = None
+    if prog.failed_task:
+        failed = FailedTask(prog.failed_task, prog.failed_log, tuple(log_tail(prog.failed_log)))
+    return Summary(
+        result=result, line=line, board=board, machine=machine, plan=plan, duration_s=round(seconds, 3),
+        tasks=Tasks(prog.attempted, prog.not_rerun, prog.task_total, prog.setscene_total),
+        log=str(log), kas_command=command,
+        artifacts=artifacts(build_dir) if result == "success" and not plan else (),
+        failed_task=failed,
+        error=tuple(prog.errors) if result == "failed" and failed is None else (),
+    )
+
+
+def artifacts(build_dir: Path) -> tuple[Artifact, ...]:
+    deploy = build_dir / "tmp" / "deploy" / "images"
+    out = []
+    for p in sorted(deploy.rglob("*")) if deploy.is_dir() else []:
+        if p.is_file() and not p.is_symlink():
+            h = hashlib.sha256()
+            with p.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            out.append(Artifact(str(p.relative_to(build_dir)), p.stat().st_size, h.hexdigest()))
+    return tuple(out)
+
+
+def log_tail(path: str | None, lines: int = 20) -> list[str]:
+    if not path or not Path(path).is_file():
+        return []
+    return Path(path).read_text(errors="replace").splitlines()[-lines:]
+
+
+def write(summary: Summary, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)

@@ -1,0 +1,106 @@
+"""The command line: one typer tree. Each command's own module is imported only when it runs
+(west's pattern); the work is done by the plain modules under it, which the CLI only calls and
+prints. `main` is the program's edge: every outcome becomes a published exit code, in one place
+(0 ok, 1 internal error, traceback only with --debug, 2 user error or failed check, 124 timeout,
+130 interrupted)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import traceback
+from typing import Annotated, NoReturn
+
+import typer
+
+from cmu610bsp import __version__
+from cmu610bsp.cli import build, common, project, qemu, toolchain
+from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt
+from cmu610bsp.errors import BspError
+
+app = typer.Typer(
+    name="cmu610bsp",
+    help="Board support for CMU610 RISC-V BMCs: one board description in, a consistent BSP out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+project.register(app)
+build.register(app)
+app.add_typer(qemu.app, name="qemu")
+app.add_typer(toolchain.app, name="toolchain")
+app.command()(toolchain.doctor)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cmu610bsp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _globals(
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Global options; every command accepts -w/--workspace and --debug after its name too."""
+    common.set_globals(workspace, debug)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM is handled like Ctrl-C: every command cleans up (children stopped, half-done
+    writes rolled back) on the way out, and the exit code is 130."""
+    raise KeyboardInterrupt
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line; returns its exit code (what `main` exits with)."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        try:
+            rc = typer.main.get_command(app).main(args=argv, prog_name="cmu610bsp", standalone_mode=False)
+        except typer.Exit as e:
+            rc = e.exit_code
+        except typer.Abort:
+            raise KeyboardInterrupt from None
+        except typer.TyperException as e:  # a usage error (exit 2), shown by click as click shows it
+            show = getattr(e, "show", None)
+            if show is None:
+                raise
+            show()
+            rc = int(getattr(e, "exit_code", 2))
+        rc = rc if isinstance(rc, int) else 0
+    except BspError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        rc = 130
+    except BrokenPipeError:
+        return _closed_pipe()
+    except Exception as e:  # noqa: BLE001 - the edge of the program
+        if common.GLOBALS.debug:
+            traceback.print_exc()
+        else:
+            print(f"internal error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    if rc == 130:  # Ctrl-C or SIGTERM, raised or turned into an exit code on the way (typer does)
+        print("interrupted", file=sys.stderr)
+    return rc
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (`... | head`): nothing more to say, and Python must not
+    complain at exit while flushing stdout into the closed pipe."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def main() -> NoReturn:
+    sys.exit(run(sys.argv[1:]))
+

@@ -1,0 +1,247 @@
+"""Commands that drive kas and BitBake: build, lock, cache serve, devtool."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cmu610bsp.cli.common import DebugOpt, SourceOpt, WorkspaceOpt, root
+
+if TYPE_CHECKING:
+    from cmu610bsp.build import DryRun, Event, Summary
+
+cache_app = typer.Typer(help="Shared state for a fleet of builders.", no_args_is_help=True)
+devtool_app = typer.Typer(help="devtool on unmodified OpenBMC recipes, in the workspace's kas shell.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(build)
+    app.command()(lock)
+    app.add_typer(cache_app, name="cache")
+    app.add_typer(devtool_app, name="devtool")
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def build(
+    line: Annotated[str, typer.Argument(metavar="LINE", help="Product line: bigbmc or littlebmc.", show_default=False)],
+    board: Annotated[str | None, typer.Option("--board", "-b", metavar="BOARD", show_default=False,
+                                              help="Board (or its QEMU twin, BOARD-qemu) to build for (default: the line's first board).")] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", metavar="TARGET", show_default=False,
+                                               help="BitBake target (default: the line's image).")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="BitBake's dry run: count the tasks, build nothing.")] = False,
+    source: SourceOpt = None,
+    cache: Annotated[Path | None, typer.Option("--cache", metavar="DIR", show_default=False,
+                                               help="Directory for downloads and shared state.")] = None,
+    sstate_mirror: Annotated[str | None, typer.Option("--sstate-mirror", metavar="URL", show_default=False,
+                                                      help="Shared-state mirror URL.")] = None,
+    hashserv: Annotated[str | None, typer.Option("--hashserv", metavar="HOST:PORT", show_default=False,
+                                                 help="Hash-equivalence server (see `cmu610bsp cache serve`).")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", show_default=False,
+                                                  help="Stop the build after this long (exit 124).")] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK: fetch only from local sources and premirrors.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json (or, with --dry-run, the plan) on stdout.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the kas command, environment and composed config; run nothing.")] = False,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
+    from cmu610bsp import build as b
+    from cmu610bsp.build import compose
+    from cmu610bsp.errors import CheckFailed, Timeout
+
+    ws = root(workspace, debug)
+    req = b.Request(line, board, target, plan, compose.parse_sources(source), cache, sstate_mirror, hashserv,
+                    timeout, offline)
+    if dry_run:
+        _print_dry_run(b.dry_run(ws, req), as_json)
+        return
+    with _progress() as show:
+        summary = b.run(ws, req, show)
+    if as_json:
+        import json
+
+        print(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
+    else:
+        _report(summary)
+    if summary.result == "interrupted":
+        raise KeyboardInterrupt
+    if summary.result == "timeout":
+        raise Timeout(f"the build ran past --timeout {timeout:g} s and was stopped; summary: {summary.log}")
+    if summary.result != "success":
+        raise CheckFailed(f"the build of {summary.line} for {summary.machine} failed; log: {summary.log}")
+
+
+def _print_dry_run(d: DryRun, as_json: bool) -> None:
+    import shlex
+
+    for text in d.warnings:
+        _say(f"warning: {text}")
+    if as_json:
+        from cmu610bsp import ui
+
+        ui.print_json(d.as_dict())
+        return
+    print(f"cd {d.cwd} && " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(d.env.items()))
+          + " " + shlex.join(d.command))
+    if d.note:
+        print(f"# {d.note}")
+    print(d.config, end="")
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[Event], None]]:
+    """A rich bar on a terminal; on a pipe, warnings, task lines and errors as plain text."""
+    from cmu610bsp.build.bitbake import bitbake_line
+
+    if not sys.stderr.isatty():
+        def plain(e: Event) -> None:
+            if e.kind == "warning":
+                _say(f"warning: {e.text}")
+                return
+            text = bitbake_line(e.text)
+            if text.startswith(("NOTE: Running", "ERROR:", "NOTE: Tasks Summary", "Summary:")):
+                _say(text)
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cmu610bsp import ui
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=ui.err, transient=True)
+    with bar:
+        setscene = bar.add_task("shared state", total=None)
+        tasks = bar.add_task("tasks", total=None)
+
+        def rich_show(e: Event) -> None:
+            if e.kind == "warning":
+                ui.err.print(f"warning: {e.text}", markup=False)
+            elif e.moved and e.progress is not None:
+                p = e.progress
+                bar.update(setscene, completed=p.setscene_done, total=p.setscene_total or None)
+                running = ", ".join(p.running[-3:])
+                bar.update(tasks, completed=p.task_done, total=p.task_total or None,
+                           description=f"tasks {running[:60]}" if running else "tasks")
+        yield rich_show
+
+
+def _report(s: Summary) -> None:
+    t = s.tasks
+    print(f"{s.result}: {s.line} for {s.machine} in {s.duration_s:.1f} s; "
+          f"tasks run {t.run}, restored from shared state {t.restored_from_sstate}")
+    if s.failed_task:
+        print(f"first failing task: {s.failed_task.task}\nlog: {s.failed_task.log}")
+        for line in s.failed_task.log_tail:
+            print(f"  | {line}")
+    for line in s.error:
+        print(f"  | {line}")
+    for a in s.artifacts:
+        print(f"{a.path}  {a.size} bytes  sha256 {a.sha256}")
+    print(f"log: {s.log}\nsummary: {Path(s.log).parent / 'summary.json'}")
+
+
+def lock(
+    line: Annotated[str, typer.Argument(metavar="LINE", help="Product line whose composition to pin.")] = "bigbmc",
+    source: SourceOpt = None,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Pin every repository revision in a kas lock file (configs/kas/base.lock.yml)."""
+    from cmu610bsp import devtool
+    from cmu610bsp.build import compose
+
+    ws = root(workspace, debug)
+    locks = devtool.lock(ws, line, compose.parse_sources(source))
+    print("pinned: " + (", ".join(locks) or "(kas wrote no lock file: nothing to pin)"))
+
+
+@cache_app.command("serve")
+def serve(
+    bind: Annotated[str, typer.Option("--bind", metavar="HOST:PORT", help="Where to listen.")] = "0.0.0.0:8686",
+    database: Annotated[Path | None, typer.Option("--database", metavar="FILE", show_default=False,
+                                                  help="SQLite database (default build/hashserv.db).")] = None,
+    bitbake: Annotated[Path | None, typer.Option("--bitbake", metavar="DIR", show_default=False,
+                                                 help="BitBake checkout (default: the workspace's openbmc/bitbake).")] = None,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run BitBake's hash-equivalence server (from the checked-out BitBake) until Ctrl-C."""
+    from cmu610bsp import devtool
+
+    ws = root(workspace, debug)
+    _say(f"hash-equivalence server on {bind}; builds use: cmu610bsp build LINE --hashserv HOST:PORT")
+    devtool.serve_hashes(ws, bind, database, bitbake, lambda text: print(text, flush=True))
+
+
+LineOpt = Annotated[str, typer.Option("--line", "-l", metavar="LINE", help="Product line whose build directory to use.")]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK. Without --source and --offline, the last build's settings are kept.")]
+RecipeArg = Annotated[str, typer.Argument(metavar="RECIPE", help="The recipe.", show_default=False)]
+
+
+def _devtool(args: list[str], line: str, source: list[str] | None, offline: bool, workspace: Path | None,
+             debug: bool) -> Path:
+    from cmu610bsp import devtool
+    from cmu610bsp.build import compose
+
+    ws = root(workspace, debug)
+    devtool.run(ws, args, line, compose.parse_sources(source), offline, lambda text: print(text, flush=True))
+    return ws
+
+
+@devtool_app.command("modify")
+def modify(
+    recipe: RecipeArg,
+    srctree: Annotated[Path | None, typer.Argument(metavar="SRCTREE", help="Source tree (default: workspace/sources/RECIPE).", show_default=False)] = None,
+    no_extract: Annotated[bool, typer.Option("--no-extract", "-n", help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
+    line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+    workspace: WorkspaceOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
+    from cmu610bsp.errors import BspError
+
+    if no_extract and srctree is None:
+        raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
+    _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe, *([str(srctree.resolve())] if srctree else [])],
+             line, source, offline, workspace, debug)
+
+
+@devtool_app.command("build")
+def devtool_build(recipe: RecipeArg, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+                  workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
+    """Build RECIPE from the devtool workspace."""
+    _devtool(["build", recipe], line, source, offline, workspace, debug)
+
+
+@devtool_app.command("status")
+def status(line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+           workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
+    """Recipes in the devtool workspace."""
+    _devtool(["status"], line, source, offline, workspace, debug)
+
+
+@devtool_app.command("reset")
+def reset(recipe: RecipeArg, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+          workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
+    """Drop RECIPE from the devtool workspace."""
+    _devtool(["reset", recipe], line, source, offline, workspace, debug)
+
+
+@devtool_app.command("finish")
+def finish(recipe: RecipeArg,
+           layer: Annotated[Path | None, typer.Option("--layer", metavar="DIR", show_default=False,
+                                                      help="Where to write (default meta-cmu610).")] = None,
+           line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
+           workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
+    """Turn RECIPE's workspace changes into patches/bbappend in a layer (meta-cmu610 by default)."""
+    ws = root(workspace, debug)
+    dest = (layer or ws / "meta-cmu610").resolve()
+    _devtool(["finish", recipe, str(dest)], line, source, offline, ws, debug)
+    print(f"devtool finish wrote {recipe}'s changes into {dest}")

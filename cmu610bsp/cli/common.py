@@ -1,0 +1,66 @@
+"""What every command shares: the global options (defined once, accepted before or after the
+command's name), the workspace lookup, and the console. A leaf: it imports no command module."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from cmu610bsp import workspace as workspace_mod
+
+
+@dataclass
+class Globals:
+    """The global options as the command line gave them (before or after the command name)."""
+
+    workspace: Path | None = None
+    debug: bool = False
+
+
+GLOBALS = Globals()
+
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", metavar="DIR", show_default=False,
+                 help="Workspace directory (default: search upwards from the current directory)."),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Log every command run as `cwd$ argv`; show tracebacks.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+SourceOpt = Annotated[
+    list[str] | None,
+    typer.Option("--source", metavar="NAME=PATH", show_default=False,
+                 help="Use a local checkout for repository NAME (repeatable)."),
+]
+
+
+def set_globals(workspace: Path | None, debug: bool) -> None:
+    """Merge one place's global options (the root's or a command's): given ones win."""
+    if workspace is not None:
+        GLOBALS.workspace = workspace
+    if debug and not GLOBALS.debug:
+        GLOBALS.debug = True
+        logging.getLogger().setLevel(logging.DEBUG)
+
+
+def root(workspace: Path | None = None, debug: bool = False) -> Path:
+    """The workspace this command acts on (its own -w, the global one, or found upwards), after
+    rolling back any write a killed command left half done."""
+    from cmu610bsp import layout
+    from cmu610bsp.ui import err
+
+    set_globals(workspace, debug)
+    path, rolled_back = layout.workspace_root(GLOBALS.workspace)
+    if rolled_back:
+        err.print("note: rolled back an interrupted write; the workspace is as it was before it", markup=False)
+    return path
+
+
+def open_ws(workspace: Path | None = None, debug: bool = False) -> workspace_mod.Workspace:
+    from cmu610bsp import workspace as workspace_mod
+
+    return workspace_mod.open_workspace(root(workspace, debug))

@@ -1,0 +1,175 @@
+"""Commands on the description and what it renders: init, generate, sync, check, board show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
+from cmu610bsp.errors import BspError, CheckFailed, Finding
+
+board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(generate)
+    app.command()(sync)
+    app.command()(check)
+    app.add_typer(board_app, name="board")
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the workspace.", show_default=False)] = Path("."),
+    board: Annotated[str | None, typer.Option("--board", "-b", metavar="FILE|NAME", show_default=False,
+                                              help="Board description file, or the name of a built-in board.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Create a workspace: description files, generated BSP, and a git repository with a first commit."""
+    from cmu610bsp import init as init_mod
+    from cmu610bsp import ui
+    from cmu610bsp.cli.common import set_globals
+
+    set_globals(None, debug)
+    with ui.status("creating workspace"):
+        result = init_mod.init(directory, board)
+    ui.out.print(f"Created workspace {result.root} for board {result.board} ({result.files} generated files).", markup=False)
+    if result.committed:
+        ui.out.print(f"git: first commit {result.committed[:12]}", markup=False)
+    else:
+        ui.out.print("git: the directory is inside an existing repository; commit the new files yourself.", markup=False)
+
+
+def generate(
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files edited by hand.")] = False,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Render everything from the description, atomically; refuses to overwrite hand edits."""
+    from cmu610bsp import layout, ui
+    from cmu610bsp import workspace as ws_mod
+
+    ws = open_ws(workspace, debug)
+    with ui.status("generating"):
+        plan = ws_mod.generate(ws, force=force)
+    files = {p: v for p, v in plan.changes.items() if p != layout.MANIFEST}
+    written = sum(1 for v in files.values() if v is not None)
+    deleted = sum(1 for v in files.values() if v is None)
+    ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged", markup=False)
+    for p in plan.kept:
+        ui.out.print(f"kept (keep: glob): {p}", markup=False)
+    for p in plan.stale_kept:
+        ui.out.print(f"no longer generated, kept because it was edited: {p}", markup=False)
+
+
+def sync(
+    check_only: Annotated[bool, typer.Option("--check", help="Change nothing; exit 2 and show a diff if sync would change anything.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, file by file.")] = False,
+    as_json: JsonOpt = False,
+    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Run even if the git tree has uncommitted changes.")] = False,
+    do_commit: Annotated[bool, typer.Option("--commit", help="Commit the result, naming the generator version.")] = False,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Re-render and merge into the workspace three ways: hand edits survive, overlaps conflict."""
+    from cmu610bsp import layout, ui
+    from cmu610bsp import sync as sync_mod
+
+    ws = open_ws(workspace, debug)
+    if not (check_only or dry_run):
+        sync_mod.refuse_if_unresolved(ws)
+        if not allow_dirty:
+            sync_mod.refuse_if_dirty(ws)
+    with ui.status("rendering and merging"):
+        plan = sync_mod.compute(ws)
+    changes = plan.changes
+    manifest = ws.root / layout.MANIFEST
+    manifest_changed = not manifest.exists() or manifest.read_bytes() != plan.manifest
+    if check_only or dry_run:
+        drift = bool(changes) or manifest_changed
+        if as_json:
+            ui.print_json({"clean": not drift, "manifest_changed": manifest_changed,
+                           "files": [{"path": a.path, "action": a.action, "diff": a.diff() if check_only else None}
+                                     for a in changes]})
+        else:
+            for a in changes:
+                ui.out.print(f"{a.action:12} {a.path}", markup=False)
+                if check_only:
+                    ui.out.print(a.diff(), markup=False, end="")
+            if manifest_changed:
+                ui.out.print(f"{'update':12} {layout.MANIFEST}", markup=False)
+            ui.out.print("in sync" if not drift else f"{len(changes)} file(s) would change", markup=False)
+        if check_only and drift:
+            raise CheckFailed("the workspace is not in sync with its description; `cmu610bsp sync` brings it")
+        return
+    sync_mod.apply(ws, plan)
+    counts: dict[str, int] = {}
+    for a in changes:
+        counts[a.action] = counts.get(a.action, 0) + 1
+    kept = [a.path for a in plan.actions if a.action == "keep-edited"]
+    if as_json:
+        ui.print_json({"changes": [{"path": a.path, "action": a.action} for a in changes],
+                       "conflicts": plan.conflicts, "kept_edited": kept})
+    else:
+        ui.out.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "already in sync", markup=False)
+        for p in kept:
+            ui.out.print(f"no longer generated, kept because you edited it: {p}", markup=False)
+    if plan.conflicts:
+        raise BspError("sync merged your edits but some overlap the new render",
+                       [Finding(p, "content", "conflict: resolve the marked blocks") for p in plan.conflicts],
+                       hint="edit the files, then run `cmu610bsp sync` again")
+    if do_commit:
+        sha = sync_mod.commit(ws)
+        ui.out.print(f"git: committed {sha[:12]}" if sha else "git: nothing to commit", markup=False)
+
+
+def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
+    """The description's rules, then every generated file against its real consumer."""
+    from cmu610bsp import checks, checks_layer, ui
+    from cmu610bsp import workspace as ws_mod
+
+    ws = open_ws(workspace, debug)
+    results: list[checks.CheckResult] = []
+    try:
+        ws_mod.load_project(ws)
+        results.append(checks.CheckResult("model", "ok", detail="description is valid"))
+    except BspError as e:
+        results.append(checks.CheckResult("model", "failed", e.findings or [], e.message))
+    for name, fn in {**checks.CHECKS, **checks_layer.CHECKS}.items():
+        with ui.status(f"check {name}"):
+            results.append(fn(ws))
+    failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        ui.print_json({"ok": not failed, "checks": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            ui.out.print(f"{r.status:8} {r.name:16} {r.detail}", markup=False)
+            for f in r.findings:
+                ui.out.print(f"         {f}", markup=False)
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(results)} checks failed: {', '.join(r.name for r in failed)}")
+
+
+@board_app.command("show")
+def board_show(
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Board name (default: every board).", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The validated model as JSON.")] = False,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Tables of the model: domains, memory map, partitions, sensors, fans, GPIO lines."""
+    from cmu610bsp import show, ui
+    from cmu610bsp import workspace as ws_mod
+
+    project = ws_mod.load_project(open_ws(workspace, debug))
+    boards = [b for b in project.boards if name in (None, b.name)]
+    if not boards:
+        raise BspError(f"no board named {name!r} in this workspace",
+                       hint="boards: " + ", ".join(b.name for b in project.boards))
+    if as_json:
+        ui.print_json({"soc": project.soc.model_dump(), "boards": [b.model_dump() for b in boards]})
+        return
+    for b in boards:
+        show.print_board(ui.out, project, b)

@@ -1,0 +1,119 @@
+"""`cmu610bsp qemu run|smoke`: boot a board's QEMU twin with both domains' images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
+from cmu610bsp.errors import BspError, CheckFailed
+
+if TYPE_CHECKING:
+    from cmu610bsp import workspace
+    from cmu610bsp.model import Board
+
+app = typer.Typer(help="Boot QEMU twins and smoke-test images.", no_args_is_help=True)
+
+BoardOpt = Annotated[list[str] | None, typer.Option("--board", "-b", metavar="BOARD", show_default=False,
+                                                    help="Board (default: the first of the workspace; repeatable).")]
+LineOpt = Annotated[list[str] | None, typer.Option("--line", "-l", metavar="LINE", show_default=False,
+                                                   help="Product line (default: the board's first; repeatable).")]
+ImageOpt = Annotated[list[str] | None, typer.Option("--image", metavar="cpuN=ELF", show_default=False,
+                                                    help="The image of hart N (repeatable).")]
+DeployOpt = Annotated[Path | None, typer.Option("--deploy", metavar="DIR", show_default=False,
+                                                help="Directory holding the images (see docs/qemu.md).")]
+
+
+def _targets(boards: list[str] | None, lines: list[str] | None, ws_dir: Path | None,
+             debug: bool) -> tuple[workspace.Workspace, workspace.Project, list[tuple[Board, str]]]:
+    from cmu610bsp import workspace
+
+    ws = open_ws(ws_dir, debug)
+    project = workspace.load_project(ws)
+    known = {b.name: b for b in project.boards}
+    out = []
+    for name in boards or [project.boards[0].name]:
+        if name not in known:
+            raise BspError(f"--board {name!r}: not a board of this workspace", hint="boards: " + ", ".join(known))
+        b = known[name]
+        for line in lines or [b.product_lines[0]]:
+            if line not in b.product_lines:
+                raise BspError(f"--line {line!r}: {name} serves {', '.join(b.product_lines)}")
+            out.append((b, line))
+    return ws, project, out
+
+
+@app.command("run")
+def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, deploy: DeployOpt = None,
+        workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
+    """Boot the QEMU twin with each domain's image on its hart; console on this terminal
+    (Ctrl-A X quits QEMU)."""
+    from cmu610bsp import proc, qemu, ui
+
+    _, project, targets = _targets(board, line, workspace, debug)
+    b, _ = targets[0]
+    images = qemu.images_for(b.name, len(project.soc.harts), image, deploy)
+    argv = qemu.command(project.soc, images, Path("/dev/null"), qemu.find_binary())
+    i = argv.index("-qmp")
+    del argv[i:i + 2]
+    argv[argv.index("-serial") + 1] = "mon:stdio"
+    ui.err.print(f"booting {b.name}-qemu; Ctrl-A X quits", markup=False)
+    rc = proc.interactive(argv)
+    if rc:
+        raise BspError(f"QEMU exited with {rc}")
+
+
+@app.command("smoke")
+def smoke(
+    board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, deploy: DeployOpt = None,
+    spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE", show_default=False,
+                                              help="Smoke spec (default: configs/smoke/[<board>/]<line>.yaml).")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", show_default=False, help="Write JUnit XML here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout.")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", show_default=False,
+                                                  help="Overall deadline per run.")] = None,
+    parallel: Annotated[int, typer.Option("--parallel", "-j", min=1, metavar="N", help="Runs at once.")] = 1,
+    results: Annotated[Path | None, typer.Option("--results", metavar="DIR", show_default=False,
+                                                 help="Where transcripts go (default build/smoke/).")] = None,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Boot each board/line's images and check the smoke spec; exit 0 pass, 2 fail."""
+    from cmu610bsp import qemu, ui
+    from cmu610bsp import smoke as sm
+    from cmu610bsp.views import zephyr_name
+
+    ws, project, targets = _targets(board, line, workspace, debug)
+    qemu.find_binary()
+    jobs = []
+    for b, ln in targets:
+        values = {"board": b.name, "line": ln, "zephyr_board": zephyr_name(b.name) + "_qemu"}
+        s = sm.load_spec(qemu.spec_path(ws.root, b.name, ln, spec), values)
+        out = (results or ws.root / "build" / "smoke") / f"{b.name}-{ln}"
+        jobs.append(qemu.Job(f"{b.name}/{ln}", qemu.images_for(b.name, len(project.soc.harts), image, deploy), s, out, values))
+    with ui.status(f"smoke-testing {len(jobs)} target(s)"):
+        runs = qemu.smoke_all(project.soc, jobs, timeout, parallel)
+    if junit:
+        sm.junit(runs, junit)
+    if as_json:
+        print(sm.to_json(runs))
+    else:
+        from rich.table import Table
+
+        t = Table(title="smoke")
+        for col in ("target", "check", "result", "at s", "detail"):
+            t.add_column(col)
+        for r in runs:
+            for c in r.cases:
+                t.add_row(r.target, c.name, "pass" if c.passed else "FAIL", f"{c.seconds:.2f}", c.message)
+            if r.error:
+                t.add_row(r.target, "run", "ERROR", "", r.error)
+        ui.out.print(t)
+        for r in runs:
+            ui.out.print(f"{r.target}: {'PASS' if r.passed else 'FAIL'} in {r.seconds:.2f} s, transcript {r.transcript}",
+                         markup=False)
+    failed = [r.target for r in runs if not r.passed]
+    if failed:
+        raise CheckFailed(f"smoke failed: {', '.join(failed)}")

@@ -1,0 +1,62 @@
+"""devtool, lock and BitBake's hash server, run the way `build` runs kas: in the line's build
+directory, through kas (its shell for devtool), as child processes that cannot outlive the call."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cmu610bsp import proc
+from cmu610bsp.build import bitbake, compose, lines_of
+from cmu610bsp.errors import BspError, ChildFailed
+
+
+def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,
+        on_line: Callable[[str], None]) -> None:
+    """`devtool ARGS` in the line's kas shell. Without --source and --offline the last build's
+    overlay (its sources, caches, network setting) is kept; BitBake's server is stopped after."""
+    req = compose.Request(line, sources=sources, offline=offline)
+    paths = compose.Paths(root, line)
+    if sources or offline or not paths.overlay.is_file():
+        _, machine = lines_of(root).machine(line, None)
+        compose.write_overlay(root, req, machine)
+    command = shlex.join(["devtool", *args])
+    # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
+    # run in a fresh build directory has none to keep
+    keep = ["-k"] if (paths.build / "conf" / "bblayers.conf").is_file() else []
+    argv = compose.kas("shell", *keep, compose.composition(root, line), "-c", command)
+    with bitbake.claim(paths.build):
+        bitbake.devtool_layer_as_devtool_writes_it(paths.build)
+        bitbake.drop_stale_parser_tables(paths.build)
+        rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line))
+    if rc:
+        raise ChildFailed(["devtool", *args], rc, hint=f"the output above; kas ran it as: {shlex.join(argv)}")
+
+
+def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600) -> list[str]:
+    """Pin every repository of the line's composition in kas lock files; returns them."""
+    req = compose.Request(line, sources=sources)
+    _, machine = lines_of(root).machine(line, None)
+    compose.write_overlay(root, req, machine)
+    argv = compose.kas("lock", compose.composition(root, line))
+    r = proc.run(argv, cwd=root, env=compose.environment(root, line), timeout=timeout)
+    if r.returncode:
+        raise ChildFailed(list(argv), r.returncode, hint=(r.stderr or r.stdout).strip()[-800:])
+    return sorted(str(p.relative_to(root)) for p in (root / "configs/kas").glob("*.lock.yml"))
+
+
+def serve_hashes(root: Path, bind: str, database: Path | None, bitbake_dir: Path | None,
+                 on_line: Callable[[str], None]) -> None:
+    """BitBake's hash-equivalence server (from the checked-out BitBake) until Ctrl-C/SIGTERM."""
+    tree = bitbake_dir or root / "build" / "openbmc" / "bitbake"
+    exe = tree / "bin" / "bitbake-hashserv"
+    if not exe.is_file():
+        raise BspError(f"{exe} not found", hint="run a build first (kas checks BitBake out), or pass --bitbake DIR")
+    db = database or root / "build" / "hashserv.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, str(exe), "--bind", bind, "--database", str(db)]
+    rc = proc.stream(argv, on_line, cwd=root)
+    if rc:
+        raise ChildFailed(argv, rc)
