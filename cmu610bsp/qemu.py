@@ -16,6 +16,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pexpect
 
@@ -25,7 +26,7 @@ from cmu610bsp.model import Soc
 
 log = logging.getLogger("cmu610bsp.qemu")
 BINARY = "qemu-system-riscv32"
-_live: set["Qemu"] = set()
+_live: set[Qemu] = set()
 _live_lock = threading.Lock()
 
 
@@ -69,7 +70,7 @@ class Qemu:
         self.argv = command(soc, images, self.qmp_socket, find_binary())
         self.transcript = transcript
         self.child: pexpect.spawn | None = None
-        self._log = None
+        self._log: TextIO | None = None
 
     def start(self) -> pexpect.spawn:
         log.debug("%s$ %s", os.getcwd(), shlex.join(self.argv))
@@ -134,7 +135,7 @@ class Qemu:
         except Exception:  # noqa: BLE001 - QEMU may already be gone; signals follow
             pass
 
-    def __enter__(self) -> "Qemu":
+    def __enter__(self) -> Qemu:
         self.start()
         return self
 
