@@ -96,7 +96,7 @@ class Qemu:
             mon = QEMUMonitorProtocol(str(self.qmp_socket))
             mon.connect()
             try:
-                return str(mon.cmd("query-status")["return"]["status"])
+                return str(mon.cmd_raw("query-status")["return"]["status"])  # cmd() gives the return value only
             finally:
                 mon.close()
         except Exception:  # noqa: BLE001 - QMP unavailable is an answer too
