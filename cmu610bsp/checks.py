@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
@@ -173,7 +174,7 @@ def _kconfig_top(board: str, bdir: Path, soc_dirs: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _load_defconfig(kconfiglib, top: Path, board: str, defconfig: Path, root: Path, tmp: Path) -> list[Finding]:  # type: ignore[no-untyped-def]
+def _load_defconfig(kconfiglib: ModuleType, top: Path, board: str, defconfig: Path, root: Path, tmp: Path) -> list[Finding]:
     rel = str(defconfig.relative_to(root))
     qual = defconfig.name.removesuffix("_defconfig").upper()
     cfg = tmp / f"{qual}.config"

@@ -15,6 +15,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal, TypedDict
 
 import yaml
 
@@ -98,9 +99,13 @@ def _tamed(m: tarfile.TarInfo) -> tarfile.TarInfo:
     return t
 
 
+class _ExtractOptions(TypedDict, total=False):
+    filter: Literal["fully_trusted"]
+
+
 # Python versions with extraction filters (3.11.4+) warn or filter on their own unless told that
 # the members are already checked: they are (`_member_problem`, `_tamed`).
-_CHECKED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+_CHECKED: _ExtractOptions = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
 def _extract(archive: Path, into: Path) -> None:
@@ -112,7 +117,7 @@ def _extract(archive: Path, into: Path) -> None:
                 if why:
                     raise BspError(f"{archive}: refused, nothing was extracted",
                                    [Finding(str(archive), m.name, why)])
-            tar.extractall(into, members=[_tamed(m) for m in members], **_CHECKED)  # type: ignore[arg-type]
+            tar.extractall(into, members=[_tamed(m) for m in members], **_CHECKED)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise BspError(f"{archive}: truncated or corrupt archive ({e}); nothing was extracted") from None
 
