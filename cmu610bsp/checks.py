@@ -12,11 +12,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
-from cmu610bsp import proc, render
+from cmu610bsp import proc
 from cmu610bsp.errors import Finding
+from cmu610bsp.layout import LAYER, ZEPHYR_MODULE
 from cmu610bsp.workspace import Workspace
 
 # Stand-in for the Zephyr 4.0 Kconfig symbols the generated files select, set or give defaults to.
@@ -56,7 +58,7 @@ def _result(name: str, findings: list[Finding], detail: str) -> CheckResult:
 
 
 def generated(ws: Workspace, suffix: str = "", name: str = "") -> list[Path]:
-    root = ws.root / render.LAYER
+    root = ws.root / LAYER
     return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and (not name or p.name == name))
 
 
@@ -66,7 +68,7 @@ def check_dtc(ws: Workspace) -> CheckResult:
     dtc, cpp = shutil.which("dtc"), shutil.which("cpp")
     if not dtc or not cpp:
         return CheckResult("dtc", "skipped", detail="dtc or cpp not on PATH (apt-get install device-tree-compiler cpp)")
-    z = ws.root / render.ZEPHYR_MODULE
+    z = ws.root / ZEPHYR_MODULE
     includes = [z / "dts" / "riscv", z / "dts" / "common", z / "dts", z / "include"]
     findings: list[Finding] = []
     files = generated(ws, ".dts")
@@ -111,7 +113,8 @@ def check_zephyr_schemas(ws: Workspace) -> CheckResult:
     """board.yml, soc.yml and twister files against Zephyr's pykwalify schemas."""
     d = zephyr_schema_dir()
     if d is None:
-        return CheckResult("zephyr-schemas", "skipped", detail="set ZEPHYR_BASE (or CMU610BSP_ZEPHYR_SCHEMAS) to Zephyr's schemas")
+        return CheckResult(
+            "zephyr-schemas", "skipped", detail="set ZEPHYR_BASE (or CMU610BSP_ZEPHYR_SCHEMAS) to Zephyr's schemas")
     import logging
 
     from pykwalify.core import Core
@@ -141,7 +144,7 @@ def check_kconfig(ws: Workspace) -> CheckResult:
     """Parse the SoC and board Kconfig files with kconfiglib and load each cluster's defconfig."""
     import kconfiglib
 
-    z = ws.root / render.ZEPHYR_MODULE
+    z = ws.root / ZEPHYR_MODULE
     soc_dirs = sorted(p.parent for p in z.glob("soc/*/*/Kconfig.soc"))
     board_dirs = sorted(p.parent for p in z.glob("boards/*/*/board.yml"))
     findings: list[Finding] = []
@@ -171,7 +174,7 @@ def _kconfig_top(board: str, bdir: Path, soc_dirs: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _load_defconfig(kconfiglib, top: Path, board: str, defconfig: Path, root: Path, tmp: Path) -> list[Finding]:  # type: ignore[no-untyped-def]
+def _load_defconfig(kconfiglib: ModuleType, top: Path, board: str, defconfig: Path, root: Path, tmp: Path) -> list[Finding]:
     rel = str(defconfig.relative_to(root))
     qual = defconfig.name.removesuffix("_defconfig").upper()
     cfg = tmp / f"{qual}.config"

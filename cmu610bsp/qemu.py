@@ -15,7 +15,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import pexpect
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cmu610bsp.qemu")
 BINARY = "qemu-system-riscv32"
-_live: set["Qemu"] = set()
+_live: set[Qemu] = set()
 _live_lock = threading.Lock()
 
 
@@ -72,7 +72,7 @@ class Qemu:
         self.argv = command(soc, images, self.qmp_socket, find_binary())
         self.transcript = transcript
         self.child: pexpect.spawn | None = None
-        self._log = None
+        self._log: TextIO | None = None
 
     def start(self) -> pexpect.spawn:
         if self.transcript:
@@ -96,7 +96,7 @@ class Qemu:
             mon = QEMUMonitorProtocol(str(self.qmp_socket))
             mon.connect()
             try:
-                return str(mon.cmd("query-status")["return"]["status"])
+                return str(mon.cmd_raw("query-status")["return"]["status"])  # cmd() gives the return value only
             finally:
                 mon.close()
         except Exception:  # noqa: BLE001 - QMP unavailable is an answer too
@@ -135,7 +135,7 @@ class Qemu:
         except Exception:  # noqa: BLE001 - QEMU may already be gone; signals follow
             pass
 
-    def __enter__(self) -> "Qemu":
+    def __enter__(self) -> Qemu:
         self.start()
         return self
 

@@ -50,9 +50,9 @@ def print_board(console: Console, project: Project, board: Board) -> None:
     t = Table(title="Flash partitions")
     for col in ("name", "offset", "size", "owner", "flags"):
         t.add_column(col)
-    for p in sorted(board.flash.partitions, key=lambda p: p.offset):
-        flags = ", ".join(f for f, on in (("secure", p.secure), ("read-only", p.read_only)) if on)
-        t.add_row(p.name, f"{p.offset:#010x}", _size(p.size), p.owner, flags)
+    for part in sorted(board.flash.partitions, key=lambda part: part.offset):
+        flags = ", ".join(f for f, on in (("secure", part.secure), ("read-only", part.read_only)) if on)
+        t.add_row(part.name, f"{part.offset:#010x}", _size(part.size), part.owner, flags)
     console.print(t)
 
     if board.sensors:

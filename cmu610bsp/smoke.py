@@ -41,8 +41,8 @@ class Spec(Strict):
     deadline: float = Field(120, gt=0)
     prompt: str | None = None          # waited for before each command when given
     cores: dict[str, Core]             # cpu0, cpu1: markers in boot order
-    commands: list[Command] = []
-    never: list[str] = []
+    commands: list[Command] = []  # noqa: RUF012 - a pydantic field (ruff cannot see Strict's base): defaults are copied
+    never: list[str] = []  # noqa: RUF012 - as above
 
 
 def load_spec(path: Path, values: dict[str, str]) -> Spec:
@@ -111,9 +111,9 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
             left = min(limit, deadline) - (time.monotonic() - start)
             if left <= 0:
                 return False, "deadline passed"
-            pats = [re.compile(pattern.format(**values))] + never
+            pats = [re.compile(pattern.format(**values)), *never]
             try:
-                i = child.expect(pats + [pexpect.EOF], timeout=left)
+                i = child.expect([*pats, pexpect.EOF], timeout=left)
             except pexpect.TIMEOUT:
                 why = "overall deadline" if limit > deadline else f"not seen within {limit:g} s"
                 return False, why
@@ -121,7 +121,8 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
                 return True, ""
             if i == len(pats):
                 return False, f"QEMU exited (status {child.exitstatus or child.signalstatus})"
-            raise _Fatal(never[i - 1].pattern, child.after if isinstance(child.after, str) else child.after.decode(errors="replace"))
+            after = child.after if isinstance(child.after, str) else child.after.decode(errors="replace")
+            raise _Fatal(never[i - 1].pattern, after)
 
         try:
             boot_text, unread = _boot(child, spec, values, never, start, deadline, res)

@@ -15,11 +15,14 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal, TypedDict
 
 import yaml
 
 from cmu610bsp import proc, workspace
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.layout import CONFIG_FILE, KAS_DIR, ZEPHYR_MODULE
+from cmu610bsp.model import parse_model
 from cmu610bsp.workspace import STANDIN_TOOLCHAIN, ToolchainRecord
 
 _GCC_RE = re.compile(r"^(riscv(?:32|64)-[a-z0-9_]+-[a-z0-9_-]+-)gcc$")
@@ -96,9 +99,13 @@ def _tamed(m: tarfile.TarInfo) -> tarfile.TarInfo:
     return t
 
 
+class _ExtractOptions(TypedDict, total=False):
+    filter: Literal["fully_trusted"]
+
+
 # Python versions with extraction filters (3.11.4+) warn or filter on their own unless told that
 # the members are already checked: they are (`_member_problem`, `_tamed`).
-_CHECKED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+_CHECKED: _ExtractOptions = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
 def _extract(archive: Path, into: Path) -> None:
@@ -110,7 +117,7 @@ def _extract(archive: Path, into: Path) -> None:
                 if why:
                     raise BspError(f"{archive}: refused, nothing was extracted",
                                    [Finding(str(archive), m.name, why)])
-            tar.extractall(into, members=[_tamed(m) for m in members], **_CHECKED)  # type: ignore[arg-type]
+            tar.extractall(into, members=[_tamed(m) for m in members], **_CHECKED)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise BspError(f"{archive}: truncated or corrupt archive ({e}); nothing was extracted") from None
 
@@ -170,7 +177,7 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
 
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
     """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
-    path = ws.root / workspace.CONFIG_FILE
+    path = ws.root / CONFIG_FILE
     text = path.read_text()
     header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
     data = yaml.safe_load(text) or {}
@@ -178,7 +185,7 @@ def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> Non
         data.pop("toolchain", None)
     else:
         data["toolchain"] = record.model_dump(exclude_none=True)
-    workspace.parse_model(workspace.WorkspaceConfig, data, path)
+    parse_model(workspace.WorkspaceConfig, data, path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
     os.replace(tmp, path)
@@ -275,16 +282,14 @@ def _base_isa(isa: str) -> str:
 
 def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
     """Where each consumer reads the toolchain from, as the generated files say right now."""
-    from cmu610bsp import render
-
     out: dict[str, dict[str, str]] = {}
-    kas = ws.root / render.KAS_DIR / "toolchain.yml"
+    kas = ws.root / KAS_DIR / "toolchain.yml"
     if kas.is_file():
         text = yaml.safe_load(kas.read_text())["local_conf_header"]["cmu610-toolchain"]
-        out[str(kas.relative_to(ws.root))] = dict(
-            (k.strip(), v.strip().strip('"')) for k, _, v in (l.partition("=") for l in text.splitlines()) if k.strip())
-    env = ws.root / render.ZEPHYR_MODULE / "toolchain.env"
+        pairs = (line.partition("=") for line in text.splitlines())
+        out[str(kas.relative_to(ws.root))] = {k.strip(): v.strip().strip('"') for k, _, v in pairs if k.strip()}
+    env = ws.root / ZEPHYR_MODULE / "toolchain.env"
     if env.is_file():
-        out[str(env.relative_to(ws.root))] = dict(
-            l.removeprefix("export ").split("=", 1) for l in env.read_text().splitlines() if l.startswith("export "))
+        exports = (line.removeprefix("export ") for line in env.read_text().splitlines() if line.startswith("export "))
+        out[str(env.relative_to(ws.root))] = dict(export.split("=", 1) for export in exports)
     return out

@@ -5,6 +5,7 @@ configured identity is used when there is one, else a default naming the tool.""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import git
@@ -29,7 +30,8 @@ def _has_identity(repo: git.Repo) -> bool:
 def commit(repo: git.Repo, message: str, paths: list[str]) -> str:
     """Commit exactly these paths (staged first); the new commit's id, or "" if nothing changed."""
     repo.git.add("--all", "--", *paths)
-    if repo.head.is_valid() and not repo.index.diff("HEAD", paths=paths):
+    staged: list[str | os.PathLike[str]] = list(paths)
+    if repo.head.is_valid() and not repo.index.diff("HEAD", paths=staged):
         return ""
     with repo.git.custom_environment(**({} if _has_identity(repo) else DEFAULT_IDENTITY)):
         repo.git.commit("-q", "-m", message, "--", *paths)

@@ -47,7 +47,7 @@ def _compile(ws: Path, dts: Path, fmt: str = "dtb") -> subprocess.CompletedProce
 
 @needs_dtc
 def test_every_dts_compiles_without_warnings(board_ws: tuple[str, Path]) -> None:
-    name, ws = board_ws
+    _, ws = board_ws
     files = sorted((ws / MODULE / "boards").rglob("*.dts"))
     assert len(files) == 4  # two domains x (board, QEMU twin)
     for dts in files:
@@ -74,9 +74,11 @@ def test_zephyr_schemas_validate_board_and_soc(workspace: Path, zephyr_schemas: 
     files = {"board.yml": "board-schema.yml", "soc.yml": "soc-schema.yml"}
     seen = 0
     for path in (workspace / MODULE).rglob("*"):
-        schema = files.get(path.name) or ("twister-platform-schema.yaml" if path.suffix == ".yaml" and "/boards/" in str(path) else None)
+        twister = path.suffix == ".yaml" and "/boards/" in str(path)
+        schema = files.get(path.name) or ("twister-platform-schema.yaml" if twister else None)
         if schema:
-            Core(source_data=yaml.safe_load(path.read_text()), schema_files=[str(zephyr_schemas / schema)]).validate(raise_exception=True)
+            core = Core(source_data=yaml.safe_load(path.read_text()), schema_files=[str(zephyr_schemas / schema)])
+            core.validate(raise_exception=True)
             seen += 1
     assert seen == 1 + 2 + 4  # soc.yml, two board.yml, four twister files
 

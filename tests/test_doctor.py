@@ -49,8 +49,8 @@ def test_doctor_without_qemu_and_dtc(workspace: Path, tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "cmu610bsp", "doctor"], cwd=workspace, env=env, capture_output=True, text=True)
     assert r.returncode == 2, r.stdout
     lines = r.stdout.splitlines()
-    qemu = next(i for i, l in enumerate(lines) if l.split()[1:2] == ["qemu"])
-    dtc = next(i for i, l in enumerate(lines) if l.split()[1:2] == ["dtc"])
+    qemu = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["qemu"])
+    dtc = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["dtc"])
     assert lines[qemu].startswith("fail") and "apt-get install -y qemu-system-misc" in lines[qemu + 1]
     assert lines[dtc].startswith("fail") and "apt-get install -y device-tree-compiler" in lines[dtc + 1]
-    assert next(l for l in lines if l.split()[1:2] == ["git"]).startswith("ok")
+    assert next(line for line in lines if line.split()[1:2] == ["git"]).startswith("ok")

@@ -36,7 +36,8 @@ def _commit(ws: Path, msg: str = "edit") -> None:
 def test_edit_survives_a_description_change_in_the_same_file(workspace: Path) -> None:
     _edit(workspace, CONF, "require conf/machine/include/cmu610.inc\n",
           "require conf/machine/include/cmu610.inc\n\n# lab: keep serial at 921600\nCMU610_LAB_BAUD = \"921600\"\n")
-    _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}", "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
+    _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}",
+          "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
     _commit(workspace)
     r = run_cli("sync", cwd=workspace)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -50,7 +51,8 @@ def test_edit_survives_a_description_change_in_the_same_file(workspace: Path) ->
 
 def test_conflicting_edit_is_marked_and_blocks_the_next_sync(workspace: Path) -> None:
     _edit(workspace, CONF, 'FLASH_BMC_LOG_SIZE = "4096"', 'FLASH_BMC_LOG_SIZE = "1024"')
-    _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}", "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
+    _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}",
+          "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
     _commit(workspace)
     r = run_cli("sync", cwd=workspace)
     assert r.returncode == 2
@@ -63,8 +65,8 @@ def test_conflicting_edit_is_marked_and_blocks_the_next_sync(workspace: Path) ->
     assert r.returncode == 2 and "still has conflict markers" in r.stderr
     assert snapshot(workspace) == before
     # resolve by taking the user's value: the next sync accepts it and keeps it
-    lines = [l for l in text.splitlines(keepends=True) if not l.startswith(("<<<<<<<", "=======", ">>>>>>>"))
-             and 'FLASH_BMC_LOG_SIZE = "2048"' not in l]
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))
+             and 'FLASH_BMC_LOG_SIZE = "2048"' not in line]
     (workspace / CONF).write_text("".join(lines))
     r = run_cli("sync", "--allow-dirty", cwd=workspace)
     assert r.returncode == 0, r.stderr
@@ -90,7 +92,8 @@ def test_dropped_edited_file_is_kept_and_unedited_one_deleted(workspace: Path) -
 
 def test_keep_globs_are_respected(workspace: Path) -> None:
     cfg = workspace / "cmu610bsp.yml"
-    cfg.write_text(cfg.read_text().replace("keep: []", "keep:\n- meta-cmu610/README.md\n- meta-cmu610/conf/machine/cmu610-evb.conf"))
+    keep = "keep:\n- meta-cmu610/README.md\n- meta-cmu610/conf/machine/cmu610-evb.conf"
+    cfg.write_text(cfg.read_text().replace("keep: []", keep))
     (workspace / "meta-cmu610/README.md").write_text("ours\n")
     _edit(workspace, CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
     _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")

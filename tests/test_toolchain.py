@@ -158,7 +158,8 @@ def test_extracted_modes_are_tamed_on_every_python(workspace: Path, tmp_path: Pa
     """Debian 12's own python3 (3.11.2) has no tarfile extraction filters: install must not rely
     on them, and still drop setuid bits and group/other write, and leave the toolchain readable
     by the ordinary user BitBake runs as (mkdtemp's 0700 was kept before)."""
-    from cmu610bsp import toolchain, workspace as ws_mod
+    from cmu610bsp import toolchain
+    from cmu610bsp import workspace as ws_mod
 
     real_extractall = tarfile.TarFile.extractall
 

@@ -27,7 +27,7 @@ def zephyr_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         pytest.skip("set ZEPHYR_BASE to a Zephyr 4.x tree to run the Zephyr integration tests")
     version = (Path(ZEPHYR_BASE) / "VERSION").read_text()
     if "VERSION_MAJOR = 4" not in version:
-        pytest.skip(f"ZEPHYR_BASE is not a Zephyr 4.x tree")
+        pytest.skip("ZEPHYR_BASE is not a Zephyr 4.x tree")
     missing = [t for t in TOOLS if not shutil.which(t)]
     if missing:
         pytest.skip(f"missing host tools: {', '.join(missing)}")
