@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from cmu610bsp import proc, render
+from cmu610bsp import layout, proc
 from cmu610bsp.errors import Finding
 from cmu610bsp.workspace import Workspace
 
@@ -56,7 +56,7 @@ def _result(name: str, findings: list[Finding], detail: str) -> CheckResult:
 
 
 def generated(ws: Workspace, suffix: str = "", name: str = "") -> list[Path]:
-    root = ws.root / render.LAYER
+    root = ws.root / layout.LAYER
     return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and (not name or p.name == name))
 
 
@@ -66,7 +66,7 @@ def check_dtc(ws: Workspace) -> CheckResult:
     dtc, cpp = shutil.which("dtc"), shutil.which("cpp")
     if not dtc or not cpp:
         return CheckResult("dtc", "skipped", detail="dtc or cpp not on PATH (apt-get install device-tree-compiler cpp)")
-    z = ws.root / render.ZEPHYR_MODULE
+    z = ws.root / layout.ZEPHYR_MODULE
     includes = [z / "dts" / "riscv", z / "dts" / "common", z / "dts", z / "include"]
     findings: list[Finding] = []
     files = generated(ws, ".dts")
@@ -141,7 +141,7 @@ def check_kconfig(ws: Workspace) -> CheckResult:
     """Parse the SoC and board Kconfig files with kconfiglib and load each cluster's defconfig."""
     import kconfiglib
 
-    z = ws.root / render.ZEPHYR_MODULE
+    z = ws.root / layout.ZEPHYR_MODULE
     soc_dirs = sorted(p.parent for p in z.glob("soc/*/*/Kconfig.soc"))
     board_dirs = sorted(p.parent for p in z.glob("boards/*/*/board.yml"))
     findings: list[Finding] = []

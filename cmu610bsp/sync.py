@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cmu610bsp import __version__, proc, render, txn, workspace
+from cmu610bsp import __version__, layout, proc, render, txn, workspace
 from cmu610bsp.errors import BspError, Finding
 
-CONFLICTS = f"{workspace.STATE_ROOT}/conflicts.json"
+CONFLICTS = f"{layout.STATE_ROOT}/conflicts.json"
 MARKERS = ("<<<<<<< ", ">>>>>>> ")
 
 
@@ -57,14 +57,14 @@ def _base(ws: workspace.Workspace, path: str, manifest: dict, rebuilt: dict[str,
         return None
     if rebuilt is not None and path in rebuilt:
         data = rebuilt[path].encode()
-        if workspace.sha256(data) == digest:
+        if layout.sha256(data) == digest:
             return data
     blob = manifest.get("blobs", {}).get(path)
     if blob:
         r = proc.run(["git", "cat-file", "blob", blob], cwd=ws.root)
         if r.returncode == 0:
             data = r.stdout.encode()
-            if workspace.sha256(data) == digest:
+            if layout.sha256(data) == digest:
                 return data
     return None
 
@@ -78,8 +78,8 @@ def _rebuild(ws: workspace.Workspace, manifest: dict) -> dict[str, str] | None:
         for rel, entry in manifest["inputs"].items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(entry["text"], encoding="utf-8")
-        if workspace.CONFIG_FILE not in manifest["inputs"]:
-            (root / workspace.CONFIG_FILE).write_text((ws.root / workspace.CONFIG_FILE).read_text())
+        if layout.CONFIG_FILE not in manifest["inputs"]:
+            (root / layout.CONFIG_FILE).write_text((ws.root / layout.CONFIG_FILE).read_text())
         try:
             old = workspace.open_workspace(root)
             return render.render(workspace.load_project(old))
@@ -134,7 +134,7 @@ def compute(ws: workspace.Workspace) -> SyncPlan:
             plan.actions.append(FileAction(path, "create", None, new))
         elif old == new:
             plan.actions.append(FileAction(path, "unchanged", old, old))
-        elif path in recorded and workspace.sha256(old) == recorded[path]:
+        elif path in recorded and layout.sha256(old) == recorded[path]:
             plan.actions.append(FileAction(path, "update", old, new))
         else:
             base = _base(ws, path, manifest, rebuilt)
@@ -153,11 +153,11 @@ def compute(ws: workspace.Workspace) -> SyncPlan:
 def apply(ws: workspace.Workspace, plan: SyncPlan) -> None:
     """Write the plan atomically (with the manifest and the conflict record)."""
     changes: dict[str, bytes | None] = {a.path: a.new for a in plan.changes}
-    changes[workspace.MANIFEST] = plan.manifest
+    changes[layout.MANIFEST] = plan.manifest
     conflicts = json.dumps(sorted(plan.conflicts), indent=1).encode() + b"\n" if plan.conflicts else None
     if conflicts is not None or (ws.root / CONFLICTS).exists():
         changes[CONFLICTS] = conflicts
-    current = (ws.root / workspace.MANIFEST).read_bytes() if (ws.root / workspace.MANIFEST).exists() else None
+    current = (ws.root / layout.MANIFEST).read_bytes() if (ws.root / layout.MANIFEST).exists() else None
     if current == plan.manifest and len(changes) == 1:
         return
     txn.commit(ws.root, ws.roots, changes)

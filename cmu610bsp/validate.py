@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cmu610bsp.errors import Finding
-from cmu610bsp.model import Board, Catalog, Soc, dt_label
+from cmu610bsp.layout import CONFIG_FILE
+from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
 
 FLASH_SECTOR = 4096
 
@@ -95,6 +96,28 @@ def check_board(board: Board, soc: Soc, catalog: Catalog, path: Path) -> list[Fi
     out += _check_sensors(board, soc, catalog, owner, f)
     out += _check_fans_gpio_net(board, soc, owner, f)
     out += _check_labels(board, soc, f)
+    return out
+
+
+def check_workspace(board_files: list[str], boards: list[Board], board_paths: list[Path],
+                    products: list[Product], config_file: str) -> list[Finding]:
+    """Rules across the files the workspace config names: one description per board name and
+    per product line, and a description for every product line a board serves."""
+    out: list[Finding] = []
+    seen: list[str] = []
+    for i, product in enumerate(products):
+        if product.name in seen:
+            out.append(Finding(config_file, f"products[{i}]", f"product line {product.name!r} is described twice"))
+        seen.append(product.name)
+    names: dict[str, str] = {}
+    for i, (rel, board, path) in enumerate(zip(board_files, boards, board_paths, strict=True)):
+        if board.name in names:
+            out.append(Finding(config_file, f"boards[{i}]", f"board name {board.name!r} is also used by {names[board.name]}"))
+        names[board.name] = rel
+        for j, line in enumerate(board.product_lines):
+            if line not in seen:
+                out.append(Finding(str(path), f"product_lines[{j}]",
+                                   f"no description of product line {line!r} in the workspace (products: in {CONFIG_FILE})"))
     return out
 
 

@@ -13,62 +13,16 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import AfterValidator, Field
-
-from cmu610bsp import __version__, layout, render, resources
+from cmu610bsp import __version__, layout, project, render
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, STATE_ROOT, find_root, sha256  # noqa: F401 - re-exported
-from cmu610bsp.model import Strict, load_board, load_catalog, load_product, load_soc, parse_model, read_yaml
-from cmu610bsp.validate import check_board, check_soc
+from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, sha256
 
-DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
-
-
-class OpenBmcPin(Strict):
-    """The OpenBMC tree the layer is written and tested against."""
-
-    url: str = "https://github.com/openbmc/openbmc.git"
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
-
-
-class ToolchainRecord(Strict):
-    """The RISC-V toolchain every consumer (kas/Yocto, Zephyr) uses; written by `toolchain install`.
-
-    Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
-
-    name: str
-    path: str                      # directory holding bin/<prefix>gcc
-    prefix: str = "riscv64-unknown-elf-"
-    sysroot: str | None = None     # for a linux-gnu (glibc) toolchain
-    sha256: str | None = None      # of the archive it was installed from
-    xuantie: bool = False          # accepts -mcpu=e906*
-
-
-STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
-
-
-def _name_and_email(value: str) -> str:
-    if not re.fullmatch(r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+>", value):
-        raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
-    return value
-
-
-class WorkspaceConfig(Strict):
-    version: int = Field(1, ge=1, le=1)
-    soc: str
-    boards: list[str] = Field(min_length=1)
-    products: list[str] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
-    catalog: str | None = None
-    openbmc: OpenBmcPin = OpenBmcPin()
-    toolchain: ToolchainRecord | None = None
-    keep: list[str] = []
-    # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
-    maintainer: Annotated[str, AfterValidator(_name_and_email)] | None = None
+# Kept only for cli_toolchain.py (being rewritten elsewhere): new code imports it from project.
+from cmu610bsp.project import STANDIN_TOOLCHAIN as STANDIN_TOOLCHAIN
+from cmu610bsp.project import Project, WorkspaceConfig
 
 
 @dataclass(frozen=True)
@@ -85,52 +39,13 @@ class Workspace:
         return any(fnmatch.fnmatch(path, g) for g in self.config.keep)
 
 
-def find(start: Path | None = None) -> Workspace:
-    """The workspace containing `start` (like git and west, search upwards)."""
-    return open_workspace(find_root(start))
-
-
 def open_workspace(root: Path) -> Workspace:
-    path = root / CONFIG_FILE
-    return Workspace(root, parse_model(WorkspaceConfig, read_yaml(path), path))
+    return Workspace(root, project.load_config(root))
 
 
-def _rel(ws: Workspace, path: str) -> Path:
-    return ws.root / path
-
-
-def load_project(ws: Workspace) -> render.Project:
+def load_project(ws: Workspace) -> Project:
     """Read and validate every input; all findings at once, nothing written."""
-    cfg_file = str(ws.root / CONFIG_FILE)
-    soc_path = _rel(ws, ws.config.soc)
-    catalog_path = _rel(ws, ws.config.catalog) if ws.config.catalog else resources.sensor_catalog()
-    soc = load_soc(soc_path)
-    catalog = load_catalog(catalog_path)
-    findings = check_soc(soc, soc_path)
-    products = []
-    for i, pp in enumerate(ws.config.products):
-        product = load_product(_rel(ws, pp))
-        if any(p.name == product.name for p in products):
-            findings.append(Finding(cfg_file, f"products[{i}]", f"product line {product.name!r} is described twice"))
-        products.append(product)
-    boards = []
-    names: dict[str, str] = {}
-    for i, b in enumerate(ws.config.boards):
-        bpath = _rel(ws, b)
-        board = load_board(bpath)
-        if board.name in names:
-            findings.append(Finding(cfg_file, f"boards[{i}]", f"board name {board.name!r} is also used by {names[board.name]}"))
-        names[board.name] = b
-        findings += check_board(board, soc, catalog, bpath)
-        for j, line in enumerate(board.product_lines):
-            if not any(p.name == line for p in products):
-                findings.append(Finding(str(bpath), f"product_lines[{j}]", f"no description of product line {line!r} in the workspace (products: in {CONFIG_FILE})"))
-        boards.append(board)
-    if findings:
-        raise BspError("the description has errors; nothing was written", findings)
-    return render.Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
-                          ws.config.openbmc.url, ws.config.openbmc.commit,
-                          ws.config.toolchain or STANDIN_TOOLCHAIN, ws.config.maintainer)
+    return project.load_project(ws.root, ws.config)
 
 
 def input_files(ws: Workspace) -> dict[str, str]:
@@ -138,7 +53,7 @@ def input_files(ws: Workspace) -> dict[str, str]:
     paths = [CONFIG_FILE, ws.config.soc, *ws.config.boards, *ws.config.products]
     if ws.config.catalog:
         paths.append(ws.config.catalog)
-    return {p: _rel(ws, p).read_text(encoding="utf-8") for p in sorted(set(paths))}
+    return {p: (ws.root / p).read_text(encoding="utf-8") for p in sorted(set(paths))}
 
 
 def git_blob_id(data: bytes) -> str:
@@ -221,8 +136,7 @@ def generate(ws: Workspace, force: bool = False) -> Plan:
     from cmu610bsp import txn
 
     txn.recover(ws.root, ws.roots)
-    project = load_project(ws)
-    files = render.render(project)
+    files = render.render(load_project(ws))
     p = plan(ws, files)
     if (p.edited or p.untracked) and not force:
         findings = [Finding(f, "content", "edited by hand since it was generated") for f in p.edited]
