@@ -118,34 +118,18 @@ def unresolved(ws: workspace.Workspace) -> list[str]:
 
 def compute(ws: workspace.Workspace) -> SyncPlan:
     """What sync would write, file by file; reads only."""
-    project = workspace.load_project(ws)
-    files = render.render(project)
+    files = render.render(workspace.load_project(ws))
     manifest: dict = workspace.read_manifest(ws) or {}
-    recorded: dict[str, str] = manifest.get("files", {})
     rebuilt = _rebuild(ws, manifest)
     plan = SyncPlan()
-    for path, text in files.items():
-        new = text.encode()
-        disk = ws.root / path
-        old = disk.read_bytes() if disk.is_file() else None
-        if ws.kept(path) and old is not None:
-            plan.actions.append(FileAction(path, "keep-glob", old, old))
-        elif old is None:
-            plan.actions.append(FileAction(path, "create", None, new))
-        elif old == new:
-            plan.actions.append(FileAction(path, "unchanged", old, old))
-        elif path in recorded and layout.sha256(old) == recorded[path]:
-            plan.actions.append(FileAction(path, "update", old, new))
+    for e in workspace.classify(ws, files):
+        if e.state in ("edited", "untracked") and e.current is not None and e.new is not None:
+            # with no base to be found, the whole file is one overlapping change
+            base = _base(ws, e.path, manifest, rebuilt) or b""
+            merged, conflict = _merge(base, e.current, e.new, e.path)
+            plan.actions.append(FileAction(e.path, "conflict" if conflict else "merge", e.current, merged))
         else:
-            base = _base(ws, path, manifest, rebuilt)
-            if base is None:
-                # no common ancestor: the whole file is one overlapping change
-                base = b""
-            merged, conflict = _merge(base, old, new, path)
-            plan.actions.append(FileAction(path, "conflict" if conflict else "merge", old, merged))
-    for path, verdict in workspace.dropped(ws, files, recorded).items():
-        old = (ws.root / path).read_bytes()
-        plan.actions.append(FileAction(path, verdict, old, None if verdict == "delete" else old))
+            plan.actions.append(FileAction(e.path, e.state, e.current, e.new))
     plan.manifest = workspace.manifest_bytes(ws, files)
     return plan
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from cmu610bsp import __version__, layout, project, render
 from cmu610bsp.errors import BspError, Finding
@@ -76,6 +77,56 @@ def manifest_bytes(ws: Workspace, files: dict[str, str]) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
 
+FileState = Literal["create", "unchanged", "update", "edited", "untracked", "keep-glob", "delete", "keep-edited"]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of the workspace against the new render: what it is now, what the render says."""
+
+    path: str
+    state: FileState
+    current: bytes | None      # the bytes on disk (None: no file)
+    new: bytes | None          # the new render (None: no longer generated)
+
+
+def classify(ws: Workspace, files: dict[str, str]) -> list[FileEntry]:
+    """Every generated or previously generated file, classified once for generate and sync:
+    create / unchanged / update (untouched since generated) / edited (by hand since) /
+    untracked (there, but not ours) / keep-glob (a keep: glob covers it) and, for files the
+    render drops, delete (untouched) / keep-edited (edited by hand, left in place)."""
+    recorded: dict[str, str] = (read_manifest(ws) or {}).get("files", {})  # type: ignore[assignment]
+    out: list[FileEntry] = []
+    for path, text in files.items():
+        new = text.encode()
+        disk = ws.root / path
+        current = disk.read_bytes() if disk.is_file() else None
+        if ws.kept(path) and disk.exists():
+            out.append(FileEntry(path, "keep-glob", current, current))
+        elif current is None:
+            out.append(FileEntry(path, "create", None, new))
+        elif current == new:
+            out.append(FileEntry(path, "unchanged", current, new))
+        elif path not in recorded:
+            out.append(FileEntry(path, "untracked", current, new))
+        elif sha256(current) != recorded[path]:
+            out.append(FileEntry(path, "edited", current, new))
+        else:
+            out.append(FileEntry(path, "update", current, new))
+    for path, digest in sorted(recorded.items()):
+        disk = ws.root / path
+        if path in files or not disk.is_file():
+            continue
+        current = disk.read_bytes()
+        if ws.kept(path):
+            out.append(FileEntry(path, "keep-glob", current, current))
+        elif sha256(current) == digest:
+            out.append(FileEntry(path, "delete", current, None))
+        else:
+            out.append(FileEntry(path, "keep-edited", current, current))
+    return out
+
+
 @dataclass
 class Plan:
     """What a generate would do, file by file."""
@@ -89,46 +140,26 @@ class Plan:
 
 
 def plan(ws: Workspace, files: dict[str, str]) -> Plan:
-    manifest = read_manifest(ws) or {}
-    recorded: dict[str, str] = manifest.get("files", {})  # type: ignore[assignment]
+    """Generate's reading of `classify`: write every change, hand edits included (the caller
+    refuses them unless forced)."""
     p = Plan({}, [], [], [], [], 0)
-    for path, text in files.items():
-        data = text.encode()
-        disk = ws.root / path
-        if ws.kept(path) and disk.exists():
-            p.kept.append(path)
-            continue
-        current = disk.read_bytes() if disk.is_file() else None
-        if current == data:
+    for e in classify(ws, files):
+        if e.state == "unchanged":
             p.unchanged += 1
-            continue
-        if current is not None:
-            if path not in recorded:
-                p.untracked.append(path)
-            elif sha256(current) != recorded[path]:
-                p.edited.append(path)
-        p.changes[path] = data
-    for path, verdict in dropped(ws, files, recorded).items():
-        if verdict == "delete":
-            p.changes[path] = None
+        elif e.state == "keep-glob":
+            if e.path in files:
+                p.kept.append(e.path)
+            else:
+                p.stale_kept.append(e.path)
+        elif e.state == "keep-edited":
+            p.stale_kept.append(e.path)
         else:
-            p.stale_kept.append(path)
+            if e.state == "edited":
+                p.edited.append(e.path)
+            elif e.state == "untracked":
+                p.untracked.append(e.path)
+            p.changes[e.path] = e.new
     return p
-
-
-def dropped(ws: Workspace, files: dict[str, str], recorded: dict[str, str]) -> dict[str, str]:
-    """Files generated last time that the new render drops: 'delete' when untouched since,
-    'keep-glob' when a keep: glob covers them, 'keep-edited' when the user changed them."""
-    out = {}
-    for path, digest in sorted(recorded.items()):
-        disk = ws.root / path
-        if path in files or not disk.is_file():
-            continue
-        if ws.kept(path):
-            out[path] = "keep-glob"
-        else:
-            out[path] = "delete" if sha256(disk.read_bytes()) == digest else "keep-edited"
-    return out
 
 
 def generate(ws: Workspace, force: bool = False) -> Plan:
