@@ -10,21 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cmu610bsp.errors import Finding
+from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
 
 FLASH_SECTOR = 4096
-
-# Per-kind fields a peripheral must carry for its devicetree node.
-_REQUIRED_BY_KIND = {
-    "uart": "clock_frequency",
-    "i2c": "clock_frequency",
-    "gpio": "ngpios",
-    "adc": "channels",
-    "pwm": "channels",
-    "tach": "channels",
-}
-
 
 def _overlaps(spans: Iterable[tuple[str, int, int]]) -> list[tuple[str, str]]:
     """Pairs of (name, start, size) spans that intersect, in address order."""
@@ -59,7 +49,7 @@ def check_soc(soc: Soc, path: Path) -> list[Finding]:
         windows.append((where, p.base, p.size))
         if p.base % 4096:
             out.append(Finding(f, f"{where}.base", f"{p.base:#x} is not 4 KiB aligned"))
-        need = _REQUIRED_BY_KIND.get(p.kind)
+        need = KINDS[p.kind].needs
         if need and getattr(p, need) is None:
             out.append(Finding(f, f"{where}.{need}", f"a {p.kind} block needs {need}"))
         if p.irq is not None:
@@ -68,7 +58,7 @@ def check_soc(soc: Soc, path: Path) -> list[Finding]:
             if p.irq in irqs:
                 out.append(Finding(f, f"{where}.irq", f"{p.irq} is already used by {irqs[p.irq]}"))
             irqs[p.irq] = name
-        if p.ncsi and p.kind != "ethernet":
+        if p.ncsi and not KINDS[p.kind].ncsi:
             out.append(Finding(f, f"{where}.ncsi", "only an ethernet block can do NC-SI"))
     for a, b in _overlaps(windows):
         out.append(Finding(f, b, f"address window overlaps {a}"))
@@ -205,7 +195,7 @@ def _check_domains(board: Board, soc: Soc, f: str) -> list[Finding]:
         console = soc.peripherals.get(dom.console)
         if dom.console not in dom.peripherals:
             out.append(Finding(f, f"{base}.console", f"{dom.console} is not one of this domain's peripherals"))
-        elif console is not None and console.kind != "uart":
+        elif console is not None and not KINDS[console.kind].console:
             out.append(Finding(f, f"{base}.console", f"{dom.console} is a {console.kind}, not a uart"))
     return out
 
