@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cmu610bsp import __version__, layout, proc, render, txn, workspace
 from cmu610bsp.errors import BspError, Finding
@@ -49,7 +50,7 @@ class SyncPlan:
         return [a.path for a in self.actions if a.action == "conflict"]
 
 
-def _base(ws: workspace.Workspace, path: str, manifest: dict, rebuilt: dict[str, str] | None) -> bytes | None:
+def _base(ws: workspace.Workspace, path: str, manifest: dict[str, Any], rebuilt: dict[str, str] | None) -> bytes | None:
     """Last generated content of `path`: re-rendered from the recorded inputs when that
     reproduces the recorded hash, else the recorded blob from the workspace's git objects."""
     digest = manifest.get("files", {}).get(path)
@@ -69,7 +70,7 @@ def _base(ws: workspace.Workspace, path: str, manifest: dict, rebuilt: dict[str,
     return None
 
 
-def _rebuild(ws: workspace.Workspace, manifest: dict) -> dict[str, str] | None:
+def _rebuild(ws: workspace.Workspace, manifest: dict[str, Any]) -> dict[str, str] | None:
     """Render the recorded inputs again (only meaningful with the recorded generator version)."""
     if manifest.get("version") != __version__ or not manifest.get("inputs"):
         return None
@@ -119,7 +120,7 @@ def unresolved(ws: workspace.Workspace) -> list[str]:
 def compute(ws: workspace.Workspace) -> SyncPlan:
     """What sync would write, file by file; reads only."""
     files = render.render(workspace.load_project(ws))
-    manifest: dict = workspace.read_manifest(ws) or {}
+    manifest: dict[str, Any] = workspace.read_manifest(ws) or {}
     rebuilt = _rebuild(ws, manifest)
     plan = SyncPlan()
     for e in workspace.classify(ws, files):
@@ -165,7 +166,8 @@ def refuse_if_dirty(ws: workspace.Workspace) -> None:
     except git.InvalidGitRepositoryError:
         return
     if repo.is_dirty(untracked_files=True):
-        changed = sorted({d.a_path for d in repo.index.diff(None)} | set(repo.untracked_files))[:10]
+        # a deleted file's diff has no a_path side to name it by: its b_path names it then
+        changed = sorted({d.a_path or d.b_path or "?" for d in repo.index.diff(None)} | set(repo.untracked_files))[:10]
         raise BspError("the git tree has uncommitted changes; nothing was written",
                        [Finding(p, "git", "uncommitted") for p in changed],
                        hint="commit or stash them, or pass --allow-dirty")

@@ -151,7 +151,8 @@ def _check_labels(board: Board, soc: Soc, f: str) -> list[Finding]:
         users.setdefault(lab, []).append((where, name))
     for lab, group in users.items():
         for where, name in group:
-            others = [f"{w} ({n!r})" for w, n in group if w != where and not (n == name and w.split("[")[0] == where.split("[")[0])]
+            others = [f"{w} ({n!r})" for w, n in group
+                      if w != where and not (n == name and w.split("[")[0] == where.split("[")[0])]
             if others:
                 out.append(Finding(f, where, f"{name!r} becomes the devicetree label {lab}, as does {', '.join(others)}"))
     return out
@@ -220,11 +221,13 @@ def _check_memory(board: Board, soc: Soc, f: str) -> list[Finding]:
                 used += m.size
                 spans.append((where, m.offset, m.size))
                 if m.offset + m.size > total:
-                    out.append(Finding(f, where, f"{region} slice ends at {m.offset + m.size:#x}, past the {total:#x}-byte {region}"))
+                    out.append(Finding(f, where, f"{region} slice ends at {m.offset + m.size:#x}, "
+                                       f"past the {total:#x}-byte {region}"))
                 if m.offset % 4096 or m.size % 4096:
                     out.append(Finding(f, where, "offset and size must be 4 KiB aligned"))
         if used > total:
-            out.append(Finding(f, f"domains.bmc.memory", f"{region} over-committed across domains: {used:#x} bytes given, {total:#x} exist"))
+            out.append(Finding(f, "domains.bmc.memory",
+                               f"{region} over-committed across domains: {used:#x} bytes given, {total:#x} exist"))
         for a, b in _overlaps(spans):
             out.append(Finding(f, b, f"{region} slice overlaps {a}"))
     return out
@@ -285,9 +288,10 @@ def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, st
             out.append(bad)
             continue
         if kind.bus == "i2c":
-            lo, hi = (kind.addresses + [0x08, 0x77])[:2] if kind.addresses else (0x08, 0x77)
+            lo, hi = [*kind.addresses, 0x08, 0x77][:2] if kind.addresses else (0x08, 0x77)
             if not lo <= s.address <= hi:
-                out.append(Finding(f, f"{where}.address", f"{s.address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers"))
+                out.append(Finding(f, f"{where}.address",
+                                   f"{s.address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers"))
         else:
             channels = soc.peripherals[s.bus].channels or 0
             if s.address >= channels:
@@ -299,7 +303,8 @@ def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, st
         t = s.thresholds
         order = [v for v in (t.critical_low, t.warning_low, t.warning_high, t.critical_high) if v is not None]
         if order != sorted(order):
-            out.append(Finding(f, f"{where}.thresholds", "thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high"))
+            out.append(Finding(f, f"{where}.thresholds",
+                               "thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high"))
     return out
 
 
@@ -337,7 +342,8 @@ def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) 
         if g.line >= (soc.peripherals[g.controller].ngpios or 0):
             out.append(Finding(f, f"{where}.line", f"{g.controller} has no line {g.line}"))
         if (g.controller, g.line) in lines:
-            out.append(Finding(f, f"{where}.line", f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
+            out.append(Finding(f, f"{where}.line",
+                               f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
         lines[(g.controller, g.line)] = g.name
     if board.network:
         bad = _bus_finding(soc, owner, board.network.interface, "ethernet", "network.interface", f, "network")

@@ -131,7 +131,8 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
             name=dname, hart=dom.hart, cluster=f"cpu{dom.hart}", description=dom.firmware,
             console="virt_uart" if twin else dom.console, sram=slices["sram"], psram=slices.get("psram"),
             partitions=[
-                {"label": f"part_{dt_label(p.name)}", "name": p.name, "offset": p.offset, "size": p.size, "read_only": p.read_only}
+                {"label": f"part_{dt_label(p.name)}", "name": p.name, "offset": p.offset, "size": p.size,
+                 "read_only": p.read_only}
                 for p in sorted(board.flash.partitions, key=lambda p: p.offset) if p.owner == dname
             ],
         )
