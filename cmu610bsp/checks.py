@@ -16,9 +16,8 @@ from types import ModuleType
 
 import yaml
 
-from cmu610bsp import proc
+from cmu610bsp import layout, proc
 from cmu610bsp.errors import Finding
-from cmu610bsp.layout import LAYER, ZEPHYR_MODULE
 from cmu610bsp.workspace import Workspace
 
 # Stand-in for the Zephyr 4.0 Kconfig symbols the generated files select, set or give defaults to.
@@ -58,7 +57,7 @@ def _result(name: str, findings: list[Finding], detail: str) -> CheckResult:
 
 
 def generated(ws: Workspace, suffix: str = "", name: str = "") -> list[Path]:
-    root = ws.root / LAYER
+    root = ws.root / layout.LAYER
     return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and (not name or p.name == name))
 
 
@@ -68,7 +67,7 @@ def check_dtc(ws: Workspace) -> CheckResult:
     dtc, cpp = shutil.which("dtc"), shutil.which("cpp")
     if not dtc or not cpp:
         return CheckResult("dtc", "skipped", detail="dtc or cpp not on PATH (apt-get install device-tree-compiler cpp)")
-    z = ws.root / ZEPHYR_MODULE
+    z = ws.root / layout.ZEPHYR_MODULE
     includes = [z / "dts" / "riscv", z / "dts" / "common", z / "dts", z / "include"]
     findings: list[Finding] = []
     files = generated(ws, ".dts")
@@ -144,7 +143,7 @@ def check_kconfig(ws: Workspace) -> CheckResult:
     """Parse the SoC and board Kconfig files with kconfiglib and load each cluster's defconfig."""
     import kconfiglib
 
-    z = ws.root / ZEPHYR_MODULE
+    z = ws.root / layout.ZEPHYR_MODULE
     soc_dirs = sorted(p.parent for p in z.glob("soc/*/*/Kconfig.soc"))
     board_dirs = sorted(p.parent for p in z.glob("boards/*/*/board.yml"))
     findings: list[Finding] = []

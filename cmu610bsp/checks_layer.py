@@ -13,10 +13,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-from cmu610bsp import layer, proc, render
+from cmu610bsp import layer, layout, proc
 from cmu610bsp.checks import CheckResult, _result
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.layout import KAS_DIR, LAYER
+from cmu610bsp.project import Project
 from cmu610bsp.workspace import Workspace, load_project
 
 # Stand-ins for files of oe-core and meta-phosphor that the layer refers to. BitBake's parser
@@ -54,7 +54,7 @@ def check_bitbake(ws: Workspace) -> CheckResult:
         project = load_project(ws)
     except BspError as e:
         return CheckResult("bitbake-parse", "skipped", detail=f"description invalid: {e.message}")
-    root = ws.root / LAYER
+    root = ws.root / layout.LAYER
     findings: list[Finding] = []
     parsed = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,7 +118,7 @@ def check_bitbake(ws: Workspace) -> CheckResult:
     return _result("bitbake-parse", findings, f"{parsed} parses with BitBake's parser (oe-core and meta-phosphor files stood in)")
 
 
-def _machine_expectations(project: render.Project, board: Any, twin: bool) -> dict[str, str]:
+def _machine_expectations(project: Project, board: Any, twin: bool) -> dict[str, str]:
     soc = project.soc
     want = {
         "CMU610_BOARD": board.name,
@@ -154,7 +154,7 @@ def check_oelint(ws: Workspace) -> CheckResult:
         argv = [exe]
     else:
         return CheckResult("oelint", "skipped", detail="oelint-adv not installed (pip install oelint-adv)")
-    root = ws.root / LAYER
+    root = ws.root / layout.LAYER
     files = sorted(map(str, [*root.glob("recipes-*/*/*.bb"), *root.glob("recipes-*/*/*.bbappend")]))
     if not files:
         return CheckResult("oelint", "ok", detail="no recipes")
@@ -178,7 +178,7 @@ def check_kas(ws: Workspace) -> CheckResult:
         return CheckResult("kas-schema", "skipped", detail="kas not installed")
     schema = json.loads((Path(kas.__file__).parent / "schema-kas.json").read_text())
     findings = []
-    files = sorted((ws.root / KAS_DIR).glob("*.yml"))
+    files = sorted((ws.root / layout.KAS_DIR).glob("*.yml"))
     for f in files:
         rel = str(f.relative_to(ws.root))
         try:
@@ -207,7 +207,7 @@ def check_entity_manager(ws: Workspace) -> CheckResult:
     registry: Registry = Registry().with_resources(resources)
     validator = jsonschema.Draft7Validator({"$ref": base + "global.json"}, registry=registry)
     findings = []
-    files = sorted((ws.root / LAYER).glob("recipes-*/*/files/*.json"))
+    files = sorted((ws.root / layout.LAYER).glob("recipes-*/*/files/*.json"))
     for f in files:
         for err in validator.iter_errors(json.loads(f.read_text())):
             where = "/".join(map(str, err.absolute_path)) or "(top level)"

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from cmu610bsp import render, resources, workspace
+from cmu610bsp import layout, resources, workspace
 from cmu610bsp.errors import BspError
-from cmu610bsp.model import load_board, load_catalog, load_soc
-from cmu610bsp.validate import check_board, check_soc
+from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
 
 GITIGNORE = """\
 # cmu610bsp: transaction scratch space and build output
@@ -45,21 +44,19 @@ def _board_source(board: str | None) -> Path:
 def init(directory: Path, board: str | None) -> InitResult:
     """Build the whole workspace in a scratch directory beside the target, then move it in."""
     target = directory.resolve()
-    if (target / workspace.CONFIG_FILE).exists():
+    if (target / layout.CONFIG_FILE).exists():
         raise BspError(f"{target} is already a cmu610bsp workspace", hint="use `cmu610bsp generate` or `sync` there")
     if target.exists() and not target.is_dir():
         raise BspError(f"{target} exists and is not a directory")
     src = _board_source(board)
-    # Validate against the user's own file first, so findings name it (not the scratch copy).
-    soc = load_soc(resources.builtin_soc())
-    catalog = load_catalog(resources.sensor_catalog())
-    model = load_board(src)
-    findings = check_soc(soc, resources.builtin_soc()) + check_board(model, soc, catalog, src)
-    if findings:
-        raise BspError("the board description has errors; nothing was written", findings)
+    # Validate against the user's own file first, so findings name it (not the scratch copy):
+    # the same loader as every command, given the built-in files and the user's board in place.
+    given = WorkspaceConfig(soc=str(resources.builtin_soc()), boards=[str(src)],
+                            products=[str(resources.builtin_product(Path(rel).stem)) for rel in DEFAULT_PRODUCTS])
+    model = load_project(Path("."), given, headline="the board description has errors; nothing was written").boards[0]
     board_rel = f"configs/boards/{model.name}.yaml"
     soc_rel = "configs/soc/cmu610.yaml"
-    clashes = [p for p in (workspace.CONFIG_FILE, "configs", render.LAYER, ".cmu610bsp") if (target / p).exists()]
+    clashes = [p for p in (layout.CONFIG_FILE, "configs", layout.LAYER, ".cmu610bsp") if (target / p).exists()]
     if clashes:
         raise BspError(f"{target} already has {', '.join(clashes)}", hint="init into an empty or new directory")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,11 +67,11 @@ def init(directory: Path, board: str | None) -> InitResult:
         shutil.copyfile(resources.builtin_soc(), scratch / soc_rel)
         shutil.copyfile(src, scratch / board_rel)
         (scratch / "configs/products").mkdir(parents=True)
-        for rel in workspace.DEFAULT_PRODUCTS:
+        for rel in DEFAULT_PRODUCTS:
             shutil.copyfile(resources.builtin_product(Path(rel).stem), scratch / rel)
         config = {"version": 1, "soc": soc_rel, "boards": [board_rel],
-                  "products": workspace.DEFAULT_PRODUCTS, "keep": []}
-        (scratch / workspace.CONFIG_FILE).write_text(
+                  "products": DEFAULT_PRODUCTS, "keep": []}
+        (scratch / layout.CONFIG_FILE).write_text(
             "# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
             + yaml.safe_dump(config, sort_keys=False)
         )
@@ -84,7 +81,7 @@ def init(directory: Path, board: str | None) -> InitResult:
             ln + "\n" for ln in GITIGNORE.splitlines() if ln not in mine.splitlines()))
         ws = workspace.open_workspace(scratch)
         plan = workspace.generate(ws)
-        files = sum(1 for p, v in plan.changes.items() if v is not None and p != workspace.MANIFEST)
+        files = sum(1 for p, v in plan.changes.items() if v is not None and p != layout.MANIFEST)
         target.mkdir(exist_ok=True)
         written = sorted(entry.name for entry in scratch.iterdir())
         for name in written:

@@ -54,4 +54,6 @@ def read_manifest(root: Path) -> dict[str, object] | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
+    if not isinstance(data, dict):
+        raise BspError(f"{path}: unreadable manifest (not a JSON object)", hint="restore it from git")
     return data

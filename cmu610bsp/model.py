@@ -43,10 +43,6 @@ BoardName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$")]
 ProductLine = Literal["bigbmc", "littlebmc"]
 DomainName = Literal["secure", "bmc"]
 
-PERIPHERAL_KINDS = (
-    "uart", "i2c", "i3c", "adc", "gpio", "pwm", "tach", "watchdog", "ethernet",
-    "flash-controller", "mailbox", "rot", "crypto", "otp", "keystore", "iopmp",
-)
 PeripheralKind = Literal[
     "uart", "i2c", "i3c", "adc", "gpio", "pwm", "tach", "watchdog", "ethernet",
     "flash-controller", "mailbox", "rot", "crypto", "otp", "keystore", "iopmp",

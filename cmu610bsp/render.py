@@ -7,15 +7,13 @@ environment with StrictUndefined so a template typo fails loudly instead of prin
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from cmu610bsp import __version__, layer, resources, views
-from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE  # noqa: F401 - re-exported
-from cmu610bsp.model import Board, Catalog, Product, Soc
+from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE
+from cmu610bsp.model import Soc
+from cmu610bsp.project import Project
 
 # Layers of the openbmc/openbmc tree a CMU610 build uses (paths inside that repository).
 OPENBMC_LAYERS = (
@@ -27,26 +25,7 @@ OPENBMC_LAYERS = (
 )
 
 
-@dataclass(frozen=True)
-class Project:
-    """Everything one render needs: the validated SoC, boards and sensor catalogue."""
-
-    soc: Soc
-    boards: tuple[Board, ...]
-    catalog: Catalog
-    soc_file: str
-    products: tuple[Product, ...]
-    openbmc_url: str
-    openbmc_commit: str
-    toolchain: Any  # workspace.ToolchainRecord (workspace imports this module)
-    maintainer: str | None = None
-
-
 def _hex(value: int) -> str:
-    return f"{value:#x}"
-
-
-def _cells(value: int) -> str:
     return f"{value:#x}"
 
 
@@ -169,12 +148,3 @@ def _render_board(put, bv: views.BoardView, soc: Soc) -> None:  # type: ignore[n
         put(f"{stem}_defconfig", "zephyr/board/defconfig.j2", dom=dom, **ctx)
         put(f"{stem}.yaml", "zephyr/board/twister.yaml.j2", dom=dom, **ctx)
 
-
-def dts_files(files: dict[str, str]) -> list[str]:
-    return [p for p in files if p.endswith(".dts")]
-
-
-def dts_include_dirs(workspace: Path, soc: Soc) -> list[Path]:
-    """The include path Zephyr gives the C preprocessor for this module's devicetrees."""
-    z = workspace / ZEPHYR_MODULE
-    return [z / "dts" / "riscv", z / "dts" / "common", z / "dts", z / "include"]

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cmu610bsp.model import Board
-from cmu610bsp.render import Project
+from cmu610bsp.project import Project
 from cmu610bsp.validate import board_owners
 
 

@@ -14,11 +14,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from cmu610bsp import __version__, proc, render, txn, workspace
+from cmu610bsp import __version__, layout, proc, render, txn, workspace
 from cmu610bsp.errors import BspError, Finding
 
-CONFLICTS = f"{workspace.STATE_ROOT}/conflicts.json"
+CONFLICTS = f"{layout.STATE_ROOT}/conflicts.json"
 MARKERS = ("<<<<<<< ", ">>>>>>> ")
 
 
@@ -49,7 +50,7 @@ class SyncPlan:
         return [a.path for a in self.actions if a.action == "conflict"]
 
 
-def _base(ws: workspace.Workspace, path: str, manifest: dict, rebuilt: dict[str, str] | None) -> bytes | None:
+def _base(ws: workspace.Workspace, path: str, manifest: dict[str, Any], rebuilt: dict[str, str] | None) -> bytes | None:
     """Last generated content of `path`: re-rendered from the recorded inputs when that
     reproduces the recorded hash, else the recorded blob from the workspace's git objects."""
     digest = manifest.get("files", {}).get(path)
@@ -57,19 +58,19 @@ def _base(ws: workspace.Workspace, path: str, manifest: dict, rebuilt: dict[str,
         return None
     if rebuilt is not None and path in rebuilt:
         data = rebuilt[path].encode()
-        if workspace.sha256(data) == digest:
+        if layout.sha256(data) == digest:
             return data
     blob = manifest.get("blobs", {}).get(path)
     if blob:
         r = proc.run(["git", "cat-file", "blob", blob], cwd=ws.root)
         if r.returncode == 0:
             data = r.stdout.encode()
-            if workspace.sha256(data) == digest:
+            if layout.sha256(data) == digest:
                 return data
     return None
 
 
-def _rebuild(ws: workspace.Workspace, manifest: dict) -> dict[str, str] | None:
+def _rebuild(ws: workspace.Workspace, manifest: dict[str, Any]) -> dict[str, str] | None:
     """Render the recorded inputs again (only meaningful with the recorded generator version)."""
     if manifest.get("version") != __version__ or not manifest.get("inputs"):
         return None
@@ -78,8 +79,8 @@ def _rebuild(ws: workspace.Workspace, manifest: dict) -> dict[str, str] | None:
         for rel, entry in manifest["inputs"].items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(entry["text"], encoding="utf-8")
-        if workspace.CONFIG_FILE not in manifest["inputs"]:
-            (root / workspace.CONFIG_FILE).write_text((ws.root / workspace.CONFIG_FILE).read_text())
+        if layout.CONFIG_FILE not in manifest["inputs"]:
+            (root / layout.CONFIG_FILE).write_text((ws.root / layout.CONFIG_FILE).read_text())
         try:
             old = workspace.open_workspace(root)
             return render.render(workspace.load_project(old))
@@ -118,34 +119,18 @@ def unresolved(ws: workspace.Workspace) -> list[str]:
 
 def compute(ws: workspace.Workspace) -> SyncPlan:
     """What sync would write, file by file; reads only."""
-    project = workspace.load_project(ws)
-    files = render.render(project)
-    manifest: dict = workspace.read_manifest(ws) or {}
-    recorded: dict[str, str] = manifest.get("files", {})
+    files = render.render(workspace.load_project(ws))
+    manifest: dict[str, Any] = workspace.read_manifest(ws) or {}
     rebuilt = _rebuild(ws, manifest)
     plan = SyncPlan()
-    for path, text in files.items():
-        new = text.encode()
-        disk = ws.root / path
-        old = disk.read_bytes() if disk.is_file() else None
-        if ws.kept(path) and old is not None:
-            plan.actions.append(FileAction(path, "keep-glob", old, old))
-        elif old is None:
-            plan.actions.append(FileAction(path, "create", None, new))
-        elif old == new:
-            plan.actions.append(FileAction(path, "unchanged", old, old))
-        elif path in recorded and workspace.sha256(old) == recorded[path]:
-            plan.actions.append(FileAction(path, "update", old, new))
+    for e in workspace.classify(ws, files):
+        if e.state in ("edited", "untracked") and e.current is not None and e.new is not None:
+            # with no base to be found, the whole file is one overlapping change
+            base = _base(ws, e.path, manifest, rebuilt) or b""
+            merged, conflict = _merge(base, e.current, e.new, e.path)
+            plan.actions.append(FileAction(e.path, "conflict" if conflict else "merge", e.current, merged))
         else:
-            base = _base(ws, path, manifest, rebuilt)
-            if base is None:
-                # no common ancestor: the whole file is one overlapping change
-                base = b""
-            merged, conflict = _merge(base, old, new, path)
-            plan.actions.append(FileAction(path, "conflict" if conflict else "merge", old, merged))
-    for path, verdict in workspace.dropped(ws, files, recorded).items():
-        old = (ws.root / path).read_bytes()
-        plan.actions.append(FileAction(path, verdict, old, None if verdict == "delete" else old))
+            plan.actions.append(FileAction(e.path, e.state, e.current, e.new))
     plan.manifest = workspace.manifest_bytes(ws, files)
     return plan
 
@@ -153,11 +138,11 @@ def compute(ws: workspace.Workspace) -> SyncPlan:
 def apply(ws: workspace.Workspace, plan: SyncPlan) -> None:
     """Write the plan atomically (with the manifest and the conflict record)."""
     changes: dict[str, bytes | None] = {a.path: a.new for a in plan.changes}
-    changes[workspace.MANIFEST] = plan.manifest
+    changes[layout.MANIFEST] = plan.manifest
     conflicts = json.dumps(sorted(plan.conflicts), indent=1).encode() + b"\n" if plan.conflicts else None
     if conflicts is not None or (ws.root / CONFLICTS).exists():
         changes[CONFLICTS] = conflicts
-    current = (ws.root / workspace.MANIFEST).read_bytes() if (ws.root / workspace.MANIFEST).exists() else None
+    current = (ws.root / layout.MANIFEST).read_bytes() if (ws.root / layout.MANIFEST).exists() else None
     if current == plan.manifest and len(changes) == 1:
         return
     txn.commit(ws.root, ws.roots, changes)
@@ -181,7 +166,8 @@ def refuse_if_dirty(ws: workspace.Workspace) -> None:
     except git.InvalidGitRepositoryError:
         return
     if repo.is_dirty(untracked_files=True):
-        changed = sorted({d.a_path for d in repo.index.diff(None)} | set(repo.untracked_files))[:10]
+        # a deleted file's diff has no a_path side to name it by: its b_path names it then
+        changed = sorted({d.a_path or d.b_path or "?" for d in repo.index.diff(None)} | set(repo.untracked_files))[:10]
         raise BspError("the git tree has uncommitted changes; nothing was written",
                        [Finding(p, "git", "uncommitted") for p in changed],
                        hint="commit or stash them, or pass --allow-dirty")

@@ -19,11 +19,10 @@ from typing import Literal, TypedDict
 
 import yaml
 
-from cmu610bsp import proc, workspace
+from cmu610bsp import layout, proc, workspace
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.layout import CONFIG_FILE, KAS_DIR, ZEPHYR_MODULE
 from cmu610bsp.model import parse_model
-from cmu610bsp.workspace import STANDIN_TOOLCHAIN, ToolchainRecord
+from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
 
 _GCC_RE = re.compile(r"^(riscv(?:32|64)-[a-z0-9_]+-[a-z0-9_-]+-)gcc$")
 TEST_PROGRAM = r"""
@@ -177,7 +176,7 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
 
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
     """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
-    path = ws.root / CONFIG_FILE
+    path = ws.root / layout.CONFIG_FILE
     text = path.read_text()
     header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
     data = yaml.safe_load(text) or {}
@@ -185,7 +184,7 @@ def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> Non
         data.pop("toolchain", None)
     else:
         data["toolchain"] = record.model_dump(exclude_none=True)
-    parse_model(workspace.WorkspaceConfig, data, path)
+    parse_model(WorkspaceConfig, data, path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
     os.replace(tmp, path)
@@ -283,12 +282,12 @@ def _base_isa(isa: str) -> str:
 def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
     """Where each consumer reads the toolchain from, as the generated files say right now."""
     out: dict[str, dict[str, str]] = {}
-    kas = ws.root / KAS_DIR / "toolchain.yml"
+    kas = ws.root / layout.KAS_DIR / "toolchain.yml"
     if kas.is_file():
         text = yaml.safe_load(kas.read_text())["local_conf_header"]["cmu610-toolchain"]
         pairs = (line.partition("=") for line in text.splitlines())
         out[str(kas.relative_to(ws.root))] = {k.strip(): v.strip().strip('"') for k, _, v in pairs if k.strip()}
-    env = ws.root / ZEPHYR_MODULE / "toolchain.env"
+    env = ws.root / layout.ZEPHYR_MODULE / "toolchain.env"
     if env.is_file():
         exports = (line.removeprefix("export ") for line in env.read_text().splitlines() if line.startswith("export "))
         out[str(env.relative_to(ws.root))] = dict(export.split("=", 1) for export in exports)

@@ -10,20 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cmu610bsp.errors import Finding
-from cmu610bsp.model import Board, Catalog, Soc, dt_label
+from cmu610bsp.kinds import KINDS
+from cmu610bsp.layout import CONFIG_FILE
+from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
 
 FLASH_SECTOR = 4096
-
-# Per-kind fields a peripheral must carry for its devicetree node.
-_REQUIRED_BY_KIND = {
-    "uart": "clock_frequency",
-    "i2c": "clock_frequency",
-    "gpio": "ngpios",
-    "adc": "channels",
-    "pwm": "channels",
-    "tach": "channels",
-}
-
 
 def _overlaps(spans: Iterable[tuple[str, int, int]]) -> list[tuple[str, str]]:
     """Pairs of (name, start, size) spans that intersect, in address order."""
@@ -58,7 +49,7 @@ def check_soc(soc: Soc, path: Path) -> list[Finding]:
         windows.append((where, p.base, p.size))
         if p.base % 4096:
             out.append(Finding(f, f"{where}.base", f"{p.base:#x} is not 4 KiB aligned"))
-        need = _REQUIRED_BY_KIND.get(p.kind)
+        need = KINDS[p.kind].needs
         if need and getattr(p, need) is None:
             out.append(Finding(f, f"{where}.{need}", f"a {p.kind} block needs {need}"))
         if p.irq is not None:
@@ -67,7 +58,7 @@ def check_soc(soc: Soc, path: Path) -> list[Finding]:
             if p.irq in irqs:
                 out.append(Finding(f, f"{where}.irq", f"{p.irq} is already used by {irqs[p.irq]}"))
             irqs[p.irq] = name
-        if p.ncsi and p.kind != "ethernet":
+        if p.ncsi and not KINDS[p.kind].ncsi:
             out.append(Finding(f, f"{where}.ncsi", "only an ethernet block can do NC-SI"))
     for a, b in _overlaps(windows):
         out.append(Finding(f, b, f"address window overlaps {a}"))
@@ -95,6 +86,28 @@ def check_board(board: Board, soc: Soc, catalog: Catalog, path: Path) -> list[Fi
     out += _check_sensors(board, soc, catalog, owner, f)
     out += _check_fans_gpio_net(board, soc, owner, f)
     out += _check_labels(board, soc, f)
+    return out
+
+
+def check_workspace(board_files: list[str], boards: list[Board], board_paths: list[Path],
+                    products: list[Product], config_file: str) -> list[Finding]:
+    """Rules across the files the workspace config names: one description per board name and
+    per product line, and a description for every product line a board serves."""
+    out: list[Finding] = []
+    seen: list[str] = []
+    for i, product in enumerate(products):
+        if product.name in seen:
+            out.append(Finding(config_file, f"products[{i}]", f"product line {product.name!r} is described twice"))
+        seen.append(product.name)
+    names: dict[str, str] = {}
+    for i, (rel, board, path) in enumerate(zip(board_files, boards, board_paths, strict=True)):
+        if board.name in names:
+            out.append(Finding(config_file, f"boards[{i}]", f"board name {board.name!r} is also used by {names[board.name]}"))
+        names[board.name] = rel
+        for j, line in enumerate(board.product_lines):
+            if line not in seen:
+                out.append(Finding(str(path), f"product_lines[{j}]",
+                                   f"no description of product line {line!r} in the workspace (products: in {CONFIG_FILE})"))
     return out
 
 
@@ -138,7 +151,8 @@ def _check_labels(board: Board, soc: Soc, f: str) -> list[Finding]:
         users.setdefault(lab, []).append((where, name))
     for lab, group in users.items():
         for where, name in group:
-            others = [f"{w} ({n!r})" for w, n in group if w != where and not (n == name and w.split("[")[0] == where.split("[")[0])]
+            others = [f"{w} ({n!r})" for w, n in group
+                      if w != where and not (n == name and w.split("[")[0] == where.split("[")[0])]
             if others:
                 out.append(Finding(f, where, f"{name!r} becomes the devicetree label {lab}, as does {', '.join(others)}"))
     return out
@@ -182,7 +196,7 @@ def _check_domains(board: Board, soc: Soc, f: str) -> list[Finding]:
         console = soc.peripherals.get(dom.console)
         if dom.console not in dom.peripherals:
             out.append(Finding(f, f"{base}.console", f"{dom.console} is not one of this domain's peripherals"))
-        elif console is not None and console.kind != "uart":
+        elif console is not None and not KINDS[console.kind].console:
             out.append(Finding(f, f"{base}.console", f"{dom.console} is a {console.kind}, not a uart"))
     return out
 
@@ -207,11 +221,13 @@ def _check_memory(board: Board, soc: Soc, f: str) -> list[Finding]:
                 used += m.size
                 spans.append((where, m.offset, m.size))
                 if m.offset + m.size > total:
-                    out.append(Finding(f, where, f"{region} slice ends at {m.offset + m.size:#x}, past the {total:#x}-byte {region}"))
+                    out.append(Finding(f, where, f"{region} slice ends at {m.offset + m.size:#x}, "
+                                       f"past the {total:#x}-byte {region}"))
                 if m.offset % 4096 or m.size % 4096:
                     out.append(Finding(f, where, "offset and size must be 4 KiB aligned"))
         if used > total:
-            out.append(Finding(f, f"domains.bmc.memory", f"{region} over-committed across domains: {used:#x} bytes given, {total:#x} exist"))
+            out.append(Finding(f, "domains.bmc.memory",
+                               f"{region} over-committed across domains: {used:#x} bytes given, {total:#x} exist"))
         for a, b in _overlaps(spans):
             out.append(Finding(f, b, f"{region} slice overlaps {a}"))
     return out
@@ -272,9 +288,10 @@ def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, st
             out.append(bad)
             continue
         if kind.bus == "i2c":
-            lo, hi = (kind.addresses + [0x08, 0x77])[:2] if kind.addresses else (0x08, 0x77)
+            lo, hi = [*kind.addresses, 0x08, 0x77][:2] if kind.addresses else (0x08, 0x77)
             if not lo <= s.address <= hi:
-                out.append(Finding(f, f"{where}.address", f"{s.address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers"))
+                out.append(Finding(f, f"{where}.address",
+                                   f"{s.address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers"))
         else:
             channels = soc.peripherals[s.bus].channels or 0
             if s.address >= channels:
@@ -286,7 +303,8 @@ def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, st
         t = s.thresholds
         order = [v for v in (t.critical_low, t.warning_low, t.warning_high, t.critical_high) if v is not None]
         if order != sorted(order):
-            out.append(Finding(f, f"{where}.thresholds", "thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high"))
+            out.append(Finding(f, f"{where}.thresholds",
+                               "thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high"))
     return out
 
 
@@ -324,7 +342,8 @@ def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) 
         if g.line >= (soc.peripherals[g.controller].ngpios or 0):
             out.append(Finding(f, f"{where}.line", f"{g.controller} has no line {g.line}"))
         if (g.controller, g.line) in lines:
-            out.append(Finding(f, f"{where}.line", f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
+            out.append(Finding(f, f"{where}.line",
+                               f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
         lines[(g.controller, g.line)] = g.name
     if board.network:
         bad = _bus_finding(soc, owner, board.network.interface, "ethernet", "network.interface", f, "network")

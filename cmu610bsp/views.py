@@ -9,16 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.kinds import KINDS
 from cmu610bsp.model import Board, Catalog, Peripheral, Soc, dt_label
 from cmu610bsp.validate import board_owners
-
-# Devicetree generic node names (devicetree spec 0.4, section 2.2.2) per peripheral kind.
-NODE_NAMES = {
-    "uart": "serial", "i2c": "i2c", "i3c": "i3c", "adc": "adc", "gpio": "gpio", "pwm": "pwm",
-    "tach": "tach", "watchdog": "watchdog", "ethernet": "ethernet",
-    "flash-controller": "flash-controller", "mailbox": "mailbox", "rot": "security",
-    "crypto": "crypto", "otp": "efuse", "keystore": "keystore", "iopmp": "iopmp",
-}
 
 # Zephyr 4.0 Kconfig symbols selected by each part of a RISC-V ISA string.
 ISA_SYMBOLS = {
@@ -60,7 +53,7 @@ class PeriphView:
 
 def peripheral_views(soc: Soc, secure_only: bool) -> list[PeriphView]:
     out = [
-        PeriphView(name, f"{NODE_NAMES[p.kind]}@{p.base:x}", p)
+        PeriphView(name, f"{KINDS[p.kind].node}@{p.base:x}", p)
         for name, p in soc.peripherals.items() if p.secure_only == secure_only
     ]
     return sorted(out, key=lambda v: (v.p.base, v.label))
@@ -71,7 +64,7 @@ def bindings(soc: Soc, catalog: Catalog) -> list[dict[str, str]]:
     seen: dict[str, dict[str, str]] = {}
     for p in soc.peripherals.values():
         if p.compatible.startswith(f"{soc.vendor},"):
-            seen[p.compatible] = {"compatible": p.compatible, "kind": p.kind, "dir": _binding_dir(p.kind)}
+            seen[p.compatible] = {"compatible": p.compatible, "kind": p.kind, "dir": KINDS[p.kind].binding_dir}
     for k in catalog.sensor_kinds.values():
         if k.compatible.startswith(f"{soc.vendor},"):
             seen[k.compatible] = {"compatible": k.compatible, "kind": f"{k.bus}-sensor", "dir": "sensor"}
@@ -79,12 +72,6 @@ def bindings(soc: Soc, catalog: Catalog) -> list[dict[str, str]]:
     for h in soc.harts:
         seen[h.compatible[0]] = {"compatible": h.compatible[0], "kind": "cpu", "dir": "cpu"}
     return [seen[c] for c in sorted(seen)]
-
-
-def _binding_dir(kind: str) -> str:
-    return {"uart": "serial", "watchdog": "watchdog", "flash-controller": "flash_controller",
-            "ethernet": "ethernet", "mailbox": "mbox", "rot": "crypto", "crypto": "crypto",
-            "otp": "mtd", "keystore": "crypto", "iopmp": "mm", "tach": "sensor"}.get(kind, kind)
 
 
 @dataclass
@@ -119,9 +106,8 @@ class DomainView:
     @property
     def features(self) -> list[str]:
         """Twister's names for what this domain can test."""
-        names = {"uart": "serial", "i2c": "i2c", "i3c": "i3c", "adc": "adc", "gpio": "gpio",
-                 "pwm": "pwm", "watchdog": "watchdog", "ethernet": "netif", "flash-controller": "flash"}
-        return sorted({"serial"} | {names[v.p.kind] for v in self.enabled if v.p.kind in names})
+        features = {KINDS[v.p.kind].feature for v in self.enabled}
+        return sorted({"serial"} | {f for f in features if f is not None})
 
 
 @dataclass

@@ -17,6 +17,19 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 ZEPHYR_SCHEMAS = SHARED_DATA / "zephyr-schemas"
 EM_SCHEMAS = SHARED_DATA / "entity-manager-schemas"
 
+# The shipped default board and SoC, and files generated from them (workspace-relative).
+BOARD = "configs/boards/cmu610-evb.yaml"
+SOC = "configs/soc/cmu610.yaml"
+MACHINE_CONF = "meta-cmu610/conf/machine/cmu610-evb.conf"
+BMC_DTS = "meta-cmu610/zephyr/boards/cmu/cmu610_evb/cmu610_evb_cmu610_cpu1.dts"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in the file with `new`, as a user edits a file by hand."""
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -12,18 +12,11 @@ from pathlib import Path
 import git
 import pytest
 
-from conftest import run_cli, snapshot
-
-CONF = "meta-cmu610/conf/machine/cmu610-evb.conf"
-BOARD = "configs/boards/cmu610-evb.yaml"
-DTS = "meta-cmu610/zephyr/boards/cmu/cmu610_evb/cmu610_evb_cmu610_cpu1.dts"
+from conftest import BMC_DTS, BOARD, MACHINE_CONF, REPO, edit, run_cli, snapshot
 
 
 def _edit(ws: Path, rel: str, old: str, new: str) -> None:
-    p = ws / rel
-    text = p.read_text()
-    assert old in text, (rel, old)
-    p.write_text(text.replace(old, new, 1))
+    edit(ws / rel, old, new)
 
 
 def _commit(ws: Path, msg: str = "edit") -> None:
@@ -34,30 +27,30 @@ def _commit(ws: Path, msg: str = "edit") -> None:
 
 
 def test_edit_survives_a_description_change_in_the_same_file(workspace: Path) -> None:
-    _edit(workspace, CONF, "require conf/machine/include/cmu610.inc\n",
+    _edit(workspace, MACHINE_CONF, "require conf/machine/include/cmu610.inc\n",
           "require conf/machine/include/cmu610.inc\n\n# lab: keep serial at 921600\nCMU610_LAB_BAUD = \"921600\"\n")
     _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}",
           "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
     _commit(workspace)
     r = run_cli("sync", cwd=workspace)
     assert r.returncode == 0, r.stdout + r.stderr
-    conf = (workspace / CONF).read_text()
+    conf = (workspace / MACHINE_CONF).read_text()
     assert 'CMU610_LAB_BAUD = "921600"' in conf          # ours kept
     assert 'FLASH_BMC_LOG_SIZE = "2048"' in conf         # theirs taken
     assert "<<<<<<<" not in conf
-    assert "bmc_log: partition@1c00000" in (workspace / DTS).read_text()  # untouched file updated
+    assert "bmc_log: partition@1c00000" in (workspace / BMC_DTS).read_text()  # untouched file updated
     assert run_cli("sync", "--check", cwd=workspace).returncode == 0
 
 
 def test_conflicting_edit_is_marked_and_blocks_the_next_sync(workspace: Path) -> None:
-    _edit(workspace, CONF, 'FLASH_BMC_LOG_SIZE = "4096"', 'FLASH_BMC_LOG_SIZE = "1024"')
+    _edit(workspace, MACHINE_CONF, 'FLASH_BMC_LOG_SIZE = "4096"', 'FLASH_BMC_LOG_SIZE = "1024"')
     _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}",
           "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
     _commit(workspace)
     r = run_cli("sync", cwd=workspace)
     assert r.returncode == 2
-    assert CONF in r.stderr and "conflict" in r.stderr
-    text = (workspace / CONF).read_text()
+    assert MACHINE_CONF in r.stderr and "conflict" in r.stderr
+    text = (workspace / MACHINE_CONF).read_text()
     assert "<<<<<<< " in text and "=======" in text and ">>>>>>> " in text
     assert 'FLASH_BMC_LOG_SIZE = "1024"' in text and 'FLASH_BMC_LOG_SIZE = "2048"' in text
     before = snapshot(workspace)
@@ -67,10 +60,10 @@ def test_conflicting_edit_is_marked_and_blocks_the_next_sync(workspace: Path) ->
     # resolve by taking the user's value: the next sync accepts it and keeps it
     lines = [line for line in text.splitlines(keepends=True) if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))
              and 'FLASH_BMC_LOG_SIZE = "2048"' not in line]
-    (workspace / CONF).write_text("".join(lines))
+    (workspace / MACHINE_CONF).write_text("".join(lines))
     r = run_cli("sync", "--allow-dirty", cwd=workspace)
     assert r.returncode == 0, r.stderr
-    assert 'FLASH_BMC_LOG_SIZE = "1024"' in (workspace / CONF).read_text()
+    assert 'FLASH_BMC_LOG_SIZE = "1024"' in (workspace / MACHINE_CONF).read_text()
     assert not (workspace / ".cmu610bsp/state/conflicts.json").exists()
 
 
@@ -78,14 +71,14 @@ def test_dropped_edited_file_is_kept_and_unedited_one_deleted(workspace: Path) -
     # the sled board replaces the evb: every evb file is dropped by the new render
     cfg = workspace / "cmu610bsp.yml"
     (workspace / "configs/boards/cmu610-sled.yaml").write_text(
-        (Path(__file__).resolve().parents[1] / "configs/boards/cmu610-sled.yaml").read_text())
+        (REPO / "configs/boards/cmu610-sled.yaml").read_text())
     cfg.write_text(cfg.read_text().replace("configs/boards/cmu610-evb.yaml", "configs/boards/cmu610-sled.yaml"))
-    _edit(workspace, CONF, "CMU610_BOARD", "# still needed by the lab\nCMU610_BOARD")
+    _edit(workspace, MACHINE_CONF, "CMU610_BOARD", "# still needed by the lab\nCMU610_BOARD")
     _commit(workspace)
     r = run_cli("sync", cwd=workspace)
     assert r.returncode == 0, r.stderr
-    assert (workspace / CONF).is_file() and "still needed by the lab" in (workspace / CONF).read_text()
-    assert f"kept because you edited it: {CONF}" in r.stdout
+    assert (workspace / MACHINE_CONF).is_file() and "still needed by the lab" in (workspace / MACHINE_CONF).read_text()
+    assert f"kept because you edited it: {MACHINE_CONF}" in r.stdout
     assert not (workspace / "meta-cmu610/conf/machine/cmu610-evb-qemu.conf").exists()
     assert (workspace / "meta-cmu610/conf/machine/cmu610-sled.conf").is_file()
 
@@ -95,13 +88,13 @@ def test_keep_globs_are_respected(workspace: Path) -> None:
     keep = "keep:\n- meta-cmu610/README.md\n- meta-cmu610/conf/machine/cmu610-evb.conf"
     cfg.write_text(cfg.read_text().replace("keep: []", keep))
     (workspace / "meta-cmu610/README.md").write_text("ours\n")
-    _edit(workspace, CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
+    _edit(workspace, MACHINE_CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
     _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")
     _commit(workspace)
     r = run_cli("sync", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert (workspace / "meta-cmu610/README.md").read_text() == "ours\n"
-    assert '"cmu610-evb"' in (workspace / CONF).read_text() and "CMU610_MINE" in (workspace / CONF).read_text()
+    assert '"cmu610-evb"' in (workspace / MACHINE_CONF).read_text() and "CMU610_MINE" in (workspace / MACHINE_CONF).read_text()
     assert '"lab-9"' in (workspace / "meta-cmu610/conf/machine/cmu610-evb-qemu.conf").read_text()
 
 
@@ -112,12 +105,12 @@ def test_check_exits_2_on_drift_and_0_after_sync(workspace: Path) -> None:
     before = snapshot(workspace)
     r = run_cli("sync", "--check", cwd=workspace)
     assert r.returncode == 2
-    assert f"--- a/{CONF}" in r.stdout and '+OBMC_HOSTNAME ?= "lab-9"' in r.stdout
+    assert f"--- a/{MACHINE_CONF}" in r.stdout and '+OBMC_HOSTNAME ?= "lab-9"' in r.stdout
     r = run_cli("sync", "--check", "--json", cwd=workspace)
     data = json.loads(r.stdout)
-    assert r.returncode == 2 and data["clean"] is False and any(f["path"] == CONF for f in data["files"])
+    assert r.returncode == 2 and data["clean"] is False and any(f["path"] == MACHINE_CONF for f in data["files"])
     r = run_cli("sync", "--dry-run", cwd=workspace)
-    assert r.returncode == 0 and f"update       {CONF}" in r.stdout
+    assert r.returncode == 0 and f"update       {MACHINE_CONF}" in r.stdout
     assert snapshot(workspace) == before
     assert run_cli("sync", "--commit", cwd=workspace).returncode == 0
     assert run_cli("sync", "--check", cwd=workspace).returncode == 0
@@ -138,7 +131,7 @@ def test_dirty_tree_is_refused_unless_allowed(workspace: Path) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_sync_killed_midway_leaves_tree_byte_for_byte(workspace: Path, sig: int) -> None:
     _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")
-    _edit(workspace, CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
+    _edit(workspace, MACHINE_CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
     _commit(workspace)
     before = snapshot(workspace)
     p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "sync"], cwd=workspace, stderr=subprocess.PIPE,

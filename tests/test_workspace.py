@@ -13,10 +13,7 @@ from pathlib import Path
 import git
 import pytest
 
-from conftest import REPO, run_cli, snapshot
-
-MACHINE_CONF = "meta-cmu610/conf/machine/cmu610-evb.conf"
-BMC_DTS = "meta-cmu610/zephyr/boards/cmu/cmu610_evb/cmu610_evb_cmu610_cpu1.dts"
+from conftest import BMC_DTS, BOARD, MACHINE_CONF, REPO, run_cli, snapshot
 
 
 def test_init_creates_a_committed_workspace(tmp_path: Path) -> None:
@@ -72,7 +69,7 @@ def test_generate_is_idempotent_and_deterministic(workspace: Path, tmp_path: Pat
 def test_hand_edit_is_never_overwritten_silently(workspace: Path) -> None:
     conf = workspace / MACHINE_CONF
     conf.write_text(conf.read_text() + "# local tweak\n")
-    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
     before = snapshot(workspace)
     r = run_cli("generate", cwd=workspace)
@@ -89,7 +86,7 @@ def test_keep_glob_is_never_touched(workspace: Path) -> None:
     cfg.write_text(cfg.read_text().replace("keep: []", "keep:\n- meta-cmu610/conf/machine/*.conf"))
     conf = workspace / MACHINE_CONF
     conf.write_text("# mine now\n")
-    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
     r = run_cli("generate", cwd=workspace)
     assert r.returncode == 0, r.stderr
@@ -98,7 +95,7 @@ def test_keep_glob_is_never_touched(workspace: Path) -> None:
 
 
 def test_description_change_updates_dts_and_manifest(workspace: Path) -> None:
-    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board = workspace / BOARD
     board.write_text(board.read_text().replace(
         "fans:", "  - {name: rear_temp, label: Rear Temp, kind: lm75a, bus: i2c2, address: 0x4e}\n\nfans:"))
     old_manifest = (workspace / ".cmu610bsp/state/manifest.json").read_text()
@@ -115,7 +112,7 @@ def test_description_change_updates_dts_and_manifest(workspace: Path) -> None:
 @pytest.mark.parametrize("point", ["staged", "swapped-one"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_killed_generate_leaves_workspace_as_before(workspace: Path, point: str, sig: int) -> None:
-    board = workspace / "configs/boards/cmu610-evb.yaml"
+    board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
     before = snapshot(workspace)
     env = {**os.environ, "CMU610BSP_TEST_PAUSE": point}

@@ -1,0 +1,122 @@
+"""The workspace's own description (`cmu610bsp.yml`) and the `Project` it assembles.
+
+`load_project` is the one loader every command uses, `init` included: it reads every input,
+runs every rule of `validate.py`, and raises one `BspError` carrying all findings, so one run
+shows every problem and nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from cmu610bsp import resources
+from cmu610bsp.errors import BspError
+from cmu610bsp.layout import CONFIG_FILE
+from cmu610bsp.model import (
+    Board,
+    Catalog,
+    Product,
+    Soc,
+    Strict,
+    load_board,
+    load_catalog,
+    load_product,
+    load_soc,
+    parse_model,
+    read_yaml,
+)
+from cmu610bsp.validate import check_board, check_soc, check_workspace
+
+DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
+
+
+class OpenBmcPin(Strict):
+    """The OpenBMC tree the layer is written and tested against."""
+
+    url: str = "https://github.com/openbmc/openbmc.git"
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
+
+
+class ToolchainRecord(Strict):
+    """The RISC-V toolchain every consumer (kas/Yocto, Zephyr) uses; written by `toolchain install`.
+
+    Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
+
+    name: str
+    path: str                      # directory holding bin/<prefix>gcc
+    prefix: str = "riscv64-unknown-elf-"
+    sysroot: str | None = None     # for a linux-gnu (glibc) toolchain
+    sha256: str | None = None      # of the archive it was installed from
+    xuantie: bool = False          # accepts -mcpu=e906*
+
+
+STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
+
+
+def _name_and_email(value: str) -> str:
+    if not re.fullmatch(r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+>", value):
+        raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
+    return value
+
+
+class WorkspaceConfig(Strict):
+    """`cmu610bsp.yml`: which descriptions to render, and what the generator must not touch."""
+
+    version: int = Field(1, ge=1, le=1)
+    soc: str
+    boards: list[str] = Field(min_length=1)
+    products: list[str] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
+    catalog: str | None = None
+    openbmc: OpenBmcPin = OpenBmcPin()
+    toolchain: ToolchainRecord | None = None
+    keep: list[str] = Field(default_factory=list)
+    # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
+    maintainer: Annotated[str, AfterValidator(_name_and_email)] | None = None
+
+
+def load_config(root: Path) -> WorkspaceConfig:
+    """The workspace's `cmu610bsp.yml`, shape-checked."""
+    path = root / CONFIG_FILE
+    return parse_model(WorkspaceConfig, read_yaml(path), path)
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything one render needs: the validated SoC, boards, products and sensor catalogue."""
+
+    soc: Soc
+    boards: tuple[Board, ...]
+    catalog: Catalog
+    soc_file: str
+    products: tuple[Product, ...]
+    openbmc_url: str
+    openbmc_commit: str
+    toolchain: ToolchainRecord
+    maintainer: str | None = None
+
+
+def load_project(root: Path, config: WorkspaceConfig | None = None,
+                 headline: str = "the description has errors; nothing was written") -> Project:
+    """Read and validate every input named by `config` (read from `root` when not given),
+    paths taken relative to `root`; all findings at once in one BspError, nothing written.
+    `headline` lets `init` say which description it was given."""
+    cfg = config if config is not None else load_config(root)
+    soc_path = root / cfg.soc
+    soc = load_soc(soc_path)
+    catalog = load_catalog(root / cfg.catalog if cfg.catalog else resources.sensor_catalog())
+    products = [load_product(root / p) for p in cfg.products]
+    board_paths = [root / b for b in cfg.boards]
+    boards = [load_board(p) for p in board_paths]
+    findings = check_soc(soc, soc_path)
+    for board, path in zip(boards, board_paths, strict=True):
+        findings += check_board(board, soc, catalog, path)
+    findings += check_workspace(cfg.boards, boards, board_paths, products, str(root / CONFIG_FILE))
+    if findings:
+        raise BspError(headline, findings)
+    return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
+                   cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer)
