@@ -6,10 +6,12 @@ import locale
 import os
 import resource
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from cmu610bsp import proc
+from cmu610bsp.errors import Timeout
 
 MIN_FREE_GIB = 50      # an OpenBMC build with shared state needs tens of GiB
 MIN_SHM_MIB = 64
@@ -33,10 +35,10 @@ def _tool(name: str, exe: str, fix: str, version_arg: str = "--version") -> Item
     if not path:
         return Item(name, "fail", f"{exe} not found on PATH", fix)
     try:
-        out = subprocess.run([path, version_arg], capture_output=True, text=True, timeout=20)
+        out = proc.run([path, version_arg], timeout=20)
         first = (out.stdout or out.stderr).strip().splitlines()
         return Item(name, "ok", f"{path}: {first[0] if first else 'present'}")
-    except (OSError, subprocess.TimeoutExpired) as e:
+    except (OSError, Timeout) as e:
         return Item(name, "fail", f"{path} does not run: {e}", fix)
 
 

@@ -68,6 +68,28 @@ def run(
     return Result(args, proc.returncode, out, err)
 
 
+@dataclass(frozen=True)
+class BinaryResult:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run_binary(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) -> BinaryResult:
+    """`run` for a child whose output is bytes to keep as they are (git merge-file's merge)."""
+    args = tuple(str(a) for a in argv)
+    log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
+    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, preexec_fn=die_with_parent())
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        kill_group(proc)
+        raise
+    return BinaryResult(args, proc.returncode, out, err)
+
+
 def kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes], grace: float = 3.0) -> None:
     """SIGTERM the child's process group, then SIGKILL what is left after `grace` seconds."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):

@@ -7,6 +7,7 @@ even by SIGKILL), and `stop()` asks QMP to quit, then terminates and kills it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -108,10 +109,8 @@ class Qemu:
         if child is not None:
             if child.isalive():
                 self._qmp_quit()
-                try:
+                with contextlib.suppress(pexpect.TIMEOUT, pexpect.ExceptionPexpect):
                     child.expect(pexpect.EOF, timeout=3)
-                except (pexpect.TIMEOUT, pexpect.ExceptionPexpect):
-                    pass
             try:
                 child.close(force=True)
             except pexpect.ExceptionPexpect:
@@ -174,15 +173,16 @@ def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | N
     out: dict[int, Path] = {}
     if image:
         for item in image:
-            cpu, sep, path = item.partition("=")
+            cpu, sep, given = item.partition("=")
             if not sep or not cpu.startswith("cpu") or not cpu[3:].isdigit():
                 raise BspError(f"--image {item!r}: expected cpuN=PATH")
             if int(cpu[3:]) >= harts:
                 raise BspError(f"--image {item!r}: the CMU610 has harts cpu0 to cpu{harts - 1}")
-            out[int(cpu[3:])] = Path(path).resolve()
+            out[int(cpu[3:])] = Path(given).resolve()
     elif deploy:
         for hart in range(harts):
-            cands = (deploy / f"{board}-qemu" / f"cpu{hart}" / "zephyr.elf", deploy / f"{board}-qemu" / f"zephyr-cpu{hart}.elf",
+            twin = deploy / f"{board}-qemu"
+            cands = (twin / f"cpu{hart}" / "zephyr.elf", twin / f"zephyr-cpu{hart}.elf",
                      deploy / f"cpu{hart}" / "zephyr.elf", deploy / f"zephyr-cpu{hart}.elf")
             found = next((c for c in cands if c.is_file()), None)
             if found is None:

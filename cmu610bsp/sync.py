@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +97,7 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, path: str) -> tuple[bytes, b
             files.append(str(p))
         argv = ["git", "merge-file", "-p", "-L", f"{path} (yours)", "-L", f"{path} (last generated)",
                 "-L", f"{path} (new render)", *files]
-        r = subprocess.run(argv, capture_output=True)
+        r = proc.run_binary(argv)
         if r.returncode < 0 or r.returncode > 127:
             raise RuntimeError(f"git merge-file failed on {path}: {r.stderr.decode(errors='replace')}")
         return r.stdout, r.returncode > 0

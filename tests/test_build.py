@@ -38,7 +38,8 @@ def test_dry_run_prints_command_and_composed_config(workspace: Path) -> None:
     assert r.returncode == 0, r.stderr
     first, _, dump = r.stdout.partition("\n")
     assert "KAS_WORK_DIR=" in first and "KAS_BUILD_DIR=" in first and first.endswith(
-        "kas build configs/kas/base.yml:configs/kas/littlebmc.yml:configs/kas/toolchain.yml:configs/kas/cache.yml:build/.kas/littlebmc.yml")
+        "kas build configs/kas/base.yml:configs/kas/littlebmc.yml:configs/kas/toolchain.yml:configs/kas/cache.yml:"
+        "build/.kas/littlebmc.yml")
     cfg = yaml.safe_load(dump)
     assert cfg["target"] == "cmu610-littlebmc-image" and cfg["machine"] == "cmu610-evb"
     assert cfg["repos"]["openbmc"]["path"] == str(FIXTURE) and cfg["repos"]["openbmc"]["url"] is None

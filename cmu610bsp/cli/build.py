@@ -33,7 +33,8 @@ def _say(text: str) -> None:
 def build(
     line: Annotated[str, typer.Argument(metavar="LINE", help="Product line: bigbmc or littlebmc.", show_default=False)],
     board: Annotated[str | None, typer.Option("--board", "-b", metavar="BOARD", show_default=False,
-                                              help="Board (or its QEMU twin, BOARD-qemu) to build for (default: the line's first board).")] = None,
+                                              help="Board (or its QEMU twin, BOARD-qemu) to build for "
+                                                   "(default: the line's first board).")] = None,
     target: Annotated[str | None, typer.Option("--target", "-t", metavar="TARGET", show_default=False,
                                                help="BitBake target (default: the line's image).")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="BitBake's dry run: count the tasks, build nothing.")] = False,
@@ -46,9 +47,11 @@ def build(
                                                  help="Hash-equivalence server (see `cmu610bsp cache serve`).")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", show_default=False,
                                                   help="Stop the build after this long (exit 124).")] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK: fetch only from local sources and premirrors.")] = False,
+    offline: Annotated[bool, typer.Option("--offline",
+                                          help="BB_NO_NETWORK: fetch only from local sources and premirrors.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json (or, with --dry-run, the plan) on stdout.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the kas command, environment and composed config; run nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run",
+                                          help="Print the kas command, environment and composed config; run nothing.")] = False,
     workspace: WorkspaceOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -182,7 +185,8 @@ def serve(
 
 
 LineOpt = Annotated[str, typer.Option("--line", "-l", metavar="LINE", help="Product line whose build directory to use.")]
-OfflineOpt = Annotated[bool, typer.Option("--offline", help="BB_NO_NETWORK. Without --source and --offline, the last build's settings are kept.")]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="BB_NO_NETWORK. Without --source and --offline, the last build's settings are kept.")]
 RecipeArg = Annotated[str, typer.Argument(metavar="RECIPE", help="The recipe.", show_default=False)]
 
 
@@ -199,8 +203,10 @@ def _devtool(args: list[str], line: str, source: list[str] | None, offline: bool
 @devtool_app.command("modify")
 def modify(
     recipe: RecipeArg,
-    srctree: Annotated[Path | None, typer.Argument(metavar="SRCTREE", help="Source tree (default: workspace/sources/RECIPE).", show_default=False)] = None,
-    no_extract: Annotated[bool, typer.Option("--no-extract", "-n", help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
+    srctree: Annotated[Path | None, typer.Argument(metavar="SRCTREE", show_default=False,
+                                                   help="Source tree (default: workspace/sources/RECIPE).")] = None,
+    no_extract: Annotated[bool, typer.Option("--no-extract", "-n",
+                                             help="Use SRCTREE as it is: fetch and unpack nothing.")] = False,
     line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
     workspace: WorkspaceOpt = None, debug: DebugOpt = False,
 ) -> None:

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the workspace.", show_default=False)] = Path("."),
+    directory: Annotated[Path, typer.Argument(metavar="DIR", show_default=False,
+                                              help="Where to create the workspace.")] = Path("."),
     board: Annotated[str | None, typer.Option("--board", "-b", metavar="FILE|NAME", show_default=False,
                                               help="Board description file, or the name of a built-in board.")] = None,
     debug: DebugOpt = False,
@@ -65,7 +66,8 @@ def generate(
 
 
 def sync(
-    check_only: Annotated[bool, typer.Option("--check", help="Change nothing; exit 2 and show a diff if sync would change anything.")] = False,
+    check_only: Annotated[bool, typer.Option(
+        "--check", help="Change nothing; exit 2 and show a diff if sync would change anything.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, file by file.")] = False,
     as_json: JsonOpt = False,
     allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Run even if the git tree has uncommitted changes.")] = False,
@@ -154,7 +156,8 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
 
 @board_app.command("show")
 def board_show(
-    name: Annotated[str | None, typer.Argument(metavar="NAME", help="Board name (default: every board).", show_default=False)] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", show_default=False,
+                                               help="Board name (default: every board).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The validated model as JSON.")] = False,
     workspace: WorkspaceOpt = None,
     debug: DebugOpt = False,

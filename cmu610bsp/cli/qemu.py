@@ -13,6 +13,7 @@ from cmu610bsp.errors import BspError, CheckFailed
 if TYPE_CHECKING:
     from cmu610bsp import workspace
     from cmu610bsp.model import Board
+    from cmu610bsp.project import Project
 
 app = typer.Typer(help="Boot QEMU twins and smoke-test images.", no_args_is_help=True)
 
@@ -27,13 +28,13 @@ DeployOpt = Annotated[Path | None, typer.Option("--deploy", metavar="DIR", show_
 
 
 def _targets(boards: list[str] | None, lines: list[str] | None, ws_dir: Path | None,
-             debug: bool) -> tuple[workspace.Workspace, workspace.Project, list[tuple[Board, str]]]:
+             debug: bool) -> tuple[workspace.Workspace, Project, list[tuple[Board, str]]]:
     from cmu610bsp import workspace
 
     ws = open_ws(ws_dir, debug)
     project = workspace.load_project(ws)
     known = {b.name: b for b in project.boards}
-    out = []
+    out: list[tuple[Board, str]] = []
     for name in boards or [project.boards[0].name]:
         if name not in known:
             raise BspError(f"--board {name!r}: not a board of this workspace", hint="boards: " + ", ".join(known))
@@ -70,7 +71,8 @@ def smoke(
     board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, deploy: DeployOpt = None,
     spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE", show_default=False,
                                               help="Smoke spec (default: configs/smoke/[<board>/]<line>.yaml).")] = None,
-    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", show_default=False, help="Write JUnit XML here.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", show_default=False,
+                                               help="Write JUnit XML here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout.")] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", show_default=False,
                                                   help="Overall deadline per run.")] = None,

@@ -55,7 +55,8 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
         t.add_column("result", overflow="fold")
         rv32 = [m.split(";")[0] for m in rep.multilibs if m.startswith("rv32")]
         rows = [("gcc", rep.gcc), ("version", rep.version), ("target", rep.target),
-                ("multilibs", f"{len(rep.multilibs)} ({len(rv32)} rv32: {', '.join(rv32[:6])}{', ...' if len(rv32) > 6 else ''})"),
+                ("multilibs", f"{len(rep.multilibs)} ({len(rv32)} rv32: "
+                              f"{', '.join(rv32[:6])}{', ...' if len(rv32) > 6 else ''})"),
                 ("CPU flag", f"-mcpu={rep.mcpu} accepted (XuanTie)" if rep.mcpu
                  else f"-mcpu=e906 not accepted: -march={hart.isa} -mabi={hart.abi}"),
                 ("GCC 12 multilib trap", ("yes: link with " + " ".join(rep.link_flags)) if rep.multilib_trap else "no"),
