@@ -61,6 +61,25 @@ def find_binary() -> str:
     return path
 
 
+SCRATCH_PREFIX = "cmu610bsp-qemu-"
+
+
+def sweep_scratch(tmp: Path | None = None) -> list[Path]:
+    """Remove the scratch directories (QMP socket) of runs whose process is gone: a SIGKILLed
+    run cannot clean up after itself, so the next one does. Returns what it removed."""
+    base = tmp or Path(tempfile.gettempdir())
+    removed = []
+    for d in base.glob(f"{SCRATCH_PREFIX}*"):
+        pid = d.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if not pid.isdigit():
+            pid = ""  # made before the directory named its owner: nobody owns it any more
+        if pid and Path(f"/proc/{pid}").exists():
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 class Qemu:
     """One running QEMU; use as a context manager so it is always stopped."""
 
@@ -68,7 +87,8 @@ class Qemu:
         for hart, elf in images.by_hart.items():
             if not elf.is_file():
                 raise BspError(f"image for hart {hart} not found: {elf}")
-        self._tmp = tempfile.TemporaryDirectory(prefix="cmu610bsp-qemu-")
+        sweep_scratch()
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self.qmp_socket = Path(self._tmp.name) / "qmp.sock"
         self.argv = command(soc, images, self.qmp_socket, find_binary())
         self.transcript = transcript

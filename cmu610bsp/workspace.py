@@ -17,12 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cmu610bsp import __version__, layout, project, render
+from cmu610bsp import __version__, layout, project
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, sha256
-
-# Kept only for cli_toolchain.py (being rewritten elsewhere): new code imports it from project.
-from cmu610bsp.project import STANDIN_TOOLCHAIN as STANDIN_TOOLCHAIN
 from cmu610bsp.project import Project, WorkspaceConfig
 
 
@@ -167,6 +164,8 @@ def generate(ws: Workspace, force: bool = False) -> Plan:
     from cmu610bsp import txn
 
     txn.recover(ws.root, ws.roots)
+    from cmu610bsp import render  # jinja2 and the templates: only for commands that render
+
     files = render.render(load_project(ws))
     p = plan(ws, files)
     if (p.edited or p.untracked) and not force:

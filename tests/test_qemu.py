@@ -190,3 +190,19 @@ def test_killed_tool_leaves_no_qemu(workspace: Path, firmware: dict[str, Path], 
     while _qemus(elf) and time.monotonic() < end:
         time.sleep(0.05)
     assert not _qemus(elf), "QEMU outlived the tool"
+
+
+def test_scratch_of_a_killed_run_is_swept(tmp_path: Path) -> None:
+    """A SIGKILLed smoke leaves its /tmp/cmu610bsp-qemu-* directory; the next run removes it,
+    and leaves alone the one of a run still alive (this process)."""
+    from cmu610bsp import qemu
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"{qemu.SCRATCH_PREFIX}{dead.stdout.strip()}-abc"
+    old_style = tmp_path / f"{qemu.SCRATCH_PREFIX}k2j3h4"
+    alive = tmp_path / f"{qemu.SCRATCH_PREFIX}{os.getpid()}-xyz"
+    for d in (gone, old_style, alive):
+        d.mkdir()
+        (d / "qmp.sock").write_text("")
+    assert sorted(qemu.sweep_scratch(tmp_path)) == sorted([gone, old_style])
+    assert alive.is_dir() and not gone.exists() and not old_style.exists()

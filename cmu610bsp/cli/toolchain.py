@@ -97,14 +97,14 @@ def doctor(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debu
     """Host prerequisites for building and booting, with the fix for each problem."""
     from cmu610bsp import doctor as doc
     from cmu610bsp import toolchain, ui
-    from cmu610bsp import workspace as ws_mod
+    from cmu610bsp.project import STANDIN_TOOLCHAIN
 
     try:
         ws = open_ws(workspace, debug)
         rec, stand_in = toolchain.current(ws)
         where = ws.root
     except BspError:
-        rec, stand_in, where = ws_mod.STANDIN_TOOLCHAIN, True, Path.cwd()
+        rec, stand_in, where = STANDIN_TOOLCHAIN, True, Path.cwd()
     items = doc.run(rec.path, rec.prefix, stand_in, where)
     if as_json:
         ui.print_json({"ok": all(i.status != "fail" for i in items), "items": [i.as_dict() for i in items]})
