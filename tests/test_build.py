@@ -344,3 +344,17 @@ def test_failure_before_bitbake_starts_is_reported(workspace: Path, tmp_path: Pa
     s = json.loads(r.stdout)
     assert s["result"] == "failed" and "failed_task" not in s
     assert any("init-build-env" in line for line in s["error"]), s
+
+
+def test_bitbake_processes_do_not_see_the_build_directory_on_sys_path(workspace: Path) -> None:
+    """oe-init-build-env's PYTHONPATH ends in ':' (the current directory) when it was empty; the
+    overlay's kas env gives BitBake's library path instead, so parser tables a read-only BitBake
+    tree left in the build directory are never imported (devtool's second BitBake run died on them)."""
+    r = run_cli("build", "littlebmc", "--source", SRC, "--dry-run", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    cfg = yaml.safe_load(r.stdout.partition("\n")[2])
+    assert cfg["env"]["PYTHONPATH"] == str(FIXTURE / "bitbake" / "lib")
+    r = run_cli("build", "littlebmc", "--source", SRC, "--json", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    log = Path(json.loads(r.stdout)["log"]).read_text()
+    assert f"NOTE: fixture bitbake: PYTHONPATH='{FIXTURE}/bitbake/lib'\n" in log  # no trailing ':'

@@ -93,8 +93,42 @@ def test_plan_through_real_kas_and_bitbake(tool: dict[str, object], line: str) -
           f"({data['tasks']['not_rerun']} not rerun) in {seconds:.0f} s")
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "timeout"])
+def test_no_bitbake_outlives_the_tool(tool: dict[str, object], how: str) -> None:
+    """The real BitBake server daemonizes out of the tool's process group: on SIGTERM and on
+    --timeout the tool still stops it (by bitbake.lock) and nothing holds the build directory."""
+    ws = Path(str(tool["ws"]))
+    build = ws / "build" / "littlebmc"
+    extra = ["--timeout", "150"] if how == "timeout" else []
+    argv = as_user(tool["user"], [*tool["cmd"], "build", "littlebmc", "--plan", "--offline",  # type: ignore[arg-type, misc]
+                                  "--source", f"openbmc={tool['tree']}", "-w", str(ws), *extra], path=str(tool["path"]))
+    launcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        if how == "SIGTERM":
+            end = time.monotonic() + 900
+            while time.monotonic() < end and launcher.poll() is None and not any(
+                    "bitbake-server" in cmd for _, cmd, _ in processes() if str(ws) in cmd or "bitbake" in cmd):
+                time.sleep(0.5)
+            time.sleep(5)  # the server is up and parsing
+            assert launcher.poll() is None, "the plan ended before the server was seen"
+            os.kill(_tool_pid(launcher), signal.SIGTERM)
+        launcher.wait(timeout=300)
+    finally:
+        if launcher.poll() is None:
+            os.killpg(launcher.pid, signal.SIGKILL)
+    assert launcher.returncode == (130 if how == "SIGTERM" else 124), launcher.stderr.read() if launcher.stderr else ""
+    end = time.monotonic() + 30
+    while time.monotonic() < end and _bitbake_left(ws):
+        time.sleep(0.5)
+    assert _bitbake_left(ws) == []
+    assert json.loads((build / "summary.json").read_text())["result"] == ("interrupted" if how == "SIGTERM" else "timeout")
+
+
 def test_devtool_round_trip_on_a_local_source_recipe(tool: dict[str, object]) -> None:
-    """modify (the recipe's own local files as the source tree) -> status -> reset."""
+    """modify (the recipe's own local files as the source tree) -> status -> reset, on a BitBake
+    tree the ordinary user cannot write and nothing has written to (no parser tables in it):
+    devtool's two BitBake runs per command must not trip over tables the first one left."""
+    assert not (Path(str(tool["tree"])) / "bitbake/lib/bb/pysh/pyshtables.py").exists(), "a test wrote into the tree"
     ws, src = Path(str(tool["ws"])), Path(str(tool["src"]))
     common = ("--line", "littlebmc")
     start = time.monotonic()
@@ -141,7 +175,9 @@ def test_cache_serve_answers_and_stops(tool: dict[str, object], sig: int) -> Non
     argv = as_user(tool["user"], [*tool["cmd"], "cache", "serve", "--bitbake", str(tree / "bitbake"),  # type: ignore[arg-type, misc]
                                   "--bind", f"127.0.0.1:{port}", "-w", str(ws)], path=str(tool["path"]))
     launcher = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    client = ["/usr/bin/python3", str(tree / "bitbake/bin/bitbake-hashclient"), "--address", f"127.0.0.1:{port}"]
+    # as the ordinary user, like every BitBake-side tool: as root it would write ply's tables into the tree
+    client = as_user(tool["user"], ["/usr/bin/python3", str(tree / "bitbake/bin/bitbake-hashclient"),  # type: ignore[arg-type]
+                                    "--address", f"127.0.0.1:{port}"])
     try:
         pid = _tool_pid(launcher)
         end = time.monotonic() + 60

@@ -182,6 +182,7 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
     data["repos"] = repos
+    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req))}
     conf = []
     if req.offline:
         conf.append('BB_NO_NETWORK = "1"')
@@ -196,6 +197,19 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
         # kas writes local_conf_header entries sorted by id: this one must come last
         data["local_conf_header"] = {"zz-cmu610bsp-run": "\n".join(conf) + "\n"}
     return data
+
+
+def _bitbake_lib(root: Path, req: Request) -> Path:
+    """BitBake's own library, as PYTHONPATH for every BitBake process kas starts.
+
+    oe-init-build-env sets PYTHONPATH="$BITBAKEDIR/lib:$PYTHONPATH"; with an empty PYTHONPATH the
+    trailing ':' puts the current directory (the build directory) on every BitBake process's
+    sys.path. On a read-only BitBake tree, BitBake's shell parser writes its ply tables
+    (pyshtables.py) into the build directory; the next BitBake process, even the second one inside
+    a single devtool command, then imports them from there and dies ("No module named 'pysh'").
+    kas's `env:` replaces the value after the init script ran: the same path without the ':'."""
+    tree = req.sources.get("openbmc")
+    return (tree.resolve() if tree else Paths(root, req.line).work / "openbmc") / "bitbake" / "lib"
 
 
 def write_overlay(root: Path, req: Request, machine: str) -> Path:
