@@ -51,11 +51,13 @@ def _kas() -> Item:
     return Item("kas", "ok", f"kas {getattr(kas, '__version__', '?')} ({sys.executable} -m kas)")
 
 
-def _toolchain(record_path: str | None, prefix: str, stand_in: bool) -> Item:
+STANDIN_FIX = "apt-get install gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf, or `cmu610bsp toolchain install`"
+
+
+def _toolchain(record_path: str | None, prefix: str, stand_in: bool, fix: str) -> Item:
     gcc = Path(record_path) / "bin" / f"{prefix}gcc" if record_path else None
     if gcc is None or not gcc.exists():
-        return Item("toolchain", "fail", f"{gcc or prefix + 'gcc'} not found",
-                    "apt-get install gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf, or `cmu610bsp toolchain install`")
+        return Item("toolchain", "fail", f"{gcc or prefix + 'gcc'} not found", fix)
     note = " (stand-in: Debian's riscv64-unknown-elf GCC, not the XuanTie toolchain)" if stand_in else ""
     return Item("toolchain", "ok", f"{gcc}{note}")
 
@@ -123,7 +125,7 @@ def _python() -> Item:
     return Item("python", "ok", f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})")
 
 
-def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path) -> list[Item]:
+def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path, fix: str = STANDIN_FIX) -> list[Item]:
     """Every host prerequisite, in the order a build needs them."""
     apt = "apt-get install -y "
     return [
@@ -132,7 +134,7 @@ def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path) ->
         _kas(),
         _tool("dtc", "dtc", apt + "device-tree-compiler"),
         _tool("qemu", "qemu-system-riscv32", apt + "qemu-system-misc"),
-        _toolchain(toolchain_path, prefix, stand_in),
+        _toolchain(toolchain_path, prefix, stand_in, fix),
         _locale(),
         _disk(where),
         _shm(),

@@ -48,9 +48,13 @@ class ToolchainRecord(Strict):
     Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
 
     name: str
-    path: str                      # directory holding bin/<prefix>gcc
+    # Where it lives is resolved on each machine (toolchain.location): an archive install by its
+    # place in the toolchain cache (`cache`, named by the archive's checksum), a directory
+    # recorded in place by `path` (that machine's path); CMU610BSP_TOOLCHAIN overrides both.
+    path: str | None = None        # a directory recorded in place: bin/<prefix>gcc below it
+    cache: str | None = None       # below <cache>/toolchains/: an archive installed by `toolchain install`
     prefix: str = "riscv64-unknown-elf-"
-    sysroot: str | None = None     # for a linux-gnu (glibc) toolchain
+    sysroot: str | None = None     # for a linux-gnu (glibc) toolchain, relative to the toolchain root
     sha256: str | None = None      # of the archive it was installed from
     xuantie: bool = False          # accepts -mcpu=e906*
 

@@ -129,8 +129,9 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
         # takes without --board; kas with base.yml:<line>.yml alone builds the same)
         machine = next((b.name for b in project.boards if p.name in b.product_lines), None)
         put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
-    put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain)
-    put(f"{LAYER}/zephyr/toolchain.env", "zephyr/toolchain.env.j2", toolchain=project.toolchain)
+    tv = views.toolchain_view(project.toolchain)
+    put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
+    put(f"{LAYER}/zephyr/toolchain.env", "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 

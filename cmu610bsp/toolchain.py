@@ -165,13 +165,40 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
         root = _toolchain_root(final)
     prefix = find_prefix(root) or ""
     gcc = root / "bin" / f"{prefix}gcc"
+    # an archive is recorded by its place in the cache (found again on any machine that installs
+    # the same archive), a directory by its path on this machine
+    where = {"cache": str(root.relative_to(cache_dir() / "toolchains"))} if digest else {"path": str(root)}
     record = ToolchainRecord(
-        name=name or root.name, path=str(root), prefix=prefix,
-        sysroot=str(root / "sysroot") if (root / "sysroot").is_dir() else None,
+        name=name or root.name, prefix=prefix, **where,
+        sysroot="sysroot" if (root / "sysroot").is_dir() else None,
         sha256=digest, xuantie=_accepts(gcc, ["-mcpu=e906"]),
     )
     write_record(ws, record)
     return record
+
+
+ENV_OVERRIDE = "CMU610BSP_TOOLCHAIN"
+
+
+def location(record: ToolchainRecord) -> Path:
+    """Where the toolchain is on this machine: $CMU610BSP_TOOLCHAIN, else its place in this
+    machine's toolchain cache (archive installs), else its recorded path (directories)."""
+    if os.environ.get(ENV_OVERRIDE):
+        return Path(os.environ[ENV_OVERRIDE])
+    if record.cache:
+        return cache_dir() / "toolchains" / record.cache
+    return Path(record.path or "/usr")
+
+
+def missing(record: ToolchainRecord) -> tuple[str, str] | None:
+    """(why the recorded toolchain cannot be used on this machine, how to get it), or None."""
+    root = location(record)
+    if (root / "bin" / f"{record.prefix}gcc").is_file():
+        return None
+    how = (f"install the same archive here: `cmu610bsp toolchain install ARCHIVE --sha256 {record.sha256}`"
+           if record.sha256 else "install it with `cmu610bsp toolchain install ARCHIVE_OR_DIR`")
+    return (f"toolchain {record.name} is not on this machine ({root}/bin/{record.prefix}gcc not found)",
+            f"{how}, or set {ENV_OVERRIDE} to its directory")
 
 
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
@@ -231,10 +258,11 @@ class CheckReport:
 
 def check(record: ToolchainRecord, stand_in: bool, isa: str, abi: str, mcpu: str | None) -> CheckReport:
     """Compile and link a small RV32 program with the SoC's ISA and ABI, and say what it took."""
-    gcc = Path(record.path) / "bin" / f"{record.prefix}gcc"
+    gcc = location(record) / "bin" / f"{record.prefix}gcc"
     rep = CheckReport(record, stand_in, str(gcc))
-    if not gcc.exists():
-        rep.problems.append(f"{gcc} not found")
+    why = missing(record)
+    if why:
+        rep.problems.append(": ".join(why))
         return rep
     rep.version = proc.run([gcc, "--version"]).stdout.splitlines()[0]
     rep.target = proc.run([gcc, "-dumpmachine"]).stdout.strip()
@@ -284,11 +312,18 @@ def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     kas = ws.root / layout.KAS_DIR / "toolchain.yml"
     if kas.is_file():
-        text = yaml.safe_load(kas.read_text())["local_conf_header"]["cmu610-toolchain"]
+        data = yaml.safe_load(kas.read_text())
+        text = data["local_conf_header"]["cmu610-toolchain"]
         pairs = (line.partition("=") for line in text.splitlines())
-        out[str(kas.relative_to(ws.root))] = {k.strip(): v.strip().strip('"') for k, _, v in pairs if k.strip()}
+        values = {k.strip(): v.strip().strip('"') for k, _, v in pairs if k.strip()}
+        values.update({k: str(v) for k, v in (data.get("env") or {}).items()})
+        out[str(kas.relative_to(ws.root))] = values
     env = ws.root / layout.ZEPHYR_MODULE / "toolchain.env"
     if env.is_file():
-        exports = (line.removeprefix("export ") for line in env.read_text().splitlines() if line.startswith("export "))
-        out[str(env.relative_to(ws.root))] = dict(export.split("=", 1) for export in exports)
+        # what a shell that sources it gets on this machine (the file resolves the location itself)
+        names = [line.removeprefix("export ").split("=", 1)[0]
+                 for line in env.read_text().splitlines() if line.startswith("export ")]
+        script = '. "$1" && shift && for v in "$@"; do printf "%s=" "$v"; printenv "$v"; done'
+        r = proc.run(["sh", "-c", script, "sh", str(env), *names])
+        out[str(env.relative_to(ws.root))] = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
     return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.model import Board, Catalog, Peripheral, Soc, dt_label
+from cmu610bsp.project import ToolchainRecord
 from cmu610bsp.validate import board_owners
 
 # Zephyr 4.0 Kconfig symbols selected by each part of a RISC-V ISA string.
@@ -182,3 +183,23 @@ def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,
                   "tach": f.tach, "tach_channel": f.tach_channel} for f in board.fans]
     if board.network:
         view.network = {"interface": board.network.interface, "mode": board.network.mode}
+
+
+@dataclass(frozen=True)
+class ToolchainView:
+    """How the generated files name the toolchain without naming a machine's path: kas gets
+    CMU610_TOOLCHAIN_PATH from `cmu610bsp build` (the location resolved on the building machine;
+    `default` for a plain `kas build`), Zephyr's toolchain.env a shell expression that resolves it
+    where it is sourced (CMU610BSP_TOOLCHAIN, else the cache, else the recorded directory)."""
+
+    record: ToolchainRecord
+    default: str        # kas env default ("" for an archive in a cache: only the building machine knows)
+    shell_root: str     # a POSIX shell expression of the toolchain root
+
+
+def toolchain_view(record: ToolchainRecord) -> ToolchainView:
+    if record.cache:
+        cache = "${CMU610BSP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cmu610bsp}"
+        return ToolchainView(record, "", f"${{CMU610BSP_TOOLCHAIN:-{cache}/toolchains/{record.cache}}}")
+    root = record.path or "/usr"
+    return ToolchainView(record, root, f"${{CMU610BSP_TOOLCHAIN:-{root}}}")

@@ -54,7 +54,11 @@ def test_install_check_show_and_consumers(workspace: Path, real_toolchain: tuple
     cfg = yaml.safe_load((workspace / "cmu610bsp.yml").read_text())
     rec = cfg["toolchain"]
     assert rec["name"] == "team-gcc" and rec["prefix"] == "riscv64-unknown-elf-" and rec["sha256"] == digest
-    assert rec["path"].startswith(cache["CMU610BSP_CACHE"]) and Path(rec["path"], "bin/riscv64-unknown-elf-gcc").is_file()
+    # recorded by its place in the cache, not by this machine's path: a colleague's clone finds it
+    assert "path" not in rec and rec["cache"] == f"team-gcc-{digest[:12]}/riscv-gcc"
+    root = Path(cache["CMU610BSP_CACHE"], "toolchains", rec["cache"])
+    assert (root / "bin/riscv64-unknown-elf-gcc").is_file()
+    assert cache["CMU610BSP_CACHE"] not in (workspace / "cmu610bsp.yml").read_text()
     assert cfg["boards"] == ["configs/boards/cmu610-evb.yaml"]  # the rest of the config is kept
     # the compiler really runs from the cache: compile and link RV32
     r = run_cli("toolchain", "check", "--json", cwd=workspace, env=cache)
@@ -65,14 +69,16 @@ def test_install_check_show_and_consumers(workspace: Path, real_toolchain: tuple
     assert rep["multilib_trap"] is True and rep["link_flags"][0].endswith("rv32imac/ilp32")
     # one record feeds every consumer after sync
     assert run_cli("sync", "--allow-dirty", cwd=workspace).returncode == 0
-    kas = (workspace / "configs/kas/toolchain.yml").read_text()
-    assert f'CMU610_TOOLCHAIN_PATH = "{rec["path"]}"' in kas and 'CMU610_TOOLCHAIN_NAME = "team-gcc"' in kas
-    env = (workspace / "meta-cmu610/zephyr/toolchain.env").read_text()
-    assert "ZEPHYR_TOOLCHAIN_VARIANT=cross-compile" in env and f"CROSS_COMPILE={rec['path']}/bin/riscv64-unknown-elf-" in env
+    generated = "".join((workspace / f).read_text() for f in ("configs/kas/toolchain.yml", "meta-cmu610/zephyr/toolchain.env"))
+    assert cache["CMU610BSP_CACHE"] not in generated  # nothing machine-specific is committed
+    kas = yaml.safe_load((workspace / "configs/kas/toolchain.yml").read_text())
+    assert kas["env"] == {"CMU610_TOOLCHAIN_PATH": ""}  # the building machine's, set by `build`
+    assert f'CMU610_TOOLCHAIN_SHA256 = "{digest}"' in kas["local_conf_header"]["cmu610-toolchain"]
     r = run_cli("toolchain", "show", "--json", cwd=workspace, env=cache)
     shown = json.loads(r.stdout)
     assert shown["stand_in"] is False
-    assert shown["consumers"]["meta-cmu610/zephyr/toolchain.env"]["CROSS_COMPILE"] == f"{rec['path']}/bin/riscv64-unknown-elf-"
+    # the shell that sources toolchain.env finds it in this machine's cache
+    assert shown["consumers"]["meta-cmu610/zephyr/toolchain.env"]["CROSS_COMPILE"] == f"{root}/bin/riscv64-unknown-elf-"
 
 
 def test_stand_in_is_reported(workspace: Path) -> None:
@@ -179,7 +185,33 @@ def test_extracted_modes_are_tamed_on_every_python(workspace: Path, tmp_path: Pa
     archive = tmp_path / "tc.tar.gz"
     digest = _tar(archive, [tools, helper])
     record = toolchain.install(ws_mod.open_workspace(workspace), archive, digest, None)
-    root = Path(record.path)
+    root = toolchain.location(record)
     assert (root.parent.stat().st_mode & 0o777) == 0o755
     assert (root / "bin" / "helper").stat().st_mode & 0o7777 == 0o755
     assert (root / "share").stat().st_mode & 0o7777 == 0o755
+
+
+def test_a_colleagues_clone_resolves_or_says_how_to_get_it(workspace: Path, real_toolchain: tuple[Path, str],
+                                                            cache: dict[str, str], tmp_path: Path) -> None:
+    """The record travels with the workspace, the toolchain does not: on a machine without it,
+    check and doctor say how to get it (the archive's checksum); CMU610BSP_TOOLCHAIN points at a
+    copy anywhere; `build` hands kas the location resolved on the building machine."""
+    archive, digest = real_toolchain
+    assert run_cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace, env=cache).returncode == 0
+    assert run_cli("sync", "--allow-dirty", cwd=workspace).returncode == 0
+    elsewhere = {"CMU610BSP_CACHE": str(tmp_path / "other-machine-cache")}
+    r = run_cli("toolchain", "check", cwd=workspace, env=elsewhere)
+    assert r.returncode == 2 and "is not on this machine" in r.stdout + r.stderr
+    assert f"--sha256 {digest}" in r.stdout + r.stderr and "CMU610BSP_TOOLCHAIN" in r.stdout + r.stderr
+    r = run_cli("doctor", "--json", cwd=workspace, env=elsewhere)
+    item = next(i for i in json.loads(r.stdout)["items"] if i["name"] == "toolchain")
+    assert item["status"] == "fail" and f"--sha256 {digest}" in item["fix"]
+    recorded = yaml.safe_load((workspace / "cmu610bsp.yml").read_text())["toolchain"]["cache"]
+    there = Path(cache["CMU610BSP_CACHE"], "toolchains", recorded)
+    r = run_cli("toolchain", "check", cwd=workspace, env={**elsewhere, "CMU610BSP_TOOLCHAIN": str(there)})
+    assert r.returncode == 0, r.stdout + r.stderr
+    fixture = Path(__file__).parent / "fixtures" / "buildsys"
+    r = run_cli("build", "littlebmc", "--source", f"openbmc={fixture}", "--json", cwd=workspace, env=cache)
+    assert r.returncode == 0, r.stderr
+    log = Path(json.loads(r.stdout)["log"]).read_text()
+    assert f"NOTE: fixture bitbake: CMU610_TOOLCHAIN_PATH='{there}'" in log

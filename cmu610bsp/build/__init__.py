@@ -56,6 +56,11 @@ def _warnings(root: Path, req: Request) -> list[str]:
     if floating:
         out.append(f"not pinned to a commit: {', '.join(floating)}; "
                    "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible")
+    from cmu610bsp import project, toolchain
+
+    absent = toolchain.missing(project.load_config(root).toolchain or project.STANDIN_TOOLCHAIN)
+    if absent:
+        out.append(f"{absent[0]}; {absent[1]}")
     for recipe in compose.devtool_recipes(root, req.line):
         out.append(f"devtool workspace overrides {recipe}: layer changes to it are not used "
                    f"(cmu610bsp devtool reset {recipe})")

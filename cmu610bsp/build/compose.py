@@ -226,9 +226,15 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
 
 
 def environment(root: Path, line: str) -> dict[str, str]:
+    """kas's environment: its work and build directories, and where the workspace's toolchain is
+    on this machine (configs/kas/toolchain.yml declares CMU610_TOOLCHAIN_PATH as kas env)."""
+    from cmu610bsp import project, toolchain
+
     p = Paths(root, line)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
     env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
+    record = project.load_config(root).toolchain or project.STANDIN_TOOLCHAIN
+    env["CMU610_TOOLCHAIN_PATH"] = str(toolchain.location(record))
     env.setdefault("LANG", "en_US.UTF-8")
     return env
 

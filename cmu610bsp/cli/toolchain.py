@@ -29,7 +29,7 @@ def install(
     ws = open_ws(workspace, debug)
     with ui.status("installing toolchain"):
         rec = toolchain.install(ws, source, sha256, name)
-    ui.out.print(f"recorded {rec.name}: {rec.path}/bin/{rec.prefix}gcc"
+    ui.out.print(f"recorded {rec.name}: {toolchain.location(rec)}/bin/{rec.prefix}gcc"
                  + (" (XuanTie: accepts -mcpu=e906)" if rec.xuantie else ""), markup=False)
     ui.out.print("run `cmu610bsp sync` to feed it to the kas and Zephyr settings", markup=False)
 
@@ -66,7 +66,9 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
             t.add_row(what, result)
         ui.out.print(t)
     if not rep.ok:
-        raise CheckFailed(f"toolchain {rec.name} failed its check")
+        absent = toolchain.missing(rec)
+        raise CheckFailed(f"toolchain {rec.name} failed its check: " + "; ".join(rep.problems),
+                          hint=absent[1] if absent else None)
 
 
 @app.command("show")
@@ -84,7 +86,8 @@ def show(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugO
     if stand_in:
         ui.out.print("  this is the stand-in (Debian's riscv64-unknown-elf GCC): install the XuanTie toolchain "
                      "with `cmu610bsp toolchain install`", markup=False)
-    ui.out.print(f"  compiler: {rec.path}/bin/{rec.prefix}gcc", markup=False)
+    ui.out.print(f"  compiler: {toolchain.location(rec)}/bin/{rec.prefix}gcc"
+                 + ("" if toolchain.missing(rec) is None else " (not on this machine)"), markup=False)
     for where, values in cons.items():
         ui.out.print(f"  {where}:", markup=False)
         for k, v in values.items():
@@ -105,7 +108,8 @@ def doctor(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debu
         where = ws.root
     except BspError:
         rec, stand_in, where = STANDIN_TOOLCHAIN, True, Path.cwd()
-    items = doc.run(rec.path, rec.prefix, stand_in, where)
+    why = None if stand_in else toolchain.missing(rec)
+    items = doc.run(str(toolchain.location(rec)), rec.prefix, stand_in, where, why[1] if why else doc.STANDIN_FIX)
     if as_json:
         ui.print_json({"ok": all(i.status != "fail" for i in items), "items": [i.as_dict() for i in items]})
     else:
