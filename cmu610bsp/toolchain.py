@@ -23,6 +23,7 @@ from cmu610bsp import layout, proc, workspace
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
+from cmu610bsp.yamlio import read_text
 
 _GCC_RE = re.compile(r"^(riscv(?:32|64)-[a-z0-9_]+-[a-z0-9_-]+-)gcc$")
 TEST_PROGRAM = r"""
@@ -177,7 +178,7 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
     """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
     path = ws.root / layout.CONFIG_FILE
-    text = path.read_text()
+    text = read_text(path)
     header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
     data = yaml.safe_load(text) or {}
     if record is None:

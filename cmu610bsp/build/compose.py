@@ -19,6 +19,7 @@ import yaml
 
 from cmu610bsp.errors import BspError
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
+from cmu610bsp.yamlio import read_text
 
 _HASHSERV = re.compile(r"[\w.-]+:\d+")
 _URL = re.compile(r"(https?|file|ftp|s3|gs)://\S+")
@@ -94,7 +95,7 @@ def read_kas_file(path: Path) -> dict[str, Any]:
     """A generated kas file (or kas's lock file), which a hand edit may have broken."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
     try:
-        data = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(read_text(path), Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         raise BspError(f"{path}: not valid YAML: {' '.join(str(e).split())}",
                        hint="fix the hand edit, or `cmu610bsp generate --force` to render it again") from None
