@@ -5,8 +5,10 @@ Anything else escaping a command is a bug (exit 1)."""
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 SHOWN_CHARS = 80     # of a value the user wrote, echoed into a reason
 MAX_FIELD = 200      # a field path (an unknown key is the user's text too)
@@ -110,3 +112,23 @@ class Timeout(BspError):
     """A deadline the user set (or a child's) ran out; what ran has been stopped (exit 124)."""
 
     exit_code = 124
+
+
+class WriteFailed(BspError):
+    """A file the command must write cannot be (a read-only workspace or cache, permissions, a
+    full disk): the path and the system's reason, and what was left as it was (exit 2)."""
+
+    def __init__(self, path: Path | str, error: OSError, outcome: str):
+        where = error.filename or path
+        super().__init__(f"cannot write {where}: {error.strerror or error}; {outcome}")
+        self.path = str(where)
+
+
+@contextmanager
+def writing(path: Path | str, outcome: str = "nothing was written") -> Iterator[None]:
+    """Around a step that writes under `path`: an OSError from it is the user's WriteFailed.
+    The step itself must leave nothing half written (temporary file and rename, or roll-back)."""
+    try:
+        yield
+    except OSError as e:
+        raise WriteFailed(path, e, outcome) from None

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, writing
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
 from cmu610bsp.yamlio import read_text
 
@@ -203,12 +203,13 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
     """Write the run's overlay atomically (kas reads it as one of the composition's files)."""
     path = Paths(root, req.line).overlay
     data = overlay(root, req, machine)
-    path.parent.mkdir(parents=True, exist_ok=True)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
 
 
