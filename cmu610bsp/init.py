@@ -12,6 +12,7 @@ import yaml
 from cmu610bsp import layout, resources, workspace
 from cmu610bsp.errors import BspError
 from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
+from cmu610bsp.yamlio import read_text
 
 GITIGNORE = """\
 # cmu610bsp: transaction scratch space and build output
@@ -76,7 +77,7 @@ def init(directory: Path, board: str | None) -> InitResult:
             + yaml.safe_dump(config, sort_keys=False)
         )
         ignore = target / ".gitignore"
-        mine = ignore.read_text() if ignore.is_file() else ""  # the user's lines stay, ours are added
+        mine = read_text(ignore) if ignore.is_file() else ""  # the user's lines stay, ours are added
         (scratch / ".gitignore").write_text(mine + "".join(
             ln + "\n" for ln in GITIGNORE.splitlines() if ln not in mine.splitlines()))
         ws = workspace.open_workspace(scratch)

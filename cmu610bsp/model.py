@@ -11,13 +11,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.errors import BspError, Finding, field_path, shown
+from cmu610bsp.yamlio import read_yaml
 
-# libyaml's loader when PyYAML has it: ten times faster on a rack of board files.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([KM]i?B?)?\s*$")
 
 
@@ -30,7 +28,7 @@ def parse_size(value: Any) -> Any:
     if isinstance(value, str):
         m = _SIZE_RE.match(value)
         if not m:
-            raise ValueError(f"{value!r} is not a size (use 4096, 0x1000, 768K or 8M)")
+            raise ValueError(f"{shown(value)} is not a size (use 4096, 0x1000, 768K or 8M)")
         number = int(m.group(1), 0)
         unit = (m.group(2) or "").upper()[:1]
         return number * {"": 1, "K": 1024, "M": 1024 * 1024}[unit]
@@ -190,10 +188,20 @@ class GpioLine(Strict):
     active_low: bool = False
 
 
+def check_hostname(value: str) -> str:
+    """An RFC 1123 host name label (what OBMC_HOSTNAME becomes): 1 to 63 of a-z, 0-9 and '-',
+    neither first nor last a '-'."""
+    if len(value) > 63:
+        raise ValueError(f"{shown(value)} is {len(value)} characters long: a host name has at most 63")
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", value):
+        raise ValueError(f"{shown(value)} is not a host name: use a-z, 0-9 and '-', not first or last")
+    return value
+
+
 class Network(Strict):
     interface: Name
     mode: Literal["rgmii", "rmii", "ncsi"]
-    hostname: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    hostname: Annotated[str, AfterValidator(check_hostname)]
 
 
 class Board(Strict):
@@ -241,78 +249,6 @@ class Catalog(Strict):
 T = TypeVar("T", bound=BaseModel)
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """('sensors', 3, 'address') -> 'sensors[3].address'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def read_yaml(path: Path) -> Any:
-    """Read one YAML document; a missing file or bad syntax is the user's to fix."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BspError(f"{path}: file not found") from None
-    except OSError as e:
-        raise BspError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        loader = _LOADER(text)
-        try:
-            node = loader.get_single_node()
-            findings = [Finding(str(path), where, why) for where, why in _duplicate_keys(node, ())]
-            if findings:
-                raise BspError("invalid YAML", findings)
-            return loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as e:
-        raise BspError("invalid YAML", [_syntax_finding(path, e)]) from None
-
-
-def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
-    """Locate a syntax error where the user must look: an unclosed quote or bracket is only
-    noticed at the end of the file, so name the line where it opened (libyaml's context)."""
-    problem = getattr(e, "problem", None) or str(e)
-    mark = getattr(e, "problem_mark", None)
-    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
-    if mark is None:
-        return Finding(str(path), "(syntax)", str(problem))
-    if cmark is not None and context and "end of stream" in problem:
-        return Finding(str(path), f"line {cmark.line + 1}", f"{context} that starts here: {problem} (line {mark.line + 1})")
-    return Finding(str(path), f"line {mark.line + 1}", str(problem))
-
-
-def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
-                    seen: set[int] | None = None) -> list[tuple[str, str]]:
-    """(field path, reason) for every key written twice in one mapping: YAML would keep only
-    the last one, silently dropping what the first said. An aliased node is walked once."""
-    out: list[tuple[str, str]] = []
-    seen = set() if seen is None else seen
-    if id(node) in seen:
-        return out
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        first: dict[str, int] = {}
-        for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else None
-            if name is not None and name != "<<":
-                if name in first:
-                    out.append((field_path((*loc, name)), f"duplicate key {name!r} (first at line {first[name]}, "
-                                f"again at line {key.start_mark.line + 1}): the second would replace the first"))
-                else:
-                    first[name] = key.start_mark.line + 1
-            out += _duplicate_keys(value, (*loc, name if name is not None else "?"), seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out += _duplicate_keys(item, (*loc, i), seen)
-    return out
-
-
 def parse_model(cls: type[T], data: Any, path: Path) -> T:
     """Validate `data` as `cls`, turning pydantic's errors into located findings."""
     if not isinstance(data, dict):
@@ -330,7 +266,7 @@ def _reason(err: Any) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown field"
     if err["type"] == "literal_error":
-        return f"{err['input']!r} is not allowed: {err['msg'].removeprefix('Input should be ')}"
+        return f"{shown(err['input'])} is not allowed: {err['msg'].removeprefix('Input should be ')}"
     msg: str = err["msg"]
     return msg.removeprefix("Value error, ")
 

@@ -28,9 +28,9 @@ from cmu610bsp.model import (
     load_product,
     load_soc,
     parse_model,
-    read_yaml,
 )
 from cmu610bsp.validate import check_board, check_soc, check_workspace
+from cmu610bsp.yamlio import read_yaml
 
 DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 import pexpect
 
 from cmu610bsp import proc
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, writing
 from cmu610bsp.model import Soc
 
 if TYPE_CHECKING:
@@ -250,6 +250,10 @@ def smoke_all(soc: Soc, jobs: list[Job], timeout: float | None, parallel: int = 
 
     from cmu610bsp import smoke as sm
 
+    for job in jobs:
+        with writing(job.results, "nothing was booted"):
+            job.results.mkdir(parents=True, exist_ok=True)
+
     def one(job: Job) -> sm.RunResult:
         return sm.run(soc, job.images, job.spec, job.target, job.results, job.values, timeout)
 
@@ -264,5 +268,6 @@ def smoke_all(soc: Soc, jobs: list[Job], timeout: float | None, parallel: int = 
         raise
     for r in runs:
         if r.transcript:
-            (r.transcript.parent / "result.json").write_text(sm.to_json([r]) + "\n")
+            with writing(r.transcript.parent):
+                (r.transcript.parent / "result.json").write_text(sm.to_json([r]) + "\n")
     return runs

@@ -15,8 +15,9 @@ import pexpect
 from pydantic import Field
 
 from cmu610bsp.errors import BspError
-from cmu610bsp.model import Soc, Strict, parse_model, read_yaml
+from cmu610bsp.model import Soc, Strict, parse_model
 from cmu610bsp.qemu import Images, Qemu
+from cmu610bsp.yamlio import read_yaml
 
 
 class Marker(Strict):

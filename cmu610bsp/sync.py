@@ -17,6 +17,7 @@ from typing import Any
 
 from cmu610bsp import __version__, layout, proc, render, txn, workspace
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.yamlio import read_text
 
 CONFLICTS = f"{layout.STATE_ROOT}/conflicts.json"
 MARKERS = ("<<<<<<< ", ">>>>>>> ")
@@ -79,7 +80,7 @@ def _rebuild(ws: workspace.Workspace, manifest: dict[str, Any]) -> dict[str, str
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(entry["text"], encoding="utf-8")
         if layout.CONFIG_FILE not in manifest["inputs"]:
-            (root / layout.CONFIG_FILE).write_text((ws.root / layout.CONFIG_FILE).read_text())
+            (root / layout.CONFIG_FILE).write_text(read_text(ws.root / layout.CONFIG_FILE))
         try:
             old = workspace.open_workspace(root)
             return render.render(workspace.load_project(old))

@@ -20,9 +20,10 @@ from typing import Literal, TypedDict
 import yaml
 
 from cmu610bsp import layout, proc, workspace
-from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.errors import BspError, Finding, writing
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
+from cmu610bsp.yamlio import read_text
 
 _GCC_RE = re.compile(r"^(riscv(?:32|64)-[a-z0-9_]+-[a-z0-9_-]+-)gcc$")
 TEST_PROGRAM = r"""
@@ -149,11 +150,14 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
             raise BspError(f"{source}: checksum mismatch, nothing was extracted",
                            [Finding(str(source), "sha256", f"is {digest}, expected {sha256.lower()}")])
         base = cache_dir() / "toolchains"
-        base.mkdir(parents=True, exist_ok=True)
+        _check_writable(ws)
+        with writing(base, "nothing was extracted"):
+            base.mkdir(parents=True, exist_ok=True)
         label = name or re.sub(r"(\.tar)?\.(gz|xz|bz2|zst|tgz)$|\.tar$", "", source.name)
         final = base / f"{re.sub(r'[^A-Za-z0-9._-]', '_', label)}-{digest[:12]}"
         if not final.exists():
-            tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=base))
+            with writing(base, "nothing was extracted"):
+                tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=base))
             try:
                 _extract(source, tmp)
                 _toolchain_root(tmp)
@@ -204,7 +208,7 @@ def missing(record: ToolchainRecord) -> tuple[str, str] | None:
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
     """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
     path = ws.root / layout.CONFIG_FILE
-    text = path.read_text()
+    text = read_text(path)
     header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
     data = yaml.safe_load(text) or {}
     if record is None:
@@ -212,9 +216,19 @@ def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> Non
     else:
         data["toolchain"] = record.model_dump(exclude_none=True)
     parse_model(WorkspaceConfig, data, path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
-    os.replace(tmp, path)
+    with writing(path, "it was left as it was"):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
+        os.replace(tmp, path)
+
+
+def _check_writable(ws: workspace.Workspace) -> None:
+    """Fail before a long extraction, not after it: the record goes into cmu610bsp.yml through
+    a temporary file beside it, so that file must be creatable."""
+    probe = ws.root / (layout.CONFIG_FILE + ".tmp")
+    with writing(probe, "nothing was extracted"):
+        probe.touch()
+        probe.unlink()
 
 
 def current(ws: workspace.Workspace) -> tuple[ToolchainRecord, bool]:

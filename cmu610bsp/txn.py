@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cmu610bsp.errors import writing
+
 TXN_DIR = ".cmu610bsp/txn"
 MARKER_PREFIX = ".cmu610bsp-txn-"
 _RENAME_EXCHANGE = 2
@@ -101,7 +103,13 @@ def _drop_markers(dirs: list[Path]) -> None:
 
 
 def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> None:
-    """Apply {path: content, or None to delete} under `roots`, all or nothing."""
+    """Apply {path: content, or None to delete} under `roots`, all or nothing; a write the file
+    system refuses (read-only, full) is the user's `WriteFailed`, after the roll-back."""
+    with writing(ws, "nothing was changed"):
+        _commit(ws, roots, changes)
+
+
+def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> None:
     recover(ws, roots)
     for path in changes:
         if not any(path == r or path.startswith(r + "/") for r in roots):

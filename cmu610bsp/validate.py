@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from cmu610bsp.errors import Finding
+from cmu610bsp.errors import Finding, shown
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
@@ -272,12 +272,21 @@ def _bus_finding(soc: Soc, owner: dict[str, str], bus: str, kind: str, where: st
 def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, str], f: str) -> list[Finding]:
     out: list[Finding] = []
     names: set[str] = set()
+    labels: dict[str, tuple[str, str]] = {}
     at: dict[tuple[str, int], str] = {}
     for i, s in enumerate(board.sensors):
         where = f"sensors[{i}]"
         if s.name in names:
             out.append(Finding(f, f"{where}.name", f"sensor name {s.name!r} is used twice"))
         names.add(s.name)
+        # the label is entity-manager's Name, whose D-Bus path has '_' for ' ': one per board
+        dbus = s.label.replace(" ", "_")
+        if dbus in labels:
+            other, name = labels[dbus]
+            out.append(Finding(f, f"{where}.label", f"{s.name}'s label {shown(s.label)} is also the label of "
+                               f"{other} ({name}): two entity-manager sensors with one Name"))
+        else:
+            labels[dbus] = (f"{where}.label", s.name)
         kind = catalog.sensor_kinds.get(s.kind)
         if kind is None:
             known = ", ".join(sorted(catalog.sensor_kinds))

@@ -21,6 +21,7 @@ from cmu610bsp import __version__, layout, project
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, sha256
 from cmu610bsp.project import Project, WorkspaceConfig
+from cmu610bsp.yamlio import read_text
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def input_files(ws: Workspace) -> dict[str, str]:
     paths = [CONFIG_FILE, ws.config.soc, *ws.config.boards, *ws.config.products]
     if ws.config.catalog:
         paths.append(ws.config.catalog)
-    return {p: (ws.root / p).read_text(encoding="utf-8") for p in sorted(set(paths))}
+    return {p: read_text(ws.root / p) for p in sorted(set(paths))}
 
 
 def git_blob_id(data: bytes) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,27 @@ def as_user(user: str | None, argv: list[str], path: str = "/usr/bin:/bin:/usr/s
     home = pwd.getpwnam(user).pw_dir if user else os.environ["HOME"]
     env = ["env", "-i", f"PATH={path}", f"HOME={home}", "LANG=en_US.UTF-8", "LC_ALL=en_US.UTF-8"]
     return (["runuser", "-u", user, "--"] if user else []) + env + argv
+
+
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """`path` read-only for the block, as a read-only file system is: as root a read-only bind
+    mount of it onto itself (mode bits do not stop root), else mode 0555 on its directories."""
+    if os.geteuid() == 0:
+        r = subprocess.run(["mount", "--bind", "-o", "ro", str(path), str(path)], capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip(f"no read-only bind mount here: {r.stderr.strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["umount", str(path)], check=True)
+        return
+    dirs = [path, *(p for p in path.rglob("*") if p.is_dir() and not p.is_symlink())]
+    modes = {d: d.stat().st_mode for d in dirs}
+    for d in dirs:
+        d.chmod(0o555)
+    try:
+        yield
+    finally:
+        for d, mode in modes.items():
+            d.chmod(mode)

@@ -30,6 +30,7 @@ class Case:
     target: str                                  # BOARD or SOC (workspace-relative)
     edits: tuple[tuple[str, str], ...]           # (old, new): each old must occur exactly once
     findings: tuple[str, ...]                    # every expected "field: reason" in the target
+    encoding: str = "utf-8"                      # how the edited file is saved
 
     def apply(self, text: str) -> str:
         for old, new in self.edits:
@@ -38,8 +39,18 @@ class Case:
         return text
 
 
-def case(id: str, target: str, edits: tuple[tuple[str, str], ...], *findings: str) -> Case:
-    return Case(id, target, edits, findings)
+def case(id: str, target: str, edits: tuple[tuple[str, str], ...], *findings: str, encoding: str = "utf-8") -> Case:
+    return Case(id, target, edits, findings, encoding)
+
+
+def _bomb(levels: int) -> str:
+    """Nested anchors, each level nine aliases of the one below: 9**levels values expanded."""
+    lines = ["x-b0: &b0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"x-b{i}: &b{i} [{', '.join([f'*b{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + f"\nsensors: *b{levels}\n"
+
+
+LONG = "h" * 5000
 
 
 CASES = [
@@ -160,6 +171,29 @@ CASES = [
     case('soc-unknown-kind', SOC, (('uart1: {kind: uart,', 'uart1: {kind: usb,'),),
          "peripherals.uart1.kind: 'usb' is not allowed: 'uart', 'i2c', 'i3c', 'adc', 'gpio', 'pwm', 'tach', "
          "'watchdog', 'ethernet', 'flash-controller', 'mailbox', 'rot', 'crypto', 'otp', 'keystore' or 'iopmp'",),
+    # ---- hostile or careless input: bounded work, values cut in messages, the byte located
+    case('yaml-alias-bomb', BOARD, (('\nfans:\n', '\n' + _bomb(6) + '\nfans:\n'),),
+         'line 54: alias *b3 expands to 7381 values: aliases would add more than 10000 values to this file '
+         '(nested aliases multiply)',),
+    case('long-value-cut', BOARD, (('product_lines: [bigbmc, littlebmc]', f'product_lines: [bigbmc, {LONG}]'),),
+         f"product_lines[1]: '{LONG[:79]}... (5000 characters) is not allowed: 'bigbmc' or 'littlebmc'",),
+    case('latin-1-comment', BOARD, (('# CMU610 evaluation board', '# CMU610 \u00e9valuation board'),),
+         'line 1, column 10: byte 0xe9 (offset 9) is not UTF-8', encoding="latin-1"),
+    case('latin-1-value', BOARD, (('full_name: CMU610 evaluation board', 'full_name: CMU610 \u00e9valuation board'),),
+         'line 4, column 19: byte 0xe9 (offset 102) is not UTF-8', encoding="latin-1"),
+    case('utf-16-text', BOARD, (), 'line 1, column 1: the file is UTF-16 text, not UTF-8', encoding="utf-16"),
+    case('soc-non-utf8-byte', SOC, (('pmp_slots: 16', 'pmp_slots: 16 # \u00ff'),),
+         'line 33, column 17: byte 0xff (offset 1291) is not UTF-8', encoding="latin-1"),
+    case('sensor-labels-twice', BOARD, (('label: Outlet Temp', 'label: Inlet Temp'),),
+         "sensors[1].label: outlet_temp's label 'Inlet Temp' is also the label of sensors[0].label (inlet_temp): "
+         "two entity-manager sensors with one Name",),
+    case('sensor-labels-same-dbus-name', BOARD, (('label: P3V3', 'label: SoC_VR Temp'),),
+         "sensors[5].label: p3v3's label 'SoC_VR Temp' is also the label of sensors[2].label (soc_vr_temp): "
+         "two entity-manager sensors with one Name",),
+    case('hostname-too-long', BOARD, (('  hostname: cmu610-evb', '  hostname: ' + 'cmu610-evb-' * 6 + 'rack42'),),
+         f"network.hostname: {'cmu610-evb-' * 6 + 'rack42'!r} is 72 characters long: a host name has at most 63",),
+    case('hostname-trailing-dash', BOARD, (('  hostname: cmu610-evb', '  hostname: cmu610-evb-'),),
+         "network.hostname: 'cmu610-evb-' is not a host name: use a-z, 0-9 and '-', not first or last",),
     case('yaml-unclosed-bracket', BOARD, (('product_lines: [bigbmc, littlebmc]', 'product_lines: [bigbmc, littlebmc'),),
          "line 8: did not find expected ',' or ']'",),
 ]
@@ -175,7 +209,7 @@ def _params(cases: list[Case]) -> list[object]:
 
 def _edited(ws: Path, c: Case) -> Path:
     path = ws / c.target
-    path.write_text(c.apply(path.read_text()))
+    path.write_text(c.apply(path.read_text()), encoding=c.encoding)
     return path
 
 
@@ -285,3 +319,36 @@ def test_cli_init_with_bad_board_exits_2_and_creates_nothing(tmp_path: Path) -> 
     assert r.stderr.startswith("error: the board description has errors; nothing was written"), r.stderr
     assert f"  {bad}: {c.findings[0]}" in r.stderr.splitlines(), r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad-board.yaml"]  # no target, no scratch
+
+
+@pytest.mark.parametrize("command", [("check",), ("sync", "--allow-dirty"), ("generate",), ("board", "show")])
+def test_cli_non_utf8_description_exits_2_naming_the_byte(workspace: Path, command: tuple[str, ...]) -> None:
+    """A Latin-1 byte in a comment: every command that reads the description names the file and
+    the position, exits 2, writes nothing (it used to be exit 1, UnicodeDecodeError)."""
+    c = next(c for c in CASES if c.id == "latin-1-comment")
+    path = _edited(workspace, c)
+    before = snapshot(workspace)
+    r = run_cli(*command, cwd=workspace)
+    assert r.returncode == 2, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
+    assert f"{path}: {c.findings[0]}" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
+    assert snapshot(workspace) == before
+
+
+def test_cli_init_with_utf16_board_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "utf16-board.yaml"
+    bad.write_text((REPO / BOARD).read_text(), encoding="utf-16")
+    r = run_cli("init", str(tmp_path / "new-ws"), "--board", str(bad))
+    assert r.returncode == 2, r.stderr
+    assert f"  {bad}: line 1, column 1: the file is UTF-16 text, not UTF-8" in r.stderr.splitlines(), r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["utf16-board.yaml"]
+
+
+def test_cli_prints_at_most_50_findings_and_counts_the_rest(workspace: Path) -> None:
+    """Thousands of unknown keys: the message stays short (it printed one line per key)."""
+    c = case("many-unknown-keys", BOARD, (("\nfans:\n", "\n" + "".join(f"x{i}: 1\n" for i in range(3000)) + "\nfans:\n"),))
+    _edited(workspace, c)
+    r = run_cli("generate", cwd=workspace)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 52 and lines[-1] == "  ... and 2950 more", lines[:3] + lines[-3:]

@@ -22,6 +22,7 @@ from cmu610bsp.build import bitbake, compose, report
 from cmu610bsp.build.compose import Lines, Request
 from cmu610bsp.build.report import Summary
 from cmu610bsp.errors import BspError, Timeout
+from cmu610bsp.yamlio import read_text
 
 __all__ = ["DryRun", "Event", "Lines", "Request", "Summary", "dry_run", "lines_of", "run"]
 
@@ -132,7 +133,7 @@ def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
     warnings = tuple(_warnings(root, req))
     missing = compose.unfetched(root, req.line)
     if missing:
-        files = "".join(f"# --- {f.relative_to(root)}\n{f.read_text()}" for f in compose.kas_files(root, req.line))
+        files = "".join(f"# --- {f.relative_to(root)}\n{read_text(f)}" for f in compose.kas_files(root, req.line))
         note = (f"kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
                 "or after a first build it shows the merged configuration")
         return DryRun(str(root), kas_env, tuple(argv), files, False, note, warnings)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, writing
 
 _SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.*)\)")
 _TASK = re.compile(r"^NOTE: Running (?:noexec )?task (\d+) of (\d+) \((.*)\)")
@@ -82,8 +82,9 @@ def claim(build_dir: Path) -> Iterator[None]:
     SIGKILLed. Holding it means no other run owns a BitBake server here, so a server still up
     (one that lingers after a killed run, as with BB_SERVER_TIMEOUT) is stopped first, and the
     one this run starts is stopped when it ends, however it ends."""
-    build_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(build_dir / "cmu610bsp.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    with writing(build_dir, "nothing was run"):
+        build_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(build_dir / "cmu610bsp.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, writing
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
+from cmu610bsp.yamlio import read_text
 
 _HASHSERV = re.compile(r"[\w.-]+:\d+")
 _URL = re.compile(r"(https?|file|ftp|s3|gs)://\S+")
@@ -94,7 +95,7 @@ def read_kas_file(path: Path) -> dict[str, Any]:
     """A generated kas file (or kas's lock file), which a hand edit may have broken."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
     try:
-        data = yaml.load(path.read_text(), Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(read_text(path), Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         raise BspError(f"{path}: not valid YAML: {' '.join(str(e).split())}",
                        hint="fix the hand edit, or `cmu610bsp generate --force` to render it again") from None
@@ -216,12 +217,13 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
     """Write the run's overlay atomically (kas reads it as one of the composition's files)."""
     path = Paths(root, req.line).overlay
     data = overlay(root, req, machine)
-    path.parent.mkdir(parents=True, exist_ok=True)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
     return path
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cmu610bsp.build.bitbake import Progress
+from cmu610bsp.errors import writing
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,8 @@ def log_tail(path: str | None, lines: int = 20) -> list[str]:
 
 
 def write(summary: Summary, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
-from cmu610bsp.errors import BspError, CheckFailed, Finding
+from cmu610bsp.errors import BspError, CheckFailed, Finding, listing
 
 board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True)
 
@@ -148,8 +148,8 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
     else:
         for r in results:
             ui.out.print(f"{r.status:8} {r.name:16} {r.detail}", markup=False)
-            for f in r.findings:
-                ui.out.print(f"         {f}", markup=False)
+            for line in listing(r.findings, " " * 9):
+                ui.out.print(line, markup=False)
     if failed:
         raise CheckFailed(f"{len(failed)} of {len(results)} checks failed: {', '.join(r.name for r in failed)}")
 

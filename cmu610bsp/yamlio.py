@@ -1,0 +1,146 @@
+"""Reading the user's files: the one text reader (UTF-8, or a finding naming the byte that is not)
+and the one YAML reader (syntax errors located, duplicate keys refused, alias expansion bounded).
+
+Every description and config file the tool reads comes through `read_text` or `read_yaml`, so a
+Latin-1 byte in a comment or a UTF-16 file is a located user error everywhere, never a crash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cmu610bsp.errors import BspError, Finding, field_path
+
+# libyaml's loader when PyYAML has it: ten times faster on a rack of board files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# Values an alias may add to one file beyond what is written in it. A board description uses a
+# handful of anchors (shared thresholds); nine nested levels of nine aliases make 387 million.
+MAX_ALIAS_VALUES = 10_000
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a missing, unreadable or non-UTF-8 file is the user's to fix."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BspError(f"{path}: file not found") from None
+    except OSError as e:
+        raise BspError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BspError(f"{path}: not UTF-8 text", [_encoding_finding(path, data, e.start)],
+                       hint="save the file as UTF-8") from None
+
+
+def _encoding_finding(path: Path, data: bytes, offset: int) -> Finding:
+    if data.startswith(_UTF16_BOMS) or (len(data) > 1 and b"\0" in data[:2]):
+        return Finding(str(path), "line 1, column 1", "the file is UTF-16 text, not UTF-8")
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return Finding(str(path), f"line {line}, column {column}",
+                   f"byte {data[offset]:#04x} (offset {offset}) is not UTF-8")
+
+
+def read_yaml(path: Path) -> Any:
+    """Read one YAML document; a missing file, bad text or bad syntax is the user's to fix."""
+    text = read_text(path)
+    try:
+        bomb = _alias_bomb(text)
+        if bomb is not None:
+            raise BspError("invalid YAML", [Finding(str(path), *bomb)])
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            findings = [Finding(str(path), where, why) for where, why in _duplicate_keys(node, ())]
+            if findings:
+                raise BspError("invalid YAML", findings)
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        raise BspError("invalid YAML", [_syntax_finding(path, e)]) from None
+
+
+def _alias_bomb(text: str) -> tuple[str, str] | None:
+    """(where, why) when aliases would expand the document beyond MAX_ALIAS_VALUES values.
+
+    Counted on the event stream, before anything is composed: every anchored collection's size
+    with its own aliases expanded, and what each alias adds. Nothing downstream (validation,
+    messages) ever sees more than the file plus that many values."""
+    loader = _LOADER(text)
+    try:
+        sizes: dict[str, int] = {}
+        stack: list[tuple[str | None, int]] = []
+        added = 0
+        while (event := loader.get_event()) is not None:
+            size = 0
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                stack.append((event.anchor, 1))
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                anchor, size = stack.pop()
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, size = event.anchor, 1
+            elif isinstance(event, yaml.AliasEvent):
+                anchor, size = None, sizes.get(event.anchor or "", 1)
+                added += size
+                if added > MAX_ALIAS_VALUES:
+                    line = event.start_mark.line + 1 if event.start_mark else "?"
+                    return (f"line {line}",
+                            f"alias *{event.anchor} expands to {size} values: aliases would add more than "
+                            f"{MAX_ALIAS_VALUES} values to this file (nested aliases multiply)")
+            else:
+                continue
+            if anchor is not None:
+                sizes[anchor] = size
+            if stack:
+                stack[-1] = (stack[-1][0], stack[-1][1] + size)
+        return None
+    finally:
+        loader.dispose()
+
+
+def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
+    """Locate a syntax error where the user must look: an unclosed quote or bracket is only
+    noticed at the end of the file, so name the line where it opened (libyaml's context)."""
+    problem = getattr(e, "problem", None) or str(e)
+    mark = getattr(e, "problem_mark", None)
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if mark is None:
+        return Finding(str(path), "(syntax)", str(problem))
+    if cmark is not None and context and "end of stream" in problem:
+        return Finding(str(path), f"line {cmark.line + 1}", f"{context} that starts here: {problem} (line {mark.line + 1})")
+    return Finding(str(path), f"line {mark.line + 1}", str(problem))
+
+
+def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
+                    seen: set[int] | None = None) -> list[tuple[str, str]]:
+    """(field path, reason) for every key written twice in one mapping: YAML would keep only
+    the last one, silently dropping what the first said. An aliased node is walked once."""
+    out: list[tuple[str, str]] = []
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return out
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name is not None and name != "<<":
+                if name in first:
+                    out.append((field_path((*loc, name)), f"duplicate key {name!r} (first at line {first[name]}, "
+                                f"again at line {key.start_mark.line + 1}): the second would replace the first"))
+                else:
+                    first[name] = key.start_mark.line + 1
+            out += _duplicate_keys(value, (*loc, name if name is not None else "?"), seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += _duplicate_keys(item, (*loc, i), seen)
+    return out
