@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cmu610bsp.model import Board, Catalog, Product, Soc, Thresholds
+from cmu610bsp import i3c
+from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
 from cmu610bsp.views import isa_parts, zephyr_name
 
 # OpenBMC and the Yocto release series the layer is written for (the series OpenBMC's own
@@ -30,10 +31,26 @@ def tune_features(soc: Soc) -> str:
     return " ".join(["rv", "32", *isa_parts(soc.harts[0].isa)])
 
 
-def bus_number(name: str) -> int:
-    """Linux-style bus number of a controller: the index at the end of its name (i2c3 -> 3)."""
+def bus_number(name: str, soc: Soc) -> int:
+    """The bus number entity-manager is given for a controller, from the index at the end of its
+    name: i2cN is N; the I3C controllers follow the I2C ones (i3cN is the SoC's I2C count + N).
+    This is the layer's own numbering, chosen so an I2C and an I3C bus never share a number: it
+    matches Linux's adapter numbers only when those are pinned the same way (not generated yet)."""
     m = re.search(r"(\d+)$", name)
-    return int(m.group(1)) if m else 0
+    index = int(m.group(1)) if m else 0
+    if soc.peripherals[name].kind == "i3c":
+        return sum(p.kind == "i2c" for p in soc.peripherals.values()) + index
+    return index
+
+
+def sensor_address(s: Sensor) -> str:
+    """entity-manager's Address of a bus sensor: the 7-bit address it answers at (an I3C target:
+    its assigned dynamic address, else its static one); an I3C target known only by its provisioned
+    ID: the six-byte PID, as entity-manager's MCTPI3CTarget record gives an I3C device's Address."""
+    address = s.assigned_address if s.assigned_address is not None else s.address
+    if address is None:
+        return i3c.pid_text(s.pid or 0)
+    return f"{address:#04x}"
 
 
 def _thresholds(t: Thresholds) -> list[dict[str, object]]:
@@ -45,7 +62,7 @@ def _thresholds(t: Thresholds) -> list[dict[str, object]]:
     return out
 
 
-def entity_manager_config(board: Board, catalog: Catalog) -> dict[str, object]:
+def entity_manager_config(board: Board, soc: Soc, catalog: Catalog) -> dict[str, object]:
     """The board's sensor inventory as an entity-manager configuration (one Board entity)."""
     exposes: list[dict[str, object]] = []
     for s in board.sensors:
@@ -55,8 +72,8 @@ def entity_manager_config(board: Board, catalog: Catalog) -> dict[str, object]:
             rec["Index"] = s.address
             rec["ScaleFactor"] = 1.0
         else:
-            rec["Bus"] = bus_number(s.bus)
-            rec["Address"] = f"{s.address:#04x}"
+            rec["Bus"] = bus_number(s.bus, soc)
+            rec["Address"] = sensor_address(s)
         thresholds = _thresholds(s.thresholds)
         if thresholds:
             rec["Thresholds"] = thresholds

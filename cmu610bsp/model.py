@@ -168,7 +168,11 @@ class Sensor(Strict):
     label: str
     kind: str
     bus: Name
-    address: int = Field(ge=0)
+    # an I2C address, an ADC channel, or an I3C target's static address (none: found by DAA)
+    address: int | None = Field(default=None, ge=0)
+    pid: int | None = Field(default=None, ge=0)               # an I3C target's provisioned ID
+    assigned_address: int | None = Field(default=None, ge=0)  # the dynamic address to give it
+    lvr: int | None = Field(default=None, ge=0)               # a legacy I2C device on I3C: its LVR
     thresholds: Thresholds = Thresholds()
 
 
@@ -233,11 +237,13 @@ class Product(Strict):
 
 
 class SensorKind(Strict):
-    bus: Literal["i2c", "adc"]
+    # i2c: an I2C part, on an I2C bus or as a legacy device on an I3C bus; i3c: an I3C target
+    bus: Literal["i2c", "i3c", "adc"]
     compatible: str
     entity_type: str
     unit: Literal["temperature", "voltage", "current", "power"]
     addresses: list[int] = Field(default=[], max_length=2)
+    lvr: int | None = Field(default=None, ge=0)   # an I2C part's LVR when it sits on an I3C bus
     dt_properties: dict[str, int] = {}
 
 

@@ -116,7 +116,7 @@ def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def
         boards=[{"board": b.name, "machine": m} for b in boards for m in (b.name, b.name + "-qemu")])
     for b in boards:
         put(f"{em_dir}/files/{b.name}.json", "layer/entity-manager.json.j2",
-            config=layer.entity_manager_config(b, project.catalog))
+            config=layer.entity_manager_config(b, project.soc, project.catalog))
 
 
 def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from cmu610bsp.model import Board
+from cmu610bsp import i3c
+from cmu610bsp.model import Board, Sensor
 from cmu610bsp.project import Project
 from cmu610bsp.validate import board_owners
 
@@ -15,6 +16,18 @@ def _size(n: int) -> str:
         if n >= div and n % div == 0:
             return f"{n // div} {unit}"
     return f"{n} B"
+
+
+def _address(s: Sensor) -> str:
+    """Where a sensor answers: its address or channel, and an I3C target's PID and dynamic address."""
+    parts = [] if s.address is None else [f"{s.address:#04x}"]
+    if s.pid is not None:
+        parts.append(f"PID {i3c.pid_text(s.pid)}")
+    if s.assigned_address is not None:
+        parts.append(f"-> {s.assigned_address:#04x}")
+    if s.lvr is not None:
+        parts.append(f"LVR {s.lvr:#04x}")
+    return " ".join(parts)
 
 
 def print_board(console: Console, project: Project, board: Board) -> None:
@@ -61,7 +74,7 @@ def print_board(console: Console, project: Project, board: Board) -> None:
             t.add_column(col)
         for s in board.sensors:
             th = ", ".join(f"{k}={v:g}" for k, v in s.thresholds.model_dump().items() if v is not None)
-            t.add_row(s.name, s.label, s.kind, s.bus, f"{s.address:#04x}", th)
+            t.add_row(s.name, s.label, s.kind, s.bus, _address(s), th)
         console.print(t)
     if board.fans:
         t = Table(title="Fans")

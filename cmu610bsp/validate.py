@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from cmu610bsp.errors import Finding, shown
+from cmu610bsp.errors import Finding
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
+from cmu610bsp.sensor_rules import bus_finding, check_sensors
 
 FLASH_SECTOR = 4096
 
@@ -83,7 +84,7 @@ def check_board(board: Board, soc: Soc, catalog: Catalog, path: Path) -> list[Fi
     out += _check_memory(board, soc, f)
     out += _check_partitions(board, soc, f)
     owner = board_owners(board)
-    out += _check_sensors(board, soc, catalog, owner, f)
+    out += check_sensors(board, soc, catalog, owner, f)
     out += _check_fans_gpio_net(board, soc, owner, f)
     out += _check_labels(board, soc, f)
     return out
@@ -255,68 +256,6 @@ def _check_partitions(board: Board, soc: Soc, f: str) -> list[Finding]:
     return out
 
 
-def _bus_finding(soc: Soc, owner: dict[str, str], bus: str, kind: str, where: str, f: str, what: str) -> Finding | None:
-    """A device must sit on an existing block of the right kind that the BMC domain owns."""
-    p = soc.peripherals.get(bus)
-    if p is None:
-        return Finding(f, where, f"unknown {kind} {bus!r} (not in the SoC description)")
-    if p.kind != kind:
-        return Finding(f, where, f"{bus} is a {p.kind}, a {what} needs a {kind}")
-    if bus not in owner:
-        return Finding(f, where, f"{bus} is disabled on this board (no domain owns it)")
-    if owner[bus] != "bmc":
-        return Finding(f, where, f"{bus} is owned by the {owner[bus]} domain, not the BMC domain")
-    return None
-
-
-def _check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, str], f: str) -> list[Finding]:
-    out: list[Finding] = []
-    names: set[str] = set()
-    labels: dict[str, tuple[str, str]] = {}
-    at: dict[tuple[str, int], str] = {}
-    for i, s in enumerate(board.sensors):
-        where = f"sensors[{i}]"
-        if s.name in names:
-            out.append(Finding(f, f"{where}.name", f"sensor name {s.name!r} is used twice"))
-        names.add(s.name)
-        # the label is entity-manager's Name, whose D-Bus path has '_' for ' ': one per board
-        dbus = s.label.replace(" ", "_")
-        if dbus in labels:
-            other, name = labels[dbus]
-            out.append(Finding(f, f"{where}.label", f"{s.name}'s label {shown(s.label)} is also the label of "
-                               f"{other} ({name}): two entity-manager sensors with one Name"))
-        else:
-            labels[dbus] = (f"{where}.label", s.name)
-        kind = catalog.sensor_kinds.get(s.kind)
-        if kind is None:
-            known = ", ".join(sorted(catalog.sensor_kinds))
-            out.append(Finding(f, f"{where}.kind", f"unknown sensor kind {s.kind!r} (known: {known})"))
-            continue
-        bad = _bus_finding(soc, owner, s.bus, kind.bus, f"{where}.bus", f, f"{s.kind} sensor")
-        if bad:
-            out.append(bad)
-            continue
-        if kind.bus == "i2c":
-            lo, hi = [*kind.addresses, 0x08, 0x77][:2] if kind.addresses else (0x08, 0x77)
-            if not lo <= s.address <= hi:
-                out.append(Finding(f, f"{where}.address",
-                                   f"{s.address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers"))
-        else:
-            channels = soc.peripherals[s.bus].channels or 0
-            if s.address >= channels:
-                out.append(Finding(f, f"{where}.address", f"channel {s.address} does not exist ({s.bus} has {channels})"))
-        key = (s.bus, s.address)
-        if key in at:
-            out.append(Finding(f, f"{where}.address", f"{s.bus} address {s.address:#x} is already used by {at[key]}"))
-        at[key] = s.name
-        t = s.thresholds
-        order = [v for v in (t.critical_low, t.warning_low, t.warning_high, t.critical_high) if v is not None]
-        if order != sorted(order):
-            out.append(Finding(f, f"{where}.thresholds",
-                               "thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high"))
-    return out
-
-
 def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) -> list[Finding]:
     out: list[Finding] = []
     used: dict[tuple[str, int], str] = {}
@@ -328,7 +267,7 @@ def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) 
         for field, kind, chan in (("pwm", "pwm", fan.pwm_channel), ("tach", "tach", fan.tach_channel)):
             block = getattr(fan, field)
             where = f"fans[{i}].{field}"
-            bad = _bus_finding(soc, owner, block, kind, where, f, "fan")
+            bad = bus_finding(soc, owner, block, (kind,), where, f, "fan")
             if bad:
                 out.append(bad)
                 continue
@@ -344,7 +283,7 @@ def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) 
         if g.name in names:
             out.append(Finding(f, f"{where}.name", f"line name {g.name!r} is used twice"))
         names.add(g.name)
-        bad = _bus_finding(soc, owner, g.controller, "gpio", f"{where}.controller", f, "GPIO line")
+        bad = bus_finding(soc, owner, g.controller, ("gpio",), f"{where}.controller", f, "GPIO line")
         if bad:
             out.append(bad)
             continue
@@ -355,7 +294,7 @@ def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) 
                                f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
         lines[(g.controller, g.line)] = g.name
     if board.network:
-        bad = _bus_finding(soc, owner, board.network.interface, "ethernet", "network.interface", f, "network")
+        bad = bus_finding(soc, owner, board.network.interface, ("ethernet",), "network.interface", f, "network")
         if bad:
             out.append(bad)
         elif board.network.mode == "ncsi" and not soc.peripherals[board.network.interface].ncsi:

@@ -28,11 +28,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(params=["cmu610-evb", "cmu610-sled"])
+@pytest.fixture(params=["cmu610-evb", "cmu610-sled", "cmu610-gpu-tray"])
 def board_ws(request: pytest.FixtureRequest, tmp_path: Path, workspace: Path) -> tuple[str, Path]:
     if request.param == "cmu610-evb":
         return request.param, workspace
-    ws = tmp_path / "sled"
+    ws = tmp_path / request.param
     assert run_cli("init", str(ws), "--board", request.param).returncode == 0
     return request.param, ws
 
@@ -129,6 +129,36 @@ def test_bmc_tree_never_contains_secure_blocks(workspace: Path) -> None:
     i2c0 = bmc[bmc.index("i2c@40010000"):]
     assert "temperature-sensor@48" in i2c0[: i2c0.index("};\n\n")] or "temperature-sensor@48" in i2c0
     assert re.search(r"temperature-sensor@48 \{[^}]*reg = <0x48>", bmc)
+
+
+@needs_dtc
+def test_gpu_tray_sensors_on_i3c(tmp_path: Path) -> None:
+    """The GPU tray's I3C buses as dtc reads them (three address cells; targets by static address
+    and PID, by PID only, by static address only; legacy I2C devices with their LVR), and its
+    entity-manager records (one bus numbering: i3cN follows the SoC's eight I2C controllers)."""
+    ws = tmp_path / "tray"
+    assert run_cli("init", str(ws), "--board", "cmu610-gpu-tray").returncode == 0
+    bmc = _compile(ws, ws / MODULE / "boards/cmu/cmu610_gpu_tray/cmu610_gpu_tray_cmu610_cpu1.dts", "dts").stdout
+    i3c0 = bmc[bmc.index("i3c@40020000 {"):]
+    i3c0 = i3c0[: i3c0.index("\n\t\t};\n")]
+    assert "#address-cells = <0x03>;" in i3c0 and "#size-cells = <0x00>;" in i3c0
+    for node, reg in (("temperature-sensor@4800000236152a0090", "<0x48 0x236 0x152a0090>"),
+                      ("power-sensor@400000000000000010", "<0x40 0x00 0x10>")):
+        assert re.search(rf"{node} {{[^}}]*reg = {reg};", i3c0), (node, i3c0)
+    assert re.search(r"temperature-sensor@236152a0091 \{[^}]*reg = <0x00 0x236 0x152a0091>;", bmc)
+    assert re.search(r"temperature-sensor@4a0000000000000000 \{[^}]*reg = <0x4a 0x00 0x00>;", bmc)
+    assert re.search(r"current-sensor@440000000000000050 \{[^}]*reg = <0x44 0x00 0x50>;", bmc)
+    em = json.loads((ws / "meta-cmu610/recipes-phosphor/configuration/files/cmu610-gpu-tray.json").read_text())
+    records = {r["Name"]: (r["Type"], r["Bus"], r["Address"]) for r in em["Exposes"]}
+    assert records["Tray Inlet Temp"] == ("TMP75", 0, "0x48")
+    assert records["GPU0 Temp"] == ("TMP75", 8, "0x09")            # its assigned dynamic address
+    assert records["GPU0 Current"] == ("INA219", 8, "0x41")        # legacy I2C on i3c0
+    assert records["GPU1 Temp"] == ("TMP75", 9, "0x0236152a0091")  # known only by its PID
+    assert records["NVSwitch Temp"] == ("TMP75", 10, "0x4a")       # its static address
+    if EM_SCHEMAS.is_dir():
+        r = run_cli("check", "--json", cwd=ws, env=_env())
+        res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+        assert res["entity-manager"]["status"] == "ok" and res["dtc"]["status"] == "ok", res
 
 
 @needs_dtc

@@ -21,7 +21,7 @@ from cmu610bsp.errors import BspError
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.model import PeripheralKind, load_board, load_soc
 from cmu610bsp.validate import board_labels, soc_labels
-from conftest import BOARD, REPO, SOC, run_cli, snapshot
+from conftest import BMC_DTS, BOARD, REPO, SOC, run_cli, snapshot
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,18 @@ def _bomb(levels: int) -> str:
 LONG = "h" * 5000
 
 
+def i3c_sensors(*sensors: str) -> tuple[tuple[str, str], ...]:
+    """An edit adding sensors (flow mappings) after the shipped board's last one."""
+    return (("\nfans:\n", "".join(f"  - {s}\n" for s in sensors) + "\nfans:\n"),)
+
+
 CASES = [
     # ---- names that do not exist
     case('unknown-peripheral', BOARD, (('tach0, eth0, fmc]', 'tach0, eth0, fmc, uart9]'),),
          "domains.bmc.peripherals[15]: unknown peripheral 'uart9' (not in the SoC description)",),
     case('unknown-sensor-kind', BOARD, (('kind: ina230', 'kind: ina999'),),
-         "sensors[3].kind: unknown sensor kind 'ina999' (known: adc, adm1275, emc1413, ina230, lm75a, tmp112, tmp421, tmp75)",),
+         "sensors[3].kind: unknown sensor kind 'ina999' (known: adc, adm1275, emc1413, ina219, ina230, lm75a, p3t1755, "
+         "tmp112, tmp421, tmp75)",),
     case('hart-not-in-soc', BOARD, (('    hart: 1\n', '    hart: 5\n'),),
          'domains.bmc.hart: the SoC has no hart 5',),
     # ---- shape: unknown fields, wrong types, missing fields
@@ -110,6 +116,43 @@ CASES = [
          'sensors[2].bus: i2c7 is owned by the secure domain, not the BMC domain',),
     case('sensor-name-clashes-with-soc-label', BOARD, (('{name: inlet_temp,', '{name: uart1,'),),
          "sensors[0].name: 'uart1' becomes the devicetree label uart1, which is the SoC block uart1",),
+    # ---- sensors on I3C (the shipped board's BMC domain owns i3c0 and i3c1; added sensors are 6, 7)
+    case('i3c-duplicate-static-address', BOARD, i3c_sensors(
+        '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, address: 0x48, pid: 0x0236152a0090}',
+        '{name: gpu1_temp, label: GPU1 Temp, kind: p3t1755, bus: i3c0, address: 0x48, pid: 0x0236152a0091}'),
+         'sensors[7].address: i3c0 address 0x48 is already used by gpu0_temp',),
+    case('i3c-dynamic-address-taken-by-legacy-device', BOARD, i3c_sensors(
+        '{name: gpu0_power, label: GPU0 Power, kind: ina230, bus: i3c0, address: 0x40}',
+        '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, pid: 0x0236152a0090, assigned_address: 0x40}'),
+         'sensors[7].assigned_address: i3c0 address 0x40 is already used by gpu0_power',),
+    case('i3c-duplicate-pid', BOARD, i3c_sensors(
+        '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, address: 0x48, pid: 0x0236152a0090}',
+        '{name: gpu1_temp, label: GPU1 Temp, kind: p3t1755, bus: i3c0, address: 0x49, pid: 0x0236152a0090}'),
+         'sensors[7].pid: i3c0 PID 0x0236152a0090 is already used by gpu0_temp',),
+    case('i3c-part-on-i2c-bus', BOARD, i3c_sensors(
+        '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i2c2, address: 0x48, pid: 0x0236152a0090}'),
+         'sensors[6].bus: i2c2 is a i2c, a p3t1755 sensor needs a i3c',),
+    case('i2c-part-on-gpio', BOARD, i3c_sensors('{name: gpu0_power, label: GPU0 Power, kind: ina230, bus: gpio0, address: 0x40}'),
+         'sensors[6].bus: gpio0 is a gpio, a ina230 sensor needs a i2c or i3c',),
+    case('pid-not-48-bit', BOARD, i3c_sensors(
+        '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, pid: 0x1000000000000}'),
+         'sensors[6].pid: 0x1000000000000 is not a 48-bit provisioned ID',),
+    case('i3c-target-without-address-or-pid', BOARD, i3c_sensors('{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0}'),
+         'sensors[6]: an I3C target needs a static address (address), a provisioned ID (pid) or both',),
+    case('i3c-reserved-dynamic-address', BOARD, i3c_sensors(
+        '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, pid: 0x0236152a0090, assigned_address: 0x3e}'),
+         'sensors[6].assigned_address: 0x3e is reserved on an I3C bus (one bit away from the broadcast address 0x7e)',),
+    case('legacy-i2c-on-i3c-without-lvr', BOARD,
+         i3c_sensors('{name: gpu0_temp, label: GPU0 Temp, kind: tmp75, bus: i3c1, address: 0x48}'),
+         'sensors[6].lvr: a tmp75 on the I3C bus i3c1 is a legacy I2C device: give its legacy virtual register (lvr) '
+         'here or in its sensor kind',),
+    case('legacy-i2c-on-i3c-bad-lvr', BOARD, i3c_sensors(
+        '{name: gpu0_power, label: GPU0 Power, kind: ina230, bus: i3c0, address: 0x40, lvr: 0x61}'),
+         'sensors[6].lvr: 0x61 is not a legacy virtual register value (bits 7:5 the I2C index 0, 1 or 2, bit 4 the mode, '
+         'bits 3:0 zero)',),
+    case('i3c-fields-on-i2c-bus', BOARD, (('bus: i2c0, address: 0x48', 'bus: i2c0, address: 0x48, pid: 0x1234, lvr: 0x10'),),
+         'sensors[0].pid: only an I3C target has a provisioned ID',
+         'sensors[0].lvr: only an I2C device on an I3C bus has a legacy virtual register'),
     # ---- domains and ownership
     case('secure-only-rot-to-bmc', BOARD, (('i2c7, rot, crypto', 'i2c7, crypto'), ('eth0, fmc]', 'eth0, fmc, rot]')),
          'domains.bmc.peripherals[15]: rot is a secure-only block (rot) and cannot be given to the BMC domain',),
@@ -270,6 +313,26 @@ def test_the_shipped_descriptions_are_valid(workspace: Path) -> None:
     before = snapshot(workspace)
     assert workspace_generate(workspace).changes == {}
     assert snapshot(workspace) == before
+
+
+def test_i3c_targets_and_legacy_i2c_devices_are_accepted(workspace: Path) -> None:
+    """A legacy I2C part on an I3C bus with its LVR (from its kind, or its own) and I3C targets by
+    static address and PID, by PID only: accepted, and their reg cells follow Zephyr's i3c-device.yaml."""
+    c = case("i3c-ok", BOARD, i3c_sensors(
+        "{name: gpu0_power, label: GPU0 Power, kind: ina230, bus: i3c0, address: 0x40}",
+        "{name: gpu0_current, label: GPU0 Current, kind: ina219, bus: i3c1, address: 0x41, lvr: 0x50}",
+        "{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, address: 0x48, pid: 0x0236152a0090, "
+        "assigned_address: 0x09}",
+        "{name: gpu1_temp, label: GPU1 Temp, kind: p3t1755, bus: i3c1, pid: 0x0236152a0091}"))
+    _edited(workspace, c)
+    workspace_generate(workspace)
+    dts = (workspace / BMC_DTS).read_text()
+    for node, reg in (("power-sensor@400000000000000010", "<0x40 0x0 0x10>"),
+                      ("current-sensor@410000000000000050", "<0x41 0x0 0x50>"),
+                      ("temperature-sensor@4800000236152a0090", "<0x48 0x236 0x152a0090>"),
+                      ("temperature-sensor@236152a0091", "<0x0 0x236 0x152a0091>")):
+        assert re.search(rf"{node} {{\n\t\tcompatible = \"[^\"]+\";\n\t\treg = {reg};\n", dts), (node, dts)
+    assert "assigned-address = <0x9>;" in dts
 
 
 def test_validation_knows_every_devicetree_label() -> None:

@@ -4,9 +4,11 @@ hello_world for both clusters and both harts boot in one QEMU. Skipped, never pa
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,15 +42,18 @@ def zephyr_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"ws": ws, "env": env, "libgcc_dir": str(Path(libgcc).parent), "builds": {}}
 
 
-def _build(z: dict[str, object], target: str, *extra: str) -> Path:
+def _build(z: dict[str, object], target: str, *extra: str, ws: Path | None = None) -> Path:
     builds: dict[str, Path] = z["builds"]  # type: ignore[assignment]
     key = target + "".join(extra)
     if key in builds:
         return builds[key]
-    ws: Path = z["ws"]  # type: ignore[assignment]
+    ws = ws or z["ws"]  # type: ignore[assignment]
+    assert ws is not None
     out = ws / "build" / (target.replace("/", "_") + ("_shell" if extra else ""))
     cmd = ["cmake", "-GNinja", "-S", f"{ZEPHYR_BASE}/samples/hello_world", "-B", str(out),
            f"-DBOARD={target}", f"-DZEPHYR_MODULES={ws}/meta-cmu610/zephyr",
+           # Zephyr's scripts run in this interpreter's environment (pykwalify, pyelftools), not PATH's python3
+           f"-DPython3_EXECUTABLE={sys.executable}",
            # Debian's GCC 12 picks its rv64 multilib for rv32imac_zicsr_zifencei: give it rv32's libgcc
            f"-DEXTRA_LDFLAGS=-L{z['libgcc_dir']}", *extra]
     r = subprocess.run(cmd, env=z["env"], capture_output=True, text=True, timeout=600)  # type: ignore[arg-type]
@@ -66,6 +71,32 @@ def test_real_board_targets_build(zephyr_env: dict[str, object], cpu: str) -> No
     """The real board's devicetree (every block, bindings, sensors) passes Zephyr's edtlib."""
     elf = _build(zephyr_env, f"cmu610_evb/cmu610/{cpu}")
     assert elf.read_bytes()[:5] == b"\x7fELF\x01"  # 32-bit ELF
+
+
+@pytest.mark.parametrize("cpu", ["cpu0", "cpu1"])
+def test_board_with_sensors_on_i3c_builds(zephyr_env: dict[str, object], tmp_path_factory: pytest.TempPathFactory,
+                                          cpu: str) -> None:
+    """The GPU tray (I3C targets by static address and PID, by PID only, by static address only, and
+    legacy I2C devices with their LVR, on I3C buses) builds for both clusters; in the BMC domain's
+    tree Zephyr binds the targets to its i3c-device bindings and the legacy devices to i2c ones."""
+    ws = zephyr_env.get("tray_ws")
+    if ws is None:
+        ws = tmp_path_factory.mktemp("tray") / "ws"
+        assert run_cli("init", str(ws), "--board", "cmu610-gpu-tray").returncode == 0
+        zephyr_env["tray_ws"] = ws
+    elf = _build(zephyr_env, f"cmu610_gpu_tray/cmu610/{cpu}", ws=ws)  # type: ignore[arg-type]
+    assert elf.read_bytes()[:5] == b"\x7fELF\x01"
+    header = (elf.parent / "include/generated/zephyr/devicetree_generated.h").read_text()
+    if cpu == "cpu0":  # the secure domain: the I3C blocks are there (disabled), no sensors
+        assert "temperature_sensor_4800000236152a0090" not in header
+        return
+    for node, binding in (("i3c_40020000_S_temperature_sensor_4800000236152a0090", "nxp,p3t1755-i3c.yaml"),
+                          ("i3c_40021000_S_temperature_sensor_236152a0091", "nxp,p3t1755-i3c.yaml"),
+                          ("i3c_40022000_S_temperature_sensor_4a0000000000000000", "nxp,p3t1755-i3c.yaml"),
+                          ("i3c_40020000_S_power_sensor_400000000000000010", "ti,ina230.yaml"),
+                          ("i3c_40022000_S_current_sensor_440000000000000050", "ti,ina219.yaml")):
+        m = re.search(rf"Devicetree node: /soc/{node.replace('_S_', '/').replace('_', '[-@_]')}\n.*?\n \*/", header, re.S)
+        assert m and binding in m.group(0), (node, binding, m and m.group(0))
 
 
 def test_both_harts_boot_in_one_qemu(zephyr_env: dict[str, object]) -> None:
