@@ -11,7 +11,7 @@ import pytest
 
 from cmu610bsp import bootstage, flash, resources
 from cmu610bsp.errors import BspError
-from cmu610bsp.model import load_board
+from cmu610bsp.model import load_board, load_catalog, load_soc
 
 K = 1024
 TABLE = [
@@ -116,3 +116,18 @@ def test_default_board_manifest() -> None:
         assert e["sha256"] == hashlib.sha256(img[start:start + size]).hexdigest()
     assert entries[3]["image"] == {"load_address": 0x800C0000, "entry": 0x800C0010, "size": 3000, "hart": 1,
                                    "sha256": hashlib.sha256(b"b" * 3000).hexdigest()}
+
+
+def test_boot_config_follows_the_description() -> None:
+    """The boot stage's constants come from the board and SoC files, not from its C."""
+    board = load_board(resources.builtin_board("cmu610-sled"))
+    soc, catalog = load_soc(resources.builtin_soc()), load_catalog(resources.sensor_catalog())
+    text = bootstage.config_header(board, soc, catalog)
+    sram = {m.region: m for m in board.domains.bmc.memory}["sram"]
+    assert f"#define CMU610_BMC_RAM_BASE {soc.qemu.sram_base + sram.offset:#x}\n" in text
+    assert '#define CMU610_BMC_SLOTS {0x200000, 0xc00000, "bmc-fw-a"}, {0xe00000, 0xc00000, "bmc-fw-b"}\n' in text
+    assert '#define CMU610_SECURE_SLOTS {0x20000, 0xe0000, "secure-fw"}\n' in text
+    assert f"#define CMU610_FLASH_BASE {soc.qemu.flash_base:#x}\n" in text
+    chip = bootstage.config_header(board, soc, catalog, twin=False)
+    assert f"#define CMU610_UART_BASE {soc.peripherals['uart0'].base:#x}\n" in chip
+    assert "#define CMU610_POWEROFF_BASE 0x0\n" in chip
