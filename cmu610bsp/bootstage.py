@@ -84,7 +84,7 @@ def build(board: Board, soc: Soc, catalog: Catalog, out: Path, cross_compile: st
     libgcc = _run([gcc, f"-march={base_march}", f"-mabi={hart.abi}", "-print-libgcc-file-name"]).strip()
     elf = out / "bootstage.elf"
     _run([gcc, f"-march={hart.isa}", f"-mabi={hart.abi}", "-mcmodel=medany", "-ffreestanding", "-fno-builtin",
-          "-nostdlib", "-nostartfiles", "-Os", "-Wall", "-Werror", "-ffunction-sections", "-Wl,--gc-sections",
+          "-nostdlib", "-nostartfiles", "-Os", "-Wall", "-ffunction-sections", "-Wl,--gc-sections",
           f"-I{out}", f"-L{out}", "-T", str(SOURCES / "link.ld"), "-Wl,--no-warn-rwx-segments",
           str(SOURCES / "start.S"), str(SOURCES / "boot.c"), str(SOURCES / "sha256.c"),
           f"-L{Path(libgcc).parent}", "-lgcc", "-o", str(elf)])
