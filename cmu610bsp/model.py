@@ -150,6 +150,8 @@ class Partition(Strict):
     owner: DomainName
     secure: bool = False
     read_only: bool = False
+    role: Literal["boot", "firmware", "data"] = "data"   # what the boot stage finds there (flash.py)
+    slot: Literal["a", "b"] | None = None                # A/B firmware slots
 
 
 class Flash(Strict):

@@ -61,11 +61,12 @@ def print_board(console: Console, project: Project, board: Board) -> None:
     console.print(t)
 
     t = Table(title="Flash partitions")
-    for col in ("name", "offset", "size", "owner", "flags"):
+    for col in ("name", "offset", "size", "owner", "role", "flags"):
         t.add_column(col)
     for part in sorted(board.flash.partitions, key=lambda part: part.offset):
         flags = ", ".join(f for f, on in (("secure", part.secure), ("read-only", part.read_only)) if on)
-        t.add_row(part.name, f"{part.offset:#010x}", _size(part.size), part.owner, flags)
+        role = part.role + (f" (slot {part.slot})" if part.slot else "")
+        t.add_row(part.name, f"{part.offset:#010x}", _size(part.size), part.owner, role, flags)
     console.print(t)
 
     if board.sensors:

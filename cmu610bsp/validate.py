@@ -253,6 +253,43 @@ def _check_partitions(board: Board, soc: Soc, f: str) -> list[Finding]:
         spans.append((where, p.offset, p.size))
     for a, b in _overlaps(spans):
         out.append(Finding(f, b, f"partition overlaps {a}"))
+    return out + _check_partition_roles(board, f)
+
+
+def _check_partition_roles(board: Board, f: str) -> list[Finding]:
+    """What the boot stage relies on (cmu610bsp/flash.py): one boot partition at offset 0, where
+    both harts start fetching, owned by the secure domain; per domain one firmware partition or an
+    A/B pair of equal size."""
+    out: list[Finding] = []
+    parts = list(enumerate(board.flash.partitions))
+    boots = [(i, p) for i, p in parts if p.role == "boot"]
+    if not boots:
+        out.append(Finding(f, "flash.partitions", "no boot partition (role: boot): the harts would have nothing to start"))
+    for n, (i, p) in enumerate(boots):
+        where = f"flash.partitions[{i}]"
+        if n:
+            out.append(Finding(f, f"{where}.role", f"{p.name}: a second boot partition (the first is {boots[0][1].name})"))
+        if p.owner != "secure":
+            out.append(Finding(f, f"{where}.owner", f"{p.name}: the boot partition must be owned by the secure domain"))
+        if p.offset != 0:
+            out.append(Finding(f, f"{where}.offset", f"{p.name}: the boot partition must start at 0x0, where the harts start"))
+    for i, p in parts:
+        if p.slot and p.role != "firmware":
+            out.append(Finding(f, f"flash.partitions[{i}].slot", f"{p.name}: only a firmware partition has a slot"))
+    for dname in ("secure", "bmc"):
+        fw = [(i, p) for i, p in parts if p.role == "firmware" and p.owner == dname]
+        slots = sorted(p.slot or "-" for _, p in fw)
+        if not fw:
+            out.append(Finding(f, "flash.partitions", f"no firmware partition (role: firmware) for the {dname} domain"))
+        elif slots == ["a", "b"]:
+            (_, a), (ib, b) = sorted(fw, key=lambda ip: ip[1].slot or "")
+            if a.size != b.size:
+                out.append(Finding(f, f"flash.partitions[{ib}].size", f"{b.name} is {b.size:#x} bytes, its slot a "
+                                   f"{a.name} {a.size:#x}: A/B slots must be the same size"))
+        elif slots != ["-"]:
+            names = ", ".join(f"{p.name} (slot {p.slot or 'none'})" for _, p in fw)
+            out.append(Finding(f, f"flash.partitions[{fw[-1][0]}].slot", f"the {dname} domain's firmware partitions "
+                               f"are {names}: give one without a slot, or slots a and b"))
     return out
 
 

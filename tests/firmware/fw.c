@@ -2,7 +2,8 @@
  * Bare-metal two-hart test firmware for `cmu610bsp qemu` on QEMU's riscv32 virt machine.
  * hart 0: banner, then a line-based console (ping, status, panic, hang, poweroff).
  * hart 1: waits for hart 0's banner, prints its own, then sleeps.
- * Build-time modes: -DNO_CPU1_MARKER (hart 1 stays silent), -DFATAL_AT_BOOT (prints a panic).
+ * Build-time modes: -DNO_CPU1_MARKER (hart 1 stays silent), -DFATAL_AT_BOOT (prints a panic),
+ * -DAMP_IMAGE (one domain's image started by the flash boot stage: see the end of this file).
  * Idle harts wait with wfi: hart 0 wakes on the UART receive interrupt through the PLIC.
  */
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #define UART      0x10000000u
 #define PLIC      0x0c000000u
 #define FINISHER  0x00100000u
+#define CLINT     0x02000000u
 #define UART_IRQ  10
 
 static volatile uint8_t *const uart = (volatile uint8_t *)UART;
@@ -63,6 +65,27 @@ static void console(void)
     }
 }
 
+#ifdef AMP_IMAGE
+/* Each hart runs its own copy, in its own domain's RAM, so they share no variable: hart 0 reports,
+ * then raises hart 1's software interrupt; hart 1 waits for it, reports and powers the twin off. */
+void fw_main(uint32_t hart)
+{
+    if (hart == 0) {
+        puts_("cpu0: boot ok\r\n");
+        *(volatile uint32_t *)(CLINT + 4) = 1;
+    } else {
+        uint32_t mip = 0;
+        __asm__ volatile("csrs mie, %0" :: "r"(1u << 3));
+        while (!(mip & (1u << 3))) {
+            __asm__ volatile("wfi");
+            __asm__ volatile("csrr %0, mip" : "=r"(mip));
+        }
+        puts_("cpu1: boot ok\r\n");
+        *(volatile uint32_t *)FINISHER = 0x5555;
+    }
+    hang();
+}
+#else
 void fw_main(uint32_t hart)
 {
     if (hart == 0) {
@@ -83,3 +106,4 @@ void fw_main(uint32_t hart)
     }
     hang();
 }
+#endif
