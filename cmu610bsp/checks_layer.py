@@ -13,7 +13,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from cmu610bsp import layer, layout, proc
+from cmu610bsp import layer, layout, proc, resources
 from cmu610bsp.checks import CheckResult, _result
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.project import Project
@@ -44,12 +44,16 @@ def import_bb() -> Any:
     return bb
 
 
+def _missing(dist: str) -> str:
+    return f"{dist}, a dependency of cmu610bsp, is missing from {sys.prefix}: reinstall cmu610bsp there"
+
+
 def check_bitbake(ws: Workspace) -> CheckResult:
     """Parse every .conf/.inc/.bb/.bbappend with BitBake's parser and compare machine data."""
     try:
         bb = import_bb()
     except ImportError:
-        return CheckResult("bitbake-parse", "skipped", detail="BitBake's parser is not installed (pip install bitbake-setup)")
+        return CheckResult("bitbake-parse", "skipped", detail=_missing("bitbake-setup"))
     try:
         project = load_project(ws)
     except BspError as e:
@@ -153,7 +157,7 @@ def check_oelint(ws: Workspace) -> CheckResult:
     elif exe := shutil.which("oelint-adv"):
         argv = [exe]
     else:
-        return CheckResult("oelint", "skipped", detail="oelint-adv not installed (pip install oelint-adv)")
+        return CheckResult("oelint", "skipped", detail=_missing("oelint-adv"))
     root = ws.root / layout.LAYER
     files = sorted(map(str, [*root.glob("recipes-*/*/*.bb"), *root.glob("recipes-*/*/*.bbappend")]))
     if not files:
@@ -188,16 +192,18 @@ def check_kas(ws: Workspace) -> CheckResult:
     return _result("kas-schema", findings, f"{len(files)} kas files, kas {getattr(kas, '__version__', '')} schema")
 
 
-def em_schema_dir() -> Path | None:
+def em_schema_dir() -> Path:
+    """$CMU610BSP_EM_SCHEMAS (entity-manager's schemas/ directory), else the shipped copies."""
     env = os.environ.get("CMU610BSP_EM_SCHEMAS")
-    return Path(env) if env and (Path(env) / "global.json").is_file() else None
+    return Path(env) if env else resources.entity_manager_schemas()
 
 
 def check_entity_manager(ws: Workspace) -> CheckResult:
     """entity-manager configurations against entity-manager's own schemas (global.json)."""
     d = em_schema_dir()
-    if d is None:
-        return CheckResult("entity-manager", "skipped", detail="set CMU610BSP_EM_SCHEMAS to entity-manager's schemas/ directory")
+    if not (d / "global.json").is_file():
+        return _result("entity-manager", [Finding("CMU610BSP_EM_SCHEMAS", str(d), "no global.json here")],
+                       "not entity-manager's schemas/ directory")
     import jsonschema
     from referencing import Registry, Resource
 

@@ -1,7 +1,8 @@
 """Where the shipped templates and built-in descriptions live.
 
 Installed, they sit inside the package (see pyproject's force-include); in a source checkout they
-are the top-level `templates/` and `configs/` directories.
+are the top-level `templates/` and `configs/` directories. The upstream schemas the checks need are
+package data (`cmu610bsp/data/`, with their licence and upstream commit in SOURCES.md).
 """
 
 from __future__ import annotations
@@ -41,3 +42,13 @@ def builtin_product(name: str) -> Path:
 
 def sensor_catalog() -> Path:
     return builtin_configs_dir() / "catalog" / "sensor-kinds.yaml"
+
+
+def zephyr_schemas() -> Path:
+    """Zephyr's pykwalify schemas for board.yml, soc.yml and twister files, as shipped."""
+    return _PKG / "data" / "zephyr-schemas"
+
+
+def entity_manager_schemas() -> Path:
+    """entity-manager's JSON schemas (entry point global.json), as shipped."""
+    return _PKG / "data" / "entity-manager-schemas"

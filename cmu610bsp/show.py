@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from cmu610bsp import i3c
 from cmu610bsp.model import Board, Sensor
 from cmu610bsp.project import Project
+from cmu610bsp.ui import table
 from cmu610bsp.validate import board_owners
 
 
@@ -31,66 +32,50 @@ def _address(s: Sensor) -> str:
 
 
 def print_board(console: Console, project: Project, board: Board) -> None:
+    """Every value is printed as written (cells are Text, never markup)."""
     soc = project.soc
-    console.print(f"[bold]{board.full_name}[/bold] ({board.name}) on {soc.full_name}; "
-                  f"product lines: {', '.join(board.product_lines)}")
+    console.print(Text.assemble((board.full_name, "bold"), f" ({board.name}) on {soc.full_name}; "
+                                f"product lines: {', '.join(board.product_lines)}"))
 
-    t = Table(title="Domains")
-    for col in ("domain", "hart", "Zephyr target", "console", "firmware", "peripherals"):
-        t.add_column(col)
+    rows: list[list[str]] = []
     for dname in ("secure", "bmc"):
         d = getattr(board.domains, dname)
-        t.add_row(dname, str(d.hart), f"{board.zephyr_name}/{soc.name}/cpu{d.hart}", d.console,
-                  d.firmware, ", ".join(d.peripherals))
-    console.print(t)
+        rows.append([dname, str(d.hart), f"{board.zephyr_name}/{soc.name}/cpu{d.hart}", d.console,
+                     d.firmware, ", ".join(d.peripherals)])
+    console.print(table("Domains", ("domain", "hart", "Zephyr target", "console", "firmware", "peripherals"), rows))
 
-    t = Table(title="Memory map (SoC address space)")
-    for col in ("region", "base", "size", "owner", "slice"):
-        t.add_column(col)
+    rows = []
     for rname, region in sorted(soc.memory.items(), key=lambda kv: kv[1].base):
-        t.add_row(rname, f"{region.base:#010x}", _size(region.size), "", "")
+        rows.append([rname, f"{region.base:#010x}", _size(region.size), "", ""])
         for dname in ("secure", "bmc"):
             for m in getattr(board.domains, dname).memory:
                 if m.region == rname:
-                    t.add_row("", f"{region.base + m.offset:#010x}", _size(m.size), dname,
-                              f"+{m.offset:#x}")
+                    rows.append(["", f"{region.base + m.offset:#010x}", _size(m.size), dname, f"+{m.offset:#x}"])
     owner = board_owners(board)
     for name, p in sorted(soc.peripherals.items(), key=lambda kv: kv[1].base):
-        t.add_row(name, f"{p.base:#010x}", _size(p.size),
-                  owner.get(name, "disabled") + (" (secure-only)" if p.secure_only else ""), p.kind)
-    console.print(t)
+        rows.append([name, f"{p.base:#010x}", _size(p.size),
+                     owner.get(name, "disabled") + (" (secure-only)" if p.secure_only else ""), p.kind])
+    console.print(table("Memory map (SoC address space)", ("region", "base", "size", "owner", "slice"), rows))
 
-    t = Table(title="Flash partitions")
-    for col in ("name", "offset", "size", "owner", "role", "flags"):
-        t.add_column(col)
+    rows = []
     for part in sorted(board.flash.partitions, key=lambda part: part.offset):
         flags = ", ".join(f for f, on in (("secure", part.secure), ("read-only", part.read_only)) if on)
         role = part.role + (f" (slot {part.slot})" if part.slot else "")
-        t.add_row(part.name, f"{part.offset:#010x}", _size(part.size), part.owner, role, flags)
-    console.print(t)
+        rows.append([part.name, f"{part.offset:#010x}", _size(part.size), part.owner, role, flags])
+    console.print(table("Flash partitions", ("name", "offset", "size", "owner", "role", "flags"), rows))
 
     if board.sensors:
-        t = Table(title="Sensors")
-        for col in ("name", "label", "kind", "bus", "address", "thresholds"):
-            t.add_column(col)
+        rows = []
         for s in board.sensors:
             th = ", ".join(f"{k}={v:g}" for k, v in s.thresholds.model_dump().items() if v is not None)
-            t.add_row(s.name, s.label, s.kind, s.bus, _address(s), th)
-        console.print(t)
+            rows.append([s.name, s.label, s.kind, s.bus, _address(s), th])
+        console.print(table("Sensors", ("name", "label", "kind", "bus", "address", "thresholds"), rows))
     if board.fans:
-        t = Table(title="Fans")
-        for col in ("name", "pwm", "tach"):
-            t.add_column(col)
-        for f in board.fans:
-            t.add_row(f.name, f"{f.pwm}:{f.pwm_channel}", f"{f.tach}:{f.tach_channel}")
-        console.print(t)
+        console.print(table("Fans", ("name", "pwm", "tach"), [
+            [f.name, f"{f.pwm}:{f.pwm_channel}", f"{f.tach}:{f.tach_channel}"] for f in board.fans]))
     if board.gpio_lines:
-        t = Table(title="GPIO lines")
-        for col in ("name", "line", "role", "active"):
-            t.add_column(col)
-        for g in board.gpio_lines:
-            t.add_row(g.name, f"{g.controller}:{g.line}", g.role, "low" if g.active_low else "high")
-        console.print(t)
+        console.print(table("GPIO lines", ("name", "line", "role", "active"), [
+            [g.name, f"{g.controller}:{g.line}", g.role, "low" if g.active_low else "high"] for g in board.gpio_lines]))
     if board.network:
         n = board.network
         console.print(f"Network: {n.interface} ({n.mode}), hostname {n.hostname}")

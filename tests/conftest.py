@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from cmu610bsp import resources
+
 REPO = Path(__file__).resolve().parents[1]
-# Upstream schemas shipped beside the repository (CI clones it with shared/ next to it).
-SHARED_DATA = REPO.parent / "shared" / "data"
-ZEPHYR_SCHEMAS = SHARED_DATA / "zephyr-schemas"
-EM_SCHEMAS = SHARED_DATA / "entity-manager-schemas"
+# The upstream schemas shipped inside the package (cmu610bsp/data/, SOURCES.md says from where).
+ZEPHYR_SCHEMAS = resources.zephyr_schemas()
+EM_SCHEMAS = resources.entity_manager_schemas()
 
 # The shipped default board and SoC, and files generated from them (workspace-relative).
 BOARD = "configs/boards/cmu610-evb.yaml"
@@ -33,10 +34,14 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
+# Environment variables that replace the shipped schemas; unset, `check` uses the shipped copies.
+SCHEMA_OVERRIDES = ("ZEPHYR_BASE", "CMU610BSP_ZEPHYR_SCHEMAS", "CMU610BSP_EM_SCHEMAS")
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+            timeout: float = 120, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """`cmu610bsp ARGS` as a user runs it: a separate process, real exit code and streams."""
-    full_env = {**os.environ, **(env or {})}
+    full_env = {**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})}
     return subprocess.run([sys.executable, "-m", "cmu610bsp", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -99,8 +104,6 @@ def workspace(tmp_path: Path, _pristine_workspace: Path) -> Path:
 
 @pytest.fixture
 def zephyr_schemas() -> Path:
-    if not (ZEPHYR_SCHEMAS / "board-schema.yml").is_file():
-        pytest.skip(f"Zephyr schemas not found at {ZEPHYR_SCHEMAS} (shared/data beside the repository)")
     return ZEPHYR_SCHEMAS
 
 

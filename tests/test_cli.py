@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
+import re
+import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-from conftest import run_cli
+from cmu610bsp import resources
+from conftest import REPO, SCHEMA_OVERRIDES, run_cli
 
 RAISE = """
 import sys
@@ -79,8 +82,30 @@ def test_workspace_option_from_elsewhere(workspace: Path, tmp_path: Path) -> Non
     assert "$ " in r.stderr and "dtc -I dts" in r.stderr
 
 
-def test_skipped_checks_say_why(workspace: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("ZEPHYR_BASE", "CMU610BSP_ZEPHYR_SCHEMAS", "CMU610BSP_EM_SCHEMAS")}
-    r = subprocess.run([sys.executable, "-m", "cmu610bsp", "check"], cwd=workspace, env=env, capture_output=True, text=True)
+def test_check_runs_all_eight_consumers_out_of_the_box(workspace: Path) -> None:
+    """No ZEPHYR_BASE, no schema variables: the shipped schemas and dependencies run every check."""
+    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    checks = json.loads(r.stdout)["checks"]
+    assert len(checks) == 8 and {c["status"] for c in checks} == {"ok"}, checks
     assert r.returncode == 0
-    assert "skipped  zephyr-schemas" in r.stdout and "ZEPHYR_BASE" in r.stdout
+    r = run_cli("check", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    assert r.returncode == 0 and "skipped" not in r.stdout
+
+
+def test_schema_variables_override_the_shipped_copies(workspace: Path, tmp_path: Path) -> None:
+    zephyr = tmp_path / "zephyr"
+    shutil.copytree(resources.zephyr_schemas(), zephyr / "scripts" / "schemas")
+    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES,
+                env={"ZEPHYR_BASE": str(zephyr), "CMU610BSP_EM_SCHEMAS": str(tmp_path / "nothing")})
+    res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert res["zephyr-schemas"]["status"] == "ok" and str(zephyr / "scripts" / "schemas") in res["zephyr-schemas"]["detail"]
+    # an override that points at nothing fails the check, naming it: never a silent fallback
+    assert res["entity-manager"]["status"] == "failed" and r.returncode == 2
+    assert res["entity-manager"]["findings"][0]["field"] == str(tmp_path / "nothing")
+
+
+def test_bitbake_and_oelint_are_ordinary_dependencies() -> None:
+    """`pip install cmu610bsp` brings BitBake's parser and oelint-adv: their checks never skip."""
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[<>=~! ;\[]", d, maxsplit=1)[0] for d in meta["dependencies"]}
+    assert {"bitbake-setup", "oelint-adv"} <= names

@@ -13,7 +13,7 @@ from pathlib import Path
 import git
 import pytest
 
-from conftest import BMC_DTS, BOARD, MACHINE_CONF, REPO, run_cli, snapshot
+from conftest import BMC_DTS, BOARD, MACHINE_CONF, REPO, SCHEMA_OVERRIDES, run_cli, snapshot
 
 
 def test_init_creates_a_committed_workspace(tmp_path: Path) -> None:
@@ -153,9 +153,17 @@ def test_installed_wheel_ships_templates(tmp_path: Path) -> None:
     assert pkg.is_relative_to(venv), f"imported {pkg}, not the installed wheel"
     assert (pkg / "templates/dts/board.dts.j2").is_file()
     assert (pkg / "configs/soc/cmu610.yaml").is_file() and (pkg / "configs/products/bigbmc.yaml").is_file()
+    assert (pkg / "data/SOURCES.md").is_file() and (pkg / "data/LICENSE-Apache-2.0").is_file()
     r = subprocess.run([str(venv / "bin/cmu610bsp"), "init", "ws"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ws/meta-cmu610/zephyr/soc/cmu/cmu610/soc.yml").is_file()
+    # every consumer check runs from the installed package alone: the shipped schemas, no variables
+    env = {k: v for k, v in os.environ.items() if k not in SCHEMA_OVERRIDES}
+    r = subprocess.run([str(venv / "bin/cmu610bsp"), "check", "--json"], cwd=tmp_path / "ws", env=env,
+                       capture_output=True, text=True)
+    checks = json.loads(r.stdout)["checks"]
+    assert len(checks) == 8 and {c["status"] for c in checks} == {"ok"}, checks
+    assert all(str(pkg) in c["detail"] for c in checks if c["name"] in ("zephyr-schemas", "entity-manager"))
 
 
 def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> None:

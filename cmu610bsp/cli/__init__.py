@@ -18,6 +18,7 @@ from cmu610bsp import __version__
 from cmu610bsp.cli import build, common, project, qemu, toolchain
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt
 from cmu610bsp.errors import BspError
+from cmu610bsp.streams import closed_pipe_guard
 
 app = typer.Typer(
     name="cmu610bsp",
@@ -56,7 +57,13 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def run(argv: list[str]) -> int:
-    """Run one command line; returns its exit code (what `main` exits with)."""
+    """Run one command line; returns its exit code (what `main` exits with). A reader that closes
+    our output early (`| head`) does not change it (streams.py)."""
+    with closed_pipe_guard():
+        return _outcome(argv)
+
+
+def _outcome(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     signal.signal(signal.SIGTERM, _terminated)
     try:
@@ -78,8 +85,6 @@ def run(argv: list[str]) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         rc = 130
-    except BrokenPipeError:
-        return _closed_pipe()
     except Exception as e:  # noqa: BLE001 - the edge of the program
         if common.GLOBALS.debug:
             traceback.print_exc()
@@ -89,16 +94,6 @@ def run(argv: list[str]) -> int:
     if rc == 130:  # Ctrl-C or SIGTERM, raised or turned into an exit code on the way (typer does)
         print("interrupted", file=sys.stderr)
     return rc
-
-
-def _closed_pipe() -> int:
-    """The reader of our output went away (`... | head`): nothing more to say, and Python must not
-    complain at exit while flushing stdout into the closed pipe."""
-    import os
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    return 0
 
 
 def main() -> NoReturn:

@@ -126,7 +126,7 @@ def _progress() -> Iterator[Callable[[Event], None]]:
 
         def rich_show(e: Event) -> None:
             if e.kind == "warning":
-                ui.err.print(f"warning: {e.text}", markup=False)
+                ui.err.print(f"warning: {e.text}")
             elif e.moved and e.progress is not None:
                 p = e.progress
                 bar.update(setscene, completed=p.setscene_done, total=p.setscene_total or None)

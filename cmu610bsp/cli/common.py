@@ -56,7 +56,7 @@ def root(workspace: Path | None = None, debug: bool = False) -> Path:
     set_globals(workspace, debug)
     path, rolled_back = layout.workspace_root(GLOBALS.workspace)
     if rolled_back:
-        err.print("note: rolled back an interrupted write; the workspace is as it was before it", markup=False)
+        err.print("note: rolled back an interrupted write; the workspace is as it was before it")
     return path
 
 

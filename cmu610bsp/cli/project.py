@@ -36,11 +36,11 @@ def init(
     set_globals(None, debug)
     with ui.status("creating workspace"):
         result = init_mod.init(directory, board)
-    ui.out.print(f"Created workspace {result.root} for board {result.board} ({result.files} generated files).", markup=False)
+    ui.out.print(f"Created workspace {result.root} for board {result.board} ({result.files} generated files).")
     if result.committed:
-        ui.out.print(f"git: first commit {result.committed[:12]}", markup=False)
+        ui.out.print(f"git: first commit {result.committed[:12]}")
     else:
-        ui.out.print("git: the directory is inside an existing repository; commit the new files yourself.", markup=False)
+        ui.out.print("git: the directory is inside an existing repository; commit the new files yourself.")
 
 
 def generate(
@@ -58,11 +58,11 @@ def generate(
     files = {p: v for p, v in plan.changes.items() if p != layout.MANIFEST}
     written = sum(1 for v in files.values() if v is not None)
     deleted = sum(1 for v in files.values() if v is None)
-    ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged", markup=False)
+    ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged")
     for p in plan.kept:
-        ui.out.print(f"kept (keep: glob): {p}", markup=False)
+        ui.out.print(f"kept (keep: glob): {p}")
     for p in plan.stale_kept:
-        ui.out.print(f"no longer generated, kept because it was edited: {p}", markup=False)
+        ui.out.print(f"no longer generated, kept because it was edited: {p}")
 
 
 def sync(
@@ -97,12 +97,12 @@ def sync(
                                      for a in changes]})
         else:
             for a in changes:
-                ui.out.print(f"{a.action:12} {a.path}", markup=False)
+                ui.out.print(f"{a.action:12} {a.path}")
                 if check_only:
-                    ui.out.print(a.diff(), markup=False, end="")
+                    ui.out.print(a.diff(), end="")
             if manifest_changed:
-                ui.out.print(f"{'update':12} {layout.MANIFEST}", markup=False)
-            ui.out.print("in sync" if not drift else f"{len(changes)} file(s) would change", markup=False)
+                ui.out.print(f"{'update':12} {layout.MANIFEST}")
+            ui.out.print("in sync" if not drift else f"{len(changes)} file(s) would change")
         if check_only and drift:
             raise CheckFailed("the workspace is not in sync with its description; `cmu610bsp sync` brings it")
         return
@@ -115,16 +115,16 @@ def sync(
         ui.print_json({"changes": [{"path": a.path, "action": a.action} for a in changes],
                        "conflicts": plan.conflicts, "kept_edited": kept})
     else:
-        ui.out.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "already in sync", markup=False)
+        ui.out.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "already in sync")
         for p in kept:
-            ui.out.print(f"no longer generated, kept because you edited it: {p}", markup=False)
+            ui.out.print(f"no longer generated, kept because you edited it: {p}")
     if plan.conflicts:
         raise BspError("sync merged your edits but some overlap the new render",
                        [Finding(p, "content", "conflict: resolve the marked blocks") for p in plan.conflicts],
                        hint="edit the files, then run `cmu610bsp sync` again")
     if do_commit:
         sha = sync_mod.commit(ws)
-        ui.out.print(f"git: committed {sha[:12]}" if sha else "git: nothing to commit", markup=False)
+        ui.out.print(f"git: committed {sha[:12]}" if sha else "git: nothing to commit")
 
 
 def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
@@ -147,9 +147,9 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
         ui.print_json({"ok": not failed, "checks": [r.as_dict() for r in results]})
     else:
         for r in results:
-            ui.out.print(f"{r.status:8} {r.name:16} {r.detail}", markup=False)
+            ui.out.print(f"{r.status:8} {r.name:16} {r.detail}")
             for line in listing(r.findings, " " * 9):
-                ui.out.print(line, markup=False)
+                ui.out.print(line)
     if failed:
         raise CheckFailed(f"{len(failed)} of {len(results)} checks failed: {', '.join(r.name for r in failed)}")
 

@@ -60,7 +60,7 @@ def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, de
     i = argv.index("-qmp")
     del argv[i:i + 2]
     argv[argv.index("-serial") + 1] = "mon:stdio"
-    ui.err.print(f"booting {b.name}-qemu; Ctrl-A X quits", markup=False)
+    ui.err.print(f"booting {b.name}-qemu; Ctrl-A X quits")
     rc = proc.interactive(argv)
     if rc:
         raise BspError(f"QEMU exited with {rc}")
@@ -102,20 +102,11 @@ def smoke(
     if as_json:
         print(sm.to_json(runs))
     else:
-        from rich.table import Table
-
-        t = Table(title="smoke")
-        for col in ("target", "check", "result", "at s", "detail"):
-            t.add_column(col)
+        rows = [[r.target, c.name, "pass" if c.passed else "FAIL", f"{c.seconds:.2f}", c.message] for r in runs for c in r.cases]
+        rows += [[r.target, "run", "ERROR", "", r.error] for r in runs if r.error]
+        ui.out.print(ui.table("smoke", ("target", "check", "result", "at s", "detail"), rows))
         for r in runs:
-            for c in r.cases:
-                t.add_row(r.target, c.name, "pass" if c.passed else "FAIL", f"{c.seconds:.2f}", c.message)
-            if r.error:
-                t.add_row(r.target, "run", "ERROR", "", r.error)
-        ui.out.print(t)
-        for r in runs:
-            ui.out.print(f"{r.target}: {'PASS' if r.passed else 'FAIL'} in {r.seconds:.2f} s, transcript {r.transcript}",
-                         markup=False)
+            ui.out.print(f"{r.target}: {'PASS' if r.passed else 'FAIL'} in {r.seconds:.2f} s, transcript {r.transcript}")
     failed = [r.target for r in runs if not r.passed]
     if failed:
         raise CheckFailed(f"smoke failed: {', '.join(failed)}")

@@ -30,15 +30,13 @@ def install(
     with ui.status("installing toolchain"):
         rec = toolchain.install(ws, source, sha256, name)
     ui.out.print(f"recorded {rec.name}: {toolchain.location(rec)}/bin/{rec.prefix}gcc"
-                 + (" (XuanTie: accepts -mcpu=e906)" if rec.xuantie else ""), markup=False)
-    ui.out.print("run `cmu610bsp sync` to feed it to the kas and Zephyr settings", markup=False)
+                 + (" (XuanTie: accepts -mcpu=e906)" if rec.xuantie else ""))
+    ui.out.print("run `cmu610bsp sync` to feed it to the kas and Zephyr settings")
 
 
 @app.command("check")
 def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """Find the compiler, read version/target/multilibs, compile and link an RV32 program."""
-    from rich.table import Table
-
     from cmu610bsp import toolchain, ui
     from cmu610bsp import workspace as ws_mod
 
@@ -50,9 +48,6 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
     if as_json:
         ui.print_json(rep.as_dict())
     else:
-        t = Table(title=f"toolchain: {rec.name}" + (" — STAND-IN, not the XuanTie toolchain" if stand_in else ""))
-        t.add_column("what")
-        t.add_column("result", overflow="fold")
         rv32 = [m.split(";")[0] for m in rep.multilibs if m.startswith("rv32")]
         rows = [("gcc", rep.gcc), ("version", rep.version), ("target", rep.target),
                 ("multilibs", f"{len(rep.multilibs)} ({len(rv32)} rv32: "
@@ -62,8 +57,8 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
                 ("GCC 12 multilib trap", ("yes: link with " + " ".join(rep.link_flags)) if rep.multilib_trap else "no"),
                 ("RV32 compile + link", "ok (ELF32 RISC-V)" if rep.elf_ok else "FAILED"),
                 *(("problem", p) for p in rep.problems)]
-        for what, result in rows:
-            t.add_row(what, result)
+        t = ui.table(f"toolchain: {rec.name}" + (" — STAND-IN, not the XuanTie toolchain" if stand_in else ""),
+                     ("what", "result"), rows)
         ui.out.print(t)
     if not rep.ok:
         absent = toolchain.missing(rec)
@@ -82,16 +77,16 @@ def show(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugO
     if as_json:
         ui.print_json({"record": rec.model_dump(), "stand_in": stand_in, "consumers": cons})
         return
-    ui.out.print(f"toolchain: {rec.name}", markup=False)
+    ui.out.print(f"toolchain: {rec.name}")
     if stand_in:
         ui.out.print("  this is the stand-in (Debian's riscv64-unknown-elf GCC): install the XuanTie toolchain "
-                     "with `cmu610bsp toolchain install`", markup=False)
+                     "with `cmu610bsp toolchain install`")
     ui.out.print(f"  compiler: {toolchain.location(rec)}/bin/{rec.prefix}gcc"
-                 + ("" if toolchain.missing(rec) is None else " (not on this machine)"), markup=False)
+                 + ("" if toolchain.missing(rec) is None else " (not on this machine)"))
     for where, values in cons.items():
-        ui.out.print(f"  {where}:", markup=False)
+        ui.out.print(f"  {where}:")
         for k, v in values.items():
-            ui.out.print(f"    {k} = {v}", markup=False)
+            ui.out.print(f"    {k} = {v}")
     if not cons:
         raise BspError("no generated toolchain settings found", hint="run `cmu610bsp sync`")
 
@@ -114,9 +109,9 @@ def doctor(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debu
         ui.print_json({"ok": all(i.status != "fail" for i in items), "items": [i.as_dict() for i in items]})
     else:
         for i in items:
-            ui.out.print(f"{i.status:5} {i.name:11} {i.detail}", markup=False)
+            ui.out.print(f"{i.status:5} {i.name:11} {i.detail}")
             if i.fix and i.status != "ok":
-                ui.out.print(f"{'':17} fix: {i.fix}", markup=False)
+                ui.out.print(f"{'':17} fix: {i.fix}")
     failed = [i.name for i in items if i.status == "fail"]
     if failed:
         raise CheckFailed(f"missing prerequisites: {', '.join(failed)}")
