@@ -11,6 +11,7 @@ import json
 import jinja2
 
 from cmu610bsp import __version__, layer, resources, views
+from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
 from cmu610bsp.project import Project
@@ -61,7 +62,10 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     put(f"{z}/zephyr/module.yml", "zephyr/module.yml.j2")
     put(f"{z}/dts/bindings/vendor-prefixes.txt", "zephyr/vendor-prefixes.txt.j2", vendors=vendors)
     for b in views.bindings(soc, project.catalog):
-        put(f"{z}/dts/bindings/{b['dir']}/{b['compatible']}.yaml", "zephyr/binding.yaml.j2", binding=b)
+        # a peripheral's binding is rendered from its kind's entry in the table; cores, sensors and
+        # fans are not peripheral kinds and have their own
+        put(f"{z}/dts/bindings/{b['dir']}/{b['compatible']}.yaml", "zephyr/binding.yaml.j2", binding=b,
+            kind=KINDS.get(b["kind"]))  # type: ignore[call-overload]
     dts_dir = f"{z}/dts/riscv/{soc.vendor}"
     put(f"{dts_dir}/{soc.name}.dtsi", "dts/soc.dtsi.j2", periphs=views.peripheral_views(soc, False))
     put(f"{dts_dir}/{soc.name}-secure.dtsi", "dts/soc-secure.dtsi.j2", periphs=views.peripheral_views(soc, True))

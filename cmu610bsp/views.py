@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from cmu610bsp import i3c
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.kinds import KINDS
+from cmu610bsp.kinds import KINDS, Kind
 from cmu610bsp.model import Board, Catalog, Peripheral, Sensor, SensorKind, Soc, dt_label
 from cmu610bsp.project import ToolchainRecord
 from cmu610bsp.validate import board_owners
@@ -51,6 +51,10 @@ class PeriphView:
     label: str
     node: str
     p: Peripheral
+
+    @property
+    def kind(self) -> Kind:
+        return KINDS[self.p.kind]
 
 
 def peripheral_views(soc: Soc, secure_only: bool) -> list[PeriphView]:
