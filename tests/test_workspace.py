@@ -177,3 +177,28 @@ def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> No
     assert "Maintainer: Jane Doe <jane@example.com>" in text and "patch" in text.lower()
     assert "readme" not in text.lower()  # a README naming another README skips those checks
     assert "jane@example.com" in security.read_text()
+
+
+@pytest.mark.parametrize("command", [["generate"], ["sync", "--allow-dirty"]], ids=["generate", "sync"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_past_the_commit_point_finishes(workspace: Path, command: list[str], sig: int) -> None:
+    """A signal after the swap is committed does not say "interrupted" over an applied write: the
+    command finishes, says so, and exits with its own code; no transaction scratch is left."""
+    board = workspace / BOARD
+    board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
+    env = {**os.environ, "CMU610BSP_TEST_PAUSE": "committed"}
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", *command], cwd=workspace, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert "paused at committed" in line, line
+        p.send_signal(sig)
+        err = p.communicate(timeout=60)[1]
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "interrupted" not in err and "the command finished" in err, err
+    assert '"lab-7"' in (workspace / MACHINE_CONF).read_text()
+    assert not (workspace / ".cmu610bsp/txn").exists()
+    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
