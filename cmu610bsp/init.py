@@ -14,8 +14,9 @@ from cmu610bsp.errors import BspError
 from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
 
 GITIGNORE = """\
-# cmu610bsp: transaction scratch space and build output
+# cmu610bsp: transaction scratch space, files `generate --force` replaced, build output
 /.cmu610bsp/txn/
+/.cmu610bsp/backup/
 /build/
 """
 

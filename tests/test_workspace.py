@@ -76,9 +76,18 @@ def test_hand_edit_is_never_overwritten_silently(workspace: Path) -> None:
     assert r.returncode == 2
     assert MACHINE_CONF in r.stderr and "edited by hand" in r.stderr and "sync" in r.stderr
     assert snapshot(workspace) == before
+    edited = conf.read_bytes()
     r = run_cli("generate", "--force", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert "# local tweak" not in conf.read_text() and '"lab-7"' in conf.read_text()
+    # --force names what it overwrote and keeps it, in a place that depends on the content only
+    kept = [line.split("kept in ", 1)[1].rstrip(")") for line in r.stdout.splitlines() if line.startswith("overwritten:")]
+    assert len(kept) == 1 and kept[0].startswith(".cmu610bsp/backup/") and kept[0].endswith(MACHINE_CONF), r.stdout
+    assert (workspace / kept[0]).read_bytes() == edited
+    conf.write_bytes(edited)
+    assert run_cli("generate", "--force", cwd=workspace).stdout.count(kept[0]) == 1  # the same id again
+    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert not git.Repo(workspace).untracked_files
 
 
 def test_keep_glob_is_never_touched(workspace: Path) -> None:

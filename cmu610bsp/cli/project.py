@@ -59,6 +59,8 @@ def generate(
     written = sum(1 for v in files.values() if v is not None)
     deleted = sum(1 for v in files.values() if v is None)
     ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged", markup=False)
+    for p in sorted(plan.edited + plan.untracked):
+        ui.out.print(f"overwritten: {p} (what it held is kept in {plan.backup}/{p})", markup=False)
     for p in plan.kept:
         ui.out.print(f"kept (keep: glob): {p}", markup=False)
     for p in plan.stale_kept:
