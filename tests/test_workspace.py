@@ -55,6 +55,29 @@ def test_init_refuses_existing_workspace_and_unknown_board(workspace: Path, tmp_
     assert not (tmp_path / "new").exists()
 
 
+def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path: Path) -> None:
+    """`init` with no DIR where other things live (a key, big files, a symlink out) writes nothing;
+    with --force it adds the workspace and commits only what it wrote."""
+    here = tmp_path / "home"
+    (here / ".ssh").mkdir(parents=True)
+    (here / ".ssh/id_ed25519").write_text("PRIVATE KEY\n")
+    (here / "big.bin").write_bytes(b"\0" * 1_000_000)
+    (here / "passwd").symlink_to("/etc/passwd")
+    before = snapshot(here)
+    r = run_cli("init", cwd=here)
+    assert r.returncode == 2 and "not empty" in r.stderr and "--force" in r.stderr, r.stderr
+    assert snapshot(here) == before and not (here / ".git").exists()
+    r = run_cli("init", "--force", cwd=here)
+    assert r.returncode == 0, r.stderr
+    tracked = git.Repo(here).git.ls_files().splitlines()
+    assert "cmu610bsp.yml" in tracked and MACHINE_CONF in tracked
+    assert not {".ssh/id_ed25519", "big.bin", "passwd"} & set(tracked)
+    assert (here / ".ssh/id_ed25519").read_text() == "PRIVATE KEY\n" and (here / "passwd").is_symlink()
+    empty_repo = tmp_path / "clone"
+    git.Repo.init(empty_repo)  # an empty clone is as good as an empty directory
+    assert run_cli("init", str(empty_repo)).returncode == 0
+
+
 def test_generate_is_idempotent_and_deterministic(workspace: Path, tmp_path: Path) -> None:
     before = snapshot(workspace)
     r = run_cli("generate", cwd=workspace)

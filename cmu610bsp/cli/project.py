@@ -26,6 +26,8 @@ def init(
                                               help="Where to create the workspace.")] = Path("."),
     board: Annotated[str | None, typer.Option("--board", "-b", metavar="FILE|NAME", show_default=False,
                                               help="Board description file, or the name of a built-in board.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Create the workspace in a non-empty directory (nothing there is overwritten or committed).")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Create a workspace: description files, generated BSP, and a git repository with a first commit."""
@@ -35,7 +37,7 @@ def init(
 
     set_globals(None, debug)
     with ui.status("creating workspace"):
-        result = init_mod.init(directory, board)
+        result = init_mod.init(directory, board, force=force)
     ui.out.print(f"Created workspace {result.root} for board {result.board} ({result.files} generated files).", markup=False)
     if result.committed:
         ui.out.print(f"git: first commit {result.committed[:12]}", markup=False)
