@@ -15,8 +15,9 @@ from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
 from cmu610bsp.yamlio import read_text
 
 GITIGNORE = """\
-# cmu610bsp: transaction scratch space and build output
+# cmu610bsp: transaction scratch space, files `generate --force` replaced, build output
 /.cmu610bsp/txn/
+/.cmu610bsp/backup/
 /build/
 """
 
@@ -42,8 +43,10 @@ def _board_source(board: str | None) -> Path:
     raise BspError(f"--board: {board!r} is neither a file nor a built-in board", hint="built-in boards: " + ", ".join(known))
 
 
-def init(directory: Path, board: str | None) -> InitResult:
-    """Build the whole workspace in a scratch directory beside the target, then move it in."""
+def init(directory: Path, board: str | None, force: bool = False) -> InitResult:
+    """Build the whole workspace in a scratch directory beside the target, then move it in.
+    A directory with anything in it (a `.git` aside) is refused unless `force`: what is there is
+    never overwritten, and only what init writes is committed."""
     target = directory.resolve()
     if (target / layout.CONFIG_FILE).exists():
         raise BspError(f"{target} is already a cmu610bsp workspace", hint="use `cmu610bsp generate` or `sync` there")
@@ -57,6 +60,12 @@ def init(directory: Path, board: str | None) -> InitResult:
     model = load_project(Path("."), given, headline="the board description has errors; nothing was written").boards[0]
     board_rel = f"configs/boards/{model.name}.yaml"
     soc_rel = "configs/soc/cmu610.yaml"
+    there = sorted(e.name for e in target.iterdir() if e.name != ".git") if target.is_dir() else []
+    if there and not force:
+        shown = ", ".join(there[:5]) + (f" and {len(there) - 5} more" if len(there) > 5 else "")
+        raise BspError(f"{target} is not empty ({shown}) and not a workspace; nothing was written",
+                       hint="init into an empty or new directory (`cmu610bsp init DIR`), or pass --force to add the "
+                            "workspace beside what is there (only what init writes is committed)")
     clashes = [p for p in (layout.CONFIG_FILE, "configs", layout.LAYER, ".cmu610bsp") if (target / p).exists()]
     if clashes:
         raise BspError(f"{target} already has {', '.join(clashes)}", hint="init into an empty or new directory")

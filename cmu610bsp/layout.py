@@ -12,6 +12,8 @@ from cmu610bsp.errors import BspError
 CONFIG_FILE = "cmu610bsp.yml"
 STATE_ROOT = ".cmu610bsp/state"
 MANIFEST = f"{STATE_ROOT}/manifest.json"
+# What `generate --force` overwrote, by a hash of it: `<BACKUP_ROOT>/<id>/<path>` (not committed).
+BACKUP_ROOT = ".cmu610bsp/backup"
 LAYER = "meta-cmu610"
 ZEPHYR_MODULE = f"{LAYER}/zephyr"
 KAS_DIR = "configs/kas"

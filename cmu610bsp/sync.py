@@ -3,7 +3,12 @@
 For every generated file: base = what was generated last time (rebuilt from the manifest),
 ours = the file on disk, theirs = the new render. Untouched files are replaced, edited files
 are merged with `git merge-file`, overlaps become conflicts with markers that the next sync
-refuses to pass over until they are resolved.
+refuses to pass over until they are resolved (and `--check` fails on).
+
+The loop is: edit the description (or a generated file), run sync. A description edit is the
+input, never a reason to refuse; what sync protects is a hand edit in a file it would rewrite that
+git does not have yet (`refuse_if_dirty`). `run` does one sync in one of three modes (check,
+dry-run, sync) and returns one `SyncResult`, whose `as_json` is the one shape of `sync --json`.
 """
 
 from __future__ import annotations
@@ -13,22 +18,32 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cmu610bsp import __version__, layout, proc, render, txn, workspace
-from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.errors import BspError, CheckFailed, Finding
 from cmu610bsp.yamlio import read_text
 
 CONFLICTS = f"{layout.STATE_ROOT}/conflicts.json"
-MARKERS = ("<<<<<<< ", ">>>>>>> ")
+MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+Mode = Literal["check", "dry-run", "sync"]
 
 
 @dataclass
 class FileAction:
     path: str
-    action: str  # create | update | merge | conflict | delete | keep-edited | keep-glob
+    action: str  # create | update | merge | conflict | delete | keep-edited | keep-glob | unchanged
     old: bytes | None
     new: bytes | None
+    edited: bool = False  # the file on disk carries a hand edit (or is not ours): sync keeps it
+
+    @property
+    def outcome(self) -> str:
+        """What sync does with a hand-edited file: merged (the new render merged in, the edit
+        kept), kept (nothing new for it), conflict, or no-longer-generated (left in place)."""
+        if self.action in ("conflict", "keep-edited"):
+            return "conflict" if self.action == "conflict" else "no-longer-generated"
+        return "merged" if self.old != self.new else "kept"
 
     def diff(self) -> str:
         a = (self.old or b"").decode(errors="replace").splitlines(keepends=True)
@@ -48,6 +63,10 @@ class SyncPlan:
     @property
     def conflicts(self) -> list[str]:
         return [a.path for a in self.actions if a.action == "conflict"]
+
+    @property
+    def edited(self) -> list[FileAction]:
+        return [a for a in self.actions if a.edited]
 
 
 def _base(ws: workspace.Workspace, path: str, manifest: dict[str, Any], rebuilt: dict[str, str] | None) -> bytes | None:
@@ -104,17 +123,18 @@ def _merge(base: bytes, ours: bytes, theirs: bytes, path: str) -> tuple[bytes, b
         return r.stdout, r.returncode > 0
 
 
+def _has_markers(data: bytes) -> bool:
+    return any(line.startswith(MARKERS) for line in data.splitlines())
+
+
 def unresolved(ws: workspace.Workspace) -> list[str]:
-    """Files a previous sync left in conflict that still carry conflict markers."""
-    path = ws.root / CONFLICTS
-    if not path.exists():
-        return []
-    out = []
-    for rel in json.loads(path.read_text()):
-        p = ws.root / rel
-        if p.is_file() and any(m.encode() in p.read_bytes() for m in MARKERS):
-            out.append(rel)
-    return out
+    """Generated files (and files a previous sync left in conflict) that carry conflict markers:
+    whatever put them there, dtc and BitBake would fail on them."""
+    record = ws.root / CONFLICTS
+    paths: set[str] = set(json.loads(record.read_text())) if record.is_file() else set()
+    recorded: dict[str, str] = (workspace.read_manifest(ws) or {}).get("files", {})  # type: ignore[assignment]
+    paths |= set(recorded)
+    return sorted(p for p in paths if (ws.root / p).is_file() and _has_markers((ws.root / p).read_bytes()))
 
 
 def compute(ws: workspace.Workspace) -> SyncPlan:
@@ -128,9 +148,9 @@ def compute(ws: workspace.Workspace) -> SyncPlan:
             # with no base to be found, the whole file is one overlapping change
             base = _base(ws, e.path, manifest, rebuilt) or b""
             merged, conflict = _merge(base, e.current, e.new, e.path)
-            plan.actions.append(FileAction(e.path, "conflict" if conflict else "merge", e.current, merged))
+            plan.actions.append(FileAction(e.path, "conflict" if conflict else "merge", e.current, merged, True))
         else:
-            plan.actions.append(FileAction(e.path, e.state, e.current, e.new))
+            plan.actions.append(FileAction(e.path, e.state, e.current, e.new, e.state == "keep-edited"))
     plan.manifest = workspace.manifest_bytes(ws, files)
     return plan
 
@@ -148,32 +168,90 @@ def apply(ws: workspace.Workspace, plan: SyncPlan) -> None:
     txn.commit(ws.root, ws.roots, changes)
 
 
-def refuse_if_unresolved(ws: workspace.Workspace) -> None:
-    left = unresolved(ws)
+def refuse_if_unresolved(left: list[str]) -> None:
     if left:
         raise BspError(
-            "a previous sync left conflicts that are not resolved; nothing was written",
+            "generated files still carry conflict markers; nothing was written",
             [Finding(p, "content", "still has conflict markers") for p in left],
             hint="edit the files, remove the <<<<<<< ======= >>>>>>> blocks, then run sync again",
         )
 
 
-def refuse_if_dirty(ws: workspace.Workspace) -> None:
-    import git
+def refuse_if_dirty(ws: workspace.Workspace, plan: SyncPlan) -> None:
+    """Refuse to rewrite a hand-edited file whose edit git does not have: the merge could not be
+    undone. Description edits, and files sync leaves alone, never count."""
+    from cmu610bsp import vcs
 
-    try:
-        repo = git.Repo(ws.root, search_parent_directories=True)
-    except git.InvalidGitRepositoryError:
+    repo = vcs.repository(ws.root)
+    at_risk = [ws.root / a.path for a in plan.changes if a.edited]
+    if repo is None or not at_risk:
         return
-    if repo.is_dirty(untracked_files=True):
-        # a deleted file's diff has no a_path side to name it by: its b_path names it then
-        changed = sorted({d.a_path or d.b_path or "?" for d in repo.index.diff(None)} | set(repo.untracked_files))[:10]
-        raise BspError("the git tree has uncommitted changes; nothing was written",
-                       [Finding(p, "git", "uncommitted") for p in changed],
-                       hint="commit or stash them, or pass --allow-dirty")
+    changed = [str(p.relative_to(ws.root)) for p in vcs.uncommitted(repo, at_risk)]
+    if changed:
+        raise BspError("sync would merge into hand edits that are not committed; nothing was written",
+                       [Finding(p, "git", "hand edit not committed") for p in changed],
+                       hint="commit them (so the merge can be undone with git), or pass --allow-dirty")
 
 
-def commit(ws: workspace.Workspace) -> str:
+@dataclass
+class SyncResult:
+    """One sync's outcome, in any mode; `as_json` is `sync --json`'s one shape."""
+
+    mode: Mode
+    plan: SyncPlan
+    manifest_changed: bool
+    unresolved: list[str]
+    applied: bool = False
+    committed: str | None = None
+
+    @property
+    def clean(self) -> bool:
+        """Nothing would change and no file carries conflict markers."""
+        return not self.plan.changes and not self.manifest_changed and not self.unresolved
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode, "clean": self.clean, "applied": self.applied,
+            "manifest_changed": self.manifest_changed,
+            "files": [{"path": a.path, "action": a.action, "hand_edited": a.edited,
+                       "diff": a.diff() if self.mode == "check" else None} for a in self.plan.changes],
+            "hand_edited": [{"path": a.path, "outcome": a.outcome} for a in self.plan.edited],
+            "conflicts": self.plan.conflicts, "unresolved": self.unresolved, "committed": self.committed,
+        }
+
+
+def run(ws: workspace.Workspace, mode: Mode = "sync", allow_dirty: bool = False, commit: bool = False) -> SyncResult:
+    """Compute the sync; in mode "sync" refuse (unresolved markers, uncommitted hand edits it
+    would rewrite) or apply it, and commit it if asked and free of conflicts."""
+    plan = compute(ws)
+    manifest = ws.root / layout.MANIFEST
+    changed = not manifest.exists() or manifest.read_bytes() != plan.manifest
+    result = SyncResult(mode, plan, changed, unresolved(ws))
+    if mode != "sync":
+        return result
+    refuse_if_unresolved(result.unresolved)
+    if not allow_dirty:
+        refuse_if_dirty(ws, plan)
+    apply(ws, plan)
+    result.applied = True
+    if commit and not plan.conflicts:
+        result.committed = _commit(ws)
+    return result
+
+
+def verdict(result: SyncResult) -> None:
+    """The exit status a result stands for: `--check` fails on any drift or conflict marker, a
+    sync that left conflicts fails; anything else succeeds."""
+    if result.mode == "check" and not result.clean:
+        raise CheckFailed("the workspace is not in sync with its description; `cmu610bsp sync` brings it",
+                          [Finding(p, "content", "still has conflict markers") for p in result.unresolved])
+    if result.mode == "sync" and result.plan.conflicts:
+        raise BspError("sync merged your edits but some overlap the new render",
+                       [Finding(p, "content", "conflict: resolve the marked blocks") for p in result.plan.conflicts],
+                       hint="edit the files to resolve them, then run `cmu610bsp sync` again")
+
+
+def _commit(ws: workspace.Workspace) -> str:
     """Commit the generated roots and state with a message naming the generator version."""
     from cmu610bsp import vcs
 

@@ -4,6 +4,12 @@ A change is applied to a staged copy of each output root, then every root is swa
 copy by an atomic directory exchange (Linux renameat2 RENAME_EXCHANGE). A journal and a marker file
 in each staged root let the next command undo a swap that was cut short, even by SIGKILL, so
 the workspace is either exactly as before or exactly as intended.
+
+Interrupts: before the commit point, SIGINT (and SIGTERM, which the CLI turns into
+KeyboardInterrupt) rolls the swap back at once. From the commit point on they are held: inside
+`finish_after_commit` (the CLI wraps every command in it) until the command has finished, so a
+command never reports "interrupted" over a write it completed; outside it, until the swap's
+clean-up is done. A second Ctrl-C cannot cut a roll-back short either.
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ import errno
 import json
 import os
 import shutil
+import signal
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from cmu610bsp.errors import writing
@@ -24,6 +33,7 @@ TXN_DIR = ".cmu610bsp/txn"
 MARKER_PREFIX = ".cmu610bsp-txn-"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+_HELD = (signal.SIGINT, signal.SIGTERM)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -43,17 +53,60 @@ def _exchange(a: Path, b: Path) -> None:
     os.rename(aside, a)
 
 
+class _Interrupts:
+    """Whether SIGINT/SIGTERM are held (the mask to restore), and whether a command scope is open."""
+
+    restore: set[int | signal.Signals] | None = None
+    scope = False
+
+
+def _hold() -> None:
+    """Hold SIGINT and SIGTERM: they stay pending instead of interrupting (main thread only)."""
+    if _Interrupts.restore is None and threading.current_thread() is threading.main_thread():
+        _Interrupts.restore = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+
+
+def _release() -> list[str]:
+    """Stop holding them; the ones that came meanwhile are taken (and named), not raised."""
+    came: list[str] = []
+    if _Interrupts.restore is None:
+        return came
+    while (info := signal.sigtimedwait(_HELD, 0)) is not None:
+        came.append(signal.Signals(info.si_signo).name)
+    restore, _Interrupts.restore = _Interrupts.restore, None
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, restore)
+    except KeyboardInterrupt:  # came between the last look and the unblocking
+        came.append("SIGINT")
+    return came
+
+
+@contextmanager
+def finish_after_commit() -> Iterator[list[str]]:
+    """One command's scope: once a write in it passes its commit point, SIGINT and SIGTERM are
+    held until the scope ends, so the command finishes; on the way out the list yielded gets the
+    names of the signals that came meanwhile (the caller says the command finished anyway)."""
+    _Interrupts.scope = True
+    came: list[str] = []
+    try:
+        yield came
+    finally:
+        _Interrupts.scope = False
+        came += _release()
+
+
 def _enc(root: str) -> str:
     return root.replace("/", "%")
 
 
 def _pause(point: str) -> None:
     """Fault-injection point for the kill tests: CMU610BSP_TEST_PAUSE=<point> stops here
-    (printing the point on stderr) until the process is killed."""
+    (printing the point on stderr) until the process is killed, or, where SIGINT and SIGTERM are
+    held (past the commit point), until one of them is pending."""
     if os.environ.get("CMU610BSP_TEST_PAUSE") == point:
         os.write(2, f"paused at {point}\n".encode())
-        while True:
-            time.sleep(60)
+        while not signal.sigpending() & set(_HELD):
+            time.sleep(0.05)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -154,15 +207,25 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> 
             else:
                 _exchange(staged, live)
             _pause("swapped-one")
+        _hold()  # from here no interrupt until the command (or, outside one, this clean-up) is done
         journal.unlink()  # the commit point
+        _pause("committed")
     except BaseException:
         # Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt) or an error before the commit
         # point: put every root back now rather than leave it to the next command
-        recover(ws, roots)
+        _hold()
+        try:
+            recover(ws, roots)
+        finally:
+            came = [] if _Interrupts.scope else _release()
+        if came:
+            raise KeyboardInterrupt from None
         raise
     _fsync_dir(txn)
     _drop_markers([ws / r for r in roots])
     shutil.rmtree(txn)
+    if not _Interrupts.scope and _release():
+        raise KeyboardInterrupt  # a library caller asked for no finishing: the write is complete
 
 
 def _prune_empty(d: Path, top: Path) -> None:

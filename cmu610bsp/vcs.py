@@ -36,3 +36,12 @@ def commit(repo: git.Repo, message: str, paths: list[str]) -> str:
     with repo.git.custom_environment(**({} if _has_identity(repo) else DEFAULT_IDENTITY)):
         repo.git.commit("-q", "-m", message, "--", *paths)
     return str(repo.head.commit.hexsha)
+
+
+def uncommitted(repo: git.Repo, paths: list[Path]) -> list[Path]:
+    """Those of `paths` whose content git has not committed: modified, staged or untracked."""
+    if not paths:
+        return []
+    out = repo.git.status("--porcelain", "-z", "--no-renames", "--untracked-files=all", "--", *map(str, paths))
+    top = Path(str(repo.working_tree_dir)).resolve()
+    return sorted(top / entry[3:] for entry in out.split("\0") if entry)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -135,6 +137,7 @@ class Plan:
     kept: list[str]            # skipped: matched by `keep:`
     stale_kept: list[str]      # no longer generated, but edited by hand: left in place
     unchanged: int
+    backup: str | None = None  # forced: where the overwritten edited/untracked files were kept
 
 
 def plan(ws: Workspace, files: dict[str, str]) -> Plan:
@@ -176,6 +179,8 @@ def generate(ws: Workspace, force: bool = False) -> Plan:
             "generate would overwrite files changed by hand; nothing was written", findings,
             hint="`cmu610bsp sync` merges your edits with the new render; `generate --force` overwrites them",
         )
+    if p.edited or p.untracked:
+        p.backup = backup(ws, sorted(p.edited + p.untracked))
     manifest = manifest_bytes(ws, files)
     current = (ws.root / MANIFEST).read_bytes() if (ws.root / MANIFEST).exists() else None
     if manifest != current:
@@ -183,3 +188,21 @@ def generate(ws: Workspace, force: bool = False) -> Plan:
     if p.changes:
         txn.commit(ws.root, ws.roots, p.changes)
     return p
+
+
+def backup(ws: Workspace, paths: list[str]) -> str:
+    """Keep these files as they are now under `BACKUP_ROOT/<id>/`, `<id>` a hash of their paths
+    and bytes (the same files give the same place, no clock involved). Written before the swap:
+    if the swap is rolled back, the copy is merely redundant. Returns the workspace-relative dir."""
+    data = {p: (ws.root / p).read_bytes() for p in paths}
+    digest = hashlib.sha256(b"".join(p.encode() + b"\0" + sha256(d).encode() + b"\0" for p, d in data.items()))
+    rel = f"{layout.BACKUP_ROOT}/{digest.hexdigest()[:16]}"
+    final = ws.root / rel
+    if not final.is_dir():
+        scratch = final.with_name(f".{final.name}.{os.getpid()}")
+        shutil.rmtree(scratch, ignore_errors=True)
+        for p, d in data.items():
+            (scratch / p).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / p).write_bytes(d)
+        os.rename(scratch, final)
+    return rel

@@ -67,6 +67,40 @@ def test_conflicting_edit_is_marked_and_blocks_the_next_sync(workspace: Path) ->
     assert not (workspace / ".cmu610bsp/state/conflicts.json").exists()
 
 
+def test_check_fails_on_conflict_markers_left_by_an_earlier_sync(workspace: Path) -> None:
+    """A CI gate must not pass a layer dtc and BitBake would fail on: markers left by a sync (or
+    pasted from any merge) fail `sync --check` and are named, whether or not they were recorded."""
+    _edit(workspace, MACHINE_CONF, 'FLASH_BMC_LOG_SIZE = "4096"', 'FLASH_BMC_LOG_SIZE = "1024"')
+    _edit(workspace, BOARD, "{name: bmc-log, offset: 28M, size: 4M, owner: bmc}",
+          "{name: bmc-log, offset: 28M, size: 2M, owner: bmc}")
+    _commit(workspace)
+    assert run_cli("sync", cwd=workspace).returncode == 2
+    _commit(workspace, "conflicts committed by mistake")
+    for args in (["sync", "--check"], ["sync", "--check", "--json"]):
+        r = run_cli(*args, cwd=workspace)
+        assert r.returncode == 2 and MACHINE_CONF in r.stdout + r.stderr and "in sync" not in r.stdout, r.stdout
+    assert json.loads(run_cli("sync", "--check", "--json", cwd=workspace).stdout)["unresolved"] == [MACHINE_CONF]
+    (workspace / ".cmu610bsp/state/conflicts.json").unlink()  # not recorded: still found
+    _edit(workspace, BMC_DTS, "/ {", "<<<<<<< HEAD\n=======\n>>>>>>> theirs\n/ {")
+    r = run_cli("sync", "--check", cwd=workspace)
+    assert r.returncode == 2 and MACHINE_CONF in r.stderr and BMC_DTS in r.stderr, r.stderr
+    assert run_cli("sync", "--allow-dirty", cwd=workspace).returncode == 2
+
+
+def test_json_has_one_shape_in_every_mode(workspace: Path) -> None:
+    _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")
+    shapes = {}
+    for mode in ("--check", "--dry-run", None):
+        r = run_cli("sync", "--json", *([mode] if mode else []), cwd=workspace)
+        assert r.returncode == (2 if mode == "--check" else 0), r.stderr
+        data = json.loads(r.stdout)
+        shapes[mode] = set(data)
+        assert data["mode"] == {"--check": "check", "--dry-run": "dry-run", None: "sync"}[mode]
+        assert MACHINE_CONF in [f["path"] for f in data["files"]]
+        assert set(data["files"][0]) == {"path", "action", "hand_edited", "diff"}
+    assert shapes["--check"] == shapes["--dry-run"] == shapes[None]
+
+
 def test_dropped_edited_file_is_kept_and_unedited_one_deleted(workspace: Path) -> None:
     # the sled board replaces the evb: every evb file is dropped by the new render
     cfg = workspace / "cmu610bsp.yml"
@@ -119,13 +153,40 @@ def test_check_exits_2_on_drift_and_0_after_sync(workspace: Path) -> None:
     assert "cmu610bsp sync: regenerate with cmu610bsp" in repo.head.commit.message
 
 
-def test_dirty_tree_is_refused_unless_allowed(workspace: Path) -> None:
+def test_edit_sync_loop_needs_no_commit_of_the_description(workspace: Path) -> None:
+    """A description edit is sync's input: an uncommitted one never blocks it. What blocks it is a
+    hand edit git does not have in a file the sync would merge into."""
     _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")
+    r = run_cli("sync", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert '"lab-9"' in (workspace / MACHINE_CONF).read_text()
+    _edit(workspace, BOARD, "hostname: lab-9", "hostname: lab-10")  # again, nothing committed
+    (workspace / "notes.txt").write_text("unrelated\n")
+    assert run_cli("sync", cwd=workspace).returncode == 0
+    _edit(workspace, MACHINE_CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
+    _edit(workspace, BOARD, "hostname: lab-10", "hostname: lab-11")
     before = snapshot(workspace)
     r = run_cli("sync", cwd=workspace)
-    assert r.returncode == 2 and "uncommitted" in r.stderr and BOARD in r.stderr
+    assert r.returncode == 2 and "not committed" in r.stderr and MACHINE_CONF in r.stderr, r.stderr
+    assert BOARD not in r.stderr and "notes.txt" not in r.stderr
     assert snapshot(workspace) == before
-    assert run_cli("sync", "--allow-dirty", cwd=workspace).returncode == 0
+    r = run_cli("sync", "--allow-dirty", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    text = (workspace / MACHINE_CONF).read_text()
+    assert "CMU610_MINE" in text and '"lab-11"' in text
+
+
+def test_dry_run_names_the_hand_edits_a_real_run_keeps(workspace: Path) -> None:
+    _edit(workspace, MACHINE_CONF, "CMU610_BOARD", "CMU610_MINE = \"1\"\nCMU610_BOARD")
+    _edit(workspace, BMC_DTS, "/ {", "/* lab */\n/ {")
+    _edit(workspace, BOARD, "hostname: cmu610-evb", "hostname: lab-9")
+    r = run_cli("sync", "--dry-run", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert f"merge        {MACHINE_CONF}  (your edit is kept)" in r.stdout
+    assert f"kept as you edited it: {BMC_DTS}" in r.stdout
+    data = json.loads(run_cli("sync", "--dry-run", "--json", cwd=workspace).stdout)
+    assert {"path": MACHINE_CONF, "outcome": "merged"} in data["hand_edited"]
+    assert {"path": BMC_DTS, "outcome": "kept"} in data["hand_edited"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])

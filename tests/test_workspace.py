@@ -55,6 +55,29 @@ def test_init_refuses_existing_workspace_and_unknown_board(workspace: Path, tmp_
     assert not (tmp_path / "new").exists()
 
 
+def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path: Path) -> None:
+    """`init` with no DIR where other things live (a key, big files, a symlink out) writes nothing;
+    with --force it adds the workspace and commits only what it wrote."""
+    here = tmp_path / "home"
+    (here / ".ssh").mkdir(parents=True)
+    (here / ".ssh/id_ed25519").write_text("PRIVATE KEY\n")
+    (here / "big.bin").write_bytes(b"\0" * 1_000_000)
+    (here / "passwd").symlink_to("/etc/passwd")
+    before = snapshot(here)
+    r = run_cli("init", cwd=here)
+    assert r.returncode == 2 and "not empty" in r.stderr and "--force" in r.stderr, r.stderr
+    assert snapshot(here) == before and not (here / ".git").exists()
+    r = run_cli("init", "--force", cwd=here)
+    assert r.returncode == 0, r.stderr
+    tracked = git.Repo(here).git.ls_files().splitlines()
+    assert "cmu610bsp.yml" in tracked and MACHINE_CONF in tracked
+    assert not {".ssh/id_ed25519", "big.bin", "passwd"} & set(tracked)
+    assert (here / ".ssh/id_ed25519").read_text() == "PRIVATE KEY\n" and (here / "passwd").is_symlink()
+    empty_repo = tmp_path / "clone"
+    git.Repo.init(empty_repo)  # an empty clone is as good as an empty directory
+    assert run_cli("init", str(empty_repo)).returncode == 0
+
+
 def test_generate_is_idempotent_and_deterministic(workspace: Path, tmp_path: Path) -> None:
     before = snapshot(workspace)
     r = run_cli("generate", cwd=workspace)
@@ -76,9 +99,18 @@ def test_hand_edit_is_never_overwritten_silently(workspace: Path) -> None:
     assert r.returncode == 2
     assert MACHINE_CONF in r.stderr and "edited by hand" in r.stderr and "sync" in r.stderr
     assert snapshot(workspace) == before
+    edited = conf.read_bytes()
     r = run_cli("generate", "--force", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert "# local tweak" not in conf.read_text() and '"lab-7"' in conf.read_text()
+    # --force names what it overwrote and keeps it, in a place that depends on the content only
+    kept = [line.split("kept in ", 1)[1].rstrip(")") for line in r.stdout.splitlines() if line.startswith("overwritten:")]
+    assert len(kept) == 1 and kept[0].startswith(".cmu610bsp/backup/") and kept[0].endswith(MACHINE_CONF), r.stdout
+    assert (workspace / kept[0]).read_bytes() == edited
+    conf.write_bytes(edited)
+    assert run_cli("generate", "--force", cwd=workspace).stdout.count(kept[0]) == 1  # the same id again
+    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert not git.Repo(workspace).untracked_files
 
 
 def test_keep_glob_is_never_touched(workspace: Path) -> None:
@@ -185,3 +217,28 @@ def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> No
     assert "Maintainer: Jane Doe <jane@example.com>" in text and "patch" in text.lower()
     assert "readme" not in text.lower()  # a README naming another README skips those checks
     assert "jane@example.com" in security.read_text()
+
+
+@pytest.mark.parametrize("command", [["generate"], ["sync", "--allow-dirty"]], ids=["generate", "sync"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_past_the_commit_point_finishes(workspace: Path, command: list[str], sig: int) -> None:
+    """A signal after the swap is committed does not say "interrupted" over an applied write: the
+    command finishes, says so, and exits with its own code; no transaction scratch is left."""
+    board = workspace / BOARD
+    board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
+    env = {**os.environ, "CMU610BSP_TEST_PAUSE": "committed"}
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", *command], cwd=workspace, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        assert "paused at committed" in line, line
+        p.send_signal(sig)
+        err = p.communicate(timeout=60)[1]
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "interrupted" not in err and "the command finished" in err, err
+    assert '"lab-7"' in (workspace / MACHINE_CONF).read_text()
+    assert not (workspace / ".cmu610bsp/txn").exists()
+    assert run_cli("sync", "--check", cwd=workspace).returncode == 0

@@ -64,8 +64,22 @@ def run(argv: list[str]) -> int:
 
 
 def _outcome(argv: list[str]) -> int:
+    """An interrupt that comes after a write was committed is held until the command has
+    finished (`txn`): the command then says so and exits with its own code, never "interrupted"
+    over a done write."""
+    from cmu610bsp import txn
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     signal.signal(signal.SIGTERM, _terminated)
+    with txn.finish_after_commit() as held:
+        rc = _run(argv)
+    if held:
+        print(f"note: {' and '.join(held)} came after the changes were committed; the command finished",
+              file=sys.stderr)
+    return rc
+
+
+def _run(argv: list[str]) -> int:
     try:
         try:
             rc = typer.main.get_command(app).main(args=argv, prog_name="cmu610bsp", standalone_mode=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
-from cmu610bsp.errors import BspError, CheckFailed, Finding, listing
+from cmu610bsp.errors import BspError, CheckFailed, listing
 
 board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True)
 
@@ -26,6 +26,8 @@ def init(
                                               help="Where to create the workspace.")] = Path("."),
     board: Annotated[str | None, typer.Option("--board", "-b", metavar="FILE|NAME", show_default=False,
                                               help="Board description file, or the name of a built-in board.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Create the workspace in a non-empty directory (nothing there is overwritten or committed).")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Create a workspace: description files, generated BSP, and a git repository with a first commit."""
@@ -35,7 +37,7 @@ def init(
 
     set_globals(None, debug)
     with ui.status("creating workspace"):
-        result = init_mod.init(directory, board)
+        result = init_mod.init(directory, board, force=force)
     ui.out.print(f"Created workspace {result.root} for board {result.board} ({result.files} generated files).")
     if result.committed:
         ui.out.print(f"git: first commit {result.committed[:12]}")
@@ -59,6 +61,8 @@ def generate(
     written = sum(1 for v in files.values() if v is not None)
     deleted = sum(1 for v in files.values() if v is None)
     ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged")
+    for p in sorted(plan.edited + plan.untracked):
+        ui.out.print(f"overwritten: {p} (what it held is kept in {plan.backup}/{p})")
     for p in plan.kept:
         ui.out.print(f"kept (keep: glob): {p}")
     for p in plan.stale_kept:
@@ -67,10 +71,12 @@ def generate(
 
 def sync(
     check_only: Annotated[bool, typer.Option(
-        "--check", help="Change nothing; exit 2 and show a diff if sync would change anything.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change, file by file.")] = False,
+        "--check", help="Change nothing; exit 2 with a diff on drift, or naming files with conflict markers.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show what would change, file by file, and which hand edits a real run keeps.")] = False,
     as_json: JsonOpt = False,
-    allow_dirty: Annotated[bool, typer.Option("--allow-dirty", help="Run even if the git tree has uncommitted changes.")] = False,
+    allow_dirty: Annotated[bool, typer.Option(
+        "--allow-dirty", help="Merge even into hand-edited files whose edits are not committed.")] = False,
     do_commit: Annotated[bool, typer.Option("--commit", help="Commit the result, naming the generator version.")] = False,
     workspace: WorkspaceOpt = None,
     debug: DebugOpt = False,
@@ -80,51 +86,38 @@ def sync(
     from cmu610bsp import sync as sync_mod
 
     ws = open_ws(workspace, debug)
-    if not (check_only or dry_run):
-        sync_mod.refuse_if_unresolved(ws)
-        if not allow_dirty:
-            sync_mod.refuse_if_dirty(ws)
+    mode: sync_mod.Mode = "check" if check_only else "dry-run" if dry_run else "sync"
     with ui.status("rendering and merging"):
-        plan = sync_mod.compute(ws)
-    changes = plan.changes
-    manifest = ws.root / layout.MANIFEST
-    manifest_changed = not manifest.exists() or manifest.read_bytes() != plan.manifest
-    if check_only or dry_run:
-        drift = bool(changes) or manifest_changed
-        if as_json:
-            ui.print_json({"clean": not drift, "manifest_changed": manifest_changed,
-                           "files": [{"path": a.path, "action": a.action, "diff": a.diff() if check_only else None}
-                                     for a in changes]})
-        else:
-            for a in changes:
-                ui.out.print(f"{a.action:12} {a.path}")
-                if check_only:
-                    ui.out.print(a.diff(), end="")
-            if manifest_changed:
-                ui.out.print(f"{'update':12} {layout.MANIFEST}")
-            ui.out.print("in sync" if not drift else f"{len(changes)} file(s) would change")
-        if check_only and drift:
-            raise CheckFailed("the workspace is not in sync with its description; `cmu610bsp sync` brings it")
-        return
-    sync_mod.apply(ws, plan)
-    counts: dict[str, int] = {}
-    for a in changes:
-        counts[a.action] = counts.get(a.action, 0) + 1
-    kept = [a.path for a in plan.actions if a.action == "keep-edited"]
+        result = sync_mod.run(ws, mode, allow_dirty=allow_dirty, commit=do_commit)
     if as_json:
-        ui.print_json({"changes": [{"path": a.path, "action": a.action} for a in changes],
-                       "conflicts": plan.conflicts, "kept_edited": kept})
-    else:
+        ui.print_json(result.as_json())
+        sync_mod.verdict(result)
+        return
+    for a in result.plan.changes:
+        note = {"merge": "  (your edit is kept)", "conflict": "  (your edit overlaps the new render)"}
+        ui.out.print(f"{a.action:12} {a.path}{note.get(a.action, '') if a.edited else ''}")
+        if mode == "check":
+            ui.out.print(a.diff(), end="")
+    if result.manifest_changed and mode != "sync":
+        ui.out.print(f"{'update':12} {layout.MANIFEST}")
+    for p in result.unresolved:
+        ui.out.print(f"{'unresolved':12} {p}  (conflict markers left)")
+    kept = {"kept": "nothing new for it, kept as you edited it",
+            "no-longer-generated": "no longer generated, kept because you edited it"}
+    for a in result.plan.edited:
+        if a.outcome in kept:
+            ui.out.print(f"{kept[a.outcome]}: {a.path}")
+    if mode == "sync":
+        counts: dict[str, int] = {}
+        for a in result.plan.changes:
+            counts[a.action] = counts.get(a.action, 0) + 1
         ui.out.print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "already in sync")
-        for p in kept:
-            ui.out.print(f"no longer generated, kept because you edited it: {p}")
-    if plan.conflicts:
-        raise BspError("sync merged your edits but some overlap the new render",
-                       [Finding(p, "content", "conflict: resolve the marked blocks") for p in plan.conflicts],
-                       hint="edit the files, then run `cmu610bsp sync` again")
-    if do_commit:
-        sha = sync_mod.commit(ws)
-        ui.out.print(f"git: committed {sha[:12]}" if sha else "git: nothing to commit")
+    else:
+        left = f", {len(result.unresolved)} with conflict markers" if result.unresolved else ""
+        ui.out.print("in sync" if result.clean else f"{len(result.plan.changes)} file(s) would change{left}")
+    sync_mod.verdict(result)
+    if result.committed is not None:
+        ui.out.print(f"git: committed {result.committed[:12]}" if result.committed else "git: nothing to commit")
 
 
 def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
