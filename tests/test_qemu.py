@@ -207,3 +207,42 @@ def test_scratch_of_a_killed_run_is_swept(tmp_path: Path) -> None:
         (d / "qmp.sock").write_text("")
     assert sorted(qemu.sweep_scratch(tmp_path)) == sorted([gone, old_style])
     assert alive.is_dir() and not gone.exists() and not old_style.exists()
+
+
+def test_images_are_checked_before_qemu_starts(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    """A hart the SoC does not have, or a file that is not an RV32 ELF, is refused up front (QEMU
+    booted hart 0 only, or ran until the deadline)."""
+    elf = _unique(firmware["good"], tmp_path)
+    text = tmp_path / "notes.txt"
+    text.write_text("not firmware\n")
+    for images, words in (([f"cpu0={elf}", f"cpu2={elf}"], "harts cpu0 to cpu1"),
+                          ([f"cpu0={elf}", f"cpu1={text}"], "not an ELF file"),
+                          ([f"cpu0={elf}", f"cpu1={tmp_path / 'missing.elf'}"], "not found")):
+        args = [x for i in images for x in ("--image", i)]
+        r = run_cli("qemu", "smoke", *args, "--spec", str(spec(tmp_path)), cwd=workspace)
+        assert r.returncode == 2 and words in r.stderr, (images, r.stderr)
+        assert not _qemus(elf)
+
+
+def test_qemu_run_interrupted_exits_130(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    """`qemu run` puts QEMU on the terminal as a child: Ctrl-C (SIGINT to the tool) stops it and
+    the command says interrupted with 130, not QEMU's own exit code."""
+    elf = _unique(firmware["good"], tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "qemu", "run", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}"],
+                         cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not _qemus(elf):
+            time.sleep(0.05)
+        assert _qemus(elf), "QEMU did not start"
+        os.kill(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130 and "interrupted" in err, (out, err)
+    end = time.monotonic() + 10
+    while _qemus(elf) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not _qemus(elf)

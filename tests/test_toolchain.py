@@ -82,9 +82,11 @@ def test_install_check_show_and_consumers(workspace: Path, real_toolchain: tuple
 
 
 def test_stand_in_is_reported(workspace: Path) -> None:
-    r = run_cli("toolchain", "check", cwd=workspace)
+    r = run_cli("toolchain", "check", cwd=workspace, env={"COLUMNS": "80"})
     assert r.returncode == 0, r.stdout
     assert "STAND-IN" in r.stdout and "multilib trap" in r.stdout
+    # the flag a user copies is printed whole, also in a CI log read 80 columns wide
+    assert f"-L{GCC_DIR}/rv32imac/ilp32" in r.stdout, r.stdout
     r = run_cli("toolchain", "show", cwd=workspace)
     assert "stand-in" in r.stdout and "CROSS_COMPILE = /usr/bin/riscv64-unknown-elf-" in r.stdout
 
