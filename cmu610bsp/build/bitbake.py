@@ -3,6 +3,7 @@ process group and must still not outlive a run), and the files it leaves that br
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -99,28 +100,50 @@ def claim(build_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def stop_server(build_dir: Path) -> None:
-    """BitBake's server runs in its own session and can outlive kas: stop it by its lock file."""
+def _servers(build_dir: Path) -> set[int]:
+    """BitBake servers of this build directory: the pid in its lock file, and any process whose
+    command line names the lock (a server still starting has not written its pid yet)."""
+    found: set[int] = set()
     lock = build_dir / "bitbake.lock"
-    try:
-        pid = int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
-    try:
-        if "bitbake" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace") and \
-                Path(f"/proc/{pid}/cwd").resolve() != build_dir.resolve():
-            return
-    except OSError:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        found.add(int(lock.read_text().split()[0]))
+    needle = str(lock).encode()
+    for proc_dir in Path("/proc").iterdir():
+        if proc_dir.name.isdigit():
+            try:
+                cmdline = (proc_dir / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"bitbake" in cmdline and needle in cmdline:
+                found.add(int(proc_dir.name))
+    out = set()
+    for pid in found:
         try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        for _ in range(30):
-            if _gone(pid):
-                return
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            if "bitbake" in cmd or Path(f"/proc/{pid}/cwd").resolve() == build_dir.resolve():
+                out.add(pid)
+        except OSError:
+            continue
+    return out
+
+
+def stop_server(build_dir: Path, grace: float = 10.0) -> None:
+    """BitBake's server daemonizes into a session of its own and can outlive kas: stop it, and
+    the processes of its group (parsers, workers), by SIGTERM, then SIGKILL after `grace`."""
+    pids = _servers(build_dir)
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            try:
+                # a daemonized server leads its own process group: take its children with it
+                os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                continue
+        end = time.monotonic() + wait
+        while time.monotonic() < end and not all(_gone(p) for p in pids):
             time.sleep(0.1)
+        pids = {p for p in pids if not _gone(p)}
+        if not pids:
+            return
 
 
 def _gone(pid: int) -> bool:
