@@ -130,20 +130,22 @@ def _servers(build_dir: Path) -> set[int]:
 def stop_server(build_dir: Path, grace: float = 10.0) -> None:
     """BitBake's server daemonizes into a session of its own and can outlive kas: stop it, and
     the processes of its group (parsers, workers), by SIGTERM, then SIGKILL after `grace`."""
-    pids = _servers(build_dir)
+    ours = os.getpgrp()
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        pids = {p for p in _servers(build_dir) if not _gone(p)}
+        if not pids:
+            return
         for pid in pids:
             try:
-                # a daemonized server leads its own process group: take its children with it
-                os.killpg(pid, sig) if os.getpgid(pid) == pid else os.kill(pid, sig)
+                # the daemon (a double fork) sits in the process group of its own session with its
+                # parser and worker processes: the whole group goes; never our own group
+                group = os.getpgid(pid)
+                os.killpg(group, sig) if group != ours else os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 continue
         end = time.monotonic() + wait
-        while time.monotonic() < end and not all(_gone(p) for p in pids):
+        while time.monotonic() < end and not all(_gone(p) for p in _servers(build_dir)):
             time.sleep(0.1)
-        pids = {p for p in pids if not _gone(p)}
-        if not pids:
-            return
 
 
 def _gone(pid: int) -> bool:
