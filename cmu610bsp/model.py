@@ -228,6 +228,33 @@ class Board(Strict):
         return self.name.replace("-", "_")
 
 
+KconfigName = Annotated[str, Field(pattern=r"^CONFIG_[A-Z0-9_]+$")]
+FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+
+
+def _not_generated(value: dict[str, bool | int | str]) -> dict[str, bool | int | str]:
+    taken = [k for k in value if k.startswith("CONFIG_CMU610_")]
+    if taken:
+        raise ValueError(f"{', '.join(taken)}: CONFIG_CMU610_* is set from the line's name and features")
+    return value
+
+
+def _unique(value: list[str]) -> list[str]:
+    twice = sorted({v for v in value if value.count(v) > 1})
+    if twice:
+        raise ValueError(f"listed twice: {', '.join(twice)}")
+    return value
+
+
+class ProductFirmware(Strict):
+    """What the line's BMC-domain Zephyr firmware (hart 1) adds: Kconfig settings and named
+    features, rendered as the line's Kconfig fragment of the BMC application. The secure
+    firmware is the same for every line."""
+
+    kconfig: Annotated[dict[KconfigName, bool | int | str], AfterValidator(_not_generated)] = {}
+    features: Annotated[list[FeatureName], AfterValidator(_unique)] = []
+
+
 class Product(Strict):
     """A product line: which unmodified OpenBMC features its image is built from."""
 
@@ -236,6 +263,7 @@ class Product(Strict):
     image: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
     image_features: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]] = Field(min_length=1)
     extra_install: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")]] = []
+    firmware: ProductFirmware = ProductFirmware()
 
 
 class SensorKind(Strict):

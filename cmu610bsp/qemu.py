@@ -221,15 +221,18 @@ def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | N
 
 
 def spec_path(ws_root: Path, board: str, line: str, spec: Path | None) -> Path:
-    """--spec, else the workspace's spec for the board and line, else the built-in one."""
-    from cmu610bsp import resources
+    """--spec, else the workspace's own spec for the board and line (configs/smoke/), else the one
+    generated from the description (meta-cmu610/zephyr/smoke/<board>/<line>.yaml)."""
+    from cmu610bsp.layout import ZEPHYR_MODULE
 
     for cand in ([spec] if spec else []) + [ws_root / "configs/smoke" / board / f"{line}.yaml",
                                              ws_root / "configs/smoke" / f"{line}.yaml",
-                                             resources.builtin_configs_dir() / "smoke" / f"{line}.yaml"]:
+                                             ws_root / ZEPHYR_MODULE / "smoke" / board / f"{line}.yaml"]:
         if cand.is_file():
             return cand
-    raise BspError(f"no smoke spec for {board}/{line}", hint=f"write configs/smoke/{line}.yaml or pass --spec")
+    raise BspError(f"no smoke spec for {board}/{line}",
+                   hint=f"run `cmu610bsp sync` (it generates {ZEPHYR_MODULE}/smoke/{board}/{line}.yaml), "
+                        f"write configs/smoke/{line}.yaml or pass --spec")
 
 
 @dataclass(frozen=True)

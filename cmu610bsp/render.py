@@ -10,7 +10,7 @@ import json
 
 import jinja2
 
-from cmu610bsp import __version__, layer, resources, views
+from cmu610bsp import __version__, firmware, layer, resources, views
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -44,6 +44,7 @@ def environment() -> jinja2.Environment:
     env.filters["kib"] = lambda v: v // 1024
     env.filters["dtstr"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True)
+    env.filters["sq"] = lambda v: "'" + str(v).replace("'", "''") + "'"  # a YAML single-quoted scalar
     env.globals["generator"] = f"cmu610bsp {__version__}"
     return env
 
@@ -77,7 +78,8 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     for board in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
             bv = views.board_view(board, soc, project.catalog, twin)
-            _render_board(put, bv, soc)
+            _render_board(put, bv, soc, project)
+    _render_apps(put, out, project)
     _render_layer(put, project)
     _render_kas(put, project)
     return dict(sorted(out.items()))
@@ -140,7 +142,35 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 
 
-def _render_board(put, bv: views.BoardView, soc: Soc) -> None:  # type: ignore[no-untyped-def]
+def _render_apps(put, out: dict[str, str], project: Project) -> None:  # type: ignore[no-untyped-def]
+    """The two firmware applications of the module (their C sources are copied as they are: they
+    hold no board data), their bindings, each line's fragment, and each board's smoke specs."""
+    z, soc = ZEPHYR_MODULE, project.soc
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware.yaml", "zephyr/bindings/firmware.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-inventory.yaml", "zephyr/bindings/inventory.yaml.j2")
+    products = sorted(project.products, key=lambda p: p.name)
+    lines = [p.name for p in products]
+    version = firmware.version_parts(__version__)
+    apps = resources.templates_dir() / "zephyr" / "apps"
+    for app in firmware.APPS:
+        for name in ("CMakeLists.txt", "prj.conf"):
+            put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines)
+        put(f"{z}/apps/{app}/VERSION", "zephyr/apps/VERSION.j2", version=version)
+        for src in firmware.APP_SOURCES[app]:
+            out[f"{z}/apps/{app}/{src}"] = (apps / app / src).read_text()
+    for src in firmware.COMMON_SOURCES:
+        out[f"{z}/apps/{src}"] = (apps / src).read_text()
+    put(f"{z}/apps/bmc/Kconfig", "zephyr/apps/bmc/Kconfig.j2", features=firmware.features(project.products))
+    for p in products:
+        put(f"{z}/apps/bmc/{p.name}.conf", "zephyr/apps/bmc/line.conf.j2", product=p, config=firmware.line_config(p))
+    for b in sorted(project.boards, key=lambda b: b.name):
+        for p in products:
+            if p.name in b.product_lines:
+                put(f"{z}/smoke/{b.name}/{p.name}.yaml", "zephyr/smoke.yaml.j2",
+                    spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__))
+
+
+def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]
     bdir = f"{ZEPHYR_MODULE}/boards/{bv.board.vendor}/{bv.zname}"
     ctx = {"bv": bv, "board": bv.board}
     put(f"{bdir}/board.yml", "zephyr/board/board.yml.j2", **ctx)
@@ -149,7 +179,9 @@ def _render_board(put, bv: views.BoardView, soc: Soc) -> None:  # type: ignore[n
     put(f"{bdir}/board.cmake", "zephyr/board/board.cmake.j2", **ctx)
     for dom in bv.domains:
         stem = f"{bdir}/{bv.zname}_{soc.name}_{dom.cluster}"
-        put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, **ctx)
+        inventory = firmware.inventory(bv.board, project.catalog) if dom.name == "bmc" else None
+        put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, fw=firmware.firmware_node(bv.board, soc, dom.name),
+            inventory=inventory, **ctx)
         put(f"{stem}_defconfig", "zephyr/board/defconfig.j2", dom=dom, **ctx)
         put(f"{stem}.yaml", "zephyr/board/twister.yaml.j2", dom=dom, **ctx)
 

@@ -114,7 +114,8 @@ def check_workspace(board_files: list[str], boards: list[Board], board_paths: li
 
 def soc_labels(soc: Soc) -> dict[str, str]:
     """Devicetree label -> what defines it, for the labels the SoC's own trees define
-    (templates/dts: the SoC blocks, cpus, interrupt controllers, memory slices, QEMU twin UART).
+    (templates/dts: the SoC blocks, cpus, interrupt controllers, memory slices, QEMU twin UART,
+    the nodes the firmware applications read).
     A test compares this with the labels of the rendered trees, so the two cannot drift."""
     out = {name: f"the SoC block {name}" for name in soc.peripherals}
     for h in soc.harts:
@@ -122,6 +123,8 @@ def soc_labels(soc: Soc) -> dict[str, str]:
         out[f"hlic{h.id}"] = f"hart {h.id}'s interrupt controller"
     for name in ("soc", "plic", "clint", "flash0", "virt_uart"):
         out.setdefault(name, f"the SoC node {name}")
+    for name in ("cmu610_firmware", "cmu610_inventory"):
+        out.setdefault(name, f"the firmware applications' node {name}")
     for region in ("sram", "psram"):
         for dname in ("secure", "bmc"):
             out.setdefault(f"{region}_{dname}", f"the {dname} domain's {region} slice")

@@ -42,15 +42,20 @@ def zephyr_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"ws": ws, "env": env, "libgcc_dir": str(Path(libgcc).parent), "builds": {}}
 
 
-def _build(z: dict[str, object], target: str, *extra: str, ws: Path | None = None) -> Path:
+def _build(z: dict[str, object], target: str, *extra: str, ws: Path | None = None, app: str | None = None) -> Path:
+    """hello_world, or `app` of the workspace's module (apps/secure, apps/bmc), for `target`."""
     builds: dict[str, Path] = z["builds"]  # type: ignore[assignment]
-    key = target + "".join(extra)
+    key = f"{app}:{target}" + "".join(extra)
     if key in builds:
         return builds[key]
     ws = ws or z["ws"]  # type: ignore[assignment]
     assert ws is not None
-    out = ws / "build" / (target.replace("/", "_") + ("_shell" if extra else ""))
-    cmd = ["cmake", "-GNinja", "-S", f"{ZEPHYR_BASE}/samples/hello_world", "-B", str(out),
+    name = target.replace("/", "_") + ("_shell" if extra and not app else "")
+    if app:
+        name = f"{app}_{name}" + "".join(e.rpartition("=")[2] for e in extra)
+    out = ws / "build" / name
+    source = f"{ws}/meta-cmu610/zephyr/apps/{app}" if app else f"{ZEPHYR_BASE}/samples/hello_world"
+    cmd = ["cmake", "-GNinja", "-S", source, "-B", str(out),
            f"-DBOARD={target}", f"-DZEPHYR_MODULES={ws}/meta-cmu610/zephyr",
            # Zephyr's scripts run in this interpreter's environment (pykwalify, pyelftools), not PATH's python3
            f"-DPython3_EXECUTABLE={sys.executable}",
@@ -168,3 +173,44 @@ def test_qemu_smoke_boots_both_clusters_with_a_shell(zephyr_env: dict[str, objec
     assert "Zephyr version 4." in console
     assert "delaying boot 300ms" in console  # cpu1's twin default, not cpu0's
     assert console.index("cmu610_evb_qemu/cmu610/cpu0") < console.index("cmu610_evb_qemu/cmu610/cpu1")
+
+
+@pytest.mark.parametrize("line", ["littlebmc", "bigbmc"])
+def test_the_boards_firmware_passes_its_generated_smoke_spec(zephyr_env: dict[str, object], tmp_path: Path,
+                                                              line: str) -> None:
+    """The module's two applications, the secure one on cpu0 (one image for both lines) and the
+    BMC one built for the line on cpu1, pass the spec `sync` generated from the description:
+    banners, devices, features, and `inventory` listing the board's sensors and fans."""
+    cpu0 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu0", app="secure")
+    cpu1 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu1", f"-DCMU610_LINE={line}", app="bmc")
+    ws: Path = zephyr_env["ws"]  # type: ignore[assignment]
+    r = run_cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
+                "--results", str(tmp_path / "ok"), cwd=ws, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    import json
+    run = json.loads(r.stdout)["runs"][0]
+    assert [c["kind"] for c in run["cases"]] == ["marker"] * 5 + ["command"] + ["never"] * 4
+    console = Path(run["transcript"]).read_text()
+    assert f"hart 1, line {line}" in console and "inventory: 8 entries (6 sensors, 2 fans)" in console
+
+    # the same images against the spec of the board with one sensor less: the listing (and its
+    # count line) no longer match, the boot markers still do
+    import dataclasses
+
+    from cmu610bsp import __version__, firmware, render
+    from cmu610bsp.project import load_project
+
+    project = load_project(ws)
+    board = project.boards[0]
+    fewer = board.model_copy(update={"sensors": board.sensors[1:]})
+    product = next(p for p in project.products if p.name == line)
+    spec = dataclasses.replace(firmware.smoke_spec(fewer, project.soc, project.catalog, product, __version__),
+                               command_within=15)  # the window this test wants to see run out
+    bad = tmp_path / "fewer.yaml"
+    bad.write_text(render.environment().get_template("zephyr/smoke.yaml.j2").render(spec=spec))
+    r = run_cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
+                "--spec", str(bad), "--results", str(tmp_path / "bad"), cwd=ws, timeout=600)
+    assert r.returncode == 2, r.stdout + r.stderr
+    cases = json.loads(r.stdout)["runs"][0]["cases"]
+    assert [c["kind"] for c in cases if not c["passed"]] == ["command"], cases
+    assert "inventory: +7 +entries" in next(c["name"] for c in cases if c["kind"] == "command")

@@ -70,7 +70,8 @@ def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, de
 def smoke(
     board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, deploy: DeployOpt = None,
     spec: Annotated[Path | None, typer.Option("--spec", metavar="FILE", show_default=False,
-                                              help="Smoke spec (default: configs/smoke/[<board>/]<line>.yaml).")] = None,
+                                              help="Smoke spec (default: configs/smoke/[<board>/]<line>.yaml, "
+                                                   "else the generated one).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", show_default=False,
                                                help="Write JUnit XML here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout.")] = False,
