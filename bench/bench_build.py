@@ -57,7 +57,7 @@ def main() -> None:
     print(f"{'no-op rebuild on the fixture, ' + str(runs) + ' runs':40} {'median s':>9} {'quartiles s':>15}")
     print(f"{'kas build (same composition)':40} {k:9.3f} {kq[0]:7.3f}-{kq[2]:.3f}")
     print(f"{'cmu610bsp build littlebmc':40} {o:9.3f} {oq[0]:7.3f}-{oq[2]:.3f}")
-    print(f"overhead ratio: {o / k:.3f} (target < 1.05)")
+    print(f"overhead ratio: {o / k:.3f}")
 
 
 if __name__ == "__main__":
