@@ -25,7 +25,7 @@ SRC_URI = "${CMU610_ZEPHYR_GIT};nobranch=1;destsuffix=zephyr \
 "
 # a tree owned by another user (a shared read-only checkout) is cloned all the same
 FETCHCMD_git = "git -c gc.autoDetach=false -c core.pager=cat -c safe.bareRepository=all -c clone.defaultRemoteName=origin \
-    ${@'-c safe.directory=' + d.getVar('CMU610_ZEPHYR_TREE') if d.getVar('CMU610_ZEPHYR_TREE') else ''}"
+    ${@'-c safe.directory=%s -c safe.directory=%s/.git' % ((d.getVar('CMU610_ZEPHYR_TREE'),) * 2) if d.getVar('CMU610_ZEPHYR_TREE') else ''}"
 do_fetch[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE FETCHCMD_git"
 do_unpack[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE FETCHCMD_git"
 S = "${UNPACKDIR}/zephyr"
