@@ -23,11 +23,23 @@ FILESEXTRAPATHS:prepend := "${@os.path.dirname(d.getVar('CMU610_ZEPHYR_MODULE') 
 SRC_URI = "${CMU610_ZEPHYR_GIT};nobranch=1;destsuffix=zephyr \
            file://zephyr;subdir=cmu610-module \
 "
-# a tree owned by another user (a shared read-only checkout) is cloned all the same
-FETCHCMD_git = "git -c gc.autoDetach=false -c core.pager=cat -c safe.bareRepository=all -c clone.defaultRemoteName=origin \
-    ${@'-c safe.directory=%s -c safe.directory=%s/.git' % ((d.getVar('CMU610_ZEPHYR_TREE'),) * 2) if d.getVar('CMU610_ZEPHYR_TREE') else ''}"
-do_fetch[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE FETCHCMD_git"
-do_unpack[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE FETCHCMD_git"
+# A local tree owned by another user (a shared read-only checkout) is cloned all the same: git
+# (2.39) takes safe.directory only from global configuration, and BitBake's fetcher passes
+# GIT_CONFIG_GLOBAL on: a global configuration that includes the user's own and adds the tree.
+python cmu610_git_safe_directory() {
+    tree = d.getVar("CMU610_ZEPHYR_TREE")
+    if tree:
+        path = d.getVar("CMU610_GIT_CONFIG")
+        bb.utils.mkdirhier(os.path.dirname(path))
+        with open(path, "w") as f:
+            f.write("[include]\n\tpath = ~/.gitconfig\n[safe]\n\tdirectory = %s\n\tdirectory = %s/.git\n" % (tree, tree))
+}
+CMU610_GIT_CONFIG = "${T}/cmu610-gitconfig"
+GIT_CONFIG_GLOBAL = "${@d.getVar('CMU610_GIT_CONFIG') if d.getVar('CMU610_ZEPHYR_TREE') else ''}"
+do_fetch[prefuncs] += "cmu610_git_safe_directory"
+do_fetch[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE GIT_CONFIG_GLOBAL CMU610_GIT_CONFIG"
+do_unpack[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE GIT_CONFIG_GLOBAL CMU610_GIT_CONFIG"
+cmu610_git_safe_directory[vardepsexclude] += "CMU610_ZEPHYR_TREE CMU610_GIT_CONFIG"
 S = "${UNPACKDIR}/zephyr"
 B = "${WORKDIR}/build"
 CMU610_MODULE_SRC = "${UNPACKDIR}/cmu610-module/zephyr"
