@@ -71,13 +71,17 @@ def config_header(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -
     return "\n".join([*lines, "", "#endif", ""])
 
 
+def linker_config(soc: Soc, twin: bool = True) -> str:
+    """cmu610_boot_config.ld: where the boot stage is linked (the flash base)."""
+    return f"CMU610_FLASH_BASE = {soc.qemu.flash_base if twin else soc.memory['flash'].base:#x};\n"
+
+
 def build(board: Board, soc: Soc, catalog: Catalog, out: Path, cross_compile: str = "riscv64-unknown-elf-",
           twin: bool = True) -> Path:
     """Compile the boot stage for this board into out/bootstage.bin (and .elf beside it)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "cmu610_boot_config.h").write_text(config_header(board, soc, catalog, twin))
-    (out / "cmu610_boot_config.ld").write_text(
-        f"CMU610_FLASH_BASE = {soc.qemu.flash_base if twin else soc.memory['flash'].base:#x};\n")
+    (out / "cmu610_boot_config.ld").write_text(linker_config(soc, twin))
     gcc, hart = f"{cross_compile}gcc", soc.harts[0]
     base_march = hart.isa.split("_")[0]
     # GCC 12 picks its rv64 multilib for rv32..._zicsr_zifencei: point the link at the rv32 libgcc

@@ -26,6 +26,8 @@ from cmu610bsp.workspace import Workspace, load_project
 _STANDIN_FILES = (
     "conf/machine/include/riscv/arch-riscv.inc",
     "classes/base.bbclass",
+    "classes/deploy.bbclass",
+    "classes/nopackages.bbclass",
     "classes/obmc-phosphor-image.bbclass",
     "recipes/entity-manager_git.bb",
 )
@@ -111,6 +113,9 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                 missing = [f for f in product.image_features if f not in have]
                 if missing:
                     findings.append(Finding(str(recipe.relative_to(ws.root)), "IMAGE_FEATURES", f"missing {missing}"))
+            if d is not None:
+                findings += [Finding(str(recipe.relative_to(ws.root)), field, reason)
+                             for field, reason in _firmware_findings(recipe.stem.split("_")[0], d)]
         for append in sorted(root.glob("recipes-*/*/*.bbappend")):
             for b in project.boards:
                 d = store(b.name)
@@ -120,6 +125,41 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                     findings.append(Finding(
                         str(append.relative_to(ws.root)), "SRC_URI", f"{b.name}.json not fetched for MACHINE={b.name}"))
     return _result("bitbake-parse", findings, f"{parsed} parses with BitBake's parser (oe-core and meta-phosphor files stood in)")
+
+
+FIRMWARE = ("cmu610-secure-fw", "cmu610-bmc-fw")
+FLASH_IMAGE = "cmu610-flash-image"
+
+
+def _firmware_findings(pn: str, d: Any) -> list[tuple[str, str]]:
+    """What the firmware chain needs of a parsed recipe: firmware and flash image build with the
+    workspace's toolchain, its identity in their signatures, nothing native (no fakeroot), a
+    deploy task; the flash image waits for both firmwares; a line's image for the flash image."""
+    out: list[tuple[str, str]] = []
+    def flag(task: str, name: str) -> list[str]:
+        return str(d.getVarFlag(task, name) or "").split()
+
+    if pn in (*FIRMWARE, FLASH_IMAGE):
+        if d.getVar("INHIBIT_DEFAULT_DEPS") != "1":
+            out.append(("INHIBIT_DEFAULT_DEPS", "not 1: OE's cross compiler and libc would be built"))
+        for task in ("do_prepare_recipe_sysroot", "do_install", "do_devshell"):
+            if any("fakeroot" in dep for dep in flag(task, "depends")):
+                out.append((f"{task}[depends]", "still waits for virtual/fakeroot-native"))
+        if "CMU610_TOOLCHAIN_ID" not in flag("do_compile", "vardeps"):
+            out.append(("do_compile[vardeps]", "the toolchain's identity is not in the signature"))
+        if "CMU610_TOOLCHAIN_PATH" not in flag("do_compile", "vardepsexclude"):
+            out.append(("do_compile[vardepsexclude]", "the toolchain's place would be in the signature"))
+        if "do_deploy" not in (d.getVar("__BBTASKS", False) or []):
+            out.append(("do_deploy", "no deploy task"))
+    if pn in FIRMWARE and not (d.getVar("CMU610_FW_APP") or "").strip():
+        out.append(("CMU610_FW_APP", "no application directory"))
+    if pn == FLASH_IMAGE:
+        missing = [f for f in FIRMWARE if f"{f}:do_deploy" not in flag("do_compile", "depends")]
+        if missing:
+            out.append(("do_compile[depends]", f"does not wait for {', '.join(missing)}:do_deploy"))
+    if pn.endswith("-image") and pn != FLASH_IMAGE and f"{FLASH_IMAGE}:do_deploy" not in flag("do_image_complete", "depends"):
+        out.append(("do_image_complete[depends]", f"the line's image does not build {FLASH_IMAGE}"))
+    return out
 
 
 def _machine_expectations(project: Project, board: Any, twin: bool) -> dict[str, str]:

@@ -6,7 +6,8 @@ Like `views.py`, this decides and the templates print.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from cmu610bsp import i3c
 from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
@@ -109,6 +110,32 @@ def machine_name(board: Board, twin: bool) -> str:
 def zephyr_targets(board: Board, soc: Soc, twin: bool) -> list[str]:
     z = zephyr_name(board.name) + ("_qemu" if twin else "")
     return [f"{z}/{soc.name}/cpu{getattr(board.domains, d).hart}" for d in ("secure", "bmc")]
+
+
+def flash_layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
+    """What the flash image recipe packs by (files/<machine>/flash-layout.json): the partition
+    table as flash.Partition fields, each domain's RAM window, the flash size."""
+    from cmu610bsp import bootstage
+
+    return {
+        "board": board.name, "machine": machine_name(board, twin), "flash_size": soc.memory["flash"].size,
+        "partitions": [asdict(p) for p in bootstage.partitions(board)],
+        "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit}
+                    for d, w in sorted(bootstage.windows(board, soc, catalog, twin).items())},
+    }
+
+
+def standalone_flash_module() -> str:
+    """cmu610bsp/flash.py as the layer carries it (files/cmu610_flash.py): BitBake has no cmu610bsp
+    package, so its one import of it (the error type) becomes a local class."""
+    from cmu610bsp import flash
+
+    text = Path(flash.__file__).read_text()
+    old = "from cmu610bsp.errors import BspError\n"
+    if old not in text:
+        raise AssertionError("cmu610bsp/flash.py no longer imports BspError as the layer copy expects")
+    return text.replace(old, "\n\nclass BspError(Exception):\n"
+                             '    """A packing error (cmu610bsp.errors.BspError in the tool)."""\n')
 
 
 def products_for(board: Board, products: tuple[Product, ...]) -> list[Product]:

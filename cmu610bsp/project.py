@@ -8,7 +8,7 @@ shows every problem and nothing is written.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +40,15 @@ class OpenBmcPin(Strict):
 
     url: str = "https://github.com/openbmc/openbmc.git"
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
+
+
+class ZephyrPin(Strict):
+    """The Zephyr tree both harts' firmware is built from: kas checks it out (repo `zephyr`),
+    the firmware recipes fetch it from there at this commit (`--source zephyr=PATH`: a local tree).
+    The default is the Zephyr 4.0.0 snapshot the layer is built and booted with."""
+
+    url: str = "https://github.com/shiyu-sz/zephyr-4.0.0.git"
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "0d6f47a50097fa9c77e4a75ace91d35a2ab80a21"
 
 
 class ToolchainRecord(Strict):
@@ -77,6 +86,7 @@ class WorkspaceConfig(Strict):
     products: list[str] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
     catalog: str | None = None
     openbmc: OpenBmcPin = OpenBmcPin()
+    zephyr: ZephyrPin = ZephyrPin()
     toolchain: ToolchainRecord | None = None
     keep: list[str] = Field(default_factory=list)
     # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
@@ -102,6 +112,7 @@ class Project:
     openbmc_commit: str
     toolchain: ToolchainRecord
     maintainer: str | None = None
+    zephyr: ZephyrPin = field(default_factory=ZephyrPin)
 
 
 def load_project(root: Path, config: WorkspaceConfig | None = None,
@@ -123,4 +134,4 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
     if findings:
         raise BspError(headline, findings)
     return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
-                   cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer)
+                   cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer, cfg.zephyr)

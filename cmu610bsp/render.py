@@ -10,7 +10,7 @@ import json
 
 import jinja2
 
-from cmu610bsp import __version__, firmware, layer, resources, views
+from cmu610bsp import __version__, bootstage, firmware, layer, resources, views
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -24,6 +24,10 @@ OPENBMC_LAYERS = (
     "meta-openembedded/meta-python",
     "meta-phosphor",
 )
+
+
+# md5 of Zephyr's LICENSE (Apache-2.0) for the firmware's LIC_FILES_CHKSUM: BitBake checks it
+ZEPHYR_LICENSE_MD5 = "fa818a259cbed7ce8bc2a22d35a464fc"
 
 
 def _hex(value: int) -> str:
@@ -81,6 +85,7 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
             _render_board(put, bv, soc, project)
     _render_apps(put, out, project)
     _render_layer(put, project)
+    _render_firmware(put, out, project)
     _render_kas(put, project)
     return dict(sorted(out.items()))
 
@@ -123,6 +128,32 @@ def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def
     for b in boards:
         put(f"{em_dir}/files/{b.name}.json", "layer/entity-manager.json.j2",
             config=layer.entity_manager_config(b, project.soc, project.catalog))
+
+
+def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # type: ignore[no-untyped-def]
+    """Classes and recipes that build both harts' Zephyr firmware and the flash image."""
+    soc = project.soc
+    put(f"{LAYER}/classes/cmu610_baremetal.bbclass", "layer/classes/cmu610_baremetal.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_zephyr.bbclass", "layer/classes/cmu610_zephyr.bbclass.j2", zephyr=project.zephyr,
+        zephyr_license_md5=ZEPHYR_LICENSE_MD5)
+    fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
+    for domain, title in (("secure", "CMU610 secure-domain firmware"), ("bmc", "CMU610 BMC-domain firmware")):
+        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title)
+    fl = f"{LAYER}/recipes-bsp/cmu610-flash"
+    put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
+    put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
+    # what BitBake cannot import from cmu610bsp: the packer module and the boot stage's sources
+    out[f"{fl}/files/cmu610_flash.py"] = layer.standalone_flash_module()
+    for src in sorted(bootstage.SOURCES.iterdir()):
+        if src.is_file():
+            out[f"{fl}/files/bootstage/{src.name}"] = src.read_text()
+    for b in sorted(project.boards, key=lambda b: b.name):
+        for twin in (False, True):
+            mdir = f"{fl}/files/{layer.machine_name(b, twin)}"
+            out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
+            out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
+            out[f"{mdir}/flash-layout.json"] = json.dumps(layer.flash_layout(b, soc, project.catalog, twin),
+                                                          indent=2, sort_keys=True) + "\n"
 
 
 def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]

@@ -212,3 +212,27 @@ def test_oelint_and_kas_and_em_checks_fail_on_bad_files(workspace: Path) -> None
     assert res["oelint"]["status"] == "failed"
     assert res["kas-schema"]["status"] == "failed" and res["kas-schema"]["findings"][0]["file"] == "configs/kas/bigbmc.yml"
     assert res["entity-manager"]["status"] == "failed"
+
+
+def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
+    """The firmware recipes, their classes and the flash image are parsed by BitBake's parser and
+    linted by oelint-adv; a toolchain missing from the signatures or a line image that no longer
+    builds the flash image is a finding. (The fakeroot dependencies the classes strip come from
+    oe-core's base.bbclass, stood in empty here: the OpenBMC build test covers those.)"""
+    layer = workspace / "meta-cmu610"
+    assert sorted(p.name for p in (layer / "recipes-bsp").rglob("*.bb")) == [
+        "cmu610-bmc-fw_1.0.bb", "cmu610-flash-image_1.0.bb", "cmu610-secure-fw_1.0.bb"]
+    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert res["bitbake-parse"]["status"] == "ok" and res["oelint"]["status"] == "ok", res
+    cls = layer / "classes/cmu610_baremetal.bbclass"
+    cls.write_text(cls.read_text().replace('do_compile[vardeps] += "CMU610_TOOLCHAIN_ID"', ""))
+    image = layer / "recipes-core/images/cmu610-littlebmc-image.bb"
+    image.write_text(image.read_text().replace('do_image_complete[depends] += "cmu610-flash-image:do_deploy"', ""))
+    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    found = {(f["file"].rsplit("/", 1)[-1], f["field"]) for f in
+             {c["name"]: c for c in json.loads(r.stdout)["checks"]}["bitbake-parse"]["findings"]}
+    assert r.returncode == 2
+    for recipe in ("cmu610-secure-fw_1.0.bb", "cmu610-flash-image_1.0.bb"):
+        assert (recipe, "do_compile[vardeps]") in found
+    assert ("cmu610-littlebmc-image.bb", "do_image_complete[depends]") in found

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,6 +163,67 @@ def _tool_pid(launcher: subprocess.Popen[str]) -> int:
             return int(kids[0])
         time.sleep(0.05)
     raise AssertionError("runuser started nothing")
+
+
+ZEPHYR_BASE = os.environ.get("ZEPHYR_BASE", "")
+BANNERS = ("Hello World! cmu610_evb_qemu/cmu610/cpu0", "Hello World! cmu610_evb_qemu/cmu610/cpu1")
+
+
+@pytest.mark.zephyr
+def test_firmware_and_flash_image_built_by_bitbake_boot_in_qemu(tool: dict[str, object]) -> None:
+    """Both harts' Zephyr firmware and the flash image, built offline by the OpenBMC tree's BitBake
+    from a local Zephyr tree with the workspace's toolchain (Debian's GCC stand-in), for the QEMU
+    twin; then a no-op rebuild; then the deployed flash.bin boots on QEMU virt as pflash: the boot
+    stage checks both images and each hart prints its banner."""
+    if not ZEPHYR_BASE or not (Path(ZEPHYR_BASE) / ".git").exists():
+        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    if not shutil.which("qemu-system-riscv32"):
+        pytest.skip("qemu-system-riscv32 not installed")
+    ws = Path(str(tool["ws"]))
+    argv = ("build", "littlebmc", "--board", "cmu610-evb-qemu", "--offline", "--source", f"openbmc={tool['tree']}",
+            "--source", f"zephyr={ZEPHYR_BASE}", "--target", "cmu610-flash-image", "--json")
+    times = []
+    for _ in range(2):
+        start = time.monotonic()
+        r = _run(tool, *argv, timeout=7200)
+        times.append(time.monotonic() - start)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        data = json.loads(r.stdout)
+        assert data["result"] == "success", data
+    deploy = ws / "build" / "littlebmc" / "tmp" / "deploy" / "images" / "cmu610-evb-qemu"
+    names = {a["path"].rsplit("/", 1)[-1] for a in data["artifacts"]}
+    assert {"zephyr-cpu0.elf", "zephyr-cpu0.bin", "zephyr-cpu1.elf", "zephyr-cpu1.bin", "flash.bin",
+            "flash-manifest.json"} <= names, names
+    flash_bin = deploy / "flash.bin"
+    assert flash_bin.stat().st_size == 32 * 2**20
+    manifest = json.loads((deploy / "flash-manifest.json").read_text())
+    images = {p["partition"]: p["image"] for p in manifest["partitions"] if p.get("image")}
+    assert images["secure-fw"]["hart"] == 0 and images["bmc-fw-a"]["hart"] == 1 and images["bmc-fw-b"]["hart"] == 1
+    elf = (deploy / "zephyr-cpu1.elf").read_bytes()
+    assert elf[:5] == b"\x7fELF\x01" and b"GCC: (" in elf  # .comment: the compiler that built it
+    lines: list[str] = []
+    qemu = subprocess.Popen(["qemu-system-riscv32", "-machine", "virt", "-smp", "2", "-m", "256", "-bios", "none",
+                             "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
+                             "-drive", f"if=pflash,unit=0,format=raw,file={flash_bin},readonly=on"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    # a boot that prints nothing must not hang the test: QEMU is killed after 240 s whatever it does
+    watchdog = threading.Timer(240, os.killpg, (qemu.pid, signal.SIGKILL))
+    watchdog.start()
+    try:
+        assert qemu.stdout is not None
+        while not all(any(b in line for line in lines) for b in BANNERS):
+            line = qemu.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip())
+    finally:
+        watchdog.cancel()
+        os.killpg(qemu.pid, signal.SIGKILL)
+        qemu.wait()
+    out = "\n".join(lines)
+    assert "boot: secure-fw: ok" in out and "boot: bmc-fw-a: ok" in out, out
+    assert all(b in out for b in BANNERS), out
+    print(f"\nfirmware + flash image: build {times[0]:.0f} s, no-op rebuild {times[1]:.0f} s; QEMU flash boot ok")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])

@@ -72,7 +72,8 @@ def test_install_check_show_and_consumers(workspace: Path, real_toolchain: tuple
     generated = "".join((workspace / f).read_text() for f in ("configs/kas/toolchain.yml", "meta-cmu610/zephyr/toolchain.env"))
     assert cache["CMU610BSP_CACHE"] not in generated  # nothing machine-specific is committed
     kas = yaml.safe_load((workspace / "configs/kas/toolchain.yml").read_text())
-    assert kas["env"] == {"CMU610_TOOLCHAIN_PATH": ""}  # the building machine's, set by `build`
+    # the building machine's, set by `build` (and the Python Zephyr's scripts run in)
+    assert kas["env"] == {"CMU610_TOOLCHAIN_PATH": "", "CMU610_ZEPHYR_PYTHON": "python3"}
     assert f'CMU610_TOOLCHAIN_SHA256 = "{digest}"' in kas["local_conf_header"]["cmu610-toolchain"]
     r = run_cli("toolchain", "show", "--json", cwd=workspace, env=cache)
     shown = json.loads(r.stdout)

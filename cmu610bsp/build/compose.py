@@ -17,10 +17,14 @@ from typing import Any
 
 import yaml
 
+from cmu610bsp import proc
 from cmu610bsp.errors import BspError, writing
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
 from cmu610bsp.yamlio import read_text
 
+# Sources a recipe fetches (not kas repositories) that --source can point at a local tree:
+# Zephyr, fetched by the firmware recipes at the revision pinned in cmu610bsp.yml (`zephyr:`).
+BITBAKE_SOURCES = ("zephyr",)
 _HASHSERV = re.compile(r"[\w.-]+:\d+")
 _URL = re.compile(r"(https?|file|ftp|s3|gs)://\S+")
 
@@ -174,9 +178,11 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
     repos: dict[str, object] = {"cmu610bsp": {"path": str(root)}}
     known = composed_repos(root, req.line)
     for name, path in sorted(req.sources.items()):
+        if name in BITBAKE_SOURCES:
+            continue
         if name not in known:
             raise BspError(f"--source {name}={path}: the configuration has no repository {name!r}",
-                           hint="repositories: " + ", ".join(sorted(known)))
+                           hint="repositories: " + ", ".join(sorted([*known, *BITBAKE_SOURCES])))
         repos[name] = {"url": None, "path": str(path.resolve())}
     workspace_layer = Paths(root, req.line).build / "workspace"
     if (workspace_layer / "conf" / "layer.conf").is_file():
@@ -184,7 +190,7 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
     data["repos"] = repos
     data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req))}
-    conf = []
+    conf = _zephyr_tree(req.sources.get("zephyr"))
     if req.offline:
         conf.append('BB_NO_NETWORK = "1"')
     if req.cache:
@@ -198,6 +204,20 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
         # kas writes local_conf_header entries sorted by id: this one must come last
         data["local_conf_header"] = {"zz-cmu610bsp-run": "\n".join(conf) + "\n"}
     return data
+
+
+def _zephyr_tree(tree: Path | None) -> list[str]:
+    """--source zephyr=PATH: the firmware recipes clone Zephyr from PATH at its HEAD (a local
+    checkout is taken as it is committed, like --source openbmc; `unpinned` reports it)."""
+    if tree is None:
+        return []
+    path = tree.resolve()
+    # a shared checkout may belong to another user: git refuses it without safe.directory
+    r = proc.run(["git", "-c", f"safe.directory={path}", "-C", str(path), "rev-parse", "HEAD"], timeout=60)
+    if r.returncode or not re.fullmatch(r"[0-9a-f]{40}", r.stdout.strip()):
+        raise BspError(f"--source zephyr={tree}: not a git checkout with a commit ({r.stderr.strip() or r.stdout.strip()})",
+                       hint="the firmware recipes clone Zephyr at a revision: give a git clone of Zephyr")
+    return [f'CMU610_ZEPHYR_TREE = "{path}"', f'CMU610_ZEPHYR_SRCREV = "{r.stdout.strip()}"']
 
 
 def _bitbake_lib(root: Path, req: Request) -> Path:
@@ -237,6 +257,9 @@ def environment(root: Path, line: str) -> dict[str, str]:
     env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
     record = project.load_config(root).toolchain or project.STANDIN_TOOLCHAIN
     env["CMU610_TOOLCHAIN_PATH"] = str(toolchain.location(record))
+    # Zephyr's build scripts need pykwalify and pyelftools: dependencies of cmu610bsp, so this
+    # interpreter (declared as kas env in configs/kas/toolchain.yml)
+    env["CMU610_ZEPHYR_PYTHON"] = sys.executable
     env.setdefault("LANG", "en_US.UTF-8")
     return env
 
@@ -259,7 +282,7 @@ def unpinned(root: Path, req: Request) -> list[str]:
     lock_file = root / KAS_DIR / "base.lock.yml"
     lock = read_kas_file(lock_file) if lock_file.is_file() else {}
     locked = set((lock.get("overrides") or {}).get("repos") or {})
-    out = []
+    out = [f"{name} (local checkout {req.sources[name]})" for name in BITBAKE_SOURCES if name in req.sources]
     for name, repo in sorted(composed_repos(root, req.line).items()):
         if name in req.sources:
             out.append(f"{name} (local checkout {req.sources[name]})")

@@ -1,0 +1,163 @@
+"""The flash image: the board's partition table filled with the boot stage and each domain's
+image behind a header the boot stage checks, erased (0xFF) everywhere else, and its manifest.
+
+Standard library only (and cmu610bsp.errors), so the layer's BitBake recipe can run this very
+code; the model is turned into `Partition`s by `cmu610bsp.bootstage.partitions`.
+
+Header (little-endian, HEADER_SIZE bytes, at offset 0 of each firmware partition, the image
+right behind it); the boot stage (data/bootstage/boot.c) reads the same layout:
+
+    0  magic        u32  b"C610"
+    4  version      u16  HEADER_VERSION
+    6  header_size  u16  HEADER_SIZE
+    8  load_address u32  where the image is copied to (its domain's RAM)
+   12  entry        u32  where the hart jumps, inside the copied image
+   16  image_size   u32  bytes of image behind the header
+   20  hart         u32  the hart that may run it
+   24  sha256       32 bytes over the image
+   56  reserved     u32  0
+   60  header_crc   u32  CRC-32 (zlib's) over bytes 0..59
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+
+class BspError(Exception):
+    """A packing error (cmu610bsp.errors.BspError in the tool)."""
+
+MAGIC = 0x30313643  # b"C610" read as a little-endian u32
+HEADER_VERSION = 1
+_FORMAT = "<IHHIIII32sI"
+HEADER_SIZE = struct.calcsize(_FORMAT) + 4
+ERASED = 0xFF
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One row of the partition table, with the hart that runs what it holds."""
+
+    name: str
+    offset: int
+    size: int
+    role: str              # "boot" | "firmware" | "data"
+    domain: str            # owning domain: "secure" | "bmc"
+    hart: int              # the owning domain's hart
+    slot: str | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    """One domain's raw image (objcopy -O binary) and where it runs."""
+
+    data: bytes
+    load_address: int
+    entry: int
+    hart: int
+
+
+@dataclass(frozen=True)
+class Header:
+    load_address: int
+    entry: int
+    image_size: int
+    hart: int
+    sha256: bytes
+    version: int = HEADER_VERSION
+
+
+def header(image: Image) -> bytes:
+    """The HEADER_SIZE bytes that precede `image` in its partition."""
+    body = struct.pack(_FORMAT, MAGIC, HEADER_VERSION, HEADER_SIZE, image.load_address, image.entry,
+                       len(image.data), image.hart, hashlib.sha256(image.data).digest(), 0)
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def read_header(raw: bytes, where: str) -> Header:
+    """Parse and check a header as the boot stage does; `where` names the partition in errors."""
+    if len(raw) < HEADER_SIZE:
+        raise BspError(f"{where}: {len(raw)} bytes, too short for a {HEADER_SIZE}-byte image header")
+    body, (crc,) = raw[:HEADER_SIZE - 4], struct.unpack_from("<I", raw, HEADER_SIZE - 4)
+    magic, version, size, load, entry, image_size, hart, digest, _ = struct.unpack(_FORMAT, body)
+    if magic != MAGIC:
+        raise BspError(f"{where}: bad magic {magic:#010x} (expected {MAGIC:#010x}): no image header")
+    if crc != zlib.crc32(body):
+        raise BspError(f"{where}: header CRC {crc:#010x} does not match its bytes ({zlib.crc32(body):#010x})")
+    if version != HEADER_VERSION or size != HEADER_SIZE:
+        raise BspError(f"{where}: header version {version} size {size}, this tool writes {HEADER_VERSION} size {HEADER_SIZE}")
+    return Header(load, entry, image_size, hart, digest, version)
+
+
+def check_image(raw: bytes, where: str) -> Header:
+    """What the boot stage checks of a firmware partition's bytes: the header, then the image's
+    size and sha256 against it."""
+    h = read_header(raw, where)
+    data = raw[HEADER_SIZE:HEADER_SIZE + h.image_size]
+    if len(data) < h.image_size:
+        raise BspError(f"{where}: the header says {h.image_size} bytes of image, the partition holds {len(data)}")
+    if hashlib.sha256(data).digest() != h.sha256:
+        raise BspError(f"{where}: the image's sha256 does not match its header")
+    return h
+
+
+def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_size: int, *, boot: bytes) -> bytes:
+    """One flash_size image: `boot` (the boot stage, raw) at the start of the boot partition, each
+    domain's header + image (`images` keyed by domain) in its firmware partition, in slot A and
+    in slot B alike (a factory image: either slot boots), 0xFF everywhere else.
+    A domain without an image, an image without a partition, or one that does not fit is a BspError."""
+    out = bytearray([ERASED]) * flash_size
+    unused = set(images)
+    for p in sorted(partitions, key=lambda p: p.offset):
+        if p.offset + p.size > flash_size:
+            raise BspError(f"{p.name}: ends at {p.offset + p.size:#x}, past the end of the {flash_size:#x}-byte flash")
+        if p.role == "boot":
+            content, what = boot, "the boot stage"
+        elif p.role == "firmware":
+            content, what = _image_content(p, images)
+            unused.discard(p.domain)
+        else:
+            continue
+        if len(content) > p.size:
+            raise BspError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition, "
+                           f"{len(content) - p.size} bytes too many")
+        out[p.offset:p.offset + len(content)] = content
+    if unused:
+        raise BspError(f"no firmware partition for the image of domain {', '.join(sorted(unused))}")
+    return bytes(out)
+
+
+def _image_content(p: Partition, images: Mapping[str, Image]) -> tuple[bytes, str]:
+    """A firmware partition's bytes (header + image) and how to name them in an error."""
+    if p.domain not in images:
+        have = ", ".join(sorted(images)) or "none"
+        raise BspError(f"{p.name}: no image given for the {p.domain} domain (have: {have})")
+    image = images[p.domain]
+    if image.hart != p.hart:
+        raise BspError(f"{p.name}: the {p.domain} image is for hart {image.hart}, the partition's domain runs on hart {p.hart}")
+    return header(image) + image.data, f"the {p.domain} image ({HEADER_SIZE}-byte header + {len(image.data)} bytes)"
+
+
+def manifest(partitions: Sequence[Partition], flash: bytes) -> list[dict[str, object]]:
+    """What each partition of a packed image holds: offset, size, sha256 of the partition's bytes,
+    domain and hart (none for the boot partition: every hart starts there), and for an image
+    partition the header it carries, checked against the image (JSON-ready)."""
+    out: list[dict[str, object]] = []
+    for p in sorted(partitions, key=lambda p: p.offset):
+        raw = flash[p.offset:p.offset + p.size]
+        entry: dict[str, object] = {
+            "partition": p.name, "offset": p.offset, "size": p.size, "role": p.role, "slot": p.slot,
+            "domain": p.domain, "hart": None if p.role == "boot" else p.hart, "sha256": hashlib.sha256(raw).hexdigest(),
+            "erased": raw.count(ERASED) == len(raw),
+        }
+        if p.role == "firmware":
+            h = check_image(raw, p.name)
+            entry["image"] = {"load_address": h.load_address, "entry": h.entry, "size": h.image_size,
+                              "hart": h.hart, "sha256": h.sha256.hex()}
+        out.append(entry)
+    return out
