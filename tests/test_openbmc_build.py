@@ -211,7 +211,8 @@ def test_firmware_and_flash_image_built_by_bitbake_boot_in_qemu(tool: dict[str, 
     watchdog.start()
     try:
         assert qemu.stdout is not None
-        while not all(any(b in line for line in lines) for b in BANNERS):
+        # both harts write to the twin's one UART: a banner may be cut by the other hart's line
+        while not _banners_seen("\n".join(lines)):
             line = qemu.stdout.readline()
             if not line:
                 break
@@ -222,8 +223,13 @@ def test_firmware_and_flash_image_built_by_bitbake_boot_in_qemu(tool: dict[str, 
         qemu.wait()
     out = "\n".join(lines)
     assert "boot: secure-fw: ok" in out and "boot: bmc-fw-a: ok" in out, out
-    assert all(b in out for b in BANNERS), out
+    assert _banners_seen(out), out
     print(f"\nfirmware + flash image: build {times[0]:.0f} s, no-op rebuild {times[1]:.0f} s; QEMU flash boot ok")
+
+
+def _banners_seen(out: str) -> bool:
+    """Each hart's banner, allowing the other hart's output between its words (one UART)."""
+    return out.count("Hello World!") == len(BANNERS) and all(b.removeprefix("Hello World! ") in out for b in BANNERS)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
