@@ -134,6 +134,9 @@ def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path, fi
         _kas(),
         _tool("dtc", "dtc", apt + "device-tree-compiler"),
         _tool("qemu", "qemu-system-riscv32", apt + "qemu-system-misc"),
+        # the firmware recipes take these from the host (HOSTTOOLS), as Zephyr's build does
+        _tool("cmake", "cmake", apt + "cmake"),
+        _tool("ninja", "ninja", apt + "ninja-build"),
         _toolchain(toolchain_path, prefix, stand_in, fix),
         _locale(),
         _disk(where),
