@@ -19,26 +19,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from benchlib import compile_tool, timed
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "buildsys"
 
-
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=21)
     runs = ap.parse_args().runs
-    import cmu610bsp
-
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(cmu610bsp.__file__).parent)], check=True)
+    compile_tool()
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"
         subprocess.run([sys.executable, "-m", "cmu610bsp", "init", str(ws)], check=True, capture_output=True)

@@ -15,23 +15,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def timed(argv: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+from benchlib import compile_tool, timed
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=21)
     runs = ap.parse_args().runs
-    import cmu610bsp
-
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(cmu610bsp.__file__).parent)], check=True)
+    compile_tool()
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "ws"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmu610bsp import flash, proc
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, ChildFailed
 from cmu610bsp.model import Board, Catalog, Soc
 from cmu610bsp.views import board_view
 
@@ -103,5 +103,5 @@ def _run(argv: list[str]) -> str:
     except FileNotFoundError:
         raise BspError(f"{argv[0]} not found", hint="install gcc-riscv64-unknown-elf or a XuanTie toolchain") from None
     if r.returncode:
-        raise BspError(f"{argv[0]} failed (exit {r.returncode}) building the boot stage:\n{r.stderr.strip()[-2000:]}")
+        raise ChildFailed(argv, r.returncode, hint="building the boot stage:\n" + r.stderr.strip()[-2000:])
     return r.stdout

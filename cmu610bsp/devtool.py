@@ -19,8 +19,9 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     overlay (its sources, caches, network setting) is kept; BitBake's server is stopped after."""
     req = compose.Request(line, sources=sources, offline=offline)
     paths = compose.Paths(root, line)
+    lines = lines_of(root)
     if sources or offline or not paths.overlay.is_file():
-        _, machine = lines_of(root).machine(line, None)
+        _, machine = lines.machine(line, None)
         compose.write_overlay(root, req, machine)
     command = shlex.join(["devtool", *args])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
@@ -30,7 +31,7 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     with bitbake.claim(paths.build):
         bitbake.devtool_layer_as_devtool_writes_it(paths.build)
         bitbake.drop_stale_parser_tables(paths.build)
-        rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line))
+        rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line, lines.toolchain))
     if rc:
         raise ChildFailed(["devtool", *args], rc, hint=f"the output above; kas ran it as: {shlex.join(argv)}")
 
@@ -38,10 +39,11 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
 def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600) -> list[str]:
     """Pin every repository of the line's composition in kas lock files; returns them."""
     req = compose.Request(line, sources=sources)
-    _, machine = lines_of(root).machine(line, None)
+    lines = lines_of(root)
+    _, machine = lines.machine(line, None)
     compose.write_overlay(root, req, machine)
     argv = compose.kas("lock", compose.composition(root, line))
-    r = proc.run(argv, cwd=root, env=compose.environment(root, line), timeout=timeout)
+    r = proc.run(argv, cwd=root, env=compose.environment(root, line, lines.toolchain), timeout=timeout)
     if r.returncode:
         raise ChildFailed(list(argv), r.returncode, hint=(r.stderr or r.stdout).strip()[-800:])
     return sorted(str(p.relative_to(root)) for p in (root / "configs/kas").glob("*.lock.yml"))

@@ -33,6 +33,27 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
     return arm
 
 
+def _capture(args: tuple[str, ...], cwd: Path | None, env: Mapping[str, str] | None, timeout: float | None,
+             input: bytes | None) -> tuple[int, bytes, bytes]:
+    """Run a child to completion, output captured as bytes; its whole group is killed on any way
+    out (a timeout is the user-facing Timeout). What `run` and `run_binary` share."""
+    log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
+    proc = subprocess.Popen(
+        args, cwd=cwd, env=dict(env) if env is not None else None,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent(),
+    )
+    try:
+        out, err = proc.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        raise Timeout(f"{args[0]} ran past {timeout:g} s and was stopped") from None
+    except BaseException:
+        kill_group(proc)
+        raise
+    return proc.returncode, out, err
+
+
 @dataclass(frozen=True)
 class Result:
     argv: tuple[str, ...]
@@ -48,24 +69,10 @@ def run(
     timeout: float | None = None,
     input: str | None = None,
 ) -> Result:
-    """Run argv to completion and capture its output; kill its whole group on any way out."""
+    """Run argv to completion and capture its output as text (undecodable bytes replaced)."""
     args = tuple(str(a) for a in argv)
-    where = str(cwd or Path.cwd())
-    log.debug("%s$ %s", where, shlex.join(args))
-    proc = subprocess.Popen(
-        args, cwd=cwd, env=dict(env) if env is not None else None, text=True,
-        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, preexec_fn=die_with_parent(),
-    )
-    try:
-        out, err = proc.communicate(input=input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        raise Timeout(f"{args[0]} ran past {timeout:g} s and was stopped") from None
-    except BaseException:
-        kill_group(proc)
-        raise
-    return Result(args, proc.returncode, out, err)
+    rc, out, err = _capture(args, cwd, env, timeout, input.encode() if input is not None else None)
+    return Result(args, rc, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
 @dataclass(frozen=True)
@@ -79,15 +86,8 @@ class BinaryResult:
 def run_binary(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) -> BinaryResult:
     """`run` for a child whose output is bytes to keep as they are (git merge-file's merge)."""
     args = tuple(str(a) for a in argv)
-    log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
-    proc = subprocess.Popen(args, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, preexec_fn=die_with_parent())
-    try:
-        out, err = proc.communicate()
-    except BaseException:
-        kill_group(proc)
-        raise
-    return BinaryResult(args, proc.returncode, out, err)
+    rc, out, err = _capture(args, cwd, None, None, None)
+    return BinaryResult(args, rc, out, err)
 
 
 def kill_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes], grace: float = 3.0) -> None:

@@ -7,6 +7,8 @@ environment with StrictUndefined so a template typo fails loudly instead of prin
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from pathlib import Path
 
 import jinja2
 
@@ -144,9 +146,8 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
     # what BitBake cannot import from cmu610bsp: the packer module and the boot stage's sources
     out[f"{fl}/files/cmu610_flash.py"] = layer.standalone_flash_module()
-    for src in sorted(bootstage.SOURCES.iterdir()):
-        if src.is_file():
-            out[f"{fl}/files/bootstage/{src.name}"] = src.read_text()
+    _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
+          sorted(src.name for src in bootstage.SOURCES.iterdir() if src.is_file()))
     for b in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
             mdir = f"{fl}/files/{layer.machine_name(b, twin)}"
@@ -154,6 +155,12 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
             out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
             out[f"{mdir}/flash-layout.json"] = json.dumps(layer.flash_layout(b, soc, project.catalog, twin),
                                                           indent=2, sort_keys=True) + "\n"
+
+
+def _ship(out: dict[str, str], src: Path, dest: str, names: Iterable[str]) -> None:
+    """Sources the layer carries as they are (no board data in them): copied, not rendered."""
+    for name in names:
+        out[f"{dest}/{name}"] = (src / name).read_text()
 
 
 def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
@@ -187,10 +194,8 @@ def _render_apps(put, out: dict[str, str], project: Project) -> None:  # type: i
         for name in ("CMakeLists.txt", "prj.conf"):
             put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines)
         put(f"{z}/apps/{app}/VERSION", "zephyr/apps/VERSION.j2", version=version)
-        for src in firmware.APP_SOURCES[app]:
-            out[f"{z}/apps/{app}/{src}"] = (apps / app / src).read_text()
-    for src in firmware.COMMON_SOURCES:
-        out[f"{z}/apps/{src}"] = (apps / src).read_text()
+        _ship(out, apps / app, f"{z}/apps/{app}", firmware.APP_SOURCES[app])
+    _ship(out, apps, f"{z}/apps", firmware.COMMON_SOURCES)
     put(f"{z}/apps/bmc/Kconfig", "zephyr/apps/bmc/Kconfig.j2", features=firmware.features(project.products))
     for p in products:
         put(f"{z}/apps/bmc/{p.name}.conf", "zephyr/apps/bmc/line.conf.j2", product=p, config=firmware.line_config(p))

@@ -44,10 +44,10 @@ def lines_of(root: Path) -> Lines:
 
     project = workspace.load_project(workspace.open_workspace(root))
     return Lines(tuple(p.name for p in project.products),
-                 {b.name: tuple(b.product_lines) for b in project.boards})
+                 {b.name: tuple(b.product_lines) for b in project.boards}, project.toolchain)
 
 
-def _warnings(root: Path, req: Request) -> list[str]:
+def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     out = []
     stale = compose.stale_inputs(root)
     if stale:
@@ -57,9 +57,9 @@ def _warnings(root: Path, req: Request) -> list[str]:
     if floating:
         out.append(f"not pinned to a commit: {', '.join(floating)}; "
                    "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible")
-    from cmu610bsp import project, toolchain
+    from cmu610bsp import toolchain
 
-    absent = toolchain.missing(project.load_config(root).toolchain or project.STANDIN_TOOLCHAIN)
+    absent = toolchain.missing(lines.toolchain)
     if absent:
         out.append(f"{absent[0]}; {absent[1]}")
     for recipe in compose.devtool_recipes(root, req.line):
@@ -72,11 +72,12 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
         lines: Lines | None = None) -> Summary:
     """Build one line for one board; summary.json is written however the run ends (success,
     failure, timeout, Ctrl-C/SIGTERM), and no kas or BitBake process outlives it."""
-    board, machine = (lines or lines_of(root)).machine(req.line, req.board)
+    lines = lines or lines_of(root)
+    board, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
-    env = compose.environment(root, req.line)
-    for text in _warnings(root, req):
+    env = compose.environment(root, req.line, lines.toolchain)
+    for text in _warnings(root, req, lines):
         on_event(Event("warning", text))
     paths = compose.Paths(root, req.line)
     prog = bitbake.Progress()
@@ -125,12 +126,13 @@ class DryRun:
 def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
     """Everything `run` would hand kas, without running a build (kas dump only when it has
     nothing to clone)."""
-    _, machine = (lines or lines_of(root)).machine(req.line, req.board)
+    lines = lines or lines_of(root)
+    _, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
-    env = compose.environment(root, req.line)
+    env = compose.environment(root, req.line, lines.toolchain)
     kas_env = {k: env[k] for k in ("KAS_WORK_DIR", "KAS_BUILD_DIR")}
-    warnings = tuple(_warnings(root, req))
+    warnings = tuple(_warnings(root, req, lines))
     missing = compose.unfetched(root, req.line)
     if missing:
         files = "".join(f"# --- {f.relative_to(root)}\n{read_text(f)}" for f in compose.kas_files(root, req.line))

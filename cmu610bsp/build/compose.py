@@ -20,6 +20,7 @@ import yaml
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError, writing
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
+from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.yamlio import read_text
 
 # Sources a recipe fetches (not kas repositories) that --source can point at a local tree:
@@ -108,11 +109,13 @@ def read_kas_file(path: Path) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Lines:
-    """Which product lines and boards the description has, and which board serves which line:
-    what the model knows, handed to the build (a build never re-reads it from generated files)."""
+    """Which product lines and boards the description has, which board serves which line, and
+    the toolchain: what the model knows, read once per build and handed to it (a build never
+    re-reads it from generated files)."""
 
     lines: tuple[str, ...]
     boards: dict[str, tuple[str, ...]]   # board -> the lines it serves, in description order
+    toolchain: ToolchainRecord = STANDIN_TOOLCHAIN
 
     def machine(self, line: str, board: str | None) -> tuple[str, str]:
         """(board, machine) of a build of `line`: --board (a board, or its QEMU twin
@@ -247,15 +250,14 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
     return path
 
 
-def environment(root: Path, line: str) -> dict[str, str]:
+def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str]:
     """kas's environment: its work and build directories, and where the workspace's toolchain is
     on this machine (configs/kas/toolchain.yml declares CMU610_TOOLCHAIN_PATH as kas env)."""
-    from cmu610bsp import project, toolchain
+    from cmu610bsp import toolchain
 
     p = Paths(root, line)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
     env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
-    record = project.load_config(root).toolchain or project.STANDIN_TOOLCHAIN
     env["CMU610_TOOLCHAIN_PATH"] = str(toolchain.location(record))
     # Zephyr's build scripts need pykwalify and pyelftools: dependencies of cmu610bsp, so this
     # interpreter (declared as kas env in configs/kas/toolchain.yml)
