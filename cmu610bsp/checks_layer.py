@@ -151,8 +151,11 @@ def _firmware_findings(pn: str, d: Any) -> list[tuple[str, str]]:
             out.append(("do_compile[vardepsexclude]", "the toolchain's place would be in the signature"))
         if "do_deploy" not in (d.getVar("__BBTASKS", False) or []):
             out.append(("do_deploy", "no deploy task"))
-    if pn in FIRMWARE and not (d.getVar("CMU610_FW_APP") or "").strip():
-        out.append(("CMU610_FW_APP", "no application directory"))
+    if pn in FIRMWARE:
+        if not (d.getVar("S") or "").endswith(f"/apps/{d.getVar('CMU610_FW_DOMAIN')}"):
+            out.append(("S", "not the layer's application of the recipe's domain"))
+        if "cmu610-zephyr-source:do_patch" not in flag("do_configure", "depends"):
+            out.append(("do_configure[depends]", "does not wait for the shared Zephyr tree (cmu610-zephyr-source)"))
     if pn == FLASH_IMAGE:
         missing = [f for f in FIRMWARE if f"{f}:do_deploy" not in flag("do_compile", "depends")]
         if missing:

@@ -30,6 +30,15 @@ OPENBMC_LAYERS = (
 
 # md5 of Zephyr's LICENSE (Apache-2.0) for the firmware's LIC_FILES_CHKSUM: BitBake checks it
 ZEPHYR_LICENSE_MD5 = "fa818a259cbed7ce8bc2a22d35a464fc"
+# The firmware recipes: domain, title, what the application does (zephyr/apps/<domain>)
+FIRMWARE = (
+    ("secure", "CMU610 secure-domain firmware",
+     "The secure domain's Zephyr application on its hart: banner and the devices the domain owns, "
+     "then the release of the BMC hart."),
+    ("bmc", "CMU610 BMC-domain firmware",
+     "The BMC domain's Zephyr application for the product line: banner, the devices it owns, the "
+     "board's sensor and fan inventory and a shell command that lists it."),
+)
 
 
 def _hex(value: int) -> str:
@@ -136,11 +145,12 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
     """Classes and recipes that build both harts' Zephyr firmware and the flash image."""
     soc = project.soc
     put(f"{LAYER}/classes/cmu610_baremetal.bbclass", "layer/classes/cmu610_baremetal.bbclass.j2")
-    put(f"{LAYER}/classes/cmu610_zephyr.bbclass", "layer/classes/cmu610_zephyr.bbclass.j2", zephyr=project.zephyr,
-        zephyr_license_md5=ZEPHYR_LICENSE_MD5)
+    put(f"{LAYER}/classes/cmu610_zephyr.bbclass", "layer/classes/cmu610_zephyr.bbclass.j2")
     fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
-    for domain, title in (("secure", "CMU610 secure-domain firmware"), ("bmc", "CMU610 BMC-domain firmware")):
-        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title)
+    put(f"{fw}/cmu610-zephyr-source_1.0.bb", "layer/zephyr-source.bb.j2", zephyr=project.zephyr,
+        zephyr_license_md5=ZEPHYR_LICENSE_MD5)
+    for domain, title, what in FIRMWARE:
+        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what)
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
     put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")

@@ -41,7 +41,7 @@ def test_dry_run_prints_command_and_composed_config(workspace: Path) -> None:
         "kas build configs/kas/base.yml:configs/kas/littlebmc.yml:configs/kas/toolchain.yml:configs/kas/cache.yml:"
         "build/.kas/littlebmc.yml")
     cfg = yaml.safe_load(dump)
-    assert cfg["target"] == "cmu610-littlebmc-image" and cfg["machine"] == "cmu610-evb"
+    assert cfg["target"] == "cmu610-flash-image" and cfg["machine"] == "cmu610-evb"
     assert cfg["repos"]["openbmc"]["path"] == str(FIXTURE) and cfg["repos"]["openbmc"]["url"] is None
     assert "meta-phosphor" in cfg["repos"]["openbmc"]["layers"]
     assert set(cfg["local_conf_header"]) >= {"cmu610-base", "cmu610-toolchain", "cmu610-cache"}
@@ -91,7 +91,7 @@ def test_build_progress_summary_and_shared_state(workspace: Path) -> None:
     assert s["result"] == "success" and s["board"] == "cmu610-evb" and s["line"] == "littlebmc"
     assert s["tasks"] == {"attempted": 22, "not_rerun": 0, "run": 22, "restored_from_sstate": 0}
     art = s["artifacts"][0]
-    assert art["path"] == "tmp/deploy/images/cmu610-evb/cmu610-littlebmc-image-cmu610-evb.rootfs.tar.xz"
+    assert art["path"] == "tmp/deploy/images/cmu610-evb/cmu610-flash-image-cmu610-evb.rootfs.tar.xz"
     import hashlib
     assert art["sha256"] == hashlib.sha256((workspace / "build/littlebmc" / art["path"]).read_bytes()).hexdigest()
     assert json.loads((workspace / "build/littlebmc/summary.json").read_text()) == s
@@ -100,9 +100,11 @@ def test_build_progress_summary_and_shared_state(workspace: Path) -> None:
     assert "${TOPDIR}/../../meta-cmu610 " in layers and "${TOPDIR}/../.. " not in layers, layers
     assert f"warning: not pinned to a commit: openbmc (local checkout {FIXTURE})" in r.stderr
     assert "NOTE: Running task" in r.stderr  # plain progress lines when not on a terminal
-    # the second line reuses the shared state the first one built
+    # the second line reuses the shared state the first one built (the stand-in's tasks are by
+    # recipe and target name, and both lines' default target is the flash image: all of them; the
+    # real per-line difference, hart 1's firmware, is measured by the OpenBMC build test)
     s2 = json.loads(run_cli("build", "bigbmc", "--source", SRC, "--json", cwd=workspace).stdout)
-    assert s2["tasks"]["restored_from_sstate"] == 20 and s2["tasks"]["run"] == 2
+    assert s2["tasks"]["restored_from_sstate"] == 22 and s2["tasks"]["run"] == 0
     assert (workspace / "build/bigbmc").is_dir() and (workspace / "build/sstate-cache").is_dir()
 
 

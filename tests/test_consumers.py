@@ -221,7 +221,7 @@ def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
     oe-core's base.bbclass, stood in empty here: the OpenBMC build test covers those.)"""
     layer = workspace / "meta-cmu610"
     assert sorted(p.name for p in (layer / "recipes-bsp").rglob("*.bb")) == [
-        "cmu610-bmc-fw_1.0.bb", "cmu610-flash-image_1.0.bb", "cmu610-secure-fw_1.0.bb"]
+        "cmu610-bmc-fw_1.0.bb", "cmu610-flash-image_1.0.bb", "cmu610-secure-fw_1.0.bb", "cmu610-zephyr-source_1.0.bb"]
     r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert res["bitbake-parse"]["status"] == "ok" and res["oelint"]["status"] == "ok", res
@@ -229,6 +229,8 @@ def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
     cls.write_text(cls.read_text().replace('do_compile[vardeps] += "CMU610_TOOLCHAIN_ID"', ""))
     image = layer / "recipes-core/images/cmu610-littlebmc-image.bb"
     image.write_text(image.read_text().replace('do_image_complete[depends] += "cmu610-flash-image:do_deploy"', ""))
+    zcls = layer / "classes/cmu610_zephyr.bbclass"
+    zcls.write_text(zcls.read_text().replace('do_configure[depends] += "cmu610-zephyr-source:do_patch"', ""))
     r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
     found = {(f["file"].rsplit("/", 1)[-1], f["field"]) for f in
              {c["name"]: c for c in json.loads(r.stdout)["checks"]}["bitbake-parse"]["findings"]}
@@ -236,3 +238,4 @@ def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
     for recipe in ("cmu610-secure-fw_1.0.bb", "cmu610-flash-image_1.0.bb"):
         assert (recipe, "do_compile[vardeps]") in found
     assert ("cmu610-littlebmc-image.bb", "do_image_complete[depends]") in found
+    assert ("cmu610-bmc-fw_1.0.bb", "do_configure[depends]") in found
