@@ -36,7 +36,7 @@ ZEPHYR_SYMBOLS: dict[str, str] = {
     "2ND_LEVEL_INTERRUPT_BITS": "int", "MAX_IRQ_PER_AGGREGATOR": "int", "NUM_IRQS": "int",
     "PMP_SLOTS": "int", "BUILD_OUTPUT_BIN": "bool", "CONSOLE": "bool", "SERIAL": "bool",
     "UART_CONSOLE": "bool", "XIP": "bool", "RV_BOOT_HART": "int",
-    "SHELL_BACKEND_SERIAL_INTERRUPT_DRIVEN": "bool", "BOOT_DELAY": "int",
+    "SHELL_BACKEND_SERIAL_INTERRUPT_DRIVEN": "bool", "BOOT_DELAY": "int", "BOOT_BANNER": "bool",
 }
 
 

@@ -14,7 +14,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -35,9 +35,15 @@ _live_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Images:
-    """One ELF per hart: cpu0 (secure domain) through -kernel, the others through the loader."""
+    """What the twin boots: one ELF per hart (cpu0, the secure domain, through -kernel, the others
+    through the loader), or the board's flash image as QEMU virt's pflash, whose boot stage checks
+    and starts both harts as the chip's boot ROM would."""
 
-    by_hart: dict[int, Path]
+    by_hart: dict[int, Path] = field(default_factory=dict)
+    flash: Path | None = None
+
+    def files(self) -> dict[str, Path]:
+        return {"flash": self.flash} if self.flash else {f"hart {h}": p for h, p in sorted(self.by_hart.items())}
 
 
 def command(soc: Soc, images: Images, qmp_socket: Path, binary: str) -> list[str]:
@@ -45,6 +51,9 @@ def command(soc: Soc, images: Images, qmp_socket: Path, binary: str) -> list[str
     argv = [binary, "-machine", q.machine, "-smp", str(q.smp), "-m", str(q.ram_mib), "-bios", "none",
             "-display", "none", "-monitor", "none", "-serial", "stdio", "-net", "none", "-no-reboot",
             "-qmp", f"unix:{qmp_socket},server=on,wait=off"]
+    if images.flash:
+        # read-only: the build's artifact is booted, never written (QEMU's option syntax doubles commas)
+        return [*argv, "-drive", f"if=pflash,unit=0,format=raw,readonly=on,file={str(images.flash).replace(',', ',,')}"]
     first = min(images.by_hart)
     for hart, elf in sorted(images.by_hart.items()):
         if hart == first:
@@ -84,9 +93,9 @@ class Qemu:
     """One running QEMU; use as a context manager so it is always stopped."""
 
     def __init__(self, soc: Soc, images: Images, transcript: Path | None = None):
-        for hart, elf in images.by_hart.items():
-            if not elf.is_file():
-                raise BspError(f"image for hart {hart} not found: {elf}")
+        for what, path in images.files().items():
+            if not path.is_file():
+                raise BspError(f"image for {what} not found: {path}")
         sweep_scratch()
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self.qmp_socket = Path(self._tmp.name) / "qmp.sock"

@@ -6,50 +6,21 @@ a damaged slot A of the BMC domain boots from slot B."""
 
 from __future__ import annotations
 
-import shutil
-import struct
 from pathlib import Path
 
 import pytest
 
-from cmu610bsp import bootstage, flash, proc, resources
-from cmu610bsp.model import Board, Soc, load_board, load_catalog, load_soc
+from cmu610bsp import flash, proc
+from cmu610bsp.model import Board, Soc
+from flashimg import MISSING, QEMU, amp_flash_image
 
-FW = Path(__file__).parent / "firmware"
-GCC = "riscv64-unknown-elf-gcc"
-QEMU = "qemu-system-riscv32"
-pytestmark = pytest.mark.skipif(not (shutil.which(GCC) and shutil.which(QEMU)),
-                                reason=f"needs {GCC} (Debian's gcc-riscv64-unknown-elf) and {QEMU} (qemu-system-misc)")
+pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 REFUSED = 3     # the boot stage's power-off code (data/bootstage/boot.c)
-
-
-def _ok(argv: list[str]) -> str:
-    r = proc.run(argv, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
-def _image(out: Path, name: str, window: bootstage.Window) -> flash.Image:
-    """The test firmware linked at `window.base`; entry read from the ELF header (e_entry)."""
-    # GCC 12 picks its rv64 multilib for rv32..._zicsr_zifencei: link with the rv32 libgcc
-    libgcc = Path(_ok([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"]).strip()).parent
-    elf, binary = out / f"{name}.elf", out / f"{name}.bin"
-    _ok([GCC, "-march=rv32imac_zicsr_zifencei", "-mabi=ilp32", "-mcmodel=medany", "-ffreestanding", "-nostdlib",
-         "-nostartfiles", "-O2", "-DAMP_IMAGE", f"-Wl,--defsym=LOAD_ADDRESS={window.base:#x}", "-T", str(FW / "link.ld"),
-         "-Wl,--no-warn-rwx-segments", str(FW / "start.S"), str(FW / "fw.c"), f"-L{libgcc}", "-lgcc", "-o", str(elf)])
-    _ok(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(binary)])
-    (entry,) = struct.unpack_from("<I", elf.read_bytes(), 24)
-    return flash.Image(binary.read_bytes(), window.base, entry, window.hart)
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Board, Soc, bytes]:
-    out = tmp_path_factory.mktemp("flashboot")
-    board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
-    catalog = load_catalog(resources.sensor_catalog())
-    boot = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
-    images = {d: _image(out, d, w) for d, w in bootstage.windows(board, soc, catalog).items()}
-    return board, soc, flash.pack(bootstage.partitions(board), images, soc.memory["flash"].size, boot=boot)
+    return amp_flash_image(tmp_path_factory.mktemp("flashboot"))
 
 
 def _boot(img: bytes, tmp: Path) -> tuple[int, str]:

@@ -100,7 +100,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
         except Timeout:
             result = "timeout"
     summary = report.summarize(result, req.line, board, machine, req.plan, time.monotonic() - start, prog,
-                               paths.log, paths.build, shlex.join(argv))
+                               paths.log, paths.build, shlex.join(argv), compose.target(root, req))
     report.write(summary, paths.summary)
     return summary
 

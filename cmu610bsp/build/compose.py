@@ -273,6 +273,11 @@ def kas(*args: str) -> list[str]:
     return [sys.executable, "-m", "kas", *args]
 
 
+def target(root: Path, req: Request) -> str:
+    """What the run builds: --target, else the line kas file's target (its flash image)."""
+    return req.target or str(read_kas_file(line_file(root, req.line)).get("target") or "")
+
+
 def build_command(root: Path, req: Request) -> list[str]:
     """The `kas build` command of this run: what runs, what is logged, what summary.json records."""
     return kas("build", composition(root, req.line), *(["--", "-n"] if req.plan else []))

@@ -1,5 +1,6 @@
 """What a build leaves for people and CI: summary.json (result, task counts, the first failure
-with its log's tail, every deployed artifact with its size and sha256)."""
+with its log's tail, every deployed artifact with its size and sha256, the flash image's layout,
+and with `--smoke` the smoke verdict)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,18 @@ class FailedTask:
 
 
 @dataclass(frozen=True)
+class Smoke:
+    """The smoke verdict on what the build deployed (`build --smoke`)."""
+
+    passed: bool
+    seconds: float
+    spec: str
+    junit: str
+    transcript: str
+    failed: tuple[str, ...] = ()   # the checks that failed
+
+
+@dataclass(frozen=True)
 class Summary:
     """One build's outcome; `as_dict` is summary.json."""
 
@@ -47,33 +60,41 @@ class Summary:
     tasks: Tasks
     log: str
     kas_command: str       # the command that ran, as run
+    target: str = ""
     artifacts: tuple[Artifact, ...] = ()
+    # the flash image's manifest as the flash recipe deployed it (partition, offset, size, sha256, hart)
+    flash: dict[str, object] | None = None
     failed_task: FailedTask | None = None
     error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
+    smoke: Smoke | None = None
 
     @property
     def exit_code(self) -> int:
+        if self.smoke is not None and not self.smoke.passed:
+            return 2
         return {"success": 0, "interrupted": 130, "timeout": 124}.get(self.result, 2)
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        if self.failed_task is None:
-            del data["failed_task"]
+        for key in ("failed_task", "flash", "smoke"):
+            if data[key] is None:
+                del data[key]
         if not self.error:
             del data["error"]
         return data
 
 
 def summarize(result: str, line: str, board: str, machine: str, plan: bool, seconds: float,
-              prog: Progress, log: Path, build_dir: Path, command: str) -> Summary:
+              prog: Progress, log: Path, build_dir: Path, command: str, target: str = "") -> Summary:
     failed = None
     if prog.failed_task:
         failed = FailedTask(prog.failed_task, prog.failed_log, tuple(log_tail(prog.failed_log)))
     return Summary(
         result=result, line=line, board=board, machine=machine, plan=plan, duration_s=round(seconds, 3),
         tasks=Tasks(prog.attempted, prog.not_rerun, prog.task_total, prog.setscene_total),
-        log=str(log), kas_command=command,
+        log=str(log), kas_command=command, target=target,
         artifacts=artifacts(build_dir) if result == "success" and not plan else (),
+        flash=flash_layout(build_dir, machine) if result == "success" and not plan else None,
         failed_task=failed,
         error=tuple(prog.errors) if result == "failed" and failed is None else (),
     )
@@ -90,6 +111,16 @@ def artifacts(build_dir: Path) -> tuple[Artifact, ...]:
                     h.update(block)
             out.append(Artifact(str(p.relative_to(build_dir)), p.stat().st_size, h.hexdigest()))
     return tuple(out)
+
+
+def flash_layout(build_dir: Path, machine: str) -> dict[str, object] | None:
+    """The flash manifest the flash image recipe deployed for `machine`, if this build made one."""
+    path = build_dir / "tmp" / "deploy" / "images" / machine / "flash-manifest.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def log_tail(path: str | None, lines: int = 20) -> list[str]:

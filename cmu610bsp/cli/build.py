@@ -49,6 +49,10 @@ def build(
                                                   help="Stop the build after this long (exit 124).")] = None,
     offline: Annotated[bool, typer.Option("--offline",
                                           help="BB_NO_NETWORK: fetch only from local sources and premirrors.")] = False,
+    smoke: Annotated[bool, typer.Option("--smoke", help="After a successful build, boot its flash image on the QEMU twin "
+                                        "and check the line's smoke spec (builds BOARD-qemu; verdict in summary.json).")] = False,
+    junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", show_default=False,
+                                               help="With --smoke: JUnit XML here (default build/LINE/smoke/junit.xml).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json (or, with --dry-run, the plan) on stdout.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run",
                                           help="Print the kas command, environment and composed config; run nothing.")] = False,
@@ -58,16 +62,31 @@ def build(
     """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
     from cmu610bsp import build as b
     from cmu610bsp.build import compose
-    from cmu610bsp.errors import CheckFailed, Timeout
+    from cmu610bsp.errors import BspError, CheckFailed, Timeout
 
     ws = root(workspace, debug)
+    lines = b.lines_of(ws)
+    if smoke:
+        from cmu610bsp.lastbuild import smoke_board
+
+        if plan:
+            raise BspError("--smoke boots what a build deployed: not with --plan")
+        board = smoke_board(lines, line, board)
+    elif junit:
+        raise BspError("--junit is the report of --smoke: give --smoke too")
     req = b.Request(line, board, target, plan, compose.parse_sources(source), cache, sstate_mirror, hashserv,
                     timeout, offline)
     if dry_run:
-        _print_dry_run(b.dry_run(ws, req), as_json)
+        _print_dry_run(b.dry_run(ws, req, lines), as_json)
         return
     with _progress() as show:
-        summary = b.run(ws, req, show)
+        summary = b.run(ws, req, show, lines)
+    if smoke and summary.result == "success":
+        from cmu610bsp import lastbuild, ui
+        from cmu610bsp import workspace as wsp
+
+        with ui.status(f"smoke-testing {summary.machine}"):
+            summary = lastbuild.smoke(ws, wsp.load_project(wsp.open_workspace(ws)), summary, junit)
     if as_json:
         import json
 
@@ -80,6 +99,9 @@ def build(
         raise Timeout(f"the build ran past --timeout {timeout:g} s and was stopped; summary: {summary.log}")
     if summary.result != "success":
         raise CheckFailed(f"the build of {summary.line} for {summary.machine} failed; log: {summary.log}")
+    if summary.smoke is not None and not summary.smoke.passed:
+        raise CheckFailed(f"smoke failed on {summary.machine}: {'; '.join(summary.smoke.failed)}; "
+                          f"transcript: {summary.smoke.transcript}")
 
 
 def _print_dry_run(d: DryRun, as_json: bool) -> None:
@@ -148,6 +170,16 @@ def _report(s: Summary) -> None:
         print(f"  | {line}")
     for a in s.artifacts:
         print(f"{a.path}  {a.size} bytes  sha256 {a.sha256}")
+    parts = s.flash.get("partitions") if s.flash else None
+    if isinstance(parts, list):
+        print("flash layout:")
+        for p in parts:
+            image = p.get("image") or {}
+            hart = f"  hart {image['hart']}" if "hart" in image else ""
+            print(f"  {p.get('partition', '?'):<12} 0x{int(p.get('offset', 0)):08x}  {int(p.get('size', 0)):>9} bytes{hart}")
+    if s.smoke is not None:
+        print(f"smoke: {'PASS' if s.smoke.passed else 'FAIL'} in {s.smoke.seconds:.1f} s; junit {s.smoke.junit}; "
+              f"transcript {s.smoke.transcript}")
     print(f"log: {s.log}\nsummary: {Path(s.log).parent / 'summary.json'}")
 
 

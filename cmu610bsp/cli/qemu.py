@@ -11,7 +11,7 @@ from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
 
 if TYPE_CHECKING:
-    from cmu610bsp import workspace
+    from cmu610bsp import qemu, workspace
     from cmu610bsp.model import Board
     from cmu610bsp.project import Project
 
@@ -22,45 +22,62 @@ BoardOpt = Annotated[list[str] | None, typer.Option("--board", "-b", metavar="BO
 LineOpt = Annotated[list[str] | None, typer.Option("--line", "-l", metavar="LINE", show_default=False,
                                                    help="Product line (default: the board's first; repeatable).")]
 ImageOpt = Annotated[list[str] | None, typer.Option("--image", metavar="cpuN=ELF", show_default=False,
-                                                    help="The image of hart N (repeatable).")]
+                                                    help="The image of hart N (repeatable; default: the "
+                                                         "flash image of the last build).")]
 DeployOpt = Annotated[Path | None, typer.Option("--deploy", metavar="DIR", show_default=False,
                                                 help="Directory holding the images (see docs/qemu.md).")]
 
 
 def _targets(boards: list[str] | None, lines: list[str] | None, ws_dir: Path | None,
-             debug: bool) -> tuple[workspace.Workspace, Project, list[tuple[Board, str]]]:
-    from cmu610bsp import workspace
+             debug: bool, last_build: bool) -> tuple[workspace.Workspace, Project, list[tuple[Board, str]]]:
+    """(board, line) pairs to boot. Without --line: the board's first line, or, when the images
+    are the last build's, the line built last for the board's twin."""
+    from cmu610bsp import lastbuild, workspace
 
     ws = open_ws(ws_dir, debug)
     project = workspace.load_project(ws)
     known = {b.name: b for b in project.boards}
     out: list[tuple[Board, str]] = []
     for name in boards or [project.boards[0].name]:
+        name = name.removesuffix("-qemu") if name.removesuffix("-qemu") in known else name
         if name not in known:
             raise BspError(f"--board {name!r}: not a board of this workspace", hint="boards: " + ", ".join(known))
         b = known[name]
-        for line in lines or [b.product_lines[0]]:
+        chosen = lines or [lastbuild.latest_line(ws.root, name, tuple(b.product_lines)) if last_build
+                           else b.product_lines[0]]
+        for line in chosen:
             if line not in b.product_lines:
                 raise BspError(f"--line {line!r}: {name} serves {', '.join(b.product_lines)}")
             out.append((b, line))
     return ws, project, out
 
 
+def _images(root: Path, board: str, line: str, harts: int, image: list[str] | None,
+            deploy: Path | None) -> qemu.Images:
+    """--image/--deploy ELFs (quick iteration), else the flash image of the line's last build."""
+    from cmu610bsp import lastbuild, qemu
+
+    if image or deploy:
+        return qemu.images_for(board, harts, image, deploy)
+    return lastbuild.flash_image(root, line, board)
+
+
 @app.command("run")
 def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, deploy: DeployOpt = None,
         workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
-    """Boot the QEMU twin with each domain's image on its hart; console on this terminal
-    (Ctrl-A X quits QEMU)."""
+    """Boot the QEMU twin: the flash image of the line's last build (pflash), or each domain's ELF
+    on its hart (--image/--deploy); console on this terminal (Ctrl-A X quits QEMU)."""
     from cmu610bsp import proc, qemu, ui
 
-    _, project, targets = _targets(board, line, workspace, debug)
-    b, _ = targets[0]
-    images = qemu.images_for(b.name, len(project.soc.harts), image, deploy)
+    ws, project, targets = _targets(board, line, workspace, debug, not (image or deploy))
+    b, ln = targets[0]
+    images = _images(ws.root, b.name, ln, len(project.soc.harts), image, deploy)
     argv = qemu.command(project.soc, images, Path("/dev/null"), qemu.find_binary())
     i = argv.index("-qmp")
     del argv[i:i + 2]
     argv[argv.index("-serial") + 1] = "mon:stdio"
-    ui.err.print(f"booting {b.name}-qemu; Ctrl-A X quits")
+    what = f"the flash image of the last {ln} build" if images.flash else "the given images"
+    ui.err.print(f"booting {b.name}-qemu with {what}; Ctrl-A X quits")
     rc = proc.interactive(argv)
     if rc:
         raise BspError(f"QEMU exited with {rc}")
@@ -83,19 +100,21 @@ def smoke(
     workspace: WorkspaceOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Boot each board/line's images and check the smoke spec; exit 0 pass, 2 fail."""
+    """Boot each board/line's images and check the smoke spec; exit 0 pass, 2 fail. Without
+    --image/--deploy: the flash image of the line's last build for the board's twin."""
     from cmu610bsp import qemu, ui
     from cmu610bsp import smoke as sm
     from cmu610bsp.views import zephyr_name
 
-    ws, project, targets = _targets(board, line, workspace, debug)
+    ws, project, targets = _targets(board, line, workspace, debug, not (image or deploy))
     qemu.find_binary()
     jobs = []
     for b, ln in targets:
         values = {"board": b.name, "line": ln, "zephyr_board": zephyr_name(b.name) + "_qemu"}
         s = sm.load_spec(qemu.spec_path(ws.root, b.name, ln, spec), values)
         out = (results or ws.root / "build" / "smoke") / f"{b.name}-{ln}"
-        jobs.append(qemu.Job(f"{b.name}/{ln}", qemu.images_for(b.name, len(project.soc.harts), image, deploy), s, out, values))
+        jobs.append(qemu.Job(f"{b.name}/{ln}", _images(ws.root, b.name, ln, len(project.soc.harts), image, deploy),
+                             s, out, values))
     with ui.status(f"smoke-testing {len(jobs)} target(s)"):
         runs = qemu.smoke_all(project.soc, jobs, timeout, parallel)
     if junit:
