@@ -17,6 +17,10 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> floa
 
 
 def compile_tool() -> None:
+    import os
+
     import cmu610bsp
 
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(cmu610bsp.__file__).parent)], check=True)
+    package = Path(cmu610bsp.__file__).parent
+    if os.access(package, os.W_OK):  # else an installed wheel, compiled by pip
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
