@@ -245,7 +245,7 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
     assert layout["secure-fw"]["image"]["hart"] == 0 and layout["bmc-fw-a"]["image"]["hart"] == 1
     deploy = ws / "build" / "littlebmc" / "tmp" / "deploy" / "images" / "cmu610-evb-qemu"
     elf = (deploy / "zephyr-cpu1.elf").read_bytes()
-    assert elf[:5] == b"\x7fELF\x01" and b"GCC: (Debian" in elf  # .comment: the compiler that built it
+    assert elf[:5] == b"\x7fELF\x01" and b"GCC: (" in elf  # .comment: the compiler that built it
     transcript = Path(little["smoke"]["transcript"]).read_text()  # type: ignore[index]
     assert "line littlebmc" in transcript and "inventory: 8 entries" in transcript
     smoke_s = little["smoke"]["seconds"]  # type: ignore[index]
