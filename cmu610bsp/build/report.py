@@ -15,10 +15,18 @@ from cmu610bsp.errors import writing
 
 @dataclass(frozen=True)
 class Tasks:
-    attempted: int | None
-    not_rerun: int | None
-    run: int
-    restored_from_sstate: int
+    attempted: int | None       # BitBake's "Attempted N tasks"
+    not_rerun: int | None       # "... of which M didn't need to be rerun" (current or covered)
+    run: int                    # tasks that executed (with --plan: would execute)
+    restored_from_sstate: int   # setscene tasks run
+
+
+def _ran(prog: Progress) -> int:
+    """Tasks that executed: attempted minus those BitBake did not need to rerun; before the
+    summary line (a failed or stopped build), the run queue's size."""
+    if prog.attempted is None:
+        return prog.task_total
+    return prog.attempted - (prog.not_rerun or 0)
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,7 @@ def summarize(result: str, line: str, board: str, machine: str, plan: bool, seco
         failed = FailedTask(prog.failed_task, prog.failed_log, tuple(log_tail(prog.failed_log)))
     return Summary(
         result=result, line=line, board=board, machine=machine, plan=plan, duration_s=round(seconds, 3),
-        tasks=Tasks(prog.attempted, prog.not_rerun, prog.task_total, prog.setscene_total),
+        tasks=Tasks(prog.attempted, prog.not_rerun, _ran(prog), prog.setscene_total),
         log=str(log), kas_command=command, target=target,
         artifacts=artifacts(build_dir) if result == "success" and not plan else (),
         flash=flash_layout(build_dir, machine) if result == "success" and not plan else None,
