@@ -20,6 +20,9 @@ FILESEXTRAPATHS:prepend := "${@os.path.dirname(d.getVar('CMU610_ZEPHYR_MODULE') 
 SRC_URI = "file://zephyr;subdir=cmu610-module"
 B = "${WORKDIR}/build"
 CMU610_MODULE_SRC = "${@os.path.normpath(d.getVar('S') + '/../..')}"
+# No oe-workdir/oe-logs links in the application under devtool: S is a subdirectory of devtool's
+# source tree, where its .gitignore does not reach, and `devtool finish` refuses an unclean tree
+EXTERNALSRC_SYMLINKS = ""
 CMU610_ZEPHYR_BASE = "${CMU610_ZEPHYR_SHARED}/sources/zephyr"
 do_configure[depends] += "cmu610-zephyr-source:do_patch"
 
