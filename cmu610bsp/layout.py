@@ -16,6 +16,10 @@ MANIFEST = f"{STATE_ROOT}/manifest.json"
 BACKUP_ROOT = ".cmu610bsp/backup"
 LAYER = "meta-cmu610"
 ZEPHYR_MODULE = f"{LAYER}/zephyr"
+# The shell settings for building Zephyr by hand with the workspace's toolchain: beside the module,
+# not in it (the firmware recipes fetch the whole module: a file in it that changes with the
+# toolchain would make them fetch and unpack again when only their compile tasks must rerun)
+TOOLCHAIN_ENV = f"{LAYER}/toolchain.env"
 KAS_DIR = "configs/kas"
 # Directories whose content the generator owns (each swapped atomically as a whole).
 OUTPUT_ROOTS = (LAYER, KAS_DIR)

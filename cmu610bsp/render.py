@@ -14,7 +14,7 @@ import jinja2
 
 from cmu610bsp import __version__, bootstage, firmware, layer, resources, views
 from cmu610bsp.kinds import KINDS
-from cmu610bsp.layout import KAS_DIR, LAYER, ZEPHYR_MODULE
+from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
 from cmu610bsp.project import Project
 
@@ -185,7 +185,7 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
         put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
     tv = views.toolchain_view(project.toolchain)
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
-    put(f"{LAYER}/zephyr/toolchain.env", "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
+    put(TOOLCHAIN_ENV, "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 

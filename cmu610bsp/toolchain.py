@@ -332,7 +332,7 @@ def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
         values = {k.strip(): v.strip().strip('"') for k, _, v in pairs if k.strip()}
         values.update({k: str(v) for k, v in (data.get("env") or {}).items()})
         out[str(kas.relative_to(ws.root))] = values
-    env = ws.root / layout.ZEPHYR_MODULE / "toolchain.env"
+    env = ws.root / layout.TOOLCHAIN_ENV
     if env.is_file():
         # what a shell that sources it gets on this machine (the file resolves the location itself)
         names = [line.removeprefix("export ").split("=", 1)[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,8 +22,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, as_user, openbmc_runner, processes
+from toolchains import MISSING as NO_DEBIAN_GCC
+from toolchains import debian_gcc_archive
 
 pytestmark = pytest.mark.openbmc
 
@@ -63,8 +67,11 @@ def tool() -> Iterator[dict[str, object]]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _run(o: dict[str, object], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    argv = as_user(o["user"], [*o["cmd"], *args], path=str(o["path"]))  # type: ignore[arg-type, misc]
+def _run(o: dict[str, object], *args: str, timeout: float = 600,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The tool as the ordinary user in a clean environment (plus `env`: NAME=VALUE for env(1))."""
+    extra = [f"{k}={v}" for k, v in (env or {}).items()]
+    argv = as_user(o["user"], [*extra, *o["cmd"], *args], path=str(o["path"]))  # type: ignore[arg-type, misc]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, start_new_session=True,
                           cwd=str(o["ws"]) if Path(str(o["ws"])).is_dir() else "/")
 
@@ -278,6 +285,125 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
           f"the first, {share['sstate_restored']} restored; of all {share['shared']} shared tasks, "
           f"{share['not_rerun']} not run again; run again: {', '.join(share['rerun']) or 'none'}")  # type: ignore[arg-type]
     assert share["sstate_restored"] >= 0.9 * share["sstate_shared"] > 0, share  # type: ignore[operator]
+
+
+# "NOTE: Running [setscene |noexec ]task N of M ([virtual:...:]/path/<recipe>_<version>.bb:do_task)"
+_TASK_LINE = re.compile(r"NOTE: Running (setscene |noexec )?task \d+ of \d+ \((?:[^()]*/)?([^/()]+)\.bb:(do_\w+)\)")
+
+
+def _tasks_run(log: Path) -> dict[str, set[str]]:
+    """What a build's log says BitBake ran: {"task": ..., "setscene": ..., "noexec": ...} of
+    "recipe:do_task" (the recipe's file name without its version)."""
+    out: dict[str, set[str]] = {"task": set(), "setscene": set(), "noexec": set()}
+    for m in _TASK_LINE.finditer(log.read_text()):
+        kind = (m.group(1) or "task ").strip()
+        out[kind].add(f"{m.group(2).split('_')[0]}:{m.group(3)}")
+    return out
+
+
+# The tasks that run the compiler, and those after them: another toolchain runs these again
+SWAP_RERUN = {f"{r}:{t}" for r in ("cmu610-secure-fw", "cmu610-bmc-fw") for t in ("do_configure", "do_compile", "do_deploy")} \
+    | {"cmu610-flash-image:do_compile", "cmu610-flash-image:do_deploy"}
+
+
+@pytest.mark.zephyr
+def test_installed_toolchain_builds_the_firmware_and_another_archive_rebuilds_only_it(tool: dict[str, object]) -> None:
+    """Issue 14: an archive packed from Debian's RISC-V GCC (relocated), installed with `toolchain
+    install` and synced, builds the flash image: the ELFs' .comment names that compiler and the
+    firmware recipes ran it from the install cache, not /usr/bin. A second archive of the same
+    compiler (another checksum) installed the same way reruns the compiling tasks and nothing else;
+    a third, unchanged build runs nothing."""
+    if not ZEPHYR_BASE or not (Path(ZEPHYR_BASE) / ".git").exists():
+        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    if NO_DEBIAN_GCC:
+        pytest.skip(NO_DEBIAN_GCC)
+    ws = Path(str(tool["ws"]))
+    build_dir = ws / "build" / "littlebmc"
+    archives = ws.parent / "toolchain-archives"
+    archives.mkdir()
+    # the ordinary user's own cache, removed with the module's directory (not the user's home)
+    env = {"CMU610BSP_CACHE": str(ws.parent / "toolchain-cache")}
+    config = ws / "cmu610bsp.yml"
+    before = config.read_text()
+    src = ("--board", "cmu610-evb-qemu", "--offline", "--source", f"openbmc={tool['tree']}",
+           "--source", f"zephyr={ZEPHYR_BASE}", "--json")
+    figures: dict[str, float] = {}
+
+    def install(label: str, extra: dict[str, str] | None = None) -> Path:
+        """Pack, install (the same name each time: only the checksum differs) and sync; the root."""
+        into = archives / label
+        into.mkdir()
+        archive, digest = debian_gcc_archive(into, extra=extra)
+        if tool["user"]:
+            for p in (into, archive):
+                shutil.chown(p, str(tool["user"]))
+        r = _run(tool, "toolchain", "install", str(archive), "--sha256", digest, "--name", "debian-gcc", env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = _run(tool, "sync", env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f'CMU610_TOOLCHAIN_SHA256 = "{digest}"' in (ws / "configs/kas/toolchain.yml").read_text()
+        cache = yaml.safe_load(config.read_text())["toolchain"]["cache"]
+        return Path(env["CMU610BSP_CACHE"], "toolchains", cache)
+
+    def build(name: str) -> dict[str, object]:
+        start = time.monotonic()
+        r = _run(tool, "build", "littlebmc", *src, timeout=7200, env=env)
+        figures[name] = time.monotonic() - start
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        data: dict[str, object] = json.loads(r.stdout)
+        assert data["result"] == "success" and data["machine"] == "cmu610-evb-qemu", data
+        return data
+
+    def built_with(root: Path) -> None:
+        """The firmware recipes and the flash image ran root's compiler; the ELFs say so."""
+        gcc = root / "bin" / "riscv64-unknown-elf-gcc"
+        version = subprocess.run([str(gcc), "--version"], capture_output=True, text=True, check=True).stdout.splitlines()[0]
+        ident = "GCC: " + version.split(" ", 1)[1]  # "GCC: (12.2.0-14+deb12u1+11+b2) 12.2.0"
+        work = build_dir / "tmp" / "work"
+        for recipe in ("cmu610-secure-fw", "cmu610-bmc-fw"):
+            (cache,) = work.glob(f"*/{recipe}/*/build/CMakeCache.txt")
+            assert f"CMAKE_C_COMPILER:STRING={gcc}\n" in cache.read_text(), recipe
+        (script,) = work.glob("*/cmu610-flash-image/*/temp/run.do_compile")
+        assert f"{gcc} " in script.read_text() and "/usr/bin/riscv64-unknown-elf-gcc" not in script.read_text()
+        deploy = build_dir / "tmp" / "deploy" / "images" / "cmu610-evb-qemu"
+        for elf in ("zephyr-cpu0.elf", "zephyr-cpu1.elf"):  # the boot stage's link script drops .comment
+            r = subprocess.run([str(root / "bin" / "riscv64-unknown-elf-readelf"), "-p", ".comment", str(deploy / elf)],
+                               capture_output=True, text=True, check=True)
+            comment = {line.split("]", 1)[1].strip() for line in r.stdout.splitlines() if "]" in line}
+            assert comment == {ident}, (elf, comment)
+
+    try:
+        first = install("a")
+        a = build("build with archive A")
+        built_with(first)
+        stamps_a = _stamps(build_dir)
+
+        second = install("b", extra={"share/doc/README": "the same compiler, another archive\n"})
+        assert second != first and (first / "bin").is_dir()
+        b = build("build with archive B")
+        built_with(second)
+        ran = _tasks_run(Path(str(b["log"])))
+        stamps_b = _stamps(build_dir)
+        resigned = {f"{r}:{t}" for (r, t), (sig, _) in stamps_b.items() if stamps_a.get((r, t), ("",))[0] != sig}
+
+        c = build("no-change build")
+        again = _tasks_run(Path(str(c["log"])))
+    finally:
+        config.write_text(before)  # the module's workspace back on the stand-in for the tests after this one
+        r = _run(tool, "sync")
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    print("\n" + "; ".join(f"{k} {v:.0f} s" for k, v in figures.items()))
+    print(f"tasks: A {a['tasks']}; B {b['tasks']}; no change {c['tasks']}")
+    print(f"after the swap, ran: {', '.join(sorted(ran['task']))}; setscene: {', '.join(sorted(ran['setscene'])) or 'none'}; "
+          f"noexec: {', '.join(sorted(ran['noexec'])) or 'none'}")
+    print(f"new signatures: {', '.join(sorted(resigned))}")
+    # the checksum reached the signatures of the compiling tasks, and of nothing else but do_build
+    assert {t for t in resigned if not t.endswith(":do_build")} == SWAP_RERUN, resigned
+    assert ran["task"] == SWAP_RERUN and not ran["setscene"], ran
+    assert "cmu610-zephyr-source:do_unpack" not in ran["task"]
+    assert again == {"task": set(), "setscene": set(), "noexec": set()}, again
+    assert _bitbake_left(ws) == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])

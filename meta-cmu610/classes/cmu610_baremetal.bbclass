@@ -16,11 +16,11 @@ CMU610_CROSS_COMPILE = "${CMU610_TOOLCHAIN_PATH}/bin/${CMU610_TOOLCHAIN_PREFIX}"
 # GCC 12 picks its rv64 multilib for rv32..._zicsr_zifencei: links get the rv32 libgcc directory
 CMU610_LIBGCC_MARCH = "${@d.getVar('CMU610_ISA').split('_')[0]}"
 
-# The toolchain's identity, not its place, is part of the signatures of the tasks that compile:
-# installing another toolchain (another archive checksum, name or prefix) rebuilds the firmware
-# and nothing else; the same toolchain found elsewhere on another machine rebuilds nothing.
+# The toolchain's identity, not its place, is part of the signatures of the tasks that run it
+# (do_compile here, and do_configure where it configures with it: cmu610_zephyr.bbclass):
+# installing another toolchain (another archive checksum, name or prefix) reruns those and the
+# tasks after them, nothing else; the same toolchain found elsewhere on another machine reruns nothing.
 CMU610_TOOLCHAIN_ID = "${CMU610_TOOLCHAIN_NAME} ${CMU610_TOOLCHAIN_PREFIX} ${CMU610_TOOLCHAIN_SHA256}"
-do_configure[vardeps] += "CMU610_TOOLCHAIN_ID"
 do_compile[vardeps] += "CMU610_TOOLCHAIN_ID"
 do_configure[vardepsexclude] += "CMU610_TOOLCHAIN_PATH CMU610_CROSS_COMPILE"
 do_compile[vardepsexclude] += "CMU610_TOOLCHAIN_PATH CMU610_CROSS_COMPILE"

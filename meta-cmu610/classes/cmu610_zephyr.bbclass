@@ -39,6 +39,8 @@ CMU610_FW_CMAKE_ARGS ??= ""
 CMU610_ZEPHYR_PYTHON ??= "python3"
 do_configure[vardepsexclude] += "CMU610_ZEPHYR_PYTHON"
 
+# CMake probes the compiler here (CMakeCache.txt names it): another toolchain configures again
+do_configure[vardeps] += "CMU610_TOOLCHAIN_ID"
 do_configure[cleandirs] = "${B}"
 do_configure() {
     cmu610_clean_env
