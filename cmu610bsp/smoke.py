@@ -8,6 +8,7 @@ import json
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,8 +142,7 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
                         res.cases.append(Case(f"prompt before {cmd.send!r}", "command", False, time.monotonic() - start, why))
                         return res
                 prompt_ready = False
-                child.sendline(cmd.send)
-                ok, why = wait_for(cmd.expect, time.monotonic() - start + cmd.within)
+                ok, why = _command(child, cmd, wait_for, time.monotonic() - start)
                 res.cases.append(Case(f"{cmd.send!r} -> {cmd.expect}", "command", ok, time.monotonic() - start, why))
                 if not ok:
                     return res
@@ -155,6 +155,26 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
     finally:
         qemu.stop()
         res.seconds = time.monotonic() - start
+
+
+RESENDS = 2   # a command the console never answered at all is typed again, at most this often
+
+
+def _command(child: pexpect.spawn, cmd: Command, wait_for: Callable[[str, float], tuple[bool, str]],
+             now: float) -> tuple[bool, str]:
+    """Send `cmd` and wait for its reply. The twin's harts share one UART, and on a loaded host a
+    line typed at a shell can be lost before the shell reads it (seen: no echo, no reply, once in
+    about a dozen flash boots); a command answered by nothing at all, not even its echo, within a
+    third of its time is typed again. A wrong or partial reply is never retried: it fails."""
+    share = cmd.within / (RESENDS + 1)
+    for attempt in range(RESENDS + 1):
+        child.sendline(cmd.send)
+        before = len(child.buffer)
+        last = attempt == RESENDS
+        ok, why = wait_for(cmd.expect, now + (cmd.within if last else share * (attempt + 1)))
+        if ok or last or len(child.buffer) > before or why.startswith("QEMU exited"):
+            return ok, why + (f" (typed {attempt + 1} times)" if attempt and why else "")
+    return False, "unreachable"
 
 
 def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[re.Pattern[str]],

@@ -246,3 +246,37 @@ def test_qemu_run_interrupted_exits_130(workspace: Path, firmware: dict[str, Pat
     while _qemus(elf) and time.monotonic() < end:
         time.sleep(0.05)
     assert not _qemus(elf)
+
+
+# A console that loses the first line typed at it (nothing comes back, not even an echo), or
+# answers it wrongly: a real process on a pty, standing in for a shell on a loaded twin.
+DEAF_ONCE = ("import sys\nsys.stdin.readline()\n"
+             "print('got ' + sys.stdin.readline().strip(), flush=True)\nsys.stdin.readline()\n")
+WRONG = ("import sys\nprint('wrong ' + sys.stdin.readline().strip(), flush=True)\n"
+         "print('got ' + sys.stdin.readline().strip(), flush=True)\n")
+
+
+@pytest.mark.parametrize(("script", "passed"), [(DEAF_ONCE, True), (WRONG, False)],
+                         ids=["silence-is-retyped", "a-wrong-reply-is-not"])
+def test_a_command_nothing_answered_is_typed_again(script: str, passed: bool) -> None:
+    import pexpect
+
+    from cmu610bsp import smoke
+
+    child = pexpect.spawn(sys.executable, ["-c", script], encoding="utf-8", echo=False)
+    start = time.monotonic()
+
+    def wait_for(pattern: str, limit: float) -> tuple[bool, str]:
+        try:
+            child.expect(pattern, timeout=max(0.0, limit - (time.monotonic() - start)))
+            return True, ""
+        except pexpect.TIMEOUT:
+            return False, "not seen"
+
+    try:
+        ok, why = smoke._command(child, smoke.Command(send="status", expect="got status", within=3), wait_for, 0.0)
+        assert ok is passed, why  # DEAF_ONCE answers only its second line: typed twice
+        if not passed:  # answered (wrongly), so typed once: the second line's answer never came
+            assert "wrong status" in child.buffer and "got status" not in child.buffer and "typed" not in why
+    finally:
+        child.close(force=True)
