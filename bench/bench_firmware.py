@@ -33,8 +33,10 @@ def main() -> None:
     ap.add_argument("workspace", type=Path)
     ap.add_argument("--line", default="littlebmc")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("build_args", nargs="*", help="what the build was given (--offline, --source NAME=PATH, --board B)")
-    a = ap.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    a = ap.parse_args(argv[:cut])
+    a.build_args = argv[cut + 1:]  # after --: what the build was given (--offline, --source NAME=PATH)
     ws = a.workspace.resolve()
     compile_tool()
     from cmu610bsp.build import compose, lines_of

@@ -106,8 +106,9 @@ class Qemu:
 
     def start(self) -> pexpect.spawn:
         if self.transcript:
-            self.transcript.parent.mkdir(parents=True, exist_ok=True)
-            self._log = self.transcript.open("w", encoding="utf-8")
+            with writing(self.transcript, "nothing was booted"):
+                self.transcript.parent.mkdir(parents=True, exist_ok=True)
+                self._log = self.transcript.open("w", encoding="utf-8")
         with _live_lock:
             _live.add(self)
         self.child = proc.console(self.argv)

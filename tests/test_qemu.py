@@ -97,6 +97,14 @@ def test_pass_with_reports(workspace: Path, firmware: dict[str, Path], tmp_path:
     assert not _qemus(elf)
 
 
+def test_an_unwritable_transcript_is_a_clear_error(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    (results / "cmu610-evb-bigbmc" / "console.log").mkdir(parents=True)  # where the transcript goes
+    r = _smoke(workspace, _unique(firmware["good"], tmp_path), spec(tmp_path), "--results", str(results))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "console.log" in r.stderr and "nothing was booted" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_missing_marker_fails_at_its_deadline(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["nocpu1"], tmp_path)
     r = _smoke(workspace, elf, spec(tmp_path, cpu1_within=2), "--json")
