@@ -30,11 +30,6 @@ class CiResult:
     after: tuple[str, ...]
     sync: sync.SyncResult
 
-    @property
-    def files(self) -> dict[str, str]:
-        """The pipeline file of each system the workspace now has."""
-        return {s: layout.CI_FILES[s] for s in self.after}
-
 
 def systems(names: Sequence[str]) -> list[str]:
     """The systems named on the command line, checked (a user error names the known ones)."""

@@ -164,6 +164,14 @@ def test_ci_command_writes_the_pipelines_as_generated_files(workspace: Path) -> 
     assert r.returncode == 0 and "no CI pipelines" in r.stdout
     assert not (workspace / GITLAB).exists() and not (workspace / ".github").exists()
     config = (workspace / "cmu610bsp.yml").read_text()
+    # a sync that refuses (conflict markers left in a generated file) writes nothing, config included
+    conf = workspace / "meta-cmu610/conf/layer.conf"
+    marked = conf.read_text()
+    conf.write_text(marked + "<<<<<<< mine\n")
+    before = snapshot(workspace)
+    r = run_cli("ci", "gitlab", cwd=workspace)
+    assert r.returncode == 2 and "conflict markers" in r.stderr and snapshot(workspace) == before, r.stderr
+    conf.write_text(marked)
     r = run_cli("ci", "gitlab", "github", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert f"create       {GITLAB}" in r.stdout and f"create       {GITHUB}" in r.stdout
