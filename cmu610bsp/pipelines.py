@@ -129,7 +129,6 @@ class Target:
 
 @dataclass(frozen=True)
 class Pipeline:
-    version: str
     variables: tuple[Variable, ...]
     install: tuple[str, ...]
     check: Command
@@ -147,7 +146,7 @@ def pipeline(project: Project) -> Pipeline:
     targets = sorted({Target(line, b.name) for b in project.boards for line in b.product_lines},
                      key=lambda t: (t.line, t.board))
     plans = tuple(Plan(line) for line in sorted({t.line for t in targets}))
-    return Pipeline(__version__, VARIABLES, INSTALL, CHECK, SYNC_CHECK, PLAN, BUILD, SMOKE, plans, tuple(targets))
+    return Pipeline(VARIABLES, INSTALL, CHECK, SYNC_CHECK, PLAN, BUILD, SMOKE, plans, tuple(targets))
 
 
 def files(project: Project) -> dict[str, str]:
