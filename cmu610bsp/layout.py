@@ -25,6 +25,10 @@ KAS_DIR = "configs/kas"
 OUTPUT_ROOTS = (LAYER, KAS_DIR)
 # Everything a generator write swaps; what an interrupted write is rolled back in.
 OWNED_ROOTS = (*OUTPUT_ROOTS, STATE_ROOT)
+# Generated files outside those directories, where their consumer looks for them: each swapped
+# on its own (txn). The CI pipelines a workspace asks for (`ci:` in cmu610bsp.yml), by system.
+CI_FILES = {"gitlab": ".gitlab-ci.yml", "github": ".github/workflows/cmu610bsp.yml"}
+OWNED_FILES = tuple(CI_FILES.values())
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -228,6 +228,7 @@ class Board(Strict):
         return self.name.replace("-", "_")
 
 
+U = TypeVar("U", bound=str)
 KconfigName = Annotated[str, Field(pattern=r"^CONFIG_[A-Z0-9_]+$")]
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 
@@ -239,7 +240,8 @@ def _not_generated(value: dict[str, bool | int | str]) -> dict[str, bool | int |
     return value
 
 
-def _unique(value: list[str]) -> list[str]:
+def unique(value: list[U]) -> list[U]:
+    """A list's validator: every item once (names echoed sorted)."""
     twice = sorted({v for v in value if value.count(v) > 1})
     if twice:
         raise ValueError(f"listed twice: {', '.join(twice)}")
@@ -252,7 +254,7 @@ class ProductFirmware(Strict):
     firmware is the same for every line."""
 
     kconfig: Annotated[dict[KconfigName, bool | int | str], AfterValidator(_not_generated)] = {}
-    features: Annotated[list[FeatureName], AfterValidator(_unique)] = []
+    features: Annotated[list[FeatureName], AfterValidator(unique)] = []
 
 
 class Product(Strict):

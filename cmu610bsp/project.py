@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -28,6 +28,7 @@ from cmu610bsp.model import (
     load_product,
     load_soc,
     parse_model,
+    unique,
 )
 from cmu610bsp.validate import check_board, check_soc, check_workspace
 from cmu610bsp.yamlio import read_yaml
@@ -71,6 +72,10 @@ class ToolchainRecord(Strict):
 STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
 
 
+# CI systems a workspace can have a generated pipeline for (`ci:`; cmu610bsp/pipelines.py)
+CiSystem = Literal["gitlab", "github"]
+
+
 def _name_and_email(value: str) -> str:
     if not re.fullmatch(r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+>", value):
         raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
@@ -91,6 +96,8 @@ class WorkspaceConfig(Strict):
     keep: list[str] = Field(default_factory=list)
     # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
     maintainer: Annotated[str, AfterValidator(_name_and_email)] | None = None
+    # the CI systems to generate a pipeline for (`cmu610bsp ci gitlab github`); none by default
+    ci: Annotated[list[CiSystem], AfterValidator(unique)] = Field(default_factory=list)
 
 
 def load_config(root: Path) -> WorkspaceConfig:
@@ -113,6 +120,7 @@ class Project:
     toolchain: ToolchainRecord
     maintainer: str | None = None
     zephyr: ZephyrPin = field(default_factory=ZephyrPin)
+    ci: tuple[CiSystem, ...] = ()
 
 
 def load_project(root: Path, config: WorkspaceConfig | None = None,
@@ -134,4 +142,5 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
     if findings:
         raise BspError(headline, findings)
     return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
-                   cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer, cfg.zephyr)
+                   cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer, cfg.zephyr,
+                   tuple(cfg.ci))

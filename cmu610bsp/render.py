@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from cmu610bsp import __version__, bootstage, firmware, layer, resources, views
+from cmu610bsp import __version__, bootstage, firmware, layer, pipelines, resources, views
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -98,6 +98,10 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     _render_layer(put, project)
     _render_firmware(put, out, project)
     _render_kas(put, project)
+    if project.ci:
+        ci = pipelines.pipeline(project)
+        for path, template in pipelines.files(project).items():
+            put(path, template, pipeline=ci)
     return dict(sorted(out.items()))
 
 

@@ -165,7 +165,7 @@ def apply(ws: workspace.Workspace, plan: SyncPlan) -> None:
     current = (ws.root / layout.MANIFEST).read_bytes() if (ws.root / layout.MANIFEST).exists() else None
     if current == plan.manifest and len(changes) == 1:
         return
-    txn.commit(ws.root, ws.roots, changes)
+    txn.commit(ws.root, ws.roots, changes, ws.files)
 
 
 def refuse_if_unresolved(left: list[str]) -> None:
@@ -260,4 +260,7 @@ def _commit(ws: workspace.Workspace) -> str:
         raise BspError(f"{ws.root} is not in a git repository: nothing to commit to",
                        hint="`git init` it, or run sync without --commit")
     paths = [str(ws.root / r) for r in ws.roots if (ws.root / r).exists()]
+    # a pipeline file sync removed is committed as removed, if git had it
+    tracked = set(repo.git.ls_files("--", *ws.files).splitlines()) if ws.files else set()
+    paths += [str(ws.root / f) for f in ws.files if (ws.root / f).exists() or f in tracked]
     return vcs.commit(repo, f"cmu610bsp sync: regenerate with cmu610bsp {__version__}", paths)

@@ -3,7 +3,10 @@
 A change is applied to a staged copy of each output root, then every root is swapped with its
 copy by an atomic directory exchange (Linux renameat2 RENAME_EXCHANGE). A journal and a marker file
 in each staged root let the next command undo a swap that was cut short, even by SIGKILL, so
-the workspace is either exactly as before or exactly as intended.
+the workspace is either exactly as before or exactly as intended. A generated file that lives
+outside those directories (a file root: `.gitlab-ci.yml`, where GitLab looks for it) is staged
+whole and exchanged with the file, renamed in, or moved out into the stage; the journal records
+the inode each swap puts in place, by which the next command knows whether it happened.
 
 Interrupts: before the commit point, SIGINT (and SIGTERM, which the CLI turns into
 KeyboardInterrupt) rolls the swap back at once. From the commit point on they are held: inside
@@ -24,8 +27,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from cmu610bsp.errors import writing
 
@@ -128,6 +132,8 @@ def recover(ws: Path, roots: Sequence[str]) -> bool:
     if journal.exists():
         data = json.loads(journal.read_text())
         marker = MARKER_PREFIX + data["id"]
+        for root, entry in data.get("files", {}).items():
+            undone |= _recover_file(ws, root, txn / "stage" / _enc(root), entry)
         for root in data["roots"]:
             live, staged = ws / root, txn / "stage" / _enc(root)
             aside = staged.with_name(staged.name + ".aside")
@@ -148,6 +154,40 @@ def recover(ws: Path, roots: Sequence[str]) -> bool:
     return undone
 
 
+def _ino(path: Path) -> int | None:
+    try:
+        return path.lstat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _recover_file(ws: Path, root: str, staged: Path, entry: dict[str, Any]) -> bool:
+    """Undo one file root's swap if it happened: `entry` has the inode the swap put in place (the
+    new file; for a deletion, the old file moved into the stage) and the directories it made."""
+    live = ws / root
+    aside = staged.with_name(staged.name + ".aside")
+    if aside.exists() and not staged.exists():
+        os.rename(aside, staged)  # fallback exchange cut after its second rename
+    if not live.exists() and aside.exists():
+        os.rename(aside, live)    # ... or after its first
+        return True
+    if entry.get("delete"):
+        if _ino(live) is None and _ino(staged) == entry["ino"]:
+            os.rename(staged, live)
+            return True
+        return False
+    if _ino(live) != entry["ino"]:
+        return False
+    if staged.exists():
+        _exchange(live, staged)   # the old file back
+        return True
+    live.unlink()                 # it was created
+    for made in reversed(entry["made"]):
+        with suppress(OSError):
+            (ws / made).rmdir()
+    return True
+
+
 def _drop_markers(dirs: list[Path]) -> None:
     for d in dirs:
         for c in d.iterdir() if d.is_dir() else []:
@@ -155,18 +195,49 @@ def _drop_markers(dirs: list[Path]) -> None:
                 c.unlink()
 
 
-def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> None:
-    """Apply {path: content, or None to delete} under `roots`, all or nothing; a write the file
-    system refuses (read-only, full) is the user's `WriteFailed`, after the roll-back."""
+def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], files: Sequence[str] = ()) -> None:
+    """Apply {path: content, or None to delete} under `roots` (directories) and to `files` (file
+    roots), all or nothing; a write the file system refuses (read-only, full) is the user's
+    `WriteFailed`, after the roll-back."""
     with writing(ws, "nothing was changed"):
-        _commit(ws, roots, changes)
+        _commit(ws, roots, changes, files)
 
 
-def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> None:
+def _stage_files(ws: Path, stage: Path, changes: Mapping[str, bytes | None]) -> dict[str, dict[str, Any]]:
+    """Stage each changed file root's new content; what the journal records of each: the inode
+    its swap puts in place (a deletion moves the live file into the stage) and the directories
+    the file needs made, shallowest first."""
+    out: dict[str, dict[str, Any]] = {}
+    for root, content in changes.items():
+        live, staged = ws / root, stage / _enc(root)
+        if content is None:
+            ino = _ino(live)
+            if ino is not None:
+                out[root] = {"delete": True, "ino": ino}
+            continue
+        staged.write_bytes(content)
+        made = [str(d.relative_to(ws)) for d in reversed(live.parents) if d.is_relative_to(ws) and d != ws and not d.exists()]
+        out[root] = {"ino": _ino(staged), "made": made}
+    return out
+
+
+def _swap_file(ws: Path, stage: Path, root: str, entry: dict[str, Any]) -> None:
+    live, staged = ws / root, stage / _enc(root)
+    if entry.get("delete"):
+        os.rename(live, staged)
+    elif _ino(live) is not None:
+        _exchange(staged, live)
+    else:
+        for made in entry["made"]:
+            (ws / made).mkdir(exist_ok=True)
+        os.rename(staged, live)
+
+
+def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], files: Sequence[str]) -> None:
     recover(ws, roots)
     for path in changes:
-        if not any(path == r or path.startswith(r + "/") for r in roots):
-            raise ValueError(f"{path} is outside the generated roots {roots}")
+        if path not in files and not any(path == r or path.startswith(r + "/") for r in roots):
+            raise ValueError(f"{path} is outside the generated roots {roots} and files {list(files)}")
     txn = ws / TXN_DIR
     txid = uuid.uuid4().hex
     marker = MARKER_PREFIX + txid
@@ -193,9 +264,10 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> 
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(content)
             (staged / marker).touch()
+        moves = _stage_files(ws, stage, {f: changes[f] for f in files if f in changes})
         _pause("staged")
         journal = txn / "journal.json"
-        journal.write_text(json.dumps({"id": txid, "roots": roots, "created": created}))
+        journal.write_text(json.dumps({"id": txid, "roots": roots, "created": created, "files": moves}))
         with open(journal) as fh:
             os.fsync(fh.fileno())
         _fsync_dir(txn)
@@ -207,6 +279,9 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> 
             else:
                 _exchange(staged, live)
             _pause("swapped-one")
+        for root, entry in moves.items():
+            _swap_file(ws, stage, root, entry)
+            _pause("swapped-file")
         _hold()  # from here no interrupt until the command (or, outside one, this clean-up) is done
         journal.unlink()  # the commit point
         _pause("committed")
@@ -224,6 +299,9 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None]) -> 
     _fsync_dir(txn)
     _drop_markers([ws / r for r in roots])
     shutil.rmtree(txn)
+    for root, entry in moves.items():
+        if entry.get("delete"):
+            _prune_empty((ws / root).parent, ws)  # the directories the file was the last one in
     if not _Interrupts.scope and _release():
         raise KeyboardInterrupt  # a library caller asked for no finishing: the write is complete
 

@@ -1,10 +1,11 @@
 """A cmu610bsp workspace: its config file, its inputs, and the manifest of what was generated.
 
 Layout (what `init` creates):
-    cmu610bsp.yml                 which SoC and board descriptions, `keep:` globs
+    cmu610bsp.yml                 which SoC and board descriptions, `keep:` globs, `ci:` systems
     configs/soc/<soc>.yaml        the chip as data
     configs/boards/<board>.yaml   one file per board
     meta-cmu610/...               generated (Yocto layer, Zephyr module, devicetrees)
+    .gitlab-ci.yml, .github/...   generated CI pipelines, when `ci:` asks for them
     .cmu610bsp/state/manifest.json  every generated file with its hash, the inputs, the version
 """
 
@@ -21,7 +22,7 @@ from typing import Literal
 
 from cmu610bsp import __version__, layout, project
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_ROOTS, sha256
+from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_FILES, OWNED_ROOTS, sha256
 from cmu610bsp.project import Project, WorkspaceConfig
 from cmu610bsp.yamlio import read_text
 
@@ -35,6 +36,11 @@ class Workspace:
     def roots(self) -> list[str]:
         """Directories the generator owns, swapped as a whole on every write."""
         return list(OWNED_ROOTS)
+
+    @property
+    def files(self) -> list[str]:
+        """Generated files outside those directories (the CI pipelines), swapped one by one."""
+        return list(OWNED_FILES)
 
     def kept(self, path: str) -> bool:
         return any(fnmatch.fnmatch(path, g) for g in self.config.keep)
@@ -186,7 +192,7 @@ def generate(ws: Workspace, force: bool = False) -> Plan:
     if manifest != current:
         p.changes[MANIFEST] = manifest
     if p.changes:
-        txn.commit(ws.root, ws.roots, p.changes)
+        txn.commit(ws.root, ws.roots, p.changes, ws.files)
     return p
 
 

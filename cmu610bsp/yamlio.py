@@ -1,5 +1,6 @@
 """Reading the user's files: the one text reader (UTF-8, or a finding naming the byte that is not)
-and the one YAML reader (syntax errors located, duplicate keys refused, alias expansion bounded).
+and the one YAML reader (syntax errors located, duplicate keys refused, alias expansion bounded);
+and the one edit of one, `with_key`: a top-level key set with the rest of the text as written.
 
 Every description and config file the tool reads comes through `read_text` or `read_yaml`, so a
 Latin-1 byte in a comment or a UTF-16 file is a located user error everywhere, never a crash.
@@ -144,3 +145,26 @@ def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
         for i, item in enumerate(node.value):
             out += _duplicate_keys(item, (*loc, i), seen)
     return out
+
+
+def with_key(text: str, key: str, value: str, comment: str = "") -> str:
+    """`text`, a YAML mapping the reader accepted, with its top-level `key` set to `value` (flow
+    style YAML) and everything else as written: comments, order, quoting. An absent key is
+    appended, after `comment` (a line of its own) when given."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)  # the pure-Python loader: marks count characters
+    if node is not None and not isinstance(node, yaml.MappingNode):
+        raise BspError("cannot set a key: the document is not a mapping")
+    for k, v in node.value if node is not None else []:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return f"{text[:k.end_mark.index]}: {value}{text[_end(v):]}"
+    head = text if not text or text.endswith("\n") else text + "\n"
+    return head + (f"# {comment}\n" if comment else "") + f"{key}: {value}\n"
+
+
+def _end(node: yaml.Node) -> int:
+    """Where a value's text ends: a block collection's end mark is where the next key starts (past
+    the comments between), so it ends where its last item does."""
+    if isinstance(node, yaml.CollectionNode) and not node.flow_style and node.value:
+        last = node.value[-1]
+        return _end(last[1] if isinstance(node, yaml.MappingNode) else last)
+    return int(node.end_mark.index)

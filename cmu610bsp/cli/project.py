@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed, listing
+
+if TYPE_CHECKING:
+    from cmu610bsp import sync as sync_mod
 
 board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True)
 
@@ -82,13 +85,22 @@ def sync(
     debug: DebugOpt = False,
 ) -> None:
     """Re-render and merge into the workspace three ways: hand edits survive, overlaps conflict."""
-    from cmu610bsp import layout, ui
     from cmu610bsp import sync as sync_mod
+    from cmu610bsp import ui
 
     ws = open_ws(workspace, debug)
     mode: sync_mod.Mode = "check" if check_only else "dry-run" if dry_run else "sync"
     with ui.status("rendering and merging"):
         result = sync_mod.run(ws, mode, allow_dirty=allow_dirty, commit=do_commit)
+    report_sync(result, as_json)
+
+
+def report_sync(result: sync_mod.SyncResult, as_json: bool = False) -> None:
+    """Print a sync's outcome (text, or `sync --json`'s object) and exit as it stands for."""
+    from cmu610bsp import layout, ui
+    from cmu610bsp import sync as sync_mod
+
+    mode = result.mode
     if as_json:
         ui.print_json(result.as_json())
         sync_mod.verdict(result)

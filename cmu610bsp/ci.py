@@ -1,0 +1,73 @@
+"""`cmu610bsp ci`: which CI systems the workspace has a generated pipeline for.
+
+The list is `ci:` in cmu610bsp.yml, an input like any other: this sets it (the rest of the file
+as written) and syncs, so a pipeline is an ordinary generated file, recorded in the manifest and
+kept by later syncs with the user's edits. What the pipelines hold is `pipelines.py`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import get_args
+
+import yaml
+
+from cmu610bsp import layout, sync, workspace
+from cmu610bsp.errors import BspError, writing
+from cmu610bsp.model import parse_model
+from cmu610bsp.project import CiSystem, WorkspaceConfig
+from cmu610bsp.yamlio import read_text, with_key
+
+SYSTEMS: tuple[str, ...] = get_args(CiSystem)
+
+
+@dataclass(frozen=True)
+class CiResult:
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    sync: sync.SyncResult
+
+
+def systems(names: Sequence[str]) -> list[str]:
+    """The systems named on the command line, checked (a user error names the known ones)."""
+    unknown = [n for n in names if n not in SYSTEMS]
+    if unknown:
+        raise BspError(f"unknown CI system {', '.join(map(repr, unknown))}", hint="CI systems: " + ", ".join(SYSTEMS))
+    return list(dict.fromkeys(names))
+
+
+def change(ws: workspace.Workspace, add: Sequence[str] = (), remove: Sequence[str] = (),
+           allow_dirty: bool = False) -> CiResult:
+    """Set `ci:` in cmu610bsp.yml (the systems it lists, plus `add`, less `remove`) and sync. If
+    the sync refuses or fails, cmu610bsp.yml is put back as it was: nothing is written."""
+    before = tuple(ws.config.ci)
+    after = [s for s in SYSTEMS if (s in before or s in add) and s not in remove]
+    path = ws.root / layout.CONFIG_FILE
+    old = read_text(path)
+    new = old if list(before) == after else with_key(
+        old, "ci", "[" + ", ".join(after) + "]",
+        comment="CI pipelines cmu610bsp generates and keeps in sync (`cmu610bsp ci`)")
+    if new != old:
+        parse_model(WorkspaceConfig, yaml.safe_load(new), path)  # what would be written is valid
+        _write(path, new)
+    try:
+        result = sync.run(workspace.open_workspace(ws.root), "sync", allow_dirty=allow_dirty)
+    except BaseException:
+        if new != old:
+            _write(path, old)
+        raise
+    return CiResult(before, tuple(after), result)
+
+
+def _write(path: Path, text: str) -> None:
+    """The whole file or none of it (a temporary file renamed over it)."""
+    tmp = path.with_name(f".{path.name}.cmu610bsp-tmp")
+    with writing(path, "nothing was changed"):
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
