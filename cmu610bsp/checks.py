@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -69,23 +70,24 @@ def check_dtc(ws: Workspace) -> CheckResult:
         return CheckResult("dtc", "skipped", detail="dtc or cpp not on PATH (apt-get install device-tree-compiler cpp)")
     z = ws.root / layout.ZEPHYR_MODULE
     includes = [z / "dts" / "riscv", z / "dts" / "common", z / "dts", z / "include"]
-    findings: list[Finding] = []
     files = generated(ws, ".dts")
     with tempfile.TemporaryDirectory() as tmp:
-        for dts in files:
+
+        def one(i: int, dts: Path) -> list[Finding]:
             rel = str(dts.relative_to(ws.root))
-            pre = Path(tmp) / (dts.name + ".pre")
+            pre = Path(tmp) / f"{i}-{dts.name}.pre"
             argv = [cpp, "-nostdinc", "-undef", "-D__DTS__", "-x", "assembler-with-cpp", "-P"]
             argv += [f"-I{d}" for d in includes] + [str(dts), "-o", str(pre)]
             r = proc.run(argv)
             if r.returncode:
-                findings.append(Finding(rel, "cpp", r.stderr.strip() or f"exit {r.returncode}"))
-                continue
+                return [Finding(rel, "cpp", r.stderr.strip() or f"exit {r.returncode}")]
             r = proc.run([dtc, "-I", "dts", "-O", "dtb", "-o", os.devnull, str(pre)])
-            for line in (r.stderr.strip().splitlines() if r.stderr.strip() else []):
-                findings.append(Finding(rel, "dtc", line.replace(str(pre), dts.name)))
-            if r.returncode and not r.stderr.strip():
-                findings.append(Finding(rel, "dtc", f"exit {r.returncode}"))
+            out = [Finding(rel, "dtc", line.replace(str(pre), dts.name)) for line in r.stderr.strip().splitlines()]
+            return out or ([Finding(rel, "dtc", f"exit {r.returncode}")] if r.returncode else [])
+
+        # two short child processes per tree: a rack of boards has hundreds; one per core at a time
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            findings = [f for found in pool.map(one, range(len(files)), files) for f in found]
     return _result("dtc", findings, f"{len(files)} devicetrees, no dtc check disabled")
 
 
@@ -124,13 +126,16 @@ def check_zephyr_schemas(ws: Workspace) -> CheckResult:
     twister = _schema(d, "twister-platform-schema.yaml", "twister/platform-schema.yaml")
     targets += [(p, twister) for p in generated(ws, ".yaml") if "/boards/" in str(p)]
     findings = []
+    loaded: dict[Path, object] = {}  # each schema read once: a rack has hundreds of files per schema
     for path, schema in targets:
         rel = str(path.relative_to(ws.root))
         if schema is None:
             findings.append(Finding(rel, "schema", f"no matching schema in {d}"))
             continue
+        if schema not in loaded:
+            loaded[schema] = yaml.safe_load(schema.read_text())
         try:
-            Core(source_data=yaml.safe_load(path.read_text()), schema_files=[str(schema)]).validate(raise_exception=True)
+            Core(source_data=yaml.safe_load(path.read_text()), schema_data=loaded[schema]).validate(raise_exception=True)
         except SchemaError as e:
             findings.append(Finding(rel, "schema", str(e.msg).strip()))
     return _result("zephyr-schemas", findings, f"{len(targets)} files against {d}")
