@@ -40,19 +40,19 @@ def main() -> None:
     a.build_args = argv[cut + 1:]  # after --: what the build was given (--offline, --source NAME=PATH)
     ws = a.workspace.resolve()
     compile_tool()
-    from cmu610bsp.build import compose, lines_of
+    from cmu610bsp.build import bitbake, compose, lines_of
 
     summary = json.loads((ws / "build" / a.line / "summary.json").read_text())
     tool = [sys.executable, "-m", "cmu610bsp", "build", a.line, "--board", summary["machine"], *a.build_args]
     subprocess.run(tool, cwd=ws, check=True, capture_output=True)  # the overlay of these arguments, current
     kas = compose.build_command(ws, compose.Request(a.line))
     env = compose.environment(ws, a.line, lines_of(ws).toolchain)
-    lock = ws / "build" / a.line / "bitbake.lock"
     kas_t, ours = [], []
     for _ in range(a.runs):  # interleaved, so load drifts hit both alike
         start = time.perf_counter()
         subprocess.run(kas, cwd=ws, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _server_gone(lock)  # kas returns before BitBake's server has shut down; the tool waits for it
+        while bitbake.servers(ws / "build" / a.line):  # kas returns before BitBake's server has
+            time.sleep(0.05)                            # shut down; the tool waits for it
         kas_t.append(time.perf_counter() - start)
         ours.append(timed(tool, ws))
     k, o = statistics.median(kas_t), statistics.median(ours)
@@ -71,25 +71,6 @@ def main() -> None:
     print(f"{'bare QEMU, pflash, to the BMC prompt':44} {b:9.2f}")
     print(f"{'cmu610bsp qemu smoke (spec checked)':44} {s:9.2f}")
     print(f"ratio: {s / b:.2f}")
-
-
-def _server_gone(lock: Path) -> None:
-    """Until no BitBake process of this build directory is left (the server's command line names
-    its lock file; it lets go of the lock a moment before its processes have exited)."""
-    needle = str(lock).encode()
-    while True:
-        alive = False
-        for proc in Path("/proc").iterdir():
-            if proc.name.isdigit():
-                try:
-                    alive = needle in (proc / "cmdline").read_bytes()
-                except OSError:
-                    continue
-                if alive:
-                    break
-        if not alive:
-            return
-        time.sleep(0.05)
 
 
 def _bare_to_prompt(flash: Path) -> float:

@@ -7,16 +7,14 @@ kept by later syncs with the user's edits. What the pipelines hold is `pipelines
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import get_args
 
 import yaml
 
 from cmu610bsp import layout, sync, workspace
-from cmu610bsp.errors import BspError, writing
+from cmu610bsp.errors import BspError, write_whole
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import CiSystem, WorkspaceConfig
 from cmu610bsp.yamlio import read_text, with_key
@@ -52,22 +50,12 @@ def change(ws: workspace.Workspace, add: Sequence[str] = (), remove: Sequence[st
         comment="CI pipelines cmu610bsp generates and keeps in sync (`cmu610bsp ci`)")
     if new != old:
         parse_model(WorkspaceConfig, yaml.safe_load(new), path)  # what would be written is valid
-        _write(path, new)
+        write_whole(path, new, "nothing was changed")
     try:
         result = sync.run(workspace.open_workspace(ws.root), "sync", allow_dirty=allow_dirty)
     except BaseException:
         if new != old:
-            _write(path, old)
+            write_whole(path, old, "nothing was changed")
         raise
     return CiResult(before, tuple(after), result)
 
-
-def _write(path: Path, text: str) -> None:
-    """The whole file or none of it (a temporary file renamed over it)."""
-    tmp = path.with_name(f".{path.name}.cmu610bsp-tmp")
-    with writing(path, "nothing was changed"):
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from typing import Literal, TypedDict
 import yaml
 
 from cmu610bsp import layout, proc, workspace
-from cmu610bsp.errors import BspError, Finding, writing
+from cmu610bsp.errors import BspError, Finding, write_whole, writing
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
 from cmu610bsp.yamlio import read_text
@@ -216,10 +216,7 @@ def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> Non
     else:
         data["toolchain"] = record.model_dump(exclude_none=True)
     parse_model(WorkspaceConfig, data, path)
-    with writing(path, "it was left as it was"):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(header + yaml.safe_dump(data, sort_keys=False))
-        os.replace(tmp, path)
+    write_whole(path, header + yaml.safe_dump(data, sort_keys=False), "it was left as it was")
 
 
 def _check_writable(ws: workspace.Workspace) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmu610bsp import proc
 from cmu610bsp.build import bitbake, compose, report
@@ -24,7 +25,10 @@ from cmu610bsp.build.report import Summary
 from cmu610bsp.errors import BspError, Timeout
 from cmu610bsp.yamlio import read_text
 
-__all__ = ["DryRun", "Event", "Lines", "Request", "Summary", "dry_run", "lines_of", "run"]
+if TYPE_CHECKING:
+    from cmu610bsp.project import Project
+
+__all__ = ["DryRun", "Event", "Lines", "Request", "Summary", "dry_run", "lines_from", "lines_of", "run"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,11 @@ def lines_of(root: Path) -> Lines:
     """Product lines and which board serves which, from the validated description."""
     from cmu610bsp import workspace
 
-    project = workspace.load_project(workspace.open_workspace(root))
+    return lines_from(workspace.load_project(workspace.open_workspace(root)))
+
+
+def lines_from(project: Project) -> Lines:
+    """The same, from a description already loaded (`build --smoke` needs it for QEMU too)."""
     return Lines(tuple(p.name for p in project.products),
                  {b.name: tuple(b.product_lines) for b in project.boards}, project.toolchain)
 

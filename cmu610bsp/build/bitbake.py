@@ -100,7 +100,7 @@ def claim(build_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _servers(build_dir: Path) -> set[int]:
+def servers(build_dir: Path) -> set[int]:
     """BitBake servers of this build directory: the pid in its lock file, and any process whose
     command line names the lock (a server still starting has not written its pid yet)."""
     found: set[int] = set()
@@ -132,7 +132,7 @@ def stop_server(build_dir: Path, grace: float = 10.0) -> None:
     the processes of its group (parsers, workers), by SIGTERM, then SIGKILL after `grace`."""
     ours = os.getpgrp()
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        pids = {p for p in _servers(build_dir) if not _gone(p)}
+        pids = {p for p in servers(build_dir) if not _gone(p)}
         if not pids:
             return
         for pid in pids:
@@ -144,7 +144,7 @@ def stop_server(build_dir: Path, grace: float = 10.0) -> None:
             except (ProcessLookupError, PermissionError):
                 continue
         end = time.monotonic() + wait
-        while time.monotonic() < end and not all(_gone(p) for p in _servers(build_dir)):
+        while time.monotonic() < end and not all(_gone(p) for p in servers(build_dir)):
             time.sleep(0.1)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from cmu610bsp import proc
-from cmu610bsp.errors import BspError, writing
+from cmu610bsp.errors import BspError, write_whole
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.yamlio import read_text
@@ -242,11 +242,7 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
     data = overlay(root, req, machine)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_whole(path, text)
     return path
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cmu610bsp.build.bitbake import Progress
-from cmu610bsp.errors import writing
+from cmu610bsp.errors import write_whole
 
 
 @dataclass(frozen=True)
@@ -138,8 +138,4 @@ def log_tail(path: str | None, lines: int = 20) -> list[str]:
 
 
 def write(summary: Summary, path: Path) -> None:
-    with writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+    write_whole(path, json.dumps(summary.as_dict(), indent=2, sort_keys=True) + "\n")

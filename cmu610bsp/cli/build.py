@@ -61,11 +61,13 @@ def build(
 ) -> None:
     """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
     from cmu610bsp import build as b
+    from cmu610bsp import workspace as wsp
     from cmu610bsp.build import compose
     from cmu610bsp.errors import BspError, CheckFailed, Timeout
 
     ws = root(workspace, debug)
-    lines = b.lines_of(ws)
+    project = wsp.load_project(wsp.open_workspace(ws))  # read once: the build's lines, the smoke's SoC
+    lines = b.lines_from(project)
     if smoke:
         from cmu610bsp.lastbuild import smoke_board
 
@@ -83,10 +85,9 @@ def build(
         summary = b.run(ws, req, show, lines)
     if smoke and summary.result == "success":
         from cmu610bsp import lastbuild, ui
-        from cmu610bsp import workspace as wsp
 
         with ui.status(f"smoke-testing {summary.machine}"):
-            summary = lastbuild.smoke(ws, wsp.load_project(wsp.open_workspace(ws)), summary, junit)
+            summary = lastbuild.smoke(ws, project, summary, junit)
     if as_json:
         import json
 
