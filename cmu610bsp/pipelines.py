@@ -85,14 +85,14 @@ SMOKE = Command((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --juni
 
 @dataclass(frozen=True)
 class Plan:
-    """BitBake's dry run of one product line."""
+    """The plan of one product line (`build --plan`: what would run, what shared state restores)."""
 
     line: str
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        """summary.json and the log, as `cmu610bsp build` lays them out (build/compose.py Paths)."""
-        return (f"build/{self.line}/summary.json", f"build/{self.line}/cmu610bsp-build.log")
+        """plan.json and the plan's log, as `cmu610bsp build --plan` lays them out (build/compose.py Paths)."""
+        return (f"build/{self.line}/plan.json", f"build/{self.line}/cmu610bsp-plan.log")
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,8 @@ class Target:
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        return (*Plan(self.line).artifacts, *(f"{self.deploy}/{name}" for name in DEPLOYED))
+        return (f"build/{self.line}/summary.json", f"build/{self.line}/cmu610bsp-build.log",
+                *(f"{self.deploy}/{name}" for name in DEPLOYED))
 
     @property
     def smoke_artifacts(self) -> tuple[str, ...]:

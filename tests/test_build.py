@@ -109,11 +109,35 @@ def test_build_progress_summary_and_shared_state(workspace: Path) -> None:
 
 
 def test_plan_counts_without_building(workspace: Path) -> None:
+    """The plan runs bbplan.py in kas's shell (the stand-in tinfoil of tests/fixtures answers for
+    BitBake's server), keeps its own record, and sees what a build put into shared state."""
     r = run_cli("build", "littlebmc", "--source", SRC, "--plan", "--json", cwd=workspace)
+    assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert r.returncode == 0 and s["plan"] is True and s["tasks"]["run"] == 22 and s["artifacts"] == []
-    assert not (workspace / "build/littlebmc/tmp/deploy").exists()
-    assert "kas build" in s["kas_command"] and s["kas_command"].endswith("-- -n")
+    assert s["plan"] is True and s["tasks"]["run"] == 22 and s["artifacts"] == []
+    p = s["planned"]
+    assert (p["total"], p["run"], p["restored"], p["not_needed"]) == (22, 22, 0, 0)
+    assert {"pn": "bmcweb", "tasks": 4, "run": 4, "restored": 0, "current": 0} in p["recipes"]
+    assert "kas shell" in s["kas_command"] and "bbplan.py" in s["kas_command"], s["kas_command"]
+    d = workspace / "build/littlebmc"
+    assert not (d / "tmp/deploy").exists() and not (d / "summary.json").exists()
+    assert json.loads((d / "plan.json").read_text())["planned"] == p
+    assert "fixture tinfoil: parsing recipes" in (d / "cmu610bsp-plan.log").read_text()
+    # after a build, the image is in shared state: restoring it is all the next build needs
+    assert run_cli("build", "littlebmc", "--source", SRC, cwd=workspace).returncode == 0
+    r = run_cli("build", "littlebmc", "--source", SRC, "--plan", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert "22 tasks; 0 would run" in r.stdout and "1 restored from shared state (1 local, 0 mirror" in r.stdout
+    assert "21 not needed" in r.stdout and json.loads((d / "summary.json").read_text())["plan"] is False
+
+
+def test_plan_failure_is_reported(workspace: Path) -> None:
+    _ctl(workspace, "littlebmc", no_provider="cmu610-flash-image")
+    r = run_cli("build", "littlebmc", "--source", SRC, "--plan", "--json", cwd=workspace)
+    assert r.returncode == 2, r.stderr
+    s = json.loads(r.stdout)
+    assert s["result"] == "failed" and "planned" not in s
+    assert "nothing provides cmu610-flash-image" in (workspace / "build/littlebmc/cmu610bsp-plan.log").read_text()
 
 
 def test_failure_report(workspace: Path) -> None:

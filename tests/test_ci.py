@@ -76,7 +76,8 @@ def test_paths_are_where_build_and_qemu_smoke_put_them() -> None:
     t = pipelines.Target("littlebmc", "cmu610-evb")
     assert Path(t.deploy) == lastbuild.deploy_dir(Path(), "littlebmc", "cmu610-evb")
     paths = Paths(Path(), "littlebmc")
-    assert pipelines.Plan("littlebmc").artifacts == (str(paths.summary), str(paths.log))
+    assert pipelines.Plan("littlebmc").artifacts == (str(paths.plan_summary), str(paths.plan_log))
+    assert str(paths.summary) in t.artifacts and str(paths.log) in t.artifacts
     assert f"{t.deploy}/{lastbuild.FLASH}" in t.artifacts
     # the JUnit file the smoke command writes is the one reported
     env = {"CMU610_LINE": t.line, "CMU610_BOARD": t.board}
@@ -316,8 +317,8 @@ def test_the_gitlab_pipeline_runs_green_with_gitlab_ci_local(workspace: Path, tm
         assert re.search(rf"PASS\s+{re.escape(job)}\s*$", log, re.M), (job, log[-3000:])
     assert "json schema validated" in log  # gitlab-ci-local's own copy of GitLab's schema
     artifacts = workspace / ".gitlab-ci-local" / "artifacts"
-    plan = json.loads(next(artifacts.glob("plan*littlebmc/build/littlebmc/summary.json")).read_text())
-    assert plan["result"] == "success" and plan["plan"] is True
+    plan = json.loads(next(artifacts.glob("plan*littlebmc/build/littlebmc/plan.json")).read_text())
+    assert plan["result"] == "success" and plan["plan"] is True and plan["planned"]["total"] == 22
     built = next(artifacts.glob("build*littlebmc*/build/littlebmc/tmp/deploy/images/cmu610-evb-qemu/flash.bin"))
     assert built.read_bytes() == flash.read_bytes()
     for line in ("bigbmc", "littlebmc"):

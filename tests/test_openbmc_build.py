@@ -1,4 +1,4 @@
-"""`cmu610bsp build --plan` and `cmu610bsp devtool` on a real openbmc/openbmc tree (OPENBMC_DIR):
+"""`cmu610bsp build --plan` (against BitBake's own dry run) and `cmu610bsp devtool` on a real openbmc/openbmc tree (OPENBMC_DIR):
 real kas, real BitBake, offline (BB_NO_NETWORK), the tree used in place through `--source`.
 Skipped, never passed, without the tree.
 
@@ -82,23 +82,62 @@ def _bitbake_left(ws: Path) -> list[str]:
             if (str(ws) in cmd or (cwd is not None and cwd.is_relative_to(ws))) and ("bitbake" in cmd or "kas" in cmd)]
 
 
+_DRY_RUN = """
+import subprocess, sys, time
+from pathlib import Path
+from cmu610bsp.build import compose, lines_of
+ws, line, target = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+env = compose.environment(ws, line, lines_of(ws).toolchain)
+start = time.monotonic()
+r = subprocess.run(compose.kas("shell", compose.composition(ws, line), "-c", f"bitbake -n {target}"),
+                   cwd=ws, env=env, capture_output=True, text=True)
+print(r.stdout + r.stderr)
+print(f"seconds {time.monotonic() - start:.1f} exit {r.returncode}")
+"""
+_SUMMARY = re.compile(r"Tasks Summary: Attempted (\d+) tasks of which (\d+) didn't need to be rerun")
+
+
+def _dry_run(o: dict[str, object], line: str, target: str) -> tuple[int, int, float]:
+    """BitBake's own dry run in the plan's build directory and composition (the run's overlay as
+    the plan left it), with the interpreter the tool runs under (kas's environment names it, and
+    a different one would change BitBake's configuration hash)."""
+    python = Path(str(o["cmd"][0])).read_text().splitlines()[0].removeprefix("#!") if o["user"] else sys.executable  # type: ignore[index]
+    argv = as_user(o["user"], [python, "-c", _DRY_RUN, str(o["ws"]), line, target], path=str(o["path"]))  # type: ignore[arg-type]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=3600, cwd=str(o["ws"]))
+    m, t = _SUMMARY.search(r.stdout), re.search(r"seconds ([\d.]+) exit 0", r.stdout)
+    assert m and t, r.stdout[-4000:] + r.stderr[-2000:]
+    return int(m.group(1)), int(m.group(2)), float(t.group(1))
+
+
 @pytest.mark.parametrize("line", ["littlebmc", "bigbmc"])
-def test_plan_through_real_kas_and_bitbake(tool: dict[str, object], line: str) -> None:
-    start = time.monotonic()
-    # the line's OpenBMC userspace image (the default target is the flash image: a few dozen tasks)
-    r = _run(tool, "build", line, "--plan", "--target", f"cmu610-{line}-image", "--offline",
-             "--source", f"openbmc={tool['tree']}", "--json", timeout=3600)
-    seconds = time.monotonic() - start
-    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    data = json.loads(r.stdout)
+def test_plan_counts_match_bitbake_dry_run(tool: dict[str, object], line: str) -> None:
+    """The plan of the line's OpenBMC userspace image (the default target, the flash image, has a
+    few dozen tasks) from the task graph: the same task count as `bitbake -n` and the same number
+    that would run; a second plan in the same workspace answers from the warm parse cache."""
+    target = f"cmu610-{line}-image"
+
+    def plan() -> tuple[dict[str, object], float]:
+        start = time.monotonic()
+        r = _run(tool, "build", line, "--plan", "--target", target, "--offline",
+                 "--source", f"openbmc={tool['tree']}", "--json", timeout=3600)
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        return json.loads(r.stdout), time.monotonic() - start
+
+    data, first = plan()
     assert data["result"] == "success" and data["plan"] and data["artifacts"] == []
-    assert data["tasks"]["attempted"] and data["tasks"]["attempted"] > 1000, data["tasks"]
+    p = data["planned"]
+    assert p["total"] > 1000 and p["run"] + p["restored"] + p["current"] + p["not_needed"] == p["total"], p
+    assert sum(r["tasks"] for r in p["recipes"]) == p["total"]
     log = Path(data["log"]).read_text()
     assert "Nothing PROVIDES" not in log and "Nothing RPROVIDES" not in log
     assert 'BB_NO_NETWORK = "1"' in (Path(str(tool["ws"])) / "build" / line / "conf" / "local.conf").read_text()
     assert _bitbake_left(Path(str(tool["ws"]))) == []
-    print(f"\n{line}: cmu610bsp build --plan: {data['tasks']['attempted']} tasks "
-          f"({data['tasks']['not_rerun']} not rerun) in {seconds:.0f} s")
+    again, second = plan()
+    assert again["planned"] == p
+    attempted, not_rerun, dry = _dry_run(tool, line, target)
+    assert (attempted, attempted - not_rerun) == (p["total"], p["run"]), (attempted, not_rerun, p)
+    print(f"\n{line}: {target}: {p['total']} tasks, {p['run']} would run, {p['restored']} restored; "
+          f"first --plan {first:.0f} s, second {second:.0f} s, bitbake -n {dry:.0f} s")
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "timeout"])
@@ -130,7 +169,7 @@ def test_no_bitbake_outlives_the_tool(tool: dict[str, object], how: str) -> None
     while time.monotonic() < end and _bitbake_left(ws):
         time.sleep(0.5)
     assert _bitbake_left(ws) == []
-    assert json.loads((build / "summary.json").read_text())["result"] == ("interrupted" if how == "SIGTERM" else "timeout")
+    assert json.loads((build / "plan.json").read_text())["result"] == ("interrupted" if how == "SIGTERM" else "timeout")
 
 
 def test_devtool_round_trip_on_a_local_source_recipe(tool: dict[str, object]) -> None:

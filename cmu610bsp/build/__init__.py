@@ -3,6 +3,7 @@ BitBake's progress, and report. kas checks out and BitBake builds; this package 
 
     compose.py  what kas is given (composition, the run's overlay, environment, command line)
     bitbake.py  BitBake seen from outside (progress lines, its server, its leftovers)
+    plan.py     what a build would do, from the task graph and shared-state lookup (--plan)
     report.py   summary.json
 
 `run` is the API the CLI (and CI scripts in Python) call; it prints nothing and hands every line
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cmu610bsp import proc
-from cmu610bsp.build import bitbake, compose, report
+from cmu610bsp.build import bitbake, compose, plan, report
 from cmu610bsp.build.compose import Lines, Request
 from cmu610bsp.build.report import Summary
 from cmu610bsp.errors import BspError, Timeout
@@ -88,10 +89,12 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     for text in _warnings(root, req, lines):
         on_event(Event("warning", text))
     paths = compose.Paths(root, req.line)
+    log_path = paths.plan_log if req.plan else paths.log
     prog = bitbake.Progress()
     result, start = "failed", time.monotonic()
-    with bitbake.claim(paths.build), paths.log.open("w", buffering=1) as log:
+    with bitbake.claim(paths.build), log_path.open("w", buffering=1) as log:
         bitbake.drop_stale_parser_tables(paths.build)
+        paths.plan_facts.unlink(missing_ok=True)
 
         def on_line(text: str) -> None:
             log.write(text + "\n")
@@ -107,9 +110,10 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
             result = "interrupted"
         except Timeout:
             result = "timeout"
+    planned = plan.load(paths.plan_facts) if req.plan and result == "success" else None
     summary = report.summarize(result, req.line, board, machine, req.plan, time.monotonic() - start, prog,
-                               paths.log, paths.build, shlex.join(argv), compose.target(root, req))
-    report.write(summary, paths.summary)
+                               log_path, paths.build, shlex.join(argv), compose.target(root, req), planned)
+    report.write(summary, paths.plan_summary if req.plan else paths.summary)
     return summary
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,20 @@ class Paths:
     @property
     def summary(self) -> Path:
         return self.build / "summary.json"
+
+    # a plan keeps its own record: it does not replace the last build's log and summary
+    @property
+    def plan_log(self) -> Path:
+        return self.build / "cmu610bsp-plan.log"
+
+    @property
+    def plan_summary(self) -> Path:
+        return self.build / "plan.json"
+
+    @property
+    def plan_facts(self) -> Path:
+        """The task facts BitBake's side of the plan writes (bbplan.py)."""
+        return self.build / "plan-tasks.json"
 
 
 def read_kas_file(path: Path) -> dict[str, Any]:
@@ -275,8 +290,15 @@ def target(root: Path, req: Request) -> str:
 
 
 def build_command(root: Path, req: Request) -> list[str]:
-    """The `kas build` command of this run: what runs, what is logged, what summary.json records."""
-    return kas("build", composition(root, req.line), *(["--", "-n"] if req.plan else []))
+    """The command of this run: what runs, what is logged, what summary.json records. A build is
+    `kas build`; a plan is bbplan.py in `kas shell`, asking BitBake's server for the target's task
+    graph and shared-state lookup (cmu610bsp/build/plan.py says why not `bitbake -n`)."""
+    if not req.plan:
+        return kas("build", composition(root, req.line))
+    from cmu610bsp.build import plan
+
+    script = [sys.executable, str(plan.script()), str(Paths(root, req.line).plan_facts), target(root, req)]
+    return kas("shell", composition(root, req.line), "-c", shlex.join(script))
 
 
 def unpinned(root: Path, req: Request) -> list[str]:

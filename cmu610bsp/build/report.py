@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cmu610bsp.build.bitbake import Progress
+from cmu610bsp.build.plan import Plan
 from cmu610bsp.errors import write_whole
 
 
@@ -18,7 +19,7 @@ class Tasks:
     attempted: int | None       # BitBake's "Attempted N tasks"
     not_rerun: int | None       # "... of which M didn't need to be rerun" (current or covered)
     run: int                    # tasks that executed (with --plan: would execute)
-    restored_from_sstate: int   # setscene tasks run
+    restored_from_sstate: int   # setscene tasks run (with --plan: would run)
 
 
 def _ran(prog: Progress) -> int:
@@ -75,6 +76,7 @@ class Summary:
     failed_task: FailedTask | None = None
     error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
     smoke: Smoke | None = None
+    plan_detail: Plan | None = None   # with --plan: what would run, be restored, per recipe
 
     @property
     def exit_code(self) -> int:
@@ -87,24 +89,30 @@ class Summary:
         for key in ("failed_task", "flash", "smoke"):
             if data[key] is None:
                 del data[key]
+        del data["plan_detail"]
+        if self.plan_detail is not None:
+            data["planned"] = self.plan_detail.as_dict()
         if not self.error:
             del data["error"]
         return data
 
 
 def summarize(result: str, line: str, board: str, machine: str, plan: bool, seconds: float,
-              prog: Progress, log: Path, build_dir: Path, command: str, target: str = "") -> Summary:
+              prog: Progress, log: Path, build_dir: Path, command: str, target: str = "",
+              planned: Plan | None = None) -> Summary:
     failed = None
     if prog.failed_task:
         failed = FailedTask(prog.failed_task, prog.failed_log, tuple(log_tail(prog.failed_log)))
     return Summary(
         result=result, line=line, board=board, machine=machine, plan=plan, duration_s=round(seconds, 3),
-        tasks=Tasks(prog.attempted, prog.not_rerun, _ran(prog), prog.setscene_total),
+        tasks=(Tasks(planned.total, planned.not_rerun, planned.run, planned.restored) if planned
+               else Tasks(prog.attempted, prog.not_rerun, _ran(prog), prog.setscene_total)),
         log=str(log), kas_command=command, target=target,
         artifacts=artifacts(build_dir) if result == "success" and not plan else (),
         flash=flash_layout(build_dir, machine) if result == "success" and not plan else None,
         failed_task=failed,
         error=tuple(prog.errors) if result == "failed" and failed is None else (),
+        plan_detail=planned,
     )
 
 

@@ -37,7 +37,8 @@ def build(
                                                    "(default: the line's first board).")] = None,
     target: Annotated[str | None, typer.Option("--target", "-t", metavar="TARGET", show_default=False,
                                                help="BitBake target (default: the line's image).")] = None,
-    plan: Annotated[bool, typer.Option("--plan", help="BitBake's dry run: count the tasks, build nothing.")] = False,
+    plan: Annotated[bool, typer.Option("--plan", help="What the build would do, per recipe (run, restored from "
+                                       "shared state, current), from BitBake's task graph; builds nothing.")] = False,
     source: SourceOpt = None,
     cache: Annotated[Path | None, typer.Option("--cache", metavar="DIR", show_default=False,
                                                help="Directory for downloads and shared state.")] = None,
@@ -160,6 +161,9 @@ def _progress() -> Iterator[Callable[[Event], None]]:
 
 
 def _report(s: Summary) -> None:
+    if s.plan_detail is not None:
+        _report_plan(s)
+        return
     t = s.tasks
     print(f"{s.result}: {s.line} for {s.machine} in {s.duration_s:.1f} s; "
           f"tasks run {t.run}, restored from shared state {t.restored_from_sstate}")
@@ -182,6 +186,22 @@ def _report(s: Summary) -> None:
         print(f"smoke: {'PASS' if s.smoke.passed else 'FAIL'} in {s.smoke.seconds:.1f} s; junit {s.smoke.junit}; "
               f"transcript {s.smoke.transcript}")
     print(f"log: {s.log}\nsummary: {Path(s.log).parent / 'summary.json'}")
+
+
+def _report_plan(s: Summary) -> None:
+    p = s.plan_detail
+    assert p is not None
+    print(f"plan: {s.target} of {s.line} for {s.machine} ({s.duration_s:.1f} s): {p.total} tasks; "
+          f"{p.run} would run ({p.noexec} with nothing to execute), {p.restored} restored from shared state "
+          f"({p.restored_local} local, {p.restored_mirror} mirror; {p.restored_equivalent} by an equivalent hash), "
+          f"{p.current} current, {p.not_needed} not needed")
+    busy = [r for r in p.recipes if r.run or r.restored]
+    width = max((len(r.pn) for r in busy), default=6)
+    if busy:
+        print(f"  {'recipe':<{width}}  {'run':>4}  {'restored':>8}  {'current':>7}  {'tasks':>5}")
+    for r in busy:
+        print(f"  {r.pn:<{width}}  {r.run:>4}  {r.restored:>8}  {r.current:>7}  {r.tasks:>5}")
+    print(f"log: {s.log}\nplan: {Path(s.log).parent / 'plan.json'}")
 
 
 def lock(
