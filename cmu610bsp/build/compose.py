@@ -44,6 +44,10 @@ class Request:
     hashserv: str | None = None
     timeout: float | None = None
     offline: bool = False
+    # several targets in one BitBake run (`build LINE --all-boards`: each board's flash image),
+    # which goes on past a failed task so that every board gets its result (bitbake -k)
+    targets: tuple[str, ...] = ()
+    keep_going: bool = False
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not self.timeout > 0:
@@ -176,6 +180,8 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
     data: dict[str, object] = {"header": {"version": 14}, "machine": machine}
     if req.target:
         data["target"] = req.target
+    if req.targets:
+        data["target"] = list(req.targets)
     # the layer's repository is the workspace itself, also when the workspace sits inside another
     # git repository (kas would take that one's top level, and miss meta-cmu610)
     repos: dict[str, object] = {"cmu610bsp": {"path": str(root)}}
@@ -271,12 +277,15 @@ def kas(*args: str) -> list[str]:
 
 def target(root: Path, req: Request) -> str:
     """What the run builds: --target, else the line kas file's target (its flash image)."""
+    if req.targets:
+        return " ".join(req.targets)
     return req.target or str(read_kas_file(line_file(root, req.line)).get("target") or "")
 
 
 def build_command(root: Path, req: Request) -> list[str]:
     """The `kas build` command of this run: what runs, what is logged, what summary.json records."""
-    return kas("build", composition(root, req.line), *(["--", "-n"] if req.plan else []))
+    bitbake = [*(["-n"] if req.plan else []), *(["-k"] if req.keep_going else [])]
+    return kas("build", composition(root, req.line), *(["--", *bitbake] if bitbake else []))
 
 
 def unpinned(root: Path, req: Request) -> list[str]:
