@@ -13,10 +13,12 @@ PN = "${CMU610_BASE_PN}-${BBEXTENDVARIANT}"
 OVERRIDES .= ":cmu610-variant-${BBEXTENDVARIANT}"
 # its own deploy directory, whatever MACHINE the run is for (a board's: the machine's own)
 DEPLOY_DIR_IMAGE = "${DEPLOY_DIR}/images/${BBEXTENDVARIANT}"
-# its files/<board machine>/ before MACHINE's
-FILESOVERRIDES =. "${BBEXTENDVARIANT}:"
-# its own shared-state architecture (conf/machine/include/cmu610-boards.inc lists it)
+# its files/<board machine>/ before MACHINE's (FILESPATH searches the last override first)
+FILESOVERRIDES .= ":${BBEXTENDVARIANT}"
+# its own shared-state architecture (conf/machine/include/cmu610-boards.inc lists it), also
+# when MACHINE's files/<machine>/ directory is in FILESPATH (base.bbclass would make it MACHINE_ARCH)
 PACKAGE_ARCH = "${@d.getVar('BBEXTENDVARIANT').replace('-', '_')}"
+SRC_URI_OVERRIDES_PACKAGE_ARCH = "0"
 # `devtool modify <recipe>` writes EXTERNALSRC:pn-<recipe>: the variants build the same tree
 EXTERNALSRC := "${@d.getVar('EXTERNALSRC:pn-${CMU610_BASE_PN}') or d.getVar('EXTERNALSRC') or ''}"
 EXTERNALSRC_BUILD := "${@d.getVar('EXTERNALSRC_BUILD:pn-${CMU610_BASE_PN}') or d.getVar('EXTERNALSRC_BUILD') or ''}"
