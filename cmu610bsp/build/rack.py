@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,11 +172,6 @@ class RackSummary:
             return self.run.result
         return "success" if all(b.result == "success" for b in self.boards) else "failed"
 
-    @property
-    def exit_code(self) -> int:
-        codes = [b.exit_code for b in self.boards]
-        return {"interrupted": 130, "timeout": 124}.get(self.result, max(codes, default=2))
-
     def as_dict(self) -> dict[str, object]:
         return {
             "kind": "rack", "result": self.result, "line": self.run.line, "duration_s": self.run.duration_s,
@@ -218,11 +212,9 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
             log.feed(e.text)
         on_event(e)
 
-    start = time.monotonic()
     whole = build.run(root, req, seen, lines)
     build_dir = Paths(root, req.line).build
     boards = tuple(board_summary(whole, b, m, chains[m], log, build_dir) for b, m in picked)
-    whole = dataclasses.replace(whole, duration_s=round(time.monotonic() - start, 3))
     mine = {r for c in chains.values() for r in c}
     compiled = tuple(r for r, t in log.ran if t == "do_compile" and r in mine)
     rack = RackSummary(whole, boards, tuple(sharing(chains, log)), req.hashserv or "auto", compiled)
