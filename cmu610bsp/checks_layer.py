@@ -81,12 +81,18 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                 d.setVar("MACHINEOVERRIDES", "${MACHINE}")
             return d
 
+        variants: dict[str, Any] = {}
+
         def parse(path: Path, d: Any, include: bool = True, shown: Path | None = None) -> Any:
             nonlocal parsed
             parsed += 1
             try:
                 out = bb.parse.handle(str(path), d, include)
-                return out[""] if isinstance(out, dict) else out
+                if isinstance(out, dict):
+                    variants.clear()
+                    variants.update({k: v for k, v in out.items() if k})
+                    return out[""]
+                return out
             except Exception as e:  # noqa: BLE001 - the parser raises several types
                 where = str((shown or path).relative_to(ws.root))
                 findings.append(Finding(where, "bitbake", str(e).strip().splitlines()[-1]))
@@ -105,8 +111,13 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                 d = parse(conf, store(name))
                 if d is not None:
                     findings += _expect(d, conf, ws.root, _machine_expectations(project, b, twin))
+        first = project.boards[0].name
         for recipe in sorted(root.glob("recipes-*/*/*.bb")):
-            d = parse(recipe, store(project.boards[0].name), include=False)
+            # in the first board's configuration, which lists every board's variants
+            d = parse(root / "conf/machine" / f"{first}.conf", store(first))
+            d = d if d is not None else store(first)
+            d.setVar("PN", recipe.stem.split("_")[0])  # bitbake.conf's, from the file name
+            d = parse(recipe, d, include=False)
             product = next((p for p in project.products if recipe.stem == p.image), None)
             if d is not None and product is not None:
                 have = (d.getVar("IMAGE_FEATURES") or "").split()
@@ -114,8 +125,15 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                 if missing:
                     findings.append(Finding(str(recipe.relative_to(ws.root)), "IMAGE_FEATURES", f"missing {missing}"))
             if d is not None:
+                pn = recipe.stem.split("_")[0]
                 findings += [Finding(str(recipe.relative_to(ws.root)), field, reason)
-                             for field, reason in _firmware_findings(recipe.stem.split("_")[0], d)]
+                             for field, reason in _firmware_findings(pn, d)]
+                # the recipe's variants (a board's, a secure domain's: cmu610_variant.bbclass)
+                for name, v in sorted(variants.items()) if pn in (*FIRMWARE, FLASH_IMAGE) else []:
+                    findings += [Finding(str(recipe.relative_to(ws.root)), f"{field} ({name})", reason)
+                                 for field, reason in _firmware_findings(pn, v, variant=True)]
+                if pn in (*FIRMWARE, FLASH_IMAGE) and not variants:
+                    findings.append(Finding(str(recipe.relative_to(ws.root)), "BBCLASSEXTEND", "no board variants"))
         for append in sorted(root.glob("recipes-*/*/*.bbappend")):
             for b in project.boards:
                 d = store(b.name)
@@ -131,15 +149,20 @@ FIRMWARE = ("cmu610-secure-fw", "cmu610-bmc-fw")
 FLASH_IMAGE = "cmu610-flash-image"
 
 
-def _firmware_findings(pn: str, d: Any) -> list[tuple[str, str]]:
+def _firmware_findings(pn: str, d: Any, variant: bool = False) -> list[tuple[str, str]]:
     """What the firmware chain needs of a parsed recipe: firmware and flash image build with the
     workspace's toolchain, its identity in their signatures, nothing native (no fakeroot), a
-    deploy task; the flash image waits for both firmwares; a line's image for the flash image."""
+    deploy task; the flash image waits for both firmwares; a line's image for the flash image.
+    The recipe itself (not a variant) builds nothing: it stands for its variant of MACHINE."""
     out: list[tuple[str, str]] = []
     def flag(task: str, name: str) -> list[str]:
         return str(d.getVarFlag(task, name) or "").split()
 
-    if pn in (*FIRMWARE, FLASH_IMAGE):
+    if pn in (*FIRMWARE, FLASH_IMAGE) and not variant:
+        alias = f"{pn}-{d.getVar('CMU610_ALIAS_OF')}:do_deploy"
+        if alias not in flag("do_build", "depends"):
+            out.append(("do_build[depends]", f"does not build its variant of this machine ({alias})"))
+    elif pn in (*FIRMWARE, FLASH_IMAGE):
         if d.getVar("INHIBIT_DEFAULT_DEPS") != "1":
             out.append(("INHIBIT_DEFAULT_DEPS", "not 1: OE's cross compiler and libc would be built"))
         for task in ("do_prepare_recipe_sysroot", "do_install", "do_devshell"):
@@ -151,16 +174,18 @@ def _firmware_findings(pn: str, d: Any) -> list[tuple[str, str]]:
             out.append(("do_compile[vardepsexclude]", "the toolchain's place would be in the signature"))
         if "do_deploy" not in (d.getVar("__BBTASKS", False) or []):
             out.append(("do_deploy", "no deploy task"))
-    if pn in FIRMWARE:
+    if pn in FIRMWARE and variant:
         if not (d.getVar("S") or "").endswith(f"/apps/{d.getVar('CMU610_FW_DOMAIN')}"):
             out.append(("S", "not the layer's application of the recipe's domain"))
         if "cmu610-zephyr-source:do_patch" not in flag("do_configure", "depends"):
             out.append(("do_configure[depends]", "does not wait for the shared Zephyr tree (cmu610-zephyr-source)"))
-    if pn == FLASH_IMAGE:
-        missing = [f for f in FIRMWARE if f"{f}:do_deploy" not in flag("do_compile", "depends")]
+    if pn == FLASH_IMAGE and variant:
+        missing = [f for f in FIRMWARE if not any(x.startswith(f"{f}-") and x.endswith(":do_deploy")
+                                                  for x in flag("do_compile", "depends"))]
         if missing:
             out.append(("do_compile[depends]", f"does not wait for {', '.join(missing)}:do_deploy"))
-    if pn.endswith("-image") and pn != FLASH_IMAGE and f"{FLASH_IMAGE}:do_deploy" not in flag("do_image_complete", "depends"):
+    machine_flash = f"{FLASH_IMAGE}-{d.getVar('MACHINE')}:do_deploy"
+    if pn.endswith("-image") and pn != FLASH_IMAGE and machine_flash not in flag("do_image_complete", "depends"):
         out.append(("do_image_complete[depends]", f"the line's image does not build {FLASH_IMAGE}"))
     return out
 

@@ -149,7 +149,8 @@ class SmokeSpec:
     command_within: int = COMMAND_WITHIN
 
 
-def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, version: str) -> SmokeSpec:
+def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, version: str,
+               secure_domain: str | None = None) -> SmokeSpec:
     """The line's smoke spec on the board's QEMU twin: both banners and the devices each domain
     owns, the BMC line's features, the shell prompt, and the `inventory` reply: every entry of the
     description, in order, each line right after the previous one, then the count line (an entry
@@ -158,6 +159,10 @@ def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, versi
     for domain in APPS:
         node = firmware_node(board, soc, domain)
         pats = [_rx(banner(node, version, product.name if domain == "bmc" else None))]
+        if domain == "secure" and secure_domain:
+            # BitBake builds the secure firmware once per distinct secure domain (securedomain.py):
+            # it names the domain, a build for the board's own Zephyr target names the board
+            pats[0] = pats[0].replace(f"board {_rx(node.board)},", f"board ({_rx(node.board)}|{_rx(secure_domain)}),")
         if domain == "bmc":
             pats.append(_rx(f"features: {' '.join(product.firmware.features) or '(none)'}"))
         pats.append(_rx("devices: " + " ".join(node.devices)))

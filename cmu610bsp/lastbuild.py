@@ -66,22 +66,33 @@ def smoke(root: Path, project: Project, summary: Summary, junit: Path | None = N
           timeout: float | None = None) -> Summary:
     """Boot what the build deployed, check the line's smoke spec, write JUnit, and record the
     verdict in summary.json; the returned summary carries it too."""
+    out = Paths(root, summary.line).build / "smoke"
+    (summary,) = smoke_each(root, project, [(summary, out, junit or out / "junit.xml")], timeout)
+    write(summary, Paths(root, summary.line).summary)
+    return summary
+
+
+def smoke_each(root: Path, project: Project, builds: list[tuple[Summary, Path, Path]],
+               timeout: float | None = None) -> list[Summary]:
+    """The same for several boards' builds (summary, transcript directory, JUnit file): one QEMU
+    at a time; each returned summary carries its verdict (the caller writes it)."""
     from cmu610bsp import smoke as sm
     from cmu610bsp.views import zephyr_name
 
-    board, line = summary.board, summary.line
-    values = {"board": board, "line": line, "zephyr_board": zephyr_name(board) + "_qemu"}
-    paths = Paths(root, line)
-    spec = qemu.spec_path(root, board, line, None)
-    out = paths.build / "smoke"
-    job = qemu.Job(f"{board}/{line}", flash_image(root, line, board), sm.load_spec(spec, values), out, values)
+    jobs = []
+    for summary, out, _ in builds:
+        board, line = summary.board, summary.line
+        values = {"board": board, "line": line, "zephyr_board": zephyr_name(board) + "_qemu"}
+        spec = qemu.spec_path(root, board, line, None)
+        jobs.append(qemu.Job(f"{board}/{line}", flash_image(root, line, board), sm.load_spec(spec, values), out, values))
     qemu.find_binary()
-    (run,) = qemu.smoke_all(project.soc, [job], timeout)
-    report = junit or out / "junit.xml"
-    sm.junit([run], report)
-    verdict = Smoke(passed=run.passed, seconds=round(run.seconds, 3), spec=str(spec), junit=str(report),
-                    transcript=str(run.transcript), failed=tuple(c.name for c in run.cases if not c.passed)
-                    + ((f"run: {run.error}",) if run.error else ()))
-    summary = dataclasses.replace(summary, smoke=verdict)
-    write(summary, paths.summary)
-    return summary
+    runs = qemu.smoke_all(project.soc, jobs, timeout)
+    done = []
+    for (summary, _, report), run in zip(builds, runs, strict=True):
+        sm.junit([run], report)
+        spec = qemu.spec_path(root, summary.board, summary.line, None)
+        verdict = Smoke(passed=run.passed, seconds=round(run.seconds, 3), spec=str(spec), junit=str(report),
+                        transcript=str(run.transcript), failed=tuple(c.name for c in run.cases if not c.passed)
+                        + ((f"run: {run.error}",) if run.error else ()))
+        done.append(dataclasses.replace(summary, smoke=verdict))
+    return done

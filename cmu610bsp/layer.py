@@ -8,10 +8,14 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmu610bsp import i3c
 from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
 from cmu610bsp.views import isa_parts, zephyr_name
+
+if TYPE_CHECKING:
+    from cmu610bsp.securedomain import SecureDomain
 
 # OpenBMC and the Yocto release series the layer is written for (the series OpenBMC's own
 # layers declare in LAYERSERIES_COMPAT).
@@ -140,3 +144,18 @@ def standalone_flash_module() -> str:
 
 def products_for(board: Board, products: tuple[Product, ...]) -> list[Product]:
     return [p for p in products if p.name in board.product_lines]
+
+
+def board_variants(boards: list[Board], soc: Soc, domains: list[SecureDomain]) -> list[dict[str, object]]:
+    """Each board machine (chip and twin) as a variant of the firmware and flash image recipes:
+    its BMC target and hart, its secure domain's variant and hart, its shared-state architecture."""
+    from cmu610bsp.securedomain import of_machine
+
+    out: list[dict[str, object]] = []
+    for b in boards:
+        for twin in (False, True):
+            machine = machine_name(b, twin)
+            out.append({"machine": machine, "arch": machine.replace("-", "_"),
+                        "secure": of_machine(domains, machine).variant, "bmc_target": zephyr_targets(b, soc, twin)[1],
+                        "bmc_hart": b.domains.bmc.hart, "secure_hart": b.domains.secure.hart})
+    return out

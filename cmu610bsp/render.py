@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from cmu610bsp import __version__, bootstage, firmware, layer, pipelines, resources, views
+from cmu610bsp import __version__, bootstage, firmware, layer, pipelines, resources, securedomain, views
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -94,8 +94,11 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
         for twin in (False, True):
             bv = views.board_view(board, soc, project.catalog, twin)
             _render_board(put, bv, soc, project)
-    _render_apps(put, out, project)
-    _render_layer(put, project)
+    domains = secure_domains(project, env)
+    for sd in domains:
+        out.update(sd.files)
+    _render_apps(put, out, project, domains)
+    _render_layer(put, project, domains)
     _render_firmware(put, out, project)
     _render_kas(put, project)
     if project.ci:
@@ -105,7 +108,23 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     return dict(sorted(out.items()))
 
 
-def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def]
+def secure_domains(project: Project, env: jinja2.Environment | None = None) -> list[securedomain.SecureDomain]:
+    """The description's distinct secure domains, each with its Zephyr board rendered."""
+    env = env or environment()
+
+    def board_files(bv: views.BoardView) -> dict[str, str]:
+        files: dict[str, str] = {}
+
+        def put(path: str, template: str, **ctx: object) -> None:
+            files[path] = env.get_template(template).render(soc=project.soc, **ctx)
+
+        _render_board(put, bv, project.soc, project)
+        return files
+
+    return securedomain.secure_domains(project, board_files)
+
+
+def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain]) -> None:  # type: ignore[no-untyped-def]
     """The Yocto machine layer: layer.conf, SoC include, a machine per board and twin, images."""
     soc = project.soc
     boards = sorted(project.boards, key=lambda b: b.name)
@@ -122,6 +141,11 @@ def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def
     put(f"{LAYER}/SECURITY.md", "layer/SECURITY.md.j2", maintainer=project.maintainer)
     put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", **common)
     put(f"{LAYER}/conf/machine/include/{soc.name}.inc", "layer/soc.inc.j2", tune_features=layer.tune_features(soc))
+    variants = layer.board_variants(boards, soc, domains)
+    archs = sorted({str(v["arch"]) for v in variants} | {sd.variant.replace("-", "_") for sd in domains})
+    put(f"{LAYER}/conf/machine/include/{soc.name}-boards.inc", "layer/boards.inc.j2", machines=variants,
+        secure_domains=domains, archs=archs)
+    put(f"{LAYER}/classes/cmu610_variant.bbclass", "layer/classes/cmu610_variant.bbclass.j2")
     for b in boards:
         for twin in (False, True):
             zboard = views.zephyr_name(b.name) + ("_qemu" if twin else "")
@@ -129,7 +153,8 @@ def _render_layer(put, project: Project) -> None:  # type: ignore[no-untyped-def
                    for d in ("secure", "bmc")]
             put(f"{LAYER}/conf/machine/{layer.machine_name(b, twin)}.conf", "layer/machine.conf.j2",
                 board=b, twin=twin, title=b.full_name + (" (QEMU twin)" if twin else ""), zboard=zboard,
-                targets=layer.zephyr_targets(b, soc, twin), devicetrees=dts, flash=layer.flash_vars(b))
+                targets=layer.zephyr_targets(b, soc, twin), devicetrees=dts, flash=layer.flash_vars(b),
+                secure_domain=securedomain.of_machine(domains, layer.machine_name(b, twin)).variant)
     tdir = f"{LAYER}/conf/templates/default"
     put(f"{tdir}/bblayers.conf.sample", "layer/conf/templates/bblayers.conf.sample.j2")
     put(f"{tdir}/local.conf.sample", "layer/conf/templates/local.conf.sample.j2", default_machine=boards[0].name)
@@ -196,7 +221,8 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 
 
-def _render_apps(put, out: dict[str, str], project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-untyped-def]
+                 domains: list[securedomain.SecureDomain]) -> None:
     """The two firmware applications of the module (their C sources are copied as they are: they
     hold no board data), their bindings, each line's fragment, and each board's smoke specs."""
     z, soc = ZEPHYR_MODULE, project.soc
@@ -219,7 +245,8 @@ def _render_apps(put, out: dict[str, str], project: Project) -> None:  # type: i
         for p in products:
             if p.name in b.product_lines:
                 put(f"{z}/smoke/{b.name}/{p.name}.yaml", "zephyr/smoke.yaml.j2",
-                    spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__))
+                    spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__,
+                                             securedomain.of_machine(domains, layer.machine_name(b, True)).name))
 
 
 def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]

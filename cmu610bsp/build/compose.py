@@ -45,6 +45,10 @@ class Request:
     hashserv: str | None = None
     timeout: float | None = None
     offline: bool = False
+    # several targets in one BitBake run (`build LINE --all-boards`: each board's flash image),
+    # which goes on past a failed task so that every board gets its result (bitbake -k)
+    targets: tuple[str, ...] = ()
+    keep_going: bool = False
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not self.timeout > 0:
@@ -191,6 +195,8 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
     data: dict[str, object] = {"header": {"version": 14}, "machine": machine}
     if req.target:
         data["target"] = req.target
+    if req.targets:
+        data["target"] = list(req.targets)
     # the layer's repository is the workspace itself, also when the workspace sits inside another
     # git repository (kas would take that one's top level, and miss meta-cmu610)
     repos: dict[str, object] = {"cmu610bsp": {"path": str(root)}}
@@ -286,15 +292,18 @@ def kas(*args: str) -> list[str]:
 
 def target(root: Path, req: Request) -> str:
     """What the run builds: --target, else the line kas file's target (its flash image)."""
+    if req.targets:
+        return " ".join(req.targets)
     return req.target or str(read_kas_file(line_file(root, req.line)).get("target") or "")
 
 
 def build_command(root: Path, req: Request) -> list[str]:
     """The command of this run: what runs, what is logged, what summary.json records. A build is
-    `kas build`; a plan is bbplan.py in `kas shell`, asking BitBake's server for the target's task
-    graph and shared-state lookup (cmu610bsp/build/plan.py says why not `bitbake -n`)."""
+    `kas build` (`-k` for a rack: one board's failure does not stop the others); a plan is
+    bbplan.py in `kas shell`, asking BitBake's server for the target's task graph and shared-state
+    lookup (cmu610bsp/build/plan.py says why not `bitbake -n`)."""
     if not req.plan:
-        return kas("build", composition(root, req.line))
+        return kas("build", composition(root, req.line), *(["--", "-k"] if req.keep_going else []))
     from cmu610bsp.build import plan
 
     script = [sys.executable, str(plan.script()), str(Paths(root, req.line).plan_facts), target(root, req)]

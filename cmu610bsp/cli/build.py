@@ -13,7 +13,9 @@ import typer
 from cmu610bsp.cli.common import DebugOpt, SourceOpt, WorkspaceOpt, root
 
 if TYPE_CHECKING:
-    from cmu610bsp.build import DryRun, Event, Summary
+    from cmu610bsp.build import DryRun, Event, Lines, Request, Summary
+    from cmu610bsp.build.rack import RackSummary
+    from cmu610bsp.project import Project
 
 cache_app = typer.Typer(help="Shared state for a fleet of builders.", no_args_is_help=True)
 devtool_app = typer.Typer(help="devtool on unmodified OpenBMC recipes, in the workspace's kas shell.", no_args_is_help=True)
@@ -32,9 +34,12 @@ def _say(text: str) -> None:
 
 def build(
     line: Annotated[str, typer.Argument(metavar="LINE", help="Product line: bigbmc or littlebmc.", show_default=False)],
-    board: Annotated[str | None, typer.Option("--board", "-b", metavar="BOARD", show_default=False,
-                                              help="Board (or its QEMU twin, BOARD-qemu) to build for "
-                                                   "(default: the line's first board).")] = None,
+    board: Annotated[list[str] | None, typer.Option("--board", "-b", metavar="BOARD", show_default=False,
+                                                    help="Board (or its QEMU twin, BOARD-qemu) to build for "
+                                                         "(default: the line's first board); repeated: those "
+                                                         "boards in one BitBake run.")] = None,
+    all_boards: Annotated[bool, typer.Option("--all-boards", help="Every board of the line in one BitBake run "
+                                             "(one summary a board, one for the run).")] = False,
     target: Annotated[str | None, typer.Option("--target", "-t", metavar="TARGET", show_default=False,
                                                help="BitBake target (default: the line's image).")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="What the build would do, per recipe (run, restored from "
@@ -64,20 +69,31 @@ def build(
     from cmu610bsp import build as b
     from cmu610bsp import workspace as wsp
     from cmu610bsp.build import compose
-    from cmu610bsp.errors import BspError, CheckFailed, Timeout
+    from cmu610bsp.errors import BspError, CheckFailed
 
     ws = root(workspace, debug)
     project = wsp.load_project(wsp.open_workspace(ws))  # read once: the build's lines, the smoke's SoC
     lines = b.lines_from(project)
+    if all_boards or len(board or []) > 1:
+        if plan or dry_run or target:
+            raise BspError("--plan, --dry-run and --target build one board: not with several boards")
+        if junit:
+            raise BspError("--junit is one board's report: with several boards each board's JUnit is in "
+                           "build/LINE/boards/MACHINE/junit.xml")
+        req = b.Request(line, None, None, False, compose.parse_sources(source), cache, sstate_mirror, hashserv,
+                        timeout, offline)
+        _rack(ws, project, lines, req, board or [], all_boards, smoke, as_json)
+        return
+    one = board[0] if board else None
     if smoke:
         from cmu610bsp.lastbuild import smoke_board
 
         if plan:
             raise BspError("--smoke boots what a build deployed: not with --plan")
-        board = smoke_board(lines, line, board)
+        one = smoke_board(lines, line, one)
     elif junit:
         raise BspError("--junit is the report of --smoke: give --smoke too")
-    req = b.Request(line, board, target, plan, compose.parse_sources(source), cache, sstate_mirror, hashserv,
+    req = b.Request(line, one, target, plan, compose.parse_sources(source), cache, sstate_mirror, hashserv,
                     timeout, offline)
     if dry_run:
         _print_dry_run(b.dry_run(ws, req, lines), as_json)
@@ -95,15 +111,63 @@ def build(
         print(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     else:
         _report(summary)
-    if summary.result == "interrupted":
-        raise KeyboardInterrupt
-    if summary.result == "timeout":
-        raise Timeout(f"the build ran past --timeout {timeout:g} s and was stopped; summary: {summary.log}")
+    _stopped(summary.result, timeout, summary.log)
     if summary.result != "success":
         raise CheckFailed(f"the build of {summary.line} for {summary.machine} failed; log: {summary.log}")
     if summary.smoke is not None and not summary.smoke.passed:
         raise CheckFailed(f"smoke failed on {summary.machine}: {'; '.join(summary.smoke.failed)}; "
                           f"transcript: {summary.smoke.transcript}")
+
+
+def _stopped(result: str, timeout: float | None, log: str) -> None:
+    """Ctrl-C/SIGTERM (exit 130) and --timeout (exit 124) end the command as they ended the build."""
+    from cmu610bsp.errors import Timeout
+
+    if result == "interrupted":
+        raise KeyboardInterrupt
+    if result == "timeout":
+        raise Timeout(f"the build ran past --timeout {timeout or 0:g} s and was stopped; log: {log}")
+
+
+def _rack(ws: Path, project: Project, lines: Lines, req: Request, boards: list[str], all_boards: bool,
+          smoke: bool, as_json: bool) -> None:
+    """Several boards of a line in one BitBake run; each board's result and what they shared."""
+    from cmu610bsp import render, ui
+    from cmu610bsp.build import rack
+    from cmu610bsp.errors import CheckFailed
+
+    picked = rack.select(lines, req.line, boards, all_boards, smoke)
+    with _progress() as show:
+        summary = rack.run(ws, req, picked, render.secure_domains(project), show, lines)
+    if smoke and any(s.result == "success" for s in summary.boards):
+        with ui.status(f"smoke-testing {len(summary.boards)} boards"):
+            summary = rack.smoke(ws, project, summary, req.timeout)
+    if as_json:
+        ui.print_json(summary.as_dict())
+    else:
+        _report_rack(summary)
+    _stopped(summary.result, req.timeout, summary.run.log)
+    bad = [s.machine for s in summary.boards if s.exit_code]
+    if bad:
+        raise CheckFailed(f"{len(bad)} of {len(summary.boards)} boards of {req.line} failed ({', '.join(bad)}); "
+                          f"log: {summary.run.log}")
+
+
+def _report_rack(r: RackSummary) -> None:
+    t = r.run.tasks
+    print(f"{r.result}: {r.run.line} for {len(r.boards)} boards in one BitBake run, {r.run.duration_s:.1f} s; "
+          f"tasks run {t.run}, restored from shared state {t.restored_from_sstate}; "
+          f"hash equivalence {r.hash_equivalence}")
+    for s in r.boards:
+        smoke = "" if s.smoke is None else f"; smoke {'PASS' if s.smoke.passed else 'FAIL'}"
+        failed = f"; first failing task {s.failed_task.task}" if s.failed_task else ""
+        print(f"  {s.machine:<24} {s.result:<8} tasks run {s.tasks.run}, restored {s.tasks.restored_from_sstate}"
+              f"{failed}{smoke}")
+    for sh in r.shared:
+        how = f"compiled {sh.compiled}x" if sh.compiled else (f"restored ({sh.restored} tasks)" if sh.restored else "current")
+        print(f"  shared {sh.recipe}: {len(sh.boards)} boards, {how}, reused by {sh.reused}")
+    print(f"firmware compiles: {len(r.compiled)} for {len(r.boards)} boards")
+    print(f"log: {r.run.log}\nsummary: {Path(r.run.log).parent / 'summary.json'} (each board: boards/MACHINE/summary.json)")
 
 
 def _print_dry_run(d: DryRun, as_json: bool) -> None:

@@ -7,8 +7,11 @@
 INHIBIT_DEFAULT_DEPS = "1"
 inherit deploy nopackages
 
-# the output depends on the board (addresses, devicetree): one build per machine
+# the output depends on the board (addresses, devicetree): one build per machine (a variant's:
+# per board or per secure domain, cmu610_variant.bbclass)
 PACKAGE_ARCH = "${MACHINE_ARCH}"
+CMU610_VARIANT ??= ""
+CMU610_ALIAS_OF ??= ""
 
 # The compiler: <toolchain>/bin/<prefix>gcc, where `cmu610bsp build` found the toolchain on this
 # machine (kas passes CMU610_TOOLCHAIN_PATH from the environment, configs/kas/toolchain.yml).
@@ -43,6 +46,12 @@ do_install[noexec] = "1"
 deltask do_populate_sysroot
 
 python () {
+    if d.getVar("CMU610_ALIAS_OF") and not d.getVar("CMU610_VARIANT"):
+        # a recipe with variants (BBCLASSEXTEND = "cmu610_variant:..."): itself only the variant of
+        # this run's machine, under the recipe's own name; it builds nothing of its own
+        for task in ("do_configure", "do_compile", "do_deploy"):
+            bb.build.deltask(task, d)
+        d.appendVarFlag("do_build", "depends", " %s-%s:do_deploy" % (d.getVar("PN"), d.getVar("CMU610_ALIAS_OF")))
     # base.bbclass makes every target recipe wait for pseudo (virtual/fakeroot-native), which
     # would be built from source: nothing here runs under fakeroot
     for task in ("do_prepare_recipe_sysroot", "do_install", "do_devshell", "do_deploy"):

@@ -21,4 +21,10 @@ do_configure[prefuncs] += "cmu610_check_line"
 
 inherit cmu610_zephyr
 
+# one variant a board machine (cmu610-bmc-fw-<machine>); this recipe itself is MACHINE's variant
+# under the name the images, `bitbake` and devtool know (cmu610_baremetal.bbclass)
+# (none for a machine of another layer: the list is in the CMU610 machines' configuration)
+BBCLASSEXTEND = "${@d.getVar('CMU610_BOARD_VARIANTS') or ''}"
+CMU610_ALIAS_OF = "${MACHINE}"
+
 COMPATIBLE_MACHINE = "cmu610"

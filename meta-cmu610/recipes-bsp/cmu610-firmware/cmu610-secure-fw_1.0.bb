@@ -14,4 +14,11 @@ S = "${UNPACKDIR}/cmu610-module/zephyr/apps/secure"
 
 inherit cmu610_zephyr
 
+# one variant a distinct secure domain (cmu610-secure-fw-<domain>): boards whose secure domains
+# are the same share it, built once; this recipe itself is MACHINE's secure domain's variant
+# (none for a machine of another layer: the list is in the CMU610 machines' configuration)
+BBCLASSEXTEND = "${@d.getVar('CMU610_SECURE_VARIANTS') or ''}"
+CMU610_ALIAS_OF = "${CMU610_SECURE_DOMAIN}"
+# the same secure firmware whatever board or machine a run is for: nothing MACHINE-named in it
+
 COMPATIBLE_MACHINE = "cmu610"

@@ -10,6 +10,12 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7ca
 
 inherit cmu610_baremetal
 
+# one variant a board machine (cmu610-flash-image-<machine>, deployed to images/<machine>); this
+# recipe itself is MACHINE's variant under the name the images and `bitbake` know
+# (none for a machine of another layer: the list is in the CMU610 machines' configuration)
+BBCLASSEXTEND = "${@d.getVar('CMU610_BOARD_VARIANTS') or ''}"
+CMU610_ALIAS_OF = "${MACHINE}"
+
 # The boot stage's sources and the packer (a copy of cmu610bsp's flash.py, standard library
 # only) are layer files; the board's constants, linker base and partition table are per machine
 # (files/<machine>/), rendered from the description.
@@ -26,11 +32,17 @@ B = "${WORKDIR}/build"
 CMU610_BOOTSTAGE_CFLAGS = "-march=${CMU610_ISA} -mabi=${CMU610_ABI} -mcmodel=medany -ffreestanding \
     -fno-builtin -nostdlib -nostartfiles -Os -Wall -ffunction-sections -Wl,--gc-sections"
 
-# both harts' firmware, deployed by their recipes
-do_compile[depends] += "cmu610-secure-fw:do_deploy cmu610-bmc-fw:do_deploy"
+# both harts' firmware, deployed by their variants: the board's BMC firmware, and the secure
+# firmware of the board's secure domain (shared with every board whose secure domain is the same)
+CMU610_SECURE_DEPLOY = "${DEPLOY_DIR}/images/${CMU610_SECURE_DOMAIN}"
+do_compile[depends] += "${@'cmu610-secure-fw-%s:do_deploy cmu610-bmc-fw-%s:do_deploy' % (d.getVar('CMU610_SECURE_DOMAIN'), d.getVar('CMU610_VARIANT')) if d.getVar('CMU610_VARIANT') else ''}"
 do_compile[cleandirs] = "${B}"
 do_compile() {
     cmu610_clean_env
+    mkdir -p ${B}/firmware
+    for f in elf bin; do
+        cp ${CMU610_SECURE_DEPLOY}/zephyr-cpu${CMU610_HART_SECURE}.$f ${DEPLOY_DIR_IMAGE}/zephyr-cpu${CMU610_HART_BMC}.$f ${B}/firmware/
+    done
     libgcc=$(${CMU610_CROSS_COMPILE}gcc -march=${CMU610_LIBGCC_MARCH} -mabi=${CMU610_ABI} -print-libgcc-file-name)
     ${CMU610_CROSS_COMPILE}gcc ${CMU610_BOOTSTAGE_CFLAGS} -I${S} -L${S} \
         -T ${S}/bootstage/link.ld -Wl,--no-warn-rwx-segments \
@@ -38,7 +50,7 @@ do_compile() {
         -L$(dirname $libgcc) -lgcc -o ${B}/bootstage.elf
     ${CMU610_CROSS_COMPILE}objcopy -O binary ${B}/bootstage.elf ${B}/bootstage.bin
     python3 ${S}/cmu610-pack-flash.py --layout ${S}/flash-layout.json --boot ${B}/bootstage.bin \
-        --firmware ${DEPLOY_DIR_IMAGE} --out ${B}/flash.bin --manifest ${B}/flash-manifest.json
+        --firmware ${B}/firmware --out ${B}/flash.bin --manifest ${B}/flash-manifest.json
 }
 do_compile[vardeps] += "CMU610_BOOTSTAGE_CFLAGS"
 
@@ -46,6 +58,8 @@ do_deploy() {
     install -m 0644 ${B}/flash.bin ${DEPLOYDIR}/flash.bin
     install -m 0644 ${B}/flash-manifest.json ${DEPLOYDIR}/flash-manifest.json
     install -m 0644 ${B}/bootstage.elf ${DEPLOYDIR}/bootstage.elf
+    # the secure firmware beside the board's own, so that the deploy directory holds both harts'
+    install -m 0644 ${B}/firmware/zephyr-cpu${CMU610_HART_SECURE}.elf ${B}/firmware/zephyr-cpu${CMU610_HART_SECURE}.bin ${DEPLOYDIR}/
 }
 addtask deploy after do_compile before do_build
 

@@ -30,4 +30,4 @@ OBMC_IMAGE_EXTRA_INSTALL:append = " \
 COMPATIBLE_MACHINE = "cmu610"
 
 # what runs on the chip: both harts' Zephyr firmware in the board's flash image (recipes-bsp/)
-do_image_complete[depends] += "cmu610-flash-image:do_deploy"
+do_image_complete[depends] += "cmu610-flash-image-${MACHINE}:do_deploy"
