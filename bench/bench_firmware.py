@@ -43,6 +43,9 @@ def main() -> None:
     from cmu610bsp.build import bitbake, compose, lines_of
 
     summary = json.loads((ws / "build" / a.line / "summary.json").read_text())
+    if "machine" not in summary:  # the line's last build was a rack (`build --all-boards`)
+        sys.exit(f"{ws}: the last build of {a.line} was of several boards; build one board first "
+                 f"(cmu610bsp build {a.line} --board BOARD-qemu ...)")
     tool = [sys.executable, "-m", "cmu610bsp", "build", a.line, "--board", summary["machine"], *a.build_args]
     subprocess.run(tool, cwd=ws, check=True, capture_output=True)  # the overlay of these arguments, current
     kas = compose.build_command(ws, compose.Request(a.line))
