@@ -89,10 +89,10 @@ MACHINES = ("a-qemu", "b-qemu", "c-qemu")
 
 
 def _log(lines: list[str]) -> rack.TaskLog:
-    log = rack.TaskLog()
+    prog = Progress()
     for line in lines:
-        log.feed("2026-11-27 08:00:56 - INFO     - " + line)
-    return log
+        prog.feed("2026-11-27 08:00:56 - INFO     - " + line)
+    return rack.TaskLog.of(prog)
 
 
 def _run_lines(restored_secure: bool = False, fail: str = "") -> list[str]:

@@ -78,9 +78,10 @@ def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
 
 
 def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: None,
-        lines: Lines | None = None) -> Summary:
+        lines: Lines | None = None, prog: bitbake.Progress | None = None) -> Summary:
     """Build one line for one board; summary.json is written however the run ends (success,
-    failure, timeout, Ctrl-C/SIGTERM), and no kas or BitBake process outlives it."""
+    failure, timeout, Ctrl-C/SIGTERM), and no kas or BitBake process outlives it. `prog`, when
+    given, is the Progress that follows the output (a rack reads every task id from it)."""
     lines = lines or lines_of(root)
     board, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)
@@ -90,7 +91,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
         on_event(Event("warning", text))
     paths = compose.Paths(root, req.line)
     log_path = paths.plan_log if req.plan else paths.log
-    prog = bitbake.Progress()
+    prog = prog if prog is not None else bitbake.Progress()
     result, start = "failed", time.monotonic()
     with bitbake.claim(paths.build), log_path.open("w", buffering=1) as log:
         bitbake.drop_stale_parser_tables(paths.build)

@@ -17,7 +17,7 @@ from pathlib import Path
 from cmu610bsp.errors import BspError, writing
 
 _SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.*)\)")
-_TASK = re.compile(r"^NOTE: Running (?:noexec )?task (\d+) of (\d+) \((.*)\)")
+_TASK = re.compile(r"^NOTE: Running (noexec )?task (\d+) of (\d+) \((.*)\)")
 _DONE = re.compile(r"^NOTE: recipe (\S+): task (\S+): (Succeeded|Failed)")
 _STARTED = re.compile(r"^NOTE: recipe (\S+): task (\S+): Started")
 _SUMMARY = re.compile(r"^NOTE: Tasks Summary: Attempted (\d+) tasks of which (\d+) didn't need to be rerun")
@@ -47,6 +47,10 @@ class Progress:
     failed_task: str | None = None
     failed_log: str | None = None
     errors: list[str] = field(default_factory=list)  # the last error lines, for a failure before any task
+    ran: list[str] = field(default_factory=list)        # ids of the tasks that executed (not noexec ones)
+    restored: list[str] = field(default_factory=list)   # ids of the tasks restored from shared state
+    failures: dict[str, str | None] = field(default_factory=dict)  # id of each failed task -> its log
+    _log: str | None = None   # the log BitBake names on the line before the task it belongs to
 
     def feed(self, line: str) -> bool:
         """Update from one line; True if the counters moved."""
@@ -54,9 +58,12 @@ class Progress:
         line = bitbake_line(line)
         if m := _SETSCENE.match(line):
             self.setscene_done, self.setscene_total = int(m.group(1)), int(m.group(2))
+            self.restored.append(m.group(3).removesuffix("_setscene"))
             return True
         if m := _TASK.match(line):
-            self.task_done, self.task_total = int(m.group(1)), int(m.group(2))
+            self.task_done, self.task_total = int(m.group(2)), int(m.group(3))
+            if not m.group(1):
+                self.ran.append(m.group(4))
             return True
         if m := _STARTED.match(line):
             self.running.append(f"{m.group(1)}:{m.group(2)}")
@@ -70,8 +77,10 @@ class Progress:
             self.attempted, self.not_rerun = int(m.group(1)), int(m.group(2))
         elif m := _FAILED_TASK.match(line):
             self.failed_task = self.failed_task or m.group(1)
+            self.failures[m.group(1)], self._log = self._log, None
         elif m := _FAILED_LOG.match(line):
             self.failed_log = self.failed_log or m.group(1)
+            self._log = m.group(1)
         if _ERROR.search(raw):
             self.errors = [*self.errors[-4:], line.strip()]
         return False

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cmu610bsp.build import report
-from cmu610bsp.build.bitbake import bitbake_line
+from cmu610bsp.build.bitbake import Progress
 from cmu610bsp.build.compose import Lines, Paths, Request
 from cmu610bsp.build.report import FailedTask, Summary, Tasks
 from cmu610bsp.errors import BspError, write_whole
@@ -32,10 +31,6 @@ if TYPE_CHECKING:
     from cmu610bsp.securedomain import SecureDomain
 
 FLASH, BMC, SECURE, ZEPHYR = "cmu610-flash-image", "cmu610-bmc-fw", "cmu610-secure-fw", "cmu610-zephyr-source"
-_RUN = re.compile(r"^NOTE: Running task \d+ of \d+ \((.*)\)")
-_SETSCENE = re.compile(r"^NOTE: Running setscene task \d+ of \d+ \((.*)_setscene\)")
-_FAILED = re.compile(r"^ERROR: Task \((.*)\) failed with exit code")
-_FAILED_LOG = re.compile(r"^ERROR: Logfile of failure stored in: (\S+)")
 
 
 def select(lines: Lines, line: str, boards: list[str], all_boards: bool, smoke: bool) -> list[tuple[str, str]]:
@@ -79,26 +74,19 @@ def recipe_of(tid: str) -> tuple[str, str]:
     return (f"{name}-{variant}" if variant else name), task
 
 
-@dataclass
+@dataclass(frozen=True)
 class TaskLog:
-    """Which tasks of which recipes ran, were restored from shared state, or failed."""
+    """Which tasks of which recipes ran, were restored from shared state, or failed: the task ids
+    BitBake's progress lines named (bitbake.Progress), by recipe and variant."""
 
-    ran: list[tuple[str, str]] = field(default_factory=list)
-    restored: list[tuple[str, str]] = field(default_factory=list)
+    ran: tuple[tuple[str, str], ...] = ()
+    restored: tuple[tuple[str, str], ...] = ()
     failed: dict[tuple[str, str], str | None] = field(default_factory=dict)   # -> its log
-    _log: str | None = None
 
-    def feed(self, text: str) -> None:
-        text = bitbake_line(text)
-        if m := _RUN.match(text):
-            self.ran.append(recipe_of(m.group(1)))
-        elif m := _SETSCENE.match(text):
-            self.restored.append(recipe_of(m.group(1)))
-        elif m := _FAILED_LOG.match(text):
-            self._log = m.group(1)
-        elif m := _FAILED.match(text):
-            self.failed[recipe_of(m.group(1))] = self._log
-            self._log = None
+    @classmethod
+    def of(cls, prog: Progress) -> TaskLog:
+        return cls(tuple(map(recipe_of, prog.ran)), tuple(map(recipe_of, prog.restored)),
+                   {recipe_of(t): lg for t, lg in prog.failures.items()})
 
 
 @dataclass(frozen=True)
@@ -205,14 +193,9 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
     chains = {m: chain(m, of_machine(domains, m).variant) for _, m in picked}
     req = dataclasses.replace(req, board=picked[0][1], targets=tuple(f"{FLASH}-{m}" for _, m in picked),
                               keep_going=True, target=None)
-    log = TaskLog()
-
-    def seen(e: Event) -> None:
-        if e.kind == "output":
-            log.feed(e.text)
-        on_event(e)
-
-    whole = build.run(root, req, seen, lines)
+    prog = Progress()
+    whole = build.run(root, req, on_event, lines, prog)
+    log = TaskLog.of(prog)
     build_dir = Paths(root, req.line).build
     boards = tuple(board_summary(whole, b, m, chains[m], log, build_dir) for b, m in picked)
     mine = {r for c in chains.values() for r in c}
