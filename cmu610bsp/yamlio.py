@@ -1,13 +1,17 @@
-"""Reading the user's files: the one text reader (UTF-8, or a finding naming the byte that is not)
-and the one YAML reader (syntax errors located, duplicate keys refused, alias expansion bounded);
-and the one edit of one, `with_key`: a top-level key set with the rest of the text as written.
+"""Reading the user's files: the one text reader (a regular file of at most MAX_BYTES, UTF-8, or a
+finding naming what is wrong) and the one YAML reader (syntax errors located, duplicate keys
+refused, alias expansion bounded); and the one edit of one, `with_key`: a top-level key set with the
+rest of the text as written.
 
 Every description and config file the tool reads comes through `read_text` or `read_yaml`, so a
-Latin-1 byte in a comment or a UTF-16 file is a located user error everywhere, never a crash.
+Latin-1 byte in a comment, a UTF-16 file, a FIFO or a link to /dev/zero is a located user error
+everywhere, never a crash or a hang.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +26,64 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # handful of anchors (shared thresholds); nine nested levels of nine aliases make 387 million.
 MAX_ALIAS_VALUES = 10_000
 
+# The largest file read: a real board description is under 10 KiB, a rack's workspace file a few
+# KiB; 4 MiB is hundreds of times that, and libyaml reads it in well under a second.
+MAX_BYTES = 4 * 1024 * 1024
+
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def read_text(path: Path) -> str:
-    """The file's text; a missing, unreadable or non-UTF-8 file is the user's to fix."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BspError(f"{path}: file not found") from None
-    except OSError as e:
-        raise BspError(f"{path}: cannot read: {e.strerror}") from None
+    """The file's text; a missing, unreadable, non-regular, oversized or non-UTF-8 file is the
+    user's to fix."""
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BspError(f"{path}: not UTF-8 text", [_encoding_finding(path, data, e.start)],
                        hint="save the file as UTF-8") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """A regular file's bytes, at most MAX_BYTES of them. Judged before it is opened (a device is
+    never opened), opened without blocking (a FIFO swapped in meanwhile cannot hang the read),
+    judged again on what was opened, and read no further than the cap (a growing file)."""
+    try:
+        _refuse_irregular(path, os.stat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            _refuse_irregular(path, st.st_mode)
+            if st.st_size > MAX_BYTES:
+                _too_big(path, st.st_size)
+            chunks, size = [], 0
+            while chunk := os.read(fd, MAX_BYTES + 1 - size):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    _too_big(path, size)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        raise BspError(f"{path}: file not found") from None
+    except OSError as e:
+        raise BspError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _refuse_irregular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise BspError(f"{path}: not a regular file", [Finding(str(path), "(file)", f"is {kind}: "
+                       "a description or configuration must be a regular file")])
+
+
+def _too_big(path: Path, size: int) -> None:
+    raise BspError(f"{path}: file too large", [Finding(str(path), "(file)", f"{size} bytes: more than the "
+                   f"{MAX_BYTES} bytes ({MAX_BYTES // 2**20} MiB) a description or configuration may have")])
 
 
 def _encoding_finding(path: Path, data: bytes, offset: int) -> Finding:
