@@ -112,7 +112,16 @@ def read_yaml(path: Path) -> Any:
         finally:
             loader.dispose()
     except yaml.YAMLError as e:
-        raise BspError("invalid YAML", [_syntax_finding(path, e)]) from None
+        raise BspError("invalid YAML", [syntax_finding(path, e)]) from None
+
+
+def parse_plain(text: str, path: Path | str) -> Any:
+    """YAML as the consumers of the generated files read it (Zephyr's and kas's PyYAML safe
+    loader): a syntax error is located, nothing else is refused."""
+    try:
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as e:
+        raise BspError("invalid YAML", [syntax_finding(path, e)]) from None
 
 
 def _alias_bomb(text: str) -> tuple[str, str] | None:
@@ -154,7 +163,7 @@ def _alias_bomb(text: str) -> tuple[str, str] | None:
         loader.dispose()
 
 
-def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
+def syntax_finding(path: Path | str, e: yaml.YAMLError) -> Finding:
     """Locate a syntax error where the user must look: an unclosed quote or bracket is only
     noticed at the end of the file, so name the line where it opened (libyaml's context)."""
     problem = getattr(e, "problem", None) or str(e)
