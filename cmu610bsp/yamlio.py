@@ -1,7 +1,7 @@
 """Reading the user's files: the one text reader (a regular file of at most MAX_BYTES, UTF-8, or a
-finding naming what is wrong) and the one YAML reader (syntax errors located, duplicate keys
-refused, alias expansion bounded); and the one edit of one, `with_key`: a top-level key set with the
-rest of the text as written.
+finding naming what is wrong) and the one YAML reader (syntax errors located, duplicate keys and
+YAML 1.1-only scalars refused, alias expansion bounded); and the one edit of one, `with_key`: a
+top-level key set with the rest of the text as written.
 
 Every description and config file the tool reads comes through `read_text` or `read_yaml`, so a
 Latin-1 byte in a comment, a UTF-16 file, a FIFO or a link to /dev/zero is a located user error
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from cmu610bsp import yaml11
 from cmu610bsp.errors import BspError, Finding, field_path
 
 # libyaml's loader when PyYAML has it: ten times faster on a rack of board files.
@@ -105,7 +106,7 @@ def read_yaml(path: Path) -> Any:
         loader = _LOADER(text)
         try:
             node = loader.get_single_node()
-            findings = [Finding(str(path), where, why) for where, why in _duplicate_keys(node, ())]
+            findings = [Finding(str(path), where, why) for where, why in _node_findings(node, ())]
             if findings:
                 raise BspError("invalid YAML", findings)
             return loader.construct_document(node) if node is not None else None
@@ -176,16 +177,21 @@ def syntax_finding(path: Path | str, e: yaml.YAMLError) -> Finding:
     return Finding(str(path), f"line {mark.line + 1}", str(problem))
 
 
-def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
-                    seen: set[int] | None = None) -> list[tuple[str, str]]:
-    """(field path, reason) for every key written twice in one mapping: YAML would keep only
-    the last one, silently dropping what the first said. An aliased node is walked once."""
+def _node_findings(node: yaml.Node | None, loc: tuple[int | str, ...],
+                   seen: set[int] | None = None) -> list[tuple[str, str]]:
+    """(field path, reason) for every key written twice in one mapping (YAML would keep only the
+    last one, silently dropping what the first said) and every scalar YAML 1.1 and YAML 1.2 read
+    differently (`yaml11.differs`). An aliased node is walked once."""
     out: list[tuple[str, str]] = []
     seen = set() if seen is None else seen
     if id(node) in seen:
         return out
     seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        why = yaml11.differs(node)
+        if why:
+            out.append((field_path(loc), why))
+    elif isinstance(node, yaml.MappingNode):
         first: dict[str, int] = {}
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else None
@@ -195,10 +201,13 @@ def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
                                 f"again at line {key.start_mark.line + 1}): the second would replace the first"))
                 else:
                     first[name] = key.start_mark.line + 1
-            out += _duplicate_keys(value, (*loc, name if name is not None else "?"), seen)
+                why = yaml11.differs(key, "key")
+                if why:
+                    out.append((field_path((*loc, name)), why))
+            out += _node_findings(value, (*loc, name if name is not None else "?"), seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            out += _duplicate_keys(item, (*loc, i), seen)
+            out += _node_findings(item, (*loc, i), seen)
     return out
 
 

@@ -74,3 +74,61 @@ def test_the_json_writer_refuses_nan_behind_the_model(workspace: Path) -> None:
     bad = board.model_copy(update={"sensors": [sensor, *board.sensors[1:]]})
     with pytest.raises(ValueError, match="not JSON compliant"):
         render.render(type(project)(**{**project.__dict__, "boards": (bad,)}))
+
+
+# ---------------------------------------------------------------- YAML 1.1-only scalars
+YAML11 = [
+    # (id, old, new, field, reason): the default board's text edited
+    ("octal", "kind: adc, bus: adc0, address: 0,", "kind: adc, bus: adc0, address: 010,", "sensors[4].address",
+     "010 is 8 to YAML 1.1 (octal) but 10 to YAML 1.2: write 8 (or 0x8), or '010' in quotes if text is meant"),
+    ("base-60", "thresholds: {critical_high: 400}}", "thresholds: {critical_high: 6:40}}",
+     "sensors[3].thresholds.critical_high",
+     "6:40 is 400 to YAML 1.1 (base 60) but text to YAML 1.2: write 400 (or 0x190), or '6:40' in quotes if text is meant"),
+    ("yes-bool", "line: 0, role: power-button, active_low: true}", "line: 0, role: power-button, active_low: yes}",
+     "gpio_lines[0].active_low", "yes is true to YAML 1.1 but text to YAML 1.2: write true, or 'yes' in quotes if text is meant"),
+    ("off-bool", "line: 1, role: reset-button, active_low: true}", "line: 1, role: reset-button, active_low: Off}",
+     "gpio_lines[1].active_low",
+     "Off is false to YAML 1.1 but text to YAML 1.2: write false, or 'Off' in quotes if text is meant"),
+    ("binary", "    hart: 1\n", "    hart: 0b1\n", "domains.bmc.hart",
+     "0b1 is 1 to YAML 1.1 (binary) but text to YAML 1.2: write 1 (or 0x1), or '0b1' in quotes if text is meant"),
+    ("underscore-int", "thresholds: {critical_high: 400}}", "thresholds: {critical_high: 4_00}}",
+     "sensors[3].thresholds.critical_high", "4_00 is 400 to YAML 1.1 (decimal with '_' separators) but text to YAML 1.2: "
+     "write 400 (or 0x190), or '4_00' in quotes if text is meant"),
+    ("underscore-float", "critical_low: 10.8,", "critical_low: 1_0.8,", "sensors[4].thresholds.critical_low",
+     "1_0.8 is 10.8 to YAML 1.1 (with '_' separators) but text to YAML 1.2: write 10.8, or '1_0.8' in quotes if text is meant"),
+    ("date", "full_name: CMU610 evaluation board", "full_name: 2026-11-02", "full_name",
+     "2026-11-02 is a date to YAML 1.1 but text to YAML 1.2: write '2026-11-02' in quotes"),
+    ("number-to-1.2", "label: P3V3,", "label: 1e3,", "sensors[5].label",
+     "1e3 is text to YAML 1.1 but a number to YAML 1.2: write it as YAML 1.1 reads numbers (8, 0x8, 1.5, 1.0e+3), "
+     "or '1e3' in quotes if text is meant"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "field", "reason"), [c[1:] for c in YAML11], ids=[c[0] for c in YAML11])
+def test_a_yaml11_only_scalar_is_refused_with_what_to_write(workspace: Path, old: str, new: str, field: str,
+                                                              reason: str) -> None:
+    """PyYAML read `010` as 8 and `6:40` as 400 without a word; YAML 1.2 reads them otherwise."""
+    path = edit(workspace, EVB, old, new)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if new.strip() in text)
+    assert findings(workspace) == [f"{path}: {field}: line {line}: {reason}"]
+
+
+def test_quoted_and_yaml12_forms_are_read_as_written(workspace: Path) -> None:
+    edit(workspace, EVB, "label: P3V3,", "label: '010',")
+    edit(workspace, EVB, "kind: adc, bus: adc0, address: 0,", "kind: adc, bus: adc0, address: 0x0,")
+    edit(workspace, EVB, "line: 0, role: power-button, active_low: true}", "line: 0, role: power-button, active_low: True}")
+    board = load_project(workspace).boards[0]
+    assert board.sensors[5].label == "010" and board.sensors[4].address == 0 and board.gpio_lines[0].active_low
+
+
+def test_a_yaml11_key_is_refused(workspace: Path) -> None:
+    path = edit(workspace, "cmu610bsp.yml", "keep: []", "keep: []\n'on': 1\nyes: 2")
+    with pytest.raises(BspError) as info:
+        load_project(workspace)
+    assert [str(f) for f in info.value.findings] == [
+        f"{path}: yes: line {path.read_text().splitlines().index('yes: 2') + 1}: key yes is true to YAML 1.1 but text "
+        "to YAML 1.2: write true, or 'yes' in quotes if text is meant"]
+
+
+def test_the_shipped_descriptions_have_no_yaml11_only_scalar(workspace: Path) -> None:
+    load_project(workspace)  # raises on any
