@@ -9,14 +9,16 @@ the real CLI for the exit code.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from cmu610bsp import render, smoke
+from cmu610bsp import names, render, smoke
 from cmu610bsp.errors import BspError
 from cmu610bsp.project import load_project
-from conftest import BOARD
+from conftest import BOARD, run_cli, snapshot
 
 EVB = BOARD
 BIGBMC = "configs/products/bigbmc.yaml"
@@ -38,6 +40,19 @@ def findings(ws: Path) -> list[str]:
         load_project(ws)
     assert info.value.exit_code == 2
     return [str(f) for f in info.value.findings]
+
+
+def add_board(ws: Path, name: str, hostname: str | None = None) -> Path:
+    """A second board: the default board's description under another name (and host name)."""
+    text = (ws / EVB).read_text().replace("name: cmu610-evb", f"name: {name}", 1)
+    text = text.replace("hostname: cmu610-evb", f"hostname: {hostname or 'other-host'}")
+    path = ws / "configs" / "boards" / f"{name}.yaml"
+    path.write_text(text)
+    cfg_path = ws / "cmu610bsp.yml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["boards"].append(f"configs/boards/{name}.yaml")
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
 # ---------------------------------------------------------------- NaN and infinity
@@ -132,3 +147,86 @@ def test_a_yaml11_key_is_refused(workspace: Path) -> None:
 
 def test_the_shipped_descriptions_have_no_yaml11_only_scalar(workspace: Path) -> None:
     load_project(workspace)  # raises on any
+
+
+# ---------------------------------------------------------------- names that render to one name
+def test_a_board_named_like_another_boards_twin_is_refused(workspace: Path) -> None:
+    """cmu610-evb-qemu was both that board's machine and cmu610-evb's twin: the last render won."""
+    path = add_board(workspace, "cmu610-evb-qemu")
+    assert findings(workspace) == [
+        f"{path}: name: 'cmu610-evb-qemu' ends in '-qemu': a board's QEMU twin is named <board>-qemu (machine) and "
+        "<board>_qemu (Zephyr board); name it without '-qemu'"]
+
+
+NAMED = [
+    # (file, its text naming it, field, the name given, why it is refused): one name at a time
+    (EVB, "\nname: cmu610-evb\n", "name", "cmu610-sd-b2f1ba9a",
+     "starts with 'cmu610-sd-', the names of the secure-domain firmware boards"),
+    (EVB, "\nname: cmu610-evb\n", "name", "cmu610", "is the SoC's name, which every cmu610 machine has in MACHINEOVERRIDES"),
+    (EVB, "\nname: cmu610-evb\n", "name", "bootstage", "is the directory of the flash recipe's bootstage sources"),
+    (EVB, "\nname: cmu610-evb\n", "name", "lone-qemu", "ends in '-qemu'"),
+    (BIGBMC, "\nimage: cmu610-bigbmc-image\n", "image", "obmc-phosphor-image", "is not named cmu610-<name>-image"),  # OpenBMC's
+    (BIGBMC, "\nimage: cmu610-bigbmc-image\n", "image", "core-image-minimal", "is not named cmu610-<name>-image"),  # OE-core's
+    (BIGBMC, "\nimage: cmu610-bigbmc-image\n", "image", "cmu610-bigbmc", "is not named cmu610-<name>-image"),
+    (BIGBMC, "\nimage: cmu610-bigbmc-image\n", "image", "cmu610-flash-image", "is the layer's own recipe cmu610-flash-image"),
+    (BIGBMC, "\nimage: cmu610-bigbmc-image\n", "image", "cmu610-flash-image-cmu610-evb-image",
+     "is named like a variant of the layer's recipe cmu610-flash-image"),
+    (BIGBMC, "\nimage: cmu610-bigbmc-image\n", "image", "cmu610-bmc-fw-x-image",
+     "is named like a variant of the layer's recipe cmu610-bmc-fw"),
+]
+
+
+@pytest.mark.parametrize(("rel", "old", "field", "name", "reason"), NAMED, ids=[c[3] for c in NAMED])
+def test_a_name_like_a_generated_name_is_refused(workspace: Path, rel: str, old: str, field: str, name: str,
+                                                 reason: str) -> None:
+    path = edit(workspace, rel, old, f"\n{field}: {name}\n")
+    found = findings(workspace)
+    assert len(found) == 1 and found[0].startswith(f"{path}: {field}: {name!r} {reason}"), found
+
+
+def test_two_product_lines_with_one_image_are_refused(workspace: Path) -> None:
+    """Both lines rendered recipes-core/images/cmu610-bigbmc-image.bb: the last one won."""
+    path = edit(workspace, LITTLEBMC, "image: cmu610-littlebmc-image", "image: cmu610-bigbmc-image")
+    assert findings(workspace) == [
+        f"{path}: image: 'cmu610-bigbmc-image' is also the image of the product line bigbmc ({workspace / BIGBMC}): "
+        "each product line needs its own image recipe"]
+
+
+@pytest.mark.parametrize(("partition", "variables"), [("peb", "FLASH_PEB_SIZE"), ("leb", "FLASH_LEB_SIZE"),
+                                                      ("kernel", "FLASH_KERNEL_OFFSET"), ("ubi-rwfs", "FLASH_UBI_RWFS_SIZE")])
+def test_a_partition_setting_an_openbmc_flash_variable_is_refused(workspace: Path, partition: str, variables: str) -> None:
+    path = edit(workspace, EVB, "{name: bmc-log,", f"{{name: {partition},")
+    assert findings(workspace) == [
+        f"{path}: flash.partitions[6].name: {partition!r} would set {variables}, which OpenBMC's image classes "
+        "(image_types_phosphor.bbclass) set for their own flash layout: name the partition otherwise"]
+
+
+def test_the_layer_recipes_the_rules_know_are_the_ones_rendered(workspace: Path) -> None:
+    """names.LAYER_RECIPES against the recipes the render writes (a new recipe must be added)."""
+    project = load_project(workspace)
+    recipes = {Path(p).stem.split("_")[0] for p in render.render(project) if p.endswith(".bb")}
+    assert recipes - {p.image for p in project.products} == set(names.LAYER_RECIPES)
+
+
+def test_openbmc_flash_variables_are_the_ones_the_machine_sets_the_same_way(workspace: Path) -> None:
+    """The partition rule compares the FLASH_* names layer.flash_vars renders."""
+    text = (workspace / "meta-cmu610/conf/machine/cmu610-evb.conf").read_text()
+    rendered = set(re.findall(r"^(FLASH_\w+?)_(?:OFFSET|SIZE) =", text, re.M))
+    project = load_project(workspace)
+    assert rendered == {f"FLASH_{names.flash_var_name(p.name)}" for p in project.boards[0].flash.partitions}
+
+
+# ---------------------------------------------------------------- the CLI: exit 2, the field, nothing written
+@pytest.mark.parametrize(("rel", "old", "new", "shown"), [
+    (EVB, "kind: adc, bus: adc0, address: 0,", "kind: adc, bus: adc0, address: 010,", "sensors[4].address: line"),
+    (EVB, "thresholds: {critical_high: 400}}", "thresholds: {critical_high: .nan}}",
+     "sensors[3].thresholds.critical_high: Input should be a finite number"),
+    (LITTLEBMC, "image: cmu610-littlebmc-image", "image: cmu610-bigbmc-image", "image: 'cmu610-bigbmc-image' is also"),
+], ids=["octal", "nan", "image-twice"])
+def test_cli_generate_exits_2_naming_the_field(workspace: Path, rel: str, old: str, new: str, shown: str) -> None:
+    path = edit(workspace, rel, old, new)
+    before = snapshot(workspace)
+    r = run_cli("generate", "--force", cwd=workspace)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"  {path}: {shown}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert snapshot(workspace) == before
