@@ -6,7 +6,9 @@ A skipped check is never counted as passed.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -14,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-
-import yaml
+from typing import Any
 
 from cmu610bsp import layout, proc, resources
-from cmu610bsp.errors import Finding
+from cmu610bsp.errors import BspError, Finding, shown
 from cmu610bsp.workspace import Workspace
+from cmu610bsp.yamlio import parse_plain, read_text
 
 # Stand-in for the Zephyr 4.0 Kconfig symbols the generated files select, set or give defaults to.
 # kconfiglib checks our files against these declarations (types and prompts as in Zephyr), so it
@@ -55,6 +57,30 @@ class CheckResult:
 
 def _result(name: str, findings: list[Finding], detail: str) -> CheckResult:
     return CheckResult(name, "failed" if findings else "ok", findings, detail)
+
+
+def read_generated(path: Path, root: Path | None = None, kind: str = "yaml") -> Any:
+    """A generated file (or a schema a check reads) as its consumer reads it, YAML or JSON. One
+    that a hand edit or a full disk broke (unreadable, not UTF-8, bad syntax, NaN in JSON) is a
+    BspError with one finding naming it (workspace-relative under `root`): the check that reads it
+    fails with that finding and the others still run."""
+    shown = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
+    try:
+        text = read_text(path)
+        if kind == "json":
+            return json.loads(text, parse_constant=_not_json)
+        return parse_plain(text, shown)
+    except BspError as e:
+        raise BspError(e.message, [Finding(shown, f.field, f.reason) for f in e.findings]
+                       or [Finding(shown, "(file)", e.message.removeprefix(f"{path}: "))]) from None
+    except json.JSONDecodeError as e:
+        raise BspError("invalid JSON", [Finding(shown, f"line {e.lineno}", e.msg)]) from None
+    except ValueError as e:
+        raise BspError("invalid JSON", [Finding(shown, "(json)", str(e))]) from None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number (RFC 8259): entity-manager's parser refuses it")
 
 
 def generated(ws: Workspace, suffix: str = "", name: str = "") -> list[Path]:
@@ -117,7 +143,7 @@ def check_zephyr_schemas(ws: Workspace) -> CheckResult:
     import logging
 
     from pykwalify.core import Core
-    from pykwalify.errors import SchemaError
+    from pykwalify.errors import PyKwalifyException
 
     logging.getLogger("pykwalify").setLevel(logging.CRITICAL)
     targets: list[tuple[Path, Path | None]] = []
@@ -125,18 +151,20 @@ def check_zephyr_schemas(ws: Workspace) -> CheckResult:
     targets += [(p, _schema(d, "soc-schema.yml")) for p in generated(ws, name="soc.yml")]
     twister = _schema(d, "twister-platform-schema.yaml", "twister/platform-schema.yaml")
     targets += [(p, twister) for p in generated(ws, ".yaml") if "/boards/" in str(p)]
-    findings = []
+    findings: list[Finding] = []
     loaded: dict[Path, object] = {}  # each schema read once: a rack has hundreds of files per schema
     for path, schema in targets:
         rel = str(path.relative_to(ws.root))
         if schema is None:
             findings.append(Finding(rel, "schema", f"no matching schema in {d}"))
             continue
-        if schema not in loaded:
-            loaded[schema] = yaml.safe_load(schema.read_text())
         try:
-            Core(source_data=yaml.safe_load(path.read_text()), schema_data=loaded[schema]).validate(raise_exception=True)
-        except SchemaError as e:
+            if schema not in loaded:
+                loaded[schema] = read_generated(schema)
+            Core(source_data=read_generated(path, ws.root), schema_data=loaded[schema]).validate(raise_exception=True)
+        except BspError as e:
+            findings += e.findings
+        except PyKwalifyException as e:
             findings.append(Finding(rel, "schema", str(e.msg).strip()))
     return _result("zephyr-schemas", findings, f"{len(targets)} files against {d}")
 
@@ -153,13 +181,27 @@ def check_kconfig(ws: Workspace) -> CheckResult:
     checked = 0
     with tempfile.TemporaryDirectory() as tmp:
         for bdir in board_dirs:
-            board = yaml.safe_load((bdir / "board.yml").read_text())["board"]["name"]
+            try:
+                board = _board_name(read_generated(bdir / "board.yml", ws.root), bdir / "board.yml", ws.root)
+            except BspError as e:
+                findings += e.findings
+                continue
             top = Path(tmp) / f"Kconfig.{board}"
             top.write_text(_kconfig_top(board, bdir, soc_dirs))
             for defconfig in sorted(bdir.glob("*_defconfig")):
                 checked += 1
                 findings += _load_defconfig(kconfiglib, top, board, defconfig, ws.root, Path(tmp))
     return _result("kconfig", findings, f"{checked} configurations of {len(board_dirs)} boards, kconfiglib")
+
+
+def _board_name(data: Any, path: Path, root: Path) -> str:
+    """board.yml's board.name: the name its Kconfig files and defconfigs are named after."""
+    board = data.get("board") if isinstance(data, dict) else None
+    name = board.get("name") if isinstance(board, dict) else None
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+        raise BspError("no board name", [Finding(str(path.relative_to(root)), "board.name",
+                                                 f"{shown(name)}: expected the Zephyr board's name (a-z, 0-9, _)")])
+    return name
 
 
 def _kconfig_top(board: str, bdir: Path, soc_dirs: list[Path]) -> str:
@@ -180,7 +222,11 @@ def _load_defconfig(kconfiglib: ModuleType, top: Path, board: str, defconfig: Pa
     rel = str(defconfig.relative_to(root))
     qual = defconfig.name.removesuffix("_defconfig").upper()
     cfg = tmp / f"{qual}.config"
-    cfg.write_text(f"CONFIG_BOARD_{board.upper()}=y\nCONFIG_BOARD_{qual}=y\n" + defconfig.read_text())
+    try:
+        text = read_text(defconfig)
+    except BspError as e:
+        return [Finding(rel, f.field, f.reason) for f in e.findings] or [Finding(rel, "(file)", e.message)]
+    cfg.write_text(f"CONFIG_BOARD_{board.upper()}=y\nCONFIG_BOARD_{qual}=y\n" + text)
     try:
         kconf = kconfiglib.Kconfig(str(top), warn_to_stderr=False)
         kconf.load_config(str(cfg))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cmu610bsp import layer, layout, proc, resources
-from cmu610bsp.checks import CheckResult, _result
+from cmu610bsp.checks import CheckResult, _result, read_generated
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.project import Project
 from cmu610bsp.workspace import Workspace, load_project
@@ -250,7 +250,6 @@ def check_oelint(ws: Workspace) -> CheckResult:
 def check_kas(ws: Workspace) -> CheckResult:
     """Every kas file against the JSON schema shipped inside the installed kas package."""
     import jsonschema
-    import yaml
 
     try:
         import kas
@@ -262,7 +261,9 @@ def check_kas(ws: Workspace) -> CheckResult:
     for f in files:
         rel = str(f.relative_to(ws.root))
         try:
-            jsonschema.validate(yaml.safe_load(f.read_text()), schema)
+            jsonschema.validate(read_generated(f, ws.root), schema)
+        except BspError as e:
+            findings += e.findings
         except jsonschema.ValidationError as e:
             findings.append(Finding(rel, "/".join(map(str, e.absolute_path)) or "(top level)", e.message))
     return _result("kas-schema", findings, f"{len(files)} kas files, kas {getattr(kas, '__version__', '')} schema")
@@ -284,14 +285,22 @@ def check_entity_manager(ws: Workspace) -> CheckResult:
     from referencing import Registry, Resource
 
     base = "https://cmu610bsp.invalid/em/"
-    resources = [(base + p.name, Resource.from_contents(json.loads(p.read_text()), default_specification=_draft7()))
-                 for p in sorted(d.glob("*.json"))]
+    try:
+        resources = [(base + p.name, Resource.from_contents(read_generated(p, kind="json"), default_specification=_draft7()))
+                     for p in sorted(d.glob("*.json"))]
+    except BspError as e:
+        return _result("entity-manager", e.findings, f"a schema in {d} is unreadable")
     registry: Registry = Registry().with_resources(resources)
     validator = jsonschema.Draft7Validator({"$ref": base + "global.json"}, registry=registry)
     findings = []
     files = sorted((ws.root / layout.LAYER).glob("recipes-*/*/files/*.json"))
     for f in files:
-        for err in validator.iter_errors(json.loads(f.read_text())):
+        try:
+            config = read_generated(f, ws.root, "json")
+        except BspError as e:
+            findings += e.findings
+            continue
+        for err in validator.iter_errors(config):
             where = "/".join(map(str, err.absolute_path)) or "(top level)"
             findings.append(Finding(str(f.relative_to(ws.root)), where, err.message))
     return _result("entity-manager", findings, f"{len(files)} configurations against {d}")

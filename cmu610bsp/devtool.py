@@ -18,6 +18,7 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     """`devtool ARGS` in the line's kas shell. Without --source and --offline the last build's
     overlay (its sources, caches, network setting) is kept; BitBake's server is stopped after."""
     req = compose.Request(line, sources=sources, offline=offline)
+    compose.check_paths(root, req)
     paths = compose.Paths(root, line)
     lines = lines_of(root)
     if sources or offline or not paths.overlay.is_file():
@@ -39,6 +40,7 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
 def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600) -> list[str]:
     """Pin every repository of the line's composition in kas lock files; returns them."""
     req = compose.Request(line, sources=sources)
+    compose.check_paths(root, req)
     lines = lines_of(root)
     _, machine = lines.machine(line, None)
     compose.write_overlay(root, req, machine)

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cmu610bsp import proc
+from cmu610bsp import buildpath, proc
 from cmu610bsp.errors import Timeout
 
 MIN_FREE_GIB = 50      # an OpenBMC build with shared state needs tens of GiB
@@ -125,8 +125,21 @@ def _python() -> Item:
     return Item("python", "ok", f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})")
 
 
-def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path, fix: str = STANDIN_FIX) -> list[Item]:
-    """Every host prerequisite, in the order a build needs them."""
+def _path(where: Path, in_workspace: bool) -> Item:
+    """A workspace BitBake cannot parse its layer in (a space, a `$` in its path) fails every build;
+    outside a workspace, the current directory is where `init .` would make one."""
+    found = buildpath.problems(where)
+    what = "the workspace" if in_workspace else "the current directory (no workspace here)"
+    if found:
+        return Item("path", "fail" if in_workspace else "warn", f"{where}: BitBake cannot build here: {'; '.join(found)}",
+                    buildpath.fix(what))
+    return Item("path", "ok", f"{where} ({what}): a path BitBake and OE can build in")
+
+
+def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path, fix: str = STANDIN_FIX,
+        in_workspace: bool = True) -> list[Item]:
+    """Every host prerequisite, in the order a build needs them; `where` is the workspace (or, not
+    `in_workspace`, the directory doctor runs in)."""
     apt = "apt-get install -y "
     return [
         _python(),
@@ -139,6 +152,7 @@ def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path, fi
         _tool("ninja", "ninja", apt + "ninja-build"),
         _toolchain(toolchain_path, prefix, stand_in, fix),
         _locale(),
+        _path(where, in_workspace),
         _disk(where),
         _shm(),
         _root(),

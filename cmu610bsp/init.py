@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from cmu610bsp import layout, resources, workspace
+from cmu610bsp import buildpath, layout, resources, workspace
 from cmu610bsp.errors import BspError
 from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
 from cmu610bsp.yamlio import read_text
@@ -48,6 +48,7 @@ def init(directory: Path, board: str | None, force: bool = False) -> InitResult:
     A directory with anything in it (a `.git` aside) is refused unless `force`: what is there is
     never overwritten, and only what init writes is committed."""
     target = directory.resolve()
+    buildpath.refuse(target, "the workspace")  # BitBake could not parse its layer there
     if (target / layout.CONFIG_FILE).exists():
         raise BspError(f"{target} is already a cmu610bsp workspace", hint="use `cmu610bsp generate` or `sync` there")
     if target.exists() and not target.is_dir():

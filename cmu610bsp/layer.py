@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from cmu610bsp import i3c
 from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
+from cmu610bsp.names import flash_var_name
 from cmu610bsp.views import isa_parts, zephyr_name
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class FlashVar:
 def flash_vars(board: Board) -> list[FlashVar]:
     """Partition offsets and sizes in KiB (OpenBMC's FLASH_* unit), ordered by offset."""
     return [
-        FlashVar(re.sub(r"[^A-Z0-9]", "_", p.name.upper()), p.offset // 1024, p.size // 1024, p.owner)
+        FlashVar(flash_var_name(p.name), p.offset // 1024, p.size // 1024, p.owner)
         for p in sorted(board.flash.partitions, key=lambda p: p.offset)
     ]
 

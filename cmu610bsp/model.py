@@ -48,8 +48,9 @@ PeripheralKind = Literal[
 
 
 class Strict(BaseModel):
-    # strict: YAML's `true` is not the hart number 1, nor "8" the integer 8 (sizes parse themselves)
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # strict: YAML's `true` is not the hart number 1, nor "8" the integer 8 (sizes parse themselves);
+    # no NaN or infinity (YAML's .nan, .inf, 1e400): no consumer has them (JSON has no such number)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def dt_label(name: str) -> str:

@@ -30,6 +30,7 @@ from cmu610bsp.model import (
     parse_model,
     unique,
 )
+from cmu610bsp.names import check_names
 from cmu610bsp.validate import check_board, check_soc, check_workspace
 from cmu610bsp.yamlio import read_yaml
 
@@ -132,13 +133,15 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
     soc_path = root / cfg.soc
     soc = load_soc(soc_path)
     catalog = load_catalog(root / cfg.catalog if cfg.catalog else resources.sensor_catalog())
-    products = [load_product(root / p) for p in cfg.products]
+    product_paths = [root / p for p in cfg.products]
+    products = [load_product(p) for p in product_paths]
     board_paths = [root / b for b in cfg.boards]
     boards = [load_board(p) for p in board_paths]
     findings = check_soc(soc, soc_path)
     for board, path in zip(boards, board_paths, strict=True):
         findings += check_board(board, soc, catalog, path)
     findings += check_workspace(cfg.boards, boards, board_paths, products, str(root / CONFIG_FILE))
+    findings += check_names(soc, boards, board_paths, products, product_paths)
     if findings:
         raise BspError(headline, findings)
     return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),

@@ -58,7 +58,8 @@ def environment() -> jinja2.Environment:
     env.filters["xnode"] = lambda v: f"{v:x}"
     env.filters["kib"] = lambda v: v // 1024
     env.filters["dtstr"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True)
+    # allow_nan=False: NaN and Infinity are not JSON; the model refuses them, this is the second line
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, allow_nan=False)
     env.filters["sq"] = lambda v: "'" + str(v).replace("'", "''") + "'"  # a YAML single-quoted scalar
     env.globals["generator"] = f"cmu610bsp {__version__}"
     return env
@@ -195,7 +196,7 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
             out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
             out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
             out[f"{mdir}/flash-layout.json"] = json.dumps(layer.flash_layout(b, soc, project.catalog, twin),
-                                                          indent=2, sort_keys=True) + "\n"
+                                                          indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _ship(out: dict[str, str], src: Path, dest: str, names: Iterable[str]) -> None:

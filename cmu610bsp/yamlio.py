@@ -1,18 +1,23 @@
-"""Reading the user's files: the one text reader (UTF-8, or a finding naming the byte that is not)
-and the one YAML reader (syntax errors located, duplicate keys refused, alias expansion bounded);
-and the one edit of one, `with_key`: a top-level key set with the rest of the text as written.
+"""Reading the user's files: the one text reader (a regular file of at most MAX_BYTES, UTF-8, or a
+finding naming what is wrong) and the one YAML reader (syntax errors located, duplicate keys and
+YAML 1.1-only scalars refused, alias expansion bounded); and the one edit of one, `with_key`: a
+top-level key set with the rest of the text as written.
 
 Every description and config file the tool reads comes through `read_text` or `read_yaml`, so a
-Latin-1 byte in a comment or a UTF-16 file is a located user error everywhere, never a crash.
+Latin-1 byte in a comment, a UTF-16 file, a FIFO or a link to /dev/zero is a located user error
+everywhere, never a crash or a hang.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from cmu610bsp import yaml11
 from cmu610bsp.errors import BspError, Finding, field_path
 
 # libyaml's loader when PyYAML has it: ten times faster on a rack of board files.
@@ -22,22 +27,64 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # handful of anchors (shared thresholds); nine nested levels of nine aliases make 387 million.
 MAX_ALIAS_VALUES = 10_000
 
+# The largest file read: a real board description is under 10 KiB, a rack's workspace file a few
+# KiB; 4 MiB is hundreds of times that, and libyaml reads it in well under a second.
+MAX_BYTES = 4 * 1024 * 1024
+
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def read_text(path: Path) -> str:
-    """The file's text; a missing, unreadable or non-UTF-8 file is the user's to fix."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BspError(f"{path}: file not found") from None
-    except OSError as e:
-        raise BspError(f"{path}: cannot read: {e.strerror}") from None
+    """The file's text; a missing, unreadable, non-regular, oversized or non-UTF-8 file is the
+    user's to fix."""
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BspError(f"{path}: not UTF-8 text", [_encoding_finding(path, data, e.start)],
                        hint="save the file as UTF-8") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """A regular file's bytes, at most MAX_BYTES of them. Judged before it is opened (a device is
+    never opened), opened without blocking (a FIFO swapped in meanwhile cannot hang the read),
+    judged again on what was opened, and read no further than the cap (a growing file)."""
+    try:
+        _refuse_irregular(path, os.stat(path).st_mode)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            _refuse_irregular(path, st.st_mode)
+            if st.st_size > MAX_BYTES:
+                _too_big(path, st.st_size)
+            chunks, size = [], 0
+            while chunk := os.read(fd, MAX_BYTES + 1 - size):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    _too_big(path, size)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+    except FileNotFoundError:
+        raise BspError(f"{path}: file not found") from None
+    except OSError as e:
+        raise BspError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _refuse_irregular(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise BspError(f"{path}: not a regular file", [Finding(str(path), "(file)", f"is {kind}: "
+                       "a description or configuration must be a regular file")])
+
+
+def _too_big(path: Path, size: int) -> None:
+    raise BspError(f"{path}: file too large", [Finding(str(path), "(file)", f"{size} bytes: more than the "
+                   f"{MAX_BYTES} bytes ({MAX_BYTES // 2**20} MiB) a description or configuration may have")])
 
 
 def _encoding_finding(path: Path, data: bytes, offset: int) -> Finding:
@@ -59,14 +106,23 @@ def read_yaml(path: Path) -> Any:
         loader = _LOADER(text)
         try:
             node = loader.get_single_node()
-            findings = [Finding(str(path), where, why) for where, why in _duplicate_keys(node, ())]
+            findings = [Finding(str(path), where, why) for where, why in _node_findings(node, ())]
             if findings:
                 raise BspError("invalid YAML", findings)
             return loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
     except yaml.YAMLError as e:
-        raise BspError("invalid YAML", [_syntax_finding(path, e)]) from None
+        raise BspError("invalid YAML", [syntax_finding(path, e)]) from None
+
+
+def parse_plain(text: str, path: Path | str) -> Any:
+    """YAML as the consumers of the generated files read it (Zephyr's and kas's PyYAML safe
+    loader): a syntax error is located, nothing else is refused."""
+    try:
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as e:
+        raise BspError("invalid YAML", [syntax_finding(path, e)]) from None
 
 
 def _alias_bomb(text: str) -> tuple[str, str] | None:
@@ -108,7 +164,7 @@ def _alias_bomb(text: str) -> tuple[str, str] | None:
         loader.dispose()
 
 
-def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
+def syntax_finding(path: Path | str, e: yaml.YAMLError) -> Finding:
     """Locate a syntax error where the user must look: an unclosed quote or bracket is only
     noticed at the end of the file, so name the line where it opened (libyaml's context)."""
     problem = getattr(e, "problem", None) or str(e)
@@ -121,16 +177,21 @@ def _syntax_finding(path: Path, e: yaml.YAMLError) -> Finding:
     return Finding(str(path), f"line {mark.line + 1}", str(problem))
 
 
-def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
-                    seen: set[int] | None = None) -> list[tuple[str, str]]:
-    """(field path, reason) for every key written twice in one mapping: YAML would keep only
-    the last one, silently dropping what the first said. An aliased node is walked once."""
+def _node_findings(node: yaml.Node | None, loc: tuple[int | str, ...],
+                   seen: set[int] | None = None) -> list[tuple[str, str]]:
+    """(field path, reason) for every key written twice in one mapping (YAML would keep only the
+    last one, silently dropping what the first said) and every scalar YAML 1.1 and YAML 1.2 read
+    differently (`yaml11.differs`). An aliased node is walked once."""
     out: list[tuple[str, str]] = []
     seen = set() if seen is None else seen
     if id(node) in seen:
         return out
     seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, yaml.ScalarNode):
+        why = yaml11.differs(node)
+        if why:
+            out.append((field_path(loc), why))
+    elif isinstance(node, yaml.MappingNode):
         first: dict[str, int] = {}
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else None
@@ -140,10 +201,13 @@ def _duplicate_keys(node: yaml.Node | None, loc: tuple[int | str, ...],
                                 f"again at line {key.start_mark.line + 1}): the second would replace the first"))
                 else:
                     first[name] = key.start_mark.line + 1
-            out += _duplicate_keys(value, (*loc, name if name is not None else "?"), seen)
+                why = yaml11.differs(key, "key")
+                if why:
+                    out.append((field_path((*loc, name)), why))
+            out += _node_findings(value, (*loc, name if name is not None else "?"), seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            out += _duplicate_keys(item, (*loc, i), seen)
+            out += _node_findings(item, (*loc, i), seen)
     return out
 
 

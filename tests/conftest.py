@@ -158,3 +158,21 @@ def read_only(path: Path) -> Iterator[None]:
     finally:
         for d, mode in modes.items():
             d.chmod(mode)
+
+
+@contextlib.contextmanager
+def deadline(seconds: int) -> Iterator[None]:
+    """A step that may block for good (reading a FIFO nobody writes) fails the test after
+    `seconds` instead of hanging the suite."""
+    import signal
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError(f"still blocked after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

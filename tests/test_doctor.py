@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-EXPECTED = ["python", "git", "kas", "dtc", "qemu", "cmake", "ninja", "toolchain", "locale", "disk", "/dev/shm", "user",
+EXPECTED = ["python", "git", "kas", "dtc", "qemu", "cmake", "ninja", "toolchain", "locale", "path", "disk", "/dev/shm", "user",
             "open files", "inotify"]
 
 

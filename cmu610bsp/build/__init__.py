@@ -82,6 +82,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     """Build one line for one board; summary.json is written however the run ends (success,
     failure, timeout, Ctrl-C/SIGTERM), and no kas or BitBake process outlives it. `prog`, when
     given, is the Progress that follows the output (a rack reads every task id from it)."""
+    compose.check_paths(root, req)
     lines = lines or lines_of(root)
     board, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)
@@ -139,6 +140,7 @@ class DryRun:
 def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
     """Everything `run` would hand kas, without running a build (kas dump only when it has
     nothing to clone)."""
+    compose.check_paths(root, req)
     lines = lines or lines_of(root)
     _, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)

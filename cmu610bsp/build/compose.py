@@ -62,6 +62,18 @@ class Request:
                 raise BspError(f"--source {name}={path}: not a directory")
 
 
+def check_paths(root: Path, req: Request) -> None:
+    """Refuse, before anything is written or run, a workspace, --cache or --source directory
+    BitBake or OE cannot build with (buildpath.py): each would fail every parse or every build."""
+    from cmu610bsp import buildpath
+
+    buildpath.refuse(root, "the workspace")
+    if req.cache:
+        buildpath.refuse(req.cache.resolve(), "the --cache directory", workspace=False)
+    for name, path in sorted(req.sources.items()):
+        buildpath.refuse(path.resolve(), f"the --source {name} directory", workspace=False)
+
+
 def parse_sources(items: list[str] | None) -> dict[str, Path]:
     """--source NAME=PATH, repeated."""
     out = {}

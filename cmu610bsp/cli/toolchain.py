@@ -100,11 +100,12 @@ def doctor(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debu
     try:
         ws = open_ws(workspace, debug)
         rec, stand_in = toolchain.current(ws)
-        where = ws.root
+        where, in_workspace = ws.root, True
     except BspError:
-        rec, stand_in, where = STANDIN_TOOLCHAIN, True, Path.cwd()
+        rec, stand_in, where, in_workspace = STANDIN_TOOLCHAIN, True, Path.cwd(), False
     why = None if stand_in else toolchain.missing(rec)
-    items = doc.run(str(toolchain.location(rec)), rec.prefix, stand_in, where, why[1] if why else doc.STANDIN_FIX)
+    items = doc.run(str(toolchain.location(rec)), rec.prefix, stand_in, where, why[1] if why else doc.STANDIN_FIX,
+                    in_workspace)
     if as_json:
         ui.print_json({"ok": all(i.status != "fail" for i in items), "items": [i.as_dict() for i in items]})
     else:
