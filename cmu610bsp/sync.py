@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cmu610bsp import __version__, layout, proc, render, txn, workspace
+from cmu610bsp import __version__, layout, proc, render, txn, workspace, wslock
 from cmu610bsp.errors import BspError, CheckFailed, Finding
 from cmu610bsp.yamlio import read_text
 
@@ -93,6 +93,8 @@ def _rebuild(ws: workspace.Workspace, manifest: dict[str, Any]) -> dict[str, str
     """Render the recorded inputs again (only meaningful with the recorded generator version)."""
     if manifest.get("version") != __version__ or not manifest.get("inputs"):
         return None
+    if not all(layout.plain(rel) for rel in manifest["inputs"]):
+        return None  # an input outside the workspace (or a manifest edited to climb out): not rebuilt in a scratch
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for rel, entry in manifest["inputs"].items():
@@ -222,7 +224,15 @@ class SyncResult:
 
 def run(ws: workspace.Workspace, mode: Mode = "sync", allow_dirty: bool = False, commit: bool = False) -> SyncResult:
     """Compute the sync; in mode "sync" refuse (unresolved markers, uncommitted hand edits it
-    would rewrite) or apply it, and commit it if asked and free of conflicts."""
+    would rewrite) or apply it, and commit it if asked and free of conflicts. A real sync holds
+    the workspace lock from its first read of the workspace to its commit."""
+    if mode != "sync":
+        return _run(ws, mode, allow_dirty, commit)
+    with wslock.held(ws.root, "sync"):
+        return _run(workspace.open_workspace(ws.root), mode, allow_dirty, commit)
+
+
+def _run(ws: workspace.Workspace, mode: Mode, allow_dirty: bool, commit: bool) -> SyncResult:
     plan = compute(ws)
     manifest = ws.root / layout.MANIFEST
     changed = not manifest.exists() or manifest.read_bytes() != plan.manifest

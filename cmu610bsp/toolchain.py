@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from cmu610bsp import archive, layout, proc, workspace
+from cmu610bsp import archive, layout, proc, workspace, wslock
 from cmu610bsp.errors import BspError, Finding, write_whole, writing
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
@@ -139,7 +139,13 @@ def missing(record: ToolchainRecord) -> tuple[str, str] | None:
 
 
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
-    """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
+    """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment
+    (read and written under the workspace lock: another writer's change is kept)."""
+    with wslock.held(ws.root, "toolchain install"):
+        _write_record(ws, record)
+
+
+def _write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
     path = ws.root / layout.CONFIG_FILE
     text = read_text(path)
     header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
