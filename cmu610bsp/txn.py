@@ -111,7 +111,7 @@ def _enc(root: str) -> str:
     return root.replace("/", "%")
 
 
-def _pause(point: str) -> None:
+def pause(point: str) -> None:
     """Fault-injection point for the kill tests: CMU610BSP_TEST_PAUSE=<point> stops here
     (printing the point on stderr) until the process is killed, or, where SIGINT and SIGTERM are
     held (past the commit point), until one of them is pending, or until the file named by
@@ -268,7 +268,7 @@ def _write_journal(txn: Path, data: dict[str, Any]) -> Path:
         fh.write(json.dumps(data).encode())
         fh.flush()
         os.fsync(fh.fileno())
-    _pause("journal-written")
+    pause("journal-written")
     os.rename(tmp, journal)
     _fsync_dir(txn)
     return journal
@@ -344,7 +344,7 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], fil
                     _put(staged, target, content)
             (staged / marker).touch()
         moves = _stage_files(ws, stage, {f: changes[f] for f in files if f in changes})
-        _pause("staged")
+        pause("staged")
         journal = _write_journal(txn, {"id": txid, "roots": roots, "created": created, "files": moves})
         for root in roots:
             live, staged = ws / root, stage / _enc(root)
@@ -353,13 +353,13 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], fil
                 os.rename(staged, live)
             else:
                 _exchange(staged, live)
-            _pause("swapped-one")
+            pause("swapped-one")
         for root, entry in moves.items():
             _swap_file(ws, stage, root, entry)
-            _pause("swapped-file")
+            pause("swapped-file")
         _hold()  # from here no interrupt until the command (or, outside one, this clean-up) is done
         journal.unlink()  # the commit point
-        _pause("committed")
+        pause("committed")
     except BaseException:
         # Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt) or an error before the commit
         # point: put every root back now rather than leave it to the next command
