@@ -55,12 +55,17 @@ def load_project(ws: Workspace) -> Project:
     return project.load_project(ws.root, ws.config)
 
 
-def input_files(ws: Workspace) -> dict[str, str]:
-    """The description files a render depends on, by workspace-relative path."""
+def input_paths(ws: Workspace) -> list[str]:
+    """The description files a render depends on, as cmu610bsp.yml names them."""
     paths = [CONFIG_FILE, ws.config.soc, *ws.config.boards, *ws.config.products]
     if ws.config.catalog:
         paths.append(ws.config.catalog)
-    return {p: read_text(ws.root / p) for p in sorted(set(paths))}
+    return sorted(set(paths))
+
+
+def input_files(ws: Workspace) -> dict[str, str]:
+    """The description files a render depends on, by workspace-relative path."""
+    return {p: read_text(ws.root / p) for p in input_paths(ws)}
 
 
 def git_blob_id(data: bytes) -> str:
