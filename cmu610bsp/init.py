@@ -59,13 +59,16 @@ def _board_source(board: str | None) -> Path:
     raise BspError(f"--board: {board!r} is neither a file nor a built-in board", hint="built-in boards: " + ", ".join(known))
 
 
-def _refuse(target: Path, force: bool, interrupted: bool) -> None:
-    """A directory with anything in it (a `.git` aside) is refused unless `force`; what init
-    writes must not be there already, unless an interrupted init wrote it."""
+def _refuse_workspace(target: Path, interrupted: bool) -> None:
     if not interrupted and (target / layout.CONFIG_FILE).exists():
         raise BspError(f"{target} is already a cmu610bsp workspace", hint="use `cmu610bsp generate` or `sync` there")
     if target.exists() and not target.is_dir():
         raise BspError(f"{target} exists and is not a directory")
+
+
+def _refuse_content(target: Path, force: bool, interrupted: bool) -> None:
+    """A directory with anything in it (a `.git` aside) is refused unless `force`; what init
+    writes must not be there already, unless an interrupted init wrote it."""
     ours = {".git", *([".cmu610bsp", ".gitignore", *OWNS] if interrupted else [])}
     there = sorted(e.name for e in target.iterdir() if e.name not in ours) if target.is_dir() else []
     if there and not force:
@@ -80,16 +83,17 @@ def _refuse(target: Path, force: bool, interrupted: bool) -> None:
 
 def init(directory: Path, board: str | None, force: bool = False) -> InitResult:
     """Validate, then build the whole workspace in a scratch directory and move it in; only what
-    init writes is committed, and what is there is never overwritten (`_refuse`)."""
+    init writes is committed, and what is there is never overwritten (`_refuse_content`)."""
     target = directory.resolve()
     interrupted = (target / IN_PROGRESS).is_file()
-    _refuse(target, force, interrupted)
+    _refuse_workspace(target, interrupted)
     src = _board_source(board)
     # Validate against the user's own file first, so findings name it (not the scratch copy):
     # the same loader as every command, given the built-in files and the user's board in place.
     given = WorkspaceConfig(soc=str(resources.builtin_soc()), boards=[str(src)],
                             products=[str(resources.builtin_product(Path(rel).stem)) for rel in DEFAULT_PRODUCTS])
     model = load_project(Path("."), given, headline="the board description has errors; nothing was written").boards[0]
+    _refuse_content(target, force, interrupted)
     made = [d for d in (target, target / ".cmu610bsp") if not d.exists()]
     with writing(target, "nothing was written"):
         (target / ".cmu610bsp").mkdir(parents=True, exist_ok=True)
