@@ -13,7 +13,7 @@ from typing import get_args
 
 import yaml
 
-from cmu610bsp import layout, sync, workspace
+from cmu610bsp import layout, sync, workspace, wslock
 from cmu610bsp.errors import BspError, write_whole
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import CiSystem, WorkspaceConfig
@@ -41,6 +41,11 @@ def change(ws: workspace.Workspace, add: Sequence[str] = (), remove: Sequence[st
            allow_dirty: bool = False) -> CiResult:
     """Set `ci:` in cmu610bsp.yml (the systems it lists, plus `add`, less `remove`) and sync. If
     the sync refuses or fails, cmu610bsp.yml is put back as it was: nothing is written."""
+    with wslock.held(ws.root, "ci"):
+        return _change(workspace.open_workspace(ws.root), add, remove, allow_dirty)
+
+
+def _change(ws: workspace.Workspace, add: Sequence[str], remove: Sequence[str], allow_dirty: bool) -> CiResult:
     before = tuple(ws.config.ci)
     after = [s for s in SYSTEMS if (s in before or s in add) and s not in remove]
     path = ws.root / layout.CONFIG_FILE

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+import os
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, Finding
 
 CONFIG_FILE = "cmu610bsp.yml"
 STATE_ROOT = ".cmu610bsp/state"
@@ -29,6 +31,9 @@ OWNED_ROOTS = (*OUTPUT_ROOTS, STATE_ROOT)
 # on its own (txn). The CI pipelines a workspace asks for (`ci:` in cmu610bsp.yml), by system.
 CI_FILES = {"gitlab": ".gitlab-ci.yml", "github": ".github/workflows/cmu610bsp.yml"}
 OWNED_FILES = tuple(CI_FILES.values())
+# Where a write's staged copies and journal live while it runs (txn), and the workspace's lock.
+TXN_DIR = ".cmu610bsp/txn"
+LOCK_FILE = ".cmu610bsp/lock"
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -55,8 +60,49 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def plain(rel: str) -> bool:
+    """A workspace-relative path as the generator writes one: relative, no empty, `.` or `..` part."""
+    parts = rel.split("/")
+    return bool(rel) and not PurePosixPath(rel).is_absolute() and all(p not in ("", ".", "..") for p in parts)
+
+
+def owned(rel: str) -> bool:
+    """A path the generator may write or delete: a plain path inside a generated directory, or a
+    generated file outside them."""
+    return plain(rel) and (rel in OWNED_FILES or any(rel.startswith(r + "/") for r in OWNED_ROOTS))
+
+
+def first_link(root: Path, rel: str) -> str | None:
+    """The first part of `rel` (from the workspace down, the last part included) that is a
+    symbolic link, as a workspace-relative path; None if there is none (or the path ends first)."""
+    here = root
+    for i, part in enumerate(rel.split("/")):
+        here = here / part
+        try:
+            if os.path.islink(here):
+                return "/".join(rel.split("/")[: i + 1])
+            if not here.is_dir():
+                return None
+        except OSError:
+            return None
+    return None
+
+
+def refuse_links(root: Path, rels: Iterable[str]) -> None:
+    """The generator never writes, deletes or reads its files through a link: one on the way to
+    any of these paths is the user's to replace (it could lead anywhere, out of the workspace)."""
+    links = sorted({link for rel in rels if (link := first_link(root, rel))})
+    if links:
+        raise BspError("generated paths pass through symbolic links; nothing was written",
+                       [Finding(link, "path", f"a symbolic link (to {os.readlink(root / link)}) where cmu610bsp "
+                                "writes generated files") for link in links],
+                       hint="replace each link with the directory or file itself: cmu610bsp never writes or deletes "
+                            "through a link, which could lead out of the workspace")
+
+
 def read_manifest(root: Path) -> dict[str, object] | None:
-    """What the last generate recorded: every generated file's hash, the inputs, the version."""
+    """What the last generate recorded: every generated file's hash, the inputs, the version.
+    The paths it records (deleted when no longer rendered) must be ones the generator writes."""
     path = root / MANIFEST
     if not path.exists():
         return None
@@ -66,4 +112,11 @@ def read_manifest(root: Path) -> dict[str, object] | None:
         raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
     if not isinstance(data, dict):
         raise BspError(f"{path}: unreadable manifest (not a JSON object)", hint="restore it from git")
+    bad = [Finding(MANIFEST, f"{section}.{rel}", "not a path inside the generated directories "
+                   f"({', '.join(OWNED_ROOTS)}) or a generated file")
+           for section in ("files", "blobs") if isinstance(data.get(section), dict)
+           for rel in data[section] if not owned(rel)]
+    if bad:
+        raise BspError(f"{path}: the manifest records paths the generator never writes; nothing was written", bad,
+                       hint="restore it from git")
     return data

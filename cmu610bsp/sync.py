@@ -18,11 +18,14 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cmu610bsp import __version__, layout, proc, render, txn, workspace
+from cmu610bsp import __version__, layout, proc, render, txn, workspace, wslock
 from cmu610bsp.errors import BspError, CheckFailed, Finding
 from cmu610bsp.yamlio import read_text
+
+if TYPE_CHECKING:
+    import git
 
 CONFLICTS = f"{layout.STATE_ROOT}/conflicts.json"
 MARKERS = (b"<<<<<<< ", b">>>>>>> ")
@@ -93,6 +96,8 @@ def _rebuild(ws: workspace.Workspace, manifest: dict[str, Any]) -> dict[str, str
     """Render the recorded inputs again (only meaningful with the recorded generator version)."""
     if manifest.get("version") != __version__ or not manifest.get("inputs"):
         return None
+    if not all(layout.plain(rel) for rel in manifest["inputs"]):
+        return None  # an input outside the workspace (or a manifest edited to climb out): not rebuilt in a scratch
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for rel, entry in manifest["inputs"].items():
@@ -222,7 +227,15 @@ class SyncResult:
 
 def run(ws: workspace.Workspace, mode: Mode = "sync", allow_dirty: bool = False, commit: bool = False) -> SyncResult:
     """Compute the sync; in mode "sync" refuse (unresolved markers, uncommitted hand edits it
-    would rewrite) or apply it, and commit it if asked and free of conflicts."""
+    would rewrite) or apply it, and commit it if asked and free of conflicts. A real sync holds
+    the workspace lock from its first read of the workspace to its commit."""
+    if mode != "sync":
+        return _run(ws, mode, allow_dirty, commit)
+    with wslock.held(ws.root, "sync"):
+        return _run(workspace.open_workspace(ws.root), mode, allow_dirty, commit)
+
+
+def _run(ws: workspace.Workspace, mode: Mode, allow_dirty: bool, commit: bool) -> SyncResult:
     plan = compute(ws)
     manifest = ws.root / layout.MANIFEST
     changed = not manifest.exists() or manifest.read_bytes() != plan.manifest
@@ -232,6 +245,8 @@ def run(ws: workspace.Workspace, mode: Mode = "sync", allow_dirty: bool = False,
     refuse_if_unresolved(result.unresolved)
     if not allow_dirty:
         refuse_if_dirty(ws, plan)
+    if commit:
+        _repository_to_commit_to(ws)  # no repository, or its index locked: said before anything is written
     apply(ws, plan)
     result.applied = True
     if commit and not plan.conflicts:
@@ -251,16 +266,28 @@ def verdict(result: SyncResult) -> None:
                        hint="edit the files to resolve them, then run `cmu610bsp sync` again")
 
 
-def _commit(ws: workspace.Workspace) -> str:
-    """Commit the generated roots and state with a message naming the generator version."""
+def _repository_to_commit_to(ws: workspace.Workspace) -> git.Repo:
     from cmu610bsp import vcs
 
     repo = vcs.repository(ws.root)
     if repo is None:
-        raise BspError(f"{ws.root} is not in a git repository: nothing to commit to",
+        raise BspError(f"{ws.root} is not in a git repository: nothing to commit to; nothing was written",
                        hint="`git init` it, or run sync without --commit")
+    vcs.refuse_if_locked(repo)
+    return repo
+
+
+def _commit(ws: workspace.Workspace) -> str:
+    """Commit what the sync wrote and what it was rendered from: the generated roots and state,
+    and the descriptions (cmu610bsp.yml and the files it names, those in the repository), so the
+    commit holds the edit that caused the render; a message naming the generator version."""
+    from cmu610bsp import vcs
+
+    repo = _repository_to_commit_to(ws)
     paths = [str(ws.root / r) for r in ws.roots if (ws.root / r).exists()]
     # a pipeline file sync removed is committed as removed, if git had it
     tracked = set(repo.git.ls_files("--", *ws.files).splitlines()) if ws.files else set()
     paths += [str(ws.root / f) for f in ws.files if (ws.root / f).exists() or f in tracked]
+    top = Path(str(repo.working_tree_dir)).resolve()
+    paths += [str(p) for p in (ws.root / rel for rel in workspace.input_paths(ws)) if p.resolve().is_relative_to(top)]
     return vcs.commit(repo, f"cmu610bsp sync: regenerate with cmu610bsp {__version__}", paths)

@@ -6,20 +6,17 @@ Without a record, Debian's riscv64-unknown-elf GCC in /usr is the stand-in, and 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import re
 import shutil
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Literal, TypedDict
+from pathlib import Path
 
 import yaml
 
-from cmu610bsp import layout, proc, workspace
+from cmu610bsp import archive, layout, proc, workspace, wslock
 from cmu610bsp.errors import BspError, Finding, write_whole, writing
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
@@ -56,70 +53,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _member_problem(m: tarfile.TarInfo) -> str | None:
-    """Why a member must not be extracted, or None. Checked for every member before any write."""
-    name = PurePosixPath(m.name)
-    if name.is_absolute() or m.name.startswith("/"):
-        return "absolute path"
-    if ".." in name.parts:
-        return "path leaves the archive ('..')"
-    if m.isdev() or m.isfifo():
-        return "device or FIFO file"
-    if m.issym():
-        target = PurePosixPath(m.linkname)
-        if target.is_absolute():
-            return f"symbolic link to an absolute path ({m.linkname})"
-        depth = len(name.parent.parts)
-        level = depth
-        for part in target.parts:
-            level += -1 if part == ".." else (0 if part == "." else 1)
-            if level < 0:
-                return f"symbolic link points outside the archive ({m.linkname})"
-    if m.islnk():
-        target = PurePosixPath(m.linkname)
-        if target.is_absolute() or ".." in target.parts:
-            return f"hard link points outside the archive ({m.linkname})"
-    if not (m.isfile() or m.isdir() or m.issym() or m.islnk()):
-        return "unsupported member type"
-    return None
-
-
-def _tamed(m: tarfile.TarInfo) -> tarfile.TarInfo:
-    """A copy of a checked member as tarfile's "data" filter would leave it: owned by whoever
-    extracts, no setuid/setgid/sticky bits, no group/other write, readable and writable by its
-    owner. Done here, not with `filter=`, which Debian 12's Python 3.11.2 does not have."""
-    t = copy.copy(m)
-    t.uid, t.gid, t.uname, t.gname = os.geteuid(), os.getegid(), "", ""
-    if t.isdir():
-        t.mode = (t.mode & 0o755) | 0o700
-    elif t.isfile() or t.islnk():
-        t.mode = (t.mode & 0o755) | 0o600
-    return t
-
-
-class _ExtractOptions(TypedDict, total=False):
-    filter: Literal["fully_trusted"]
-
-
-# Python versions with extraction filters (3.11.4+) warn or filter on their own unless told that
-# the members are already checked: they are (`_member_problem`, `_tamed`).
-_CHECKED: _ExtractOptions = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
-
-
-def _extract(archive: Path, into: Path) -> None:
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()  # reads the whole index: a truncated archive fails here
-            for m in members:
-                why = _member_problem(m)
-                if why:
-                    raise BspError(f"{archive}: refused, nothing was extracted",
-                                   [Finding(str(archive), m.name, why)])
-            tar.extractall(into, members=[_tamed(m) for m in members], **_CHECKED)
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise BspError(f"{archive}: truncated or corrupt archive ({e}); nothing was extracted") from None
 
 
 def _toolchain_root(tree: Path) -> Path:
@@ -159,7 +92,7 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
             with writing(base, "nothing was extracted"):
                 tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=base))
             try:
-                _extract(source, tmp)
+                archive.extract(source, tmp)
                 _toolchain_root(tmp)
                 # mkdtemp made it 0700: the ordinary user BitBake runs as must be able to use it
                 tmp.chmod(0o755)
@@ -206,7 +139,13 @@ def missing(record: ToolchainRecord) -> tuple[str, str] | None:
 
 
 def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
-    """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment."""
+    """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment
+    (read and written under the workspace lock: another writer's change is kept)."""
+    with wslock.held(ws.root, "toolchain install"):
+        _write_record(ws, record)
+
+
+def _write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
     path = ws.root / layout.CONFIG_FILE
     text = read_text(path)
     header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))

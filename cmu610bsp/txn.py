@@ -8,6 +8,13 @@ outside those directories (a file root: `.gitlab-ci.yml`, where GitLab looks for
 whole and exchanged with the file, renamed in, or moved out into the stage; the journal records
 the inode each swap puts in place, by which the next command knows whether it happened.
 
+The journal is written whole or not at all (a temporary file, synced, renamed): a full disk or a
+kill while it is written leaves no journal, so no swap began and the next command only drops the
+stage. Every write and roll-back holds the workspace lock (wslock), so a command never rolls
+back another one's write in flight. Nothing is written, deleted or renamed through a link: a link
+on the way to a generated path is refused (layout.refuse_links), staged files are opened with
+O_NOFOLLOW, and a journal naming paths the generator never writes is refused.
+
 Interrupts: before the commit point, SIGINT (and SIGTERM, which the CLI turns into
 KeyboardInterrupt) rolls the swap back at once. From the commit point on they are held: inside
 `finish_after_commit` (the CLI wraps every command in it) until the command has finished, so a
@@ -29,11 +36,12 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from cmu610bsp.errors import writing
+from cmu610bsp import layout, wslock
+from cmu610bsp.errors import BspError, Finding, writing
 
-TXN_DIR = ".cmu610bsp/txn"
+TXN_DIR = layout.TXN_DIR
 MARKER_PREFIX = ".cmu610bsp-txn-"
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -103,13 +111,15 @@ def _enc(root: str) -> str:
     return root.replace("/", "%")
 
 
-def _pause(point: str) -> None:
+def pause(point: str) -> None:
     """Fault-injection point for the kill tests: CMU610BSP_TEST_PAUSE=<point> stops here
     (printing the point on stderr) until the process is killed, or, where SIGINT and SIGTERM are
-    held (past the commit point), until one of them is pending."""
+    held (past the commit point), until one of them is pending, or until the file named by
+    CMU610BSP_TEST_RESUME exists (the test has done what it wanted done meanwhile)."""
     if os.environ.get("CMU610BSP_TEST_PAUSE") == point:
         os.write(2, f"paused at {point}\n".encode())
-        while not signal.sigpending() & set(_HELD):
+        resume = os.environ.get("CMU610BSP_TEST_RESUME")
+        while not signal.sigpending() & set(_HELD) and not (resume and os.path.exists(resume)):
             time.sleep(0.05)
 
 
@@ -125,14 +135,58 @@ def recover(ws: Path, roots: Sequence[str]) -> bool:
     """Undo a swap that a killed command left half done. Returns True if it undid anything.
 
     `roots` are the output roots the caller knows; markers left there after a commit point
-    (a kill between the journal's removal and the markers') are dropped too."""
+    (a kill between the journal's removal and the markers') are dropped too. Only when there is
+    something to recover does it take the workspace lock; held by another process, the stage is
+    that live writer's, not an interrupted one's, and is left to it."""
+    if not os.path.lexists(ws / TXN_DIR):
+        return False
+    try:
+        with wslock.held(ws, "recovery of an interrupted write", wait=0):
+            layout.refuse_links(ws, [TXN_DIR])
+            return _recover(ws, roots)
+    except wslock.Busy:
+        return False
+
+
+def _journal(ws: Path, journal: Path) -> dict[str, Any] | None:
+    """The journal, or None when there is none to act on. It is renamed into place only once
+    written and synced (`_write_journal`): one that does not parse was never published by this
+    version (an older one wrote it in place), and no swap starts before it is, so none began."""
+    try:
+        data = json.loads(journal.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not _journal_ok(data):
+        raise BspError(f"{journal}: a journal naming paths cmu610bsp never writes; nothing was changed",
+                       [Finding(str(journal.relative_to(ws)), "roots/files", "not the generated directories and files")],
+                       hint=f"cmu610bsp did not write it: remove {TXN_DIR}/")
+    return cast(dict[str, Any], data)
+
+
+def _journal_ok(data: object) -> bool:
+    """Its shape, and only the generated roots and files (and directories above those) named."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not all(
+            isinstance(data.get(k), t) for k, t in (("roots", list), ("created", list), ("files", dict))):
+        return False
+    if not all(isinstance(r, str) for r in data["roots"] + data["created"]):
+        return False
+    entries = data["files"].values()
+    if not all(isinstance(e, dict) and isinstance(e.get("made", []), list) for e in entries):
+        return False
+    made = [m for e in entries for m in e.get("made", [])]
+    return ((set(data["roots"]) | set(data["created"])) <= set(layout.OWNED_ROOTS)
+            and set(data["files"]) <= set(layout.OWNED_FILES)
+            and all(isinstance(m, str) and layout.plain(m) and any(f.startswith(m + "/") for f in data["files"])
+                    for m in made))
+
+
+def _recover(ws: Path, roots: Sequence[str]) -> bool:
     txn = ws / TXN_DIR
-    journal = txn / "journal.json"
     undone = False
-    if journal.exists():
-        data = json.loads(journal.read_text())
+    data = _journal(ws, txn / "journal.json")
+    if data is not None:
         marker = MARKER_PREFIX + data["id"]
-        for root, entry in data.get("files", {}).items():
+        for root, entry in data["files"].items():
             undone |= _recover_file(ws, root, txn / "stage" / _enc(root), entry)
         for root in data["roots"]:
             live, staged = ws / root, txn / "stage" / _enc(root)
@@ -148,9 +202,9 @@ def recover(ws: Path, roots: Sequence[str]) -> bool:
             elif root not in data["created"] and not live.exists() and aside.exists():
                 os.rename(aside, live)
                 undone = True
-    if txn.exists():
-        shutil.rmtree(txn)
+    # the markers before the stage: a kill between the two leaves the stage, and so a next recovery
     _drop_markers([ws / r for r in roots])
+    shutil.rmtree(txn)
     return undone
 
 
@@ -190,16 +244,45 @@ def _recover_file(ws: Path, root: str, staged: Path, entry: dict[str, Any]) -> b
 
 def _drop_markers(dirs: list[Path]) -> None:
     for d in dirs:
-        for c in d.iterdir() if d.is_dir() else []:
+        for c in d.iterdir() if d.is_dir() and not d.is_symlink() else []:
             if c.name.startswith(MARKER_PREFIX):
                 c.unlink()
+
+
+def _put(top: Path, target: Path, content: bytes) -> None:
+    """Write a staged file: never through a link (the stage is a copy of roots with none on the
+    way to a changed path, refuse_links saw to that; this makes sure)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not Path(os.path.realpath(target.parent)).is_relative_to(os.path.realpath(top)):
+        raise OSError(errno.ELOOP, "a symbolic link on the way", str(target.parent))
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+
+
+def _write_journal(txn: Path, data: dict[str, Any]) -> Path:
+    """Publish the journal whole: written and synced under another name, then renamed in."""
+    journal, tmp = txn / "journal.json", txn / "journal.json.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(json.dumps(data).encode())
+        fh.flush()
+        os.fsync(fh.fileno())
+    pause("journal-written")
+    os.rename(tmp, journal)
+    _fsync_dir(txn)
+    return journal
 
 
 def commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], files: Sequence[str] = ()) -> None:
     """Apply {path: content, or None to delete} under `roots` (directories) and to `files` (file
     roots), all or nothing; a write the file system refuses (read-only, full) is the user's
-    `WriteFailed`, after the roll-back."""
-    with writing(ws, "nothing was changed"):
+    `WriteFailed`, after the roll-back. Holds the workspace lock."""
+    for path in changes:
+        if not layout.plain(path) or (path not in files and not any(path.startswith(r + "/") for r in roots)):
+            raise ValueError(f"{path} is outside the generated roots {roots} and files {list(files)}")
+    with wslock.held(ws, "write"), writing(ws, "nothing was changed"):
+        layout.refuse_links(ws, [*roots, *files, TXN_DIR, *changes])
         _commit(ws, roots, changes, files)
 
 
@@ -235,9 +318,6 @@ def _swap_file(ws: Path, stage: Path, root: str, entry: dict[str, Any]) -> None:
 
 def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], files: Sequence[str]) -> None:
     recover(ws, roots)
-    for path in changes:
-        if path not in files and not any(path == r or path.startswith(r + "/") for r in roots):
-            raise ValueError(f"{path} is outside the generated roots {roots} and files {list(files)}")
     txn = ws / TXN_DIR
     txid = uuid.uuid4().hex
     marker = MARKER_PREFIX + txid
@@ -261,16 +341,11 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], fil
                         target.unlink()
                         _prune_empty(target.parent, staged)
                 else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(content)
+                    _put(staged, target, content)
             (staged / marker).touch()
         moves = _stage_files(ws, stage, {f: changes[f] for f in files if f in changes})
-        _pause("staged")
-        journal = txn / "journal.json"
-        journal.write_text(json.dumps({"id": txid, "roots": roots, "created": created, "files": moves}))
-        with open(journal) as fh:
-            os.fsync(fh.fileno())
-        _fsync_dir(txn)
+        pause("staged")
+        journal = _write_journal(txn, {"id": txid, "roots": roots, "created": created, "files": moves})
         for root in roots:
             live, staged = ws / root, stage / _enc(root)
             if root in created:
@@ -278,13 +353,13 @@ def _commit(ws: Path, roots: list[str], changes: Mapping[str, bytes | None], fil
                 os.rename(staged, live)
             else:
                 _exchange(staged, live)
-            _pause("swapped-one")
+            pause("swapped-one")
         for root, entry in moves.items():
             _swap_file(ws, stage, root, entry)
-            _pause("swapped-file")
+            pause("swapped-file")
         _hold()  # from here no interrupt until the command (or, outside one, this clean-up) is done
         journal.unlink()  # the commit point
-        _pause("committed")
+        pause("committed")
     except BaseException:
         # Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt) or an error before the commit
         # point: put every root back now rather than leave it to the next command

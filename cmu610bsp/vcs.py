@@ -10,6 +10,8 @@ from pathlib import Path
 
 import git
 
+from cmu610bsp.errors import BspError, Finding
+
 DEFAULT_IDENTITY = {"GIT_AUTHOR_NAME": "cmu610bsp", "GIT_AUTHOR_EMAIL": "cmu610bsp@localhost",
                     "GIT_COMMITTER_NAME": "cmu610bsp", "GIT_COMMITTER_EMAIL": "cmu610bsp@localhost"}
 
@@ -20,6 +22,17 @@ def repository(root: Path) -> git.Repo | None:
         return git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
+
+
+def refuse_if_locked(repo: git.Repo) -> None:
+    """A commit needs git's index lock: checked before anything is written, so a stale one (a git
+    that crashed or was killed) stops the command at once, named, and not after a write."""
+    lock = Path(repo.git_dir) / "index.lock"
+    if lock.exists():
+        raise BspError(f"git's index is locked ({lock}); nothing was written",
+                       [Finding(str(lock), "index.lock", "exists: another git command is running, or one that crashed "
+                                "left it")],
+                       hint=f"if no git command is running in this repository, remove {lock} and run the command again")
 
 
 def _has_identity(repo: git.Repo) -> bool:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cmu610bsp import __version__, layout, project
-from cmu610bsp.errors import BspError, Finding
+from cmu610bsp import __version__, layout, project, wslock
+from cmu610bsp.errors import BspError, Finding, writing
 from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_FILES, OWNED_ROOTS, sha256
 from cmu610bsp.project import Project, WorkspaceConfig
 from cmu610bsp.yamlio import read_text
@@ -55,12 +55,17 @@ def load_project(ws: Workspace) -> Project:
     return project.load_project(ws.root, ws.config)
 
 
-def input_files(ws: Workspace) -> dict[str, str]:
-    """The description files a render depends on, by workspace-relative path."""
+def input_paths(ws: Workspace) -> list[str]:
+    """The description files a render depends on, as cmu610bsp.yml names them."""
     paths = [CONFIG_FILE, ws.config.soc, *ws.config.boards, *ws.config.products]
     if ws.config.catalog:
         paths.append(ws.config.catalog)
-    return {p: read_text(ws.root / p) for p in sorted(set(paths))}
+    return sorted(set(paths))
+
+
+def input_files(ws: Workspace) -> dict[str, str]:
+    """The description files a render depends on, by workspace-relative path."""
+    return {p: read_text(ws.root / p) for p in input_paths(ws)}
 
 
 def git_blob_id(data: bytes) -> str:
@@ -102,6 +107,8 @@ def classify(ws: Workspace, files: dict[str, str]) -> list[FileEntry]:
     untracked (there, but not ours) / keep-glob (a keep: glob covers it) and, for files the
     render drops, delete (untouched) / keep-edited (edited by hand, left in place)."""
     recorded: dict[str, str] = (read_manifest(ws) or {}).get("files", {})  # type: ignore[assignment]
+    # nothing is read, written or deleted through a link (it could lead anywhere)
+    layout.refuse_links(ws.root, [*ws.roots, *ws.files, layout.TXN_DIR, layout.BACKUP_ROOT, *files, *recorded])
     out: list[FileEntry] = []
     for path, text in files.items():
         new = text.encode()
@@ -170,13 +177,19 @@ def plan(ws: Workspace, files: dict[str, str]) -> Plan:
 
 
 def generate(ws: Workspace, force: bool = False) -> Plan:
-    """Render every file and write the changes atomically; refuse to clobber hand edits."""
-    from cmu610bsp import txn
-
-    txn.recover(ws.root, ws.roots)
+    """Render every file and write the changes atomically; refuse to clobber hand edits. Holds
+    the workspace lock from the first read of what it may overwrite."""
     from cmu610bsp import render  # jinja2 and the templates: only for commands that render
 
     files = render.render(load_project(ws))
+    with wslock.held(ws.root, "generate"):
+        return _generate(ws, files, force)
+
+
+def _generate(ws: Workspace, files: dict[str, str], force: bool) -> Plan:
+    from cmu610bsp import txn
+
+    txn.recover(ws.root, ws.roots)
     p = plan(ws, files)
     if (p.edited or p.untracked) and not force:
         findings = [Finding(f, "content", "edited by hand since it was generated") for f in p.edited]
@@ -196,19 +209,34 @@ def generate(ws: Workspace, force: bool = False) -> Plan:
     return p
 
 
+def _read(path: Path) -> tuple[bytes, int]:
+    """A file's bytes and permission bits, never through a link."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(), os.fstat(fd).st_mode & 0o777
+
+
 def backup(ws: Workspace, paths: list[str]) -> str:
     """Keep these files as they are now under `BACKUP_ROOT/<id>/`, `<id>` a hash of their paths
-    and bytes (the same files give the same place, no clock involved). Written before the swap:
-    if the swap is rolled back, the copy is merely redundant. Returns the workspace-relative dir."""
-    data = {p: (ws.root / p).read_bytes() for p in paths}
-    digest = hashlib.sha256(b"".join(p.encode() + b"\0" + sha256(d).encode() + b"\0" for p, d in data.items()))
+    and bytes (the same files give the same place, no clock involved), each with its own mode
+    (a file only its owner could read stays so). Written before the swap: if the swap is rolled
+    back, the copy is merely redundant. Returns the workspace-relative dir."""
+    data = {p: _read(ws.root / p) for p in paths}
+    digest = hashlib.sha256(b"".join(p.encode() + b"\0" + sha256(d).encode() + b"\0" for p, (d, _) in data.items()))
     rel = f"{layout.BACKUP_ROOT}/{digest.hexdigest()[:16]}"
     final = ws.root / rel
-    if not final.is_dir():
-        scratch = final.with_name(f".{final.name}.{os.getpid()}")
+    if final.is_dir():
+        return rel
+    scratch = final.with_name(f".{final.name}.{os.getpid()}")
+    with writing(final, "nothing was written"):
         shutil.rmtree(scratch, ignore_errors=True)
-        for p, d in data.items():
-            (scratch / p).parent.mkdir(parents=True, exist_ok=True)
-            (scratch / p).write_bytes(d)
-        os.rename(scratch, final)
+        try:
+            for p, (d, mode) in data.items():
+                (scratch / p).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(scratch / p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(d)
+            os.rename(scratch, final)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return rel

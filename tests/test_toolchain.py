@@ -162,7 +162,6 @@ def test_extracted_modes_are_tamed_on_every_python(workspace: Path, tmp_path: Pa
         real_extractall(self, path, members, numeric_owner=numeric_owner)  # type: ignore[call-arg]
 
     monkeypatch.setattr(tarfile.TarFile, "extractall", like_3_11_2)
-    monkeypatch.setattr(toolchain, "_CHECKED", {})
     monkeypatch.setenv("CMU610BSP_CACHE", str(tmp_path / "cache"))
     helper = _member("tc/bin/helper", size=10)
     helper.mode = 0o4777
