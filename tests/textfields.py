@@ -223,8 +223,10 @@ def attacks(field: Field, canary: Path) -> list[str]:
         # shell (unquoted, single- and double-quoted), Kconfig's macros, CMake, a Python string, a C comment
         f"""$(touch {c})`touch {c}`';touch {c};'";touch {c};"$(shell,touch {c}) """
         f"""")file(WRITE {c} x)#("'+open('{c}','w').name+'*/""",
-        f"${{@open('{c}','w')}}", f"x\n${{@open('{c}','w')}}", f"x\nfile(WRITE {c} x)", f"x\ntouch {c}",
-        f"x\npython() {{\n    open('{c}','w')\n}}", "x\rCONFIG_CMU610_X=y",
+        f"${{@open('{c}','w')}}", f"x\n${{@open('{c}','w')}}",
+        # a line break, then a whole statement, and the rest of the template's line made a comment
+        f"x\nfile(WRITE {c} x)\n#", f"x\ntouch {c}\n#", f"x\n$(shell,touch {c})\n#", "x\rCONFIG_CMU610_X=y\n#",
+        f"x\"\npython __anonymous() {{\n    open('{c}','w')\n}}\nZZ = \"y",
     ]
     if field.grammar == "url":
         runs = [f"https://h.invalid/{r}" for r in runs] + [f"https://h.invalid/x;protocol=file;{r}" for r in runs[:2]]
