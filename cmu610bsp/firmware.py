@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cmu610bsp import layer
+from cmu610bsp import escape, layer
 from cmu610bsp.model import Board, Catalog, Product, Soc
 
 # The applications, in hart order of their domains; the BMC one takes the line's fragment.
@@ -81,7 +81,7 @@ def _kconfig_value(value: bool | int | str) -> str:
         return "y" if value else "n"
     if isinstance(value, int):
         return str(value)
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return escape.kconfig(value)
 
 
 def feature_symbol(feature: str) -> str:

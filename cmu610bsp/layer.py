@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import i3c
+from cmu610bsp import escape, i3c
 from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
 from cmu610bsp.names import flash_var_name
 from cmu610bsp.views import isa_parts, zephyr_name
@@ -141,6 +141,21 @@ def standalone_flash_module() -> str:
         raise AssertionError("cmu610bsp/flash.py no longer imports BspError as the layer copy expects")
     return text.replace(old, "\n\nclass BspError(Exception):\n"
                              '    """A packing error (cmu610bsp.errors.BspError in the tool)."""\n')
+
+
+def contact(maintainer: str | None) -> str | None:
+    """The maintainer as the layer's Markdown files name them: the name as text, the address (of
+    a tight grammar: project._name_and_email) as Markdown's link to it."""
+    if maintainer is None:
+        return None
+    name, _, address = maintainer.rpartition(" <")
+    return f"{escape.markdown(name)} <{address}"
+
+
+def git_src_uri(url: str) -> str:
+    """A git repository's URL as BitBake's git fetcher takes it: git://host/path;protocol=scheme."""
+    scheme, _, rest = url.partition("://")
+    return f"git://{rest};protocol={scheme}"
 
 
 def products_for(board: Board, products: tuple[Product, ...]) -> list[Product]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from cmu610bsp.errors import BspError, Finding, field_path, shown
+from cmu610bsp.text import Compatible, DtProperty, Grammar, Text, Token, check_kconfig_text
 from cmu610bsp.yamlio import read_yaml
 
 _SIZE_RE = re.compile(r"^\s*(0x[0-9a-fA-F]+|\d+)\s*([KM]i?B?)?\s*$")
@@ -62,11 +63,11 @@ def dt_label(name: str) -> str:
 # ---------------------------------------------------------------- SoC
 class Hart(Strict):
     id: int = Field(ge=0)
-    core: str
-    compatible: list[str] = Field(min_length=1)
+    core: Token
+    compatible: list[Compatible] = Field(min_length=1)
     isa: Annotated[str, Field(pattern=r"^rv32[a-z0-9_]+$")]
     abi: Literal["ilp32", "ilp32f", "ilp32d", "ilp32e"]
-    mcpu: str | None = None
+    mcpu: Token | None = None
     clock_frequency: int = Field(gt=0)
 
 
@@ -86,7 +87,7 @@ class InterruptControllers(Strict):
 
 class Peripheral(Strict):
     kind: PeripheralKind
-    compatible: str
+    compatible: Compatible
     base: Size
     size: Size = Field(gt=0)
     irq: int | None = Field(default=None, gt=0)
@@ -98,7 +99,7 @@ class Peripheral(Strict):
 
 
 class QemuTwin(Strict):
-    machine: str
+    machine: Token
     smp: int = Field(ge=2)
     ram_mib: int = Field(gt=0)
     sram_base: Size
@@ -114,7 +115,7 @@ class QemuTwin(Strict):
 class Soc(Strict):
     name: Name
     vendor: Name
-    full_name: str
+    full_name: Text
     harts: list[Hart] = Field(min_length=2, max_length=2)
     timebase_frequency: int = Field(gt=0)
     pmp_slots: int = Field(ge=0)
@@ -133,7 +134,7 @@ class MemorySlice(Strict):
 
 class Domain(Strict):
     hart: int = Field(ge=0)
-    firmware: str
+    firmware: Text
     console: Name
     memory: list[MemorySlice] = Field(min_length=1)
     peripherals: list[Name]
@@ -168,8 +169,8 @@ class Thresholds(Strict):
 
 class Sensor(Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    label: str
-    kind: str
+    label: Text
+    kind: Name
     bus: Name
     # an I2C address, an ADC channel, or an I3C target's static address (none: found by DAA)
     address: int | None = Field(default=None, ge=0)
@@ -208,13 +209,13 @@ def check_hostname(value: str) -> str:
 class Network(Strict):
     interface: Name
     mode: Literal["rgmii", "rmii", "ncsi"]
-    hostname: Annotated[str, AfterValidator(check_hostname)]
+    hostname: Annotated[str, Grammar("hostname"), AfterValidator(check_hostname)]
 
 
 class Board(Strict):
     name: BoardName
     vendor: Name
-    full_name: str
+    full_name: Text
     soc: Name
     product_lines: list[ProductLine] = Field(min_length=1)
     domains: Domains
@@ -241,6 +242,14 @@ def _not_generated(value: dict[str, bool | int | str]) -> dict[str, bool | int |
     return value
 
 
+def _kconfig_value(value: bool | int | str) -> bool | int | str:
+    return check_kconfig_text(value) if isinstance(value, str) else value
+
+
+# a Kconfig setting: y/n, a number, or a string (its grammar: text.check_kconfig_text)
+KconfigValue = Annotated[bool | int | str, Grammar("kconfig-text"), AfterValidator(_kconfig_value)]
+
+
 def unique(value: list[U]) -> list[U]:
     """A list's validator: every item once (names echoed sorted)."""
     twice = sorted({v for v in value if value.count(v) > 1})
@@ -254,7 +263,7 @@ class ProductFirmware(Strict):
     features, rendered as the line's Kconfig fragment of the BMC application. The secure
     firmware is the same for every line."""
 
-    kconfig: Annotated[dict[KconfigName, bool | int | str], AfterValidator(_not_generated)] = {}
+    kconfig: Annotated[dict[KconfigName, KconfigValue], AfterValidator(_not_generated)] = {}
     features: Annotated[list[FeatureName], AfterValidator(unique)] = []
 
 
@@ -262,7 +271,7 @@ class Product(Strict):
     """A product line: which unmodified OpenBMC features its image is built from."""
 
     name: ProductLine
-    description: str
+    description: Text
     image: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
     image_features: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]] = Field(min_length=1)
     extra_install: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")]] = []
@@ -272,12 +281,12 @@ class Product(Strict):
 class SensorKind(Strict):
     # i2c: an I2C part, on an I2C bus or as a legacy device on an I3C bus; i3c: an I3C target
     bus: Literal["i2c", "i3c", "adc"]
-    compatible: str
-    entity_type: str
+    compatible: Compatible
+    entity_type: Token
     unit: Literal["temperature", "voltage", "current", "power"]
     addresses: list[int] = Field(default=[], max_length=2)
     lvr: int | None = Field(default=None, ge=0)   # an I2C part's LVR when it sits on an I3C bus
-    dt_properties: dict[str, int] = {}
+    dt_properties: dict[DtProperty, int] = {}
 
 
 class Catalog(Strict):

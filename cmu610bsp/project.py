@@ -8,14 +8,15 @@ shows every problem and nothing is written.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, Field
 
 from cmu610bsp import resources
-from cmu610bsp.errors import BspError
+from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import (
     Board,
@@ -31,6 +32,7 @@ from cmu610bsp.model import (
     unique,
 )
 from cmu610bsp.names import check_names
+from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Url
 from cmu610bsp.validate import check_board, check_soc, check_workspace
 from cmu610bsp.yamlio import read_yaml
 
@@ -40,7 +42,7 @@ DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.
 class OpenBmcPin(Strict):
     """The OpenBMC tree the layer is written and tested against."""
 
-    url: str = "https://github.com/openbmc/openbmc.git"
+    url: Url = "https://github.com/openbmc/openbmc.git"
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
 
 
@@ -49,7 +51,7 @@ class ZephyrPin(Strict):
     the firmware recipes fetch it from there at this commit (`--source zephyr=PATH`: a local tree).
     The default is the Zephyr 4.0.0 snapshot the layer is built and booted with."""
 
-    url: str = "https://github.com/shiyu-sz/zephyr-4.0.0.git"
+    url: Url = "https://github.com/shiyu-sz/zephyr-4.0.0.git"
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "0d6f47a50097fa9c77e4a75ace91d35a2ab80a21"
 
 
@@ -58,15 +60,15 @@ class ToolchainRecord(Strict):
 
     Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
 
-    name: str
+    name: Text
     # Where it lives is resolved on each machine (toolchain.location): an archive install by its
     # place in the toolchain cache (`cache`, named by the archive's checksum), a directory
     # recorded in place by `path` (that machine's path); CMU610BSP_TOOLCHAIN overrides both.
-    path: str | None = None        # a directory recorded in place: bin/<prefix>gcc below it
-    cache: str | None = None       # below <cache>/toolchains/: an archive installed by `toolchain install`
-    prefix: str = "riscv64-unknown-elf-"
-    sysroot: str | None = None     # for a linux-gnu (glibc) toolchain, relative to the toolchain root
-    sha256: str | None = None      # of the archive it was installed from
+    path: AbsPath | None = None    # a directory recorded in place: bin/<prefix>gcc below it
+    cache: RelPath | None = None   # below <cache>/toolchains/: an archive installed by `toolchain install`
+    prefix: Prefix = "riscv64-unknown-elf-"
+    sysroot: RelPath | None = None # for a linux-gnu (glibc) toolchain, relative to the toolchain root
+    sha256: Sha256 | None = None   # of the archive it was installed from
     xuantie: bool = False          # accepts -mcpu=e906*
 
 
@@ -78,7 +80,7 @@ CiSystem = Literal["gitlab", "github"]
 
 
 def _name_and_email(value: str) -> str:
-    if not re.fullmatch(r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+>", value):
+    if not re.fullmatch(r"[^<>@]+ <[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+>", value):
         raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
     return value
 
@@ -87,16 +89,17 @@ class WorkspaceConfig(Strict):
     """`cmu610bsp.yml`: which descriptions to render, and what the generator must not touch."""
 
     version: int = Field(1, ge=1, le=1)
-    soc: str
-    boards: list[str] = Field(min_length=1)
-    products: list[str] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
-    catalog: str | None = None
+    # description files, read (never rendered)
+    soc: Text
+    boards: list[Text] = Field(min_length=1)
+    products: list[Text] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
+    catalog: Text | None = None
     openbmc: OpenBmcPin = OpenBmcPin()
     zephyr: ZephyrPin = ZephyrPin()
     toolchain: ToolchainRecord | None = None
-    keep: list[str] = Field(default_factory=list)
+    keep: list[Text] = Field(default_factory=list)   # globs of generated files left alone
     # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
-    maintainer: Annotated[str, AfterValidator(_name_and_email)] | None = None
+    maintainer: Annotated[Text, AfterValidator(_name_and_email)] | None = None
     # the CI systems to generate a pipeline for (`cmu610bsp ci gitlab github`); none by default
     ci: Annotated[list[CiSystem], AfterValidator(unique)] = Field(default_factory=list)
 
@@ -124,6 +127,27 @@ class Project:
     ci: tuple[CiSystem, ...] = ()
 
 
+M = TypeVar("M")
+
+
+def _attempt(errors: list[BspError], load: Callable[[Path], M], path: Path) -> M | None:
+    """`load(path)`, or None with its error kept: every file is read before any is reported."""
+    try:
+        return load(path)
+    except BspError as e:
+        errors.append(e)
+        return None
+
+
+def _together(errors: list[BspError], headline: str) -> BspError:
+    """One error for every file that could not be read: the only one as it is, else all their
+    findings (a file's error without findings becomes one)."""
+    if len(errors) == 1:
+        return errors[0]
+    findings = [f for e in errors for f in (e.findings or [Finding("(description)", "(file)", e.message)])]
+    return BspError(headline, findings)
+
+
 def load_project(root: Path, config: WorkspaceConfig | None = None,
                  headline: str = "the description has errors; nothing was written") -> Project:
     """Read and validate every input named by `config` (read from `root` when not given),
@@ -131,12 +155,16 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
     `headline` lets `init` say which description it was given."""
     cfg = config if config is not None else load_config(root)
     soc_path = root / cfg.soc
-    soc = load_soc(soc_path)
-    catalog = load_catalog(root / cfg.catalog if cfg.catalog else resources.sensor_catalog())
-    product_paths = [root / p for p in cfg.products]
-    products = [load_product(p) for p in product_paths]
     board_paths = [root / b for b in cfg.boards]
-    boards = [load_board(p) for p in board_paths]
+    product_paths = [root / p for p in cfg.products]
+    errors: list[BspError] = []
+    soc = _attempt(errors, load_soc, soc_path)
+    catalog = _attempt(errors, load_catalog, root / cfg.catalog if cfg.catalog else resources.sensor_catalog())
+    products = [x for p in product_paths if (x := _attempt(errors, load_product, p))]
+    boards = [b for p in board_paths if (b := _attempt(errors, load_board, p))]
+    if errors:
+        raise _together(errors, headline)
+    assert soc is not None and catalog is not None
     findings = check_soc(soc, soc_path)
     for board, path in zip(boards, board_paths, strict=True):
         findings += check_board(board, soc, catalog, path)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from cmu610bsp import __version__, bootstage, firmware, layer, pipelines, resources, securedomain, views
+from cmu610bsp import __version__, bootstage, escape, firmware, layer, pipelines, resources, securedomain, views
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -57,10 +57,17 @@ def environment() -> jinja2.Environment:
     env.filters["hex"] = _hex
     env.filters["xnode"] = lambda v: f"{v:x}"
     env.filters["kib"] = lambda v: v // 1024
-    env.filters["dtstr"] = lambda v: '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    # allow_nan=False: NaN and Infinity are not JSON; the model refuses them, this is the second line
-    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, allow_nan=False)
-    env.filters["sq"] = lambda v: "'" + str(v).replace("'", "''") + "'"  # a YAML single-quoted scalar
+    # text from a description is written through one of these, by the file's language (escape.py)
+    env.filters["line"] = escape.line            # a `#` comment, a line of plain text
+    env.filters["c_comment"] = escape.c_comment  # inside /* */
+    env.filters["bb"] = escape.bitbake           # a quoted BitBake value
+    env.filters["dtstr"] = escape.dts            # a quoted devicetree string
+    env.filters["yaml"] = escape.yaml_value      # a YAML value (PyYAML)
+    env.filters["sq"] = escape.yaml_single       # a YAML single-quoted scalar (PyYAML)
+    env.filters["dq"] = escape.yaml_double       # a YAML double-quoted scalar (PyYAML)
+    env.filters["md"] = escape.markdown          # Markdown text
+    env.filters["sh"] = escape.sh                # a POSIX shell word
+    env.filters["tojson_pretty"] = escape.json_pretty
     env.globals["generator"] = f"cmu610bsp {__version__}"
     return env
 
@@ -137,9 +144,9 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
         for b in boards for twin in (False, True)
     ]
     common = {"collection": layer.COLLECTION, "layerseries": layer.LAYERSERIES}
-    put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines,
-        maintainer=project.maintainer, **common)
-    put(f"{LAYER}/SECURITY.md", "layer/SECURITY.md.j2", maintainer=project.maintainer)
+    contact = layer.contact(project.maintainer)
+    put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines, maintainer=contact, **common)
+    put(f"{LAYER}/SECURITY.md", "layer/SECURITY.md.j2", maintainer=contact)
     put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", **common)
     put(f"{LAYER}/conf/machine/include/{soc.name}.inc", "layer/soc.inc.j2", tune_features=layer.tune_features(soc))
     variants = layer.board_variants(boards, soc, domains)
@@ -180,7 +187,7 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
     put(f"{LAYER}/classes/cmu610_plan.bbclass", "layer/classes/cmu610_plan.bbclass.j2")
     fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
     put(f"{fw}/cmu610-zephyr-source_1.0.bb", "layer/zephyr-source.bb.j2", zephyr=project.zephyr,
-        zephyr_license_md5=ZEPHYR_LICENSE_MD5)
+        zephyr_git=layer.git_src_uri(project.zephyr.url), zephyr_license_md5=ZEPHYR_LICENSE_MD5)
     for domain, title, what in FIRMWARE:
         put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what)
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"

@@ -93,25 +93,37 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
                 tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=base))
             try:
                 archive.extract(source, tmp)
-                _toolchain_root(tmp)
+                top = _toolchain_root(tmp)
+                _record(source, top, name, {"cache": str(final.name / top.relative_to(tmp))}, digest)  # before it is installed
                 # mkdtemp made it 0700: the ordinary user BitBake runs as must be able to use it
                 tmp.chmod(0o755)
                 os.rename(tmp, final)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         root = _toolchain_root(final)
-    prefix = find_prefix(root) or ""
-    gcc = root / "bin" / f"{prefix}gcc"
     # an archive is recorded by its place in the cache (found again on any machine that installs
     # the same archive), a directory by its path on this machine
     where = {"cache": str(root.relative_to(cache_dir() / "toolchains"))} if digest else {"path": str(root)}
-    record = ToolchainRecord(
-        name=name or root.name, prefix=prefix, **where,
-        sysroot="sysroot" if (root / "sysroot").is_dir() else None,
-        sha256=digest, xuantie=_accepts(gcc, ["-mcpu=e906"]),
-    )
+    record = _record(source, root, name, where, digest)
     write_record(ws, record)
     return record
+
+
+def _record(source: Path, root: Path, name: str | None, where: dict[str, str], digest: str | None) -> ToolchainRecord:
+    """The record of the toolchain at `root`, checked against the record's grammars: a name or
+    path (from --name, the archive's top-level directory, the directory given) that a consumer
+    of the record could not take is refused, naming it, and nothing is recorded."""
+    prefix = find_prefix(root) or ""
+    data = {"name": name or root.name, "prefix": prefix, **where,
+            "sysroot": "sysroot" if (root / "sysroot").is_dir() else None, "sha256": digest,
+            "xuantie": _accepts(root / "bin" / f"{prefix}gcc", ["-mcpu=e906"])}
+    try:
+        return parse_model(ToolchainRecord, {k: v for k, v in data.items() if v is not None}, source)
+    except BspError as e:
+        raise BspError(f"{source}: cannot be recorded as the workspace's toolchain; nothing was installed",
+                       [Finding(f.file, f"toolchain.{f.field}", f.reason) for f in e.findings],
+                       hint="give it a --name of plain text, and a directory (or an archive's top-level "
+                            "directory) named with letters, digits and . _ + -") from None
 
 
 ENV_OVERRIDE = "CMU610BSP_TOOLCHAIN"

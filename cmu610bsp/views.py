@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cmu610bsp import i3c
+from cmu610bsp import escape, i3c
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS, Kind
 from cmu610bsp.model import Board, Catalog, Peripheral, Sensor, SensorKind, Soc, dt_label
@@ -211,12 +211,14 @@ class ToolchainView:
 
     record: ToolchainRecord
     default: str        # kas env default ("" for an archive in a cache: only the building machine knows)
-    shell_root: str     # a POSIX shell expression of the toolchain root
+    shell_root: str     # a POSIX shell expression of the toolchain root, for an unquoted assignment
 
 
 def toolchain_view(record: ToolchainRecord) -> ToolchainView:
+    """The recorded names enter the shell expression single-quoted: it is evaluated unquoted, in
+    an assignment (no field splitting), and the quotes keep them from expanding."""
     if record.cache:
         cache = "${CMU610BSP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cmu610bsp}"
-        return ToolchainView(record, "", f"${{CMU610BSP_TOOLCHAIN:-{cache}/toolchains/{record.cache}}}")
+        return ToolchainView(record, "", f"${{CMU610BSP_TOOLCHAIN:-{cache}/toolchains/{escape.sh(record.cache)}}}")
     root = record.path or "/usr"
-    return ToolchainView(record, root, f"${{CMU610BSP_TOOLCHAIN:-{root}}}")
+    return ToolchainView(record, root, f"${{CMU610BSP_TOOLCHAIN:-{escape.sh(root)}}}")

@@ -15,7 +15,8 @@ LIC_FILES_CHKSUM = "file://LICENSE;md5=fa818a259cbed7ce8bc2a22d35a464fc"
 # Where it comes from is not part of the signatures; the revision is.
 CMU610_ZEPHYR_TREE ??= ""
 CMU610_ZEPHYR_SRCREV ??= "0d6f47a50097fa9c77e4a75ace91d35a2ab80a21"
-CMU610_ZEPHYR_GIT = "${@'git://%s;protocol=file' % d.getVar('CMU610_ZEPHYR_TREE') if d.getVar('CMU610_ZEPHYR_TREE') else 'git://github.com/shiyu-sz/zephyr-4.0.0.git;protocol=https'}"
+CMU610_ZEPHYR_URL = "git://github.com/shiyu-sz/zephyr-4.0.0.git;protocol=https"
+CMU610_ZEPHYR_GIT = "${@'git://%s;protocol=file' % d.getVar('CMU610_ZEPHYR_TREE') if d.getVar('CMU610_ZEPHYR_TREE') else d.getVar('CMU610_ZEPHYR_URL')}"
 SRCREV = "${CMU610_ZEPHYR_SRCREV}"
 SRC_URI = "${CMU610_ZEPHYR_GIT};nobranch=1;destsuffix=zephyr"
 
@@ -33,8 +34,8 @@ python cmu610_git_safe_directory() {
 CMU610_GIT_CONFIG = "${T}/cmu610-gitconfig"
 GIT_CONFIG_GLOBAL = "${@d.getVar('CMU610_GIT_CONFIG') if d.getVar('CMU610_ZEPHYR_TREE') else ''}"
 do_fetch[prefuncs] += "cmu610_git_safe_directory"
-do_fetch[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE GIT_CONFIG_GLOBAL CMU610_GIT_CONFIG"
-do_unpack[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_TREE GIT_CONFIG_GLOBAL CMU610_GIT_CONFIG"
+do_fetch[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_URL CMU610_ZEPHYR_TREE GIT_CONFIG_GLOBAL CMU610_GIT_CONFIG"
+do_unpack[vardepsexclude] += "CMU610_ZEPHYR_GIT CMU610_ZEPHYR_URL CMU610_ZEPHYR_TREE GIT_CONFIG_GLOBAL CMU610_GIT_CONFIG"
 cmu610_git_safe_directory[vardepsexclude] += "CMU610_ZEPHYR_TREE CMU610_GIT_CONFIG"
 
 # One shared tree, whatever the machine: the work directory and stamps are not per architecture
