@@ -1,15 +1,18 @@
-"""Shared helpers: run the real CLI in a subprocess, make workspaces, snapshot trees."""
+"""Shared helpers: run the real CLI (in this process, or in a subprocess where a test needs a
+process), make workspaces, snapshot trees."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -40,10 +43,54 @@ SCHEMA_OVERRIDES = ("ZEPHYR_BASE", "CMU610BSP_ZEPHYR_SCHEMAS", "CMU610BSP_EM_SCH
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 120, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """`cmu610bsp ARGS` as a user runs it: a separate process, real exit code and streams."""
+    """`cmu610bsp ARGS` as a user runs it: a separate process, real exit code and streams. Only for
+    what needs a process (signals, the entry point, a closed pipe); the rest uses `cli`."""
     full_env = {**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})}
     return subprocess.run([sys.executable, "-m", "cmu610bsp", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class Cli(Protocol):
+    def __call__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]: ...
+
+
+def _pipe() -> io.TextIOWrapper:
+    """What a command writes to instead of a pipe: UTF-8 text, no terminal, no file descriptor."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="", write_through=True)
+
+
+def _read(stream: io.TextIOWrapper) -> str:
+    """What the stream got, read as `subprocess.run(text=True)` reads a pipe: UTF-8, any line end a newline."""
+    assert isinstance(stream.buffer, io.BytesIO)
+    return io.TextIOWrapper(io.BytesIO(stream.buffer.getvalue()), encoding="utf-8").read()
+
+
+def cli_in_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`cmu610bsp ARGS` through `cli.run` in this process: the exit code and the two streams as
+    `run_cli` gives them, without an interpreter's start-up. The working directory and the
+    environment (`unset` removed, then `env` added) are the call's own, put back after it."""
+    from cmu610bsp import cli
+
+    out, err = _pipe(), _pipe()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in unset:
+            mp.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
+        if cwd is not None:
+            mp.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = cli.run(list(args))
+    return subprocess.CompletedProcess(["cmu610bsp", *args], rc, _read(out), _read(err))
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """`cli(*ARGS, cwd=, env=, unset=)`: the command line in this process (`cli_in_process`), the
+    call shape of `run_cli`; a helper outside a test takes it as an argument."""
+    return cli_in_process
 
 
 def processes() -> list[tuple[int, str, Path | None]]:
@@ -88,7 +135,7 @@ def snapshot(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def _pristine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = tmp_path_factory.mktemp("pristine") / "ws"
-    r = run_cli("init", str(ws))
+    r = cli_in_process("init", str(ws))
     assert r.returncode == 0, r.stderr
     return ws
 
