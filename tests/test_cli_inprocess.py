@@ -1,6 +1,7 @@
 """`cli.run` again and again in one process, as the tests run most command lines: each command
 line starts from nothing another one set (global options, log level and handler, SIGTERM's
-handler, the consoles' idea of the terminal) and leaves nothing behind."""
+handler, the consoles' idea of the terminal) and leaves nothing behind; `check` parses the files as
+they are now, whatever an earlier `check` in the process read."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cmu610bsp import checks_layer
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.cli import common, run
 from conftest import Cli
@@ -78,3 +80,14 @@ def test_consoles_are_fitted_to_each_calls_streams(cli: Cli, workspace: Path, mo
     assert "\x1b[" in shown and "Sensors" in shown and rows and max(map(len, rows)) <= 40, shown
     again = cli("board", "show", cwd=workspace, env={"COLUMNS": "40"})
     assert again.stdout == piped.stdout
+
+
+def test_check_parses_the_files_as_they_are_now(workspace: Path) -> None:
+    """BitBake keeps each .inc it parsed for the life of the process: a second check after an edit
+    of one must see the edit."""
+    ws = ws_mod.open_workspace(workspace)
+    assert checks_layer.check_bitbake(ws).status == "ok"
+    inc = workspace / "meta-cmu610/conf/machine/include/cmu610.inc"
+    inc.write_text(inc.read_text() + "this is not BitBake\n")
+    result = checks_layer.check_bitbake(ws)
+    assert result.status == "failed" and "cmu610.inc" in str(result.findings), result
