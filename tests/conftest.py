@@ -168,21 +168,33 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
+class Pristine(Protocol):
+    def __call__(self, into: Path, board: str | None = None) -> Path: ...
+
+
 @pytest.fixture(scope="session")
-def _pristine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("pristine") / "ws"
-    r = cli_in_process("init", str(ws))
-    assert r.returncode == 0, r.stderr
-    return ws
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
+    """`pristine(INTO, BOARD)`: INTO made a copy of a workspace the real `init` made for BOARD (the
+    default board: None), its git repository included; one `init` per board in a session."""
+    made: dict[str | None, Path] = {}
+
+    def copy(into: Path, board: str | None = None) -> Path:
+        if board not in made:
+            ws = tmp_path_factory.mktemp("pristine") / "ws"
+            r = cli_in_process("init", str(ws), *(["--board", board] if board else []))
+            assert r.returncode == 0, r.stderr
+            made[board] = ws
+        shutil.copytree(made[board], into, symlinks=True)
+        return into
+
+    return copy
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, _pristine_workspace: Path) -> Path:
+def workspace(tmp_path: Path, pristine: Pristine) -> Path:
     """A fresh workspace for the default board: a copy of one made by the real `init`
     (its git repository included), so each test starts from the same state cheaply."""
-    ws = tmp_path / "ws"
-    shutil.copytree(_pristine_workspace, ws, symlinks=True)
-    return ws
+    return pristine(tmp_path / "ws")
 
 
 @pytest.fixture

@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCHEMA_OVERRIDES, Cli
+from conftest import SCHEMA_OVERRIDES, Cli, Pristine
 
 MODULE = "meta-cmu610/zephyr"
 needs_dtc = pytest.mark.skipif(not (shutil.which("dtc") and shutil.which("cpp")), reason="dtc/cpp not installed")
 
 
 @pytest.fixture(params=["cmu610-evb", "cmu610-sled", "cmu610-gpu-tray"])
-def board_ws(cli: Cli, request: pytest.FixtureRequest, tmp_path: Path, workspace: Path) -> tuple[str, Path]:
-    if request.param == "cmu610-evb":
-        return request.param, workspace
-    ws = tmp_path / request.param
-    assert cli("init", str(ws), "--board", request.param).returncode == 0
-    return request.param, ws
+def board_ws(request: pytest.FixtureRequest, tmp_path: Path, pristine: Pristine) -> tuple[str, Path]:
+    """A workspace for the board as `init --board` makes it (the default one's for the default board)."""
+    board = None if request.param == "cmu610-evb" else request.param
+    return request.param, pristine(tmp_path / request.param, board)
 
 
 def _compile(ws: Path, dts: Path, fmt: str = "dtb") -> subprocess.CompletedProcess[str]:
@@ -123,12 +121,11 @@ def test_bmc_tree_never_contains_secure_blocks(workspace: Path) -> None:
 
 
 @needs_dtc
-def test_gpu_tray_sensors_on_i3c(cli: Cli, tmp_path: Path) -> None:
+def test_gpu_tray_sensors_on_i3c(cli: Cli, tmp_path: Path, pristine: Pristine) -> None:
     """The GPU tray's I3C buses as dtc reads them (three address cells; targets by static address
     and PID, by PID only, by static address only; legacy I2C devices with their LVR), and its
     entity-manager records (one bus numbering: i3cN follows the SoC's eight I2C controllers)."""
-    ws = tmp_path / "tray"
-    assert cli("init", str(ws), "--board", "cmu610-gpu-tray").returncode == 0
+    ws = pristine(tmp_path / "tray", "cmu610-gpu-tray")
     bmc = _compile(ws, ws / MODULE / "boards/cmu/cmu610_gpu_tray/cmu610_gpu_tray_cmu610_cpu1.dts", "dts").stdout
     i3c0 = bmc[bmc.index("i3c@40020000 {"):]
     i3c0 = i3c0[: i3c0.index("\n\t\t};\n")]
