@@ -43,6 +43,10 @@ def import_bb() -> Any:
 
     # What BitBake's cooker does before parsing recipes: a signature generator (the no-op one).
     bb.parse.siggen = bb.siggen.init(bb.data.init())
+    # BitBake keeps what it parsed of each .inc and .bbclass, and each file's time, for the life of
+    # the process: a check reads the files as they are now, not as an earlier one in this process did
+    bb.parse.parse_py.BBHandler.cached_statements.clear()
+    bb.parse.clear_cache()
     return bb
 
 

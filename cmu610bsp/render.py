@@ -6,6 +6,7 @@ environment with StrictUndefined so a template typo fails loudly instead of prin
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -45,7 +46,10 @@ def _hex(value: int) -> str:
     return f"{value:#x}"
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
+    """The one environment of the process: compiling the templates is most of a render's time, and
+    `sync` renders twice, the tests hundreds of times; jinja2 recompiles a template whose file changed."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.templates_dir())),
         undefined=jinja2.StrictUndefined,

@@ -32,6 +32,13 @@ out = _console(stderr=False)
 err = _console(stderr=True)
 
 
+def reset() -> None:
+    """New consoles for the next command line in this process (cli.run calls it): whether its
+    streams are a terminal, and so their width and colours, is decided again for that call."""
+    global out, err
+    out, err = _console(stderr=False), _console(stderr=True)
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str | Text]]) -> Table:
     """A table whose title and cells are shown literally, whatever console prints it, and whole."""
     t = Table(title=Text(title))

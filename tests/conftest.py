@@ -1,15 +1,19 @@
-"""Shared helpers: run the real CLI in a subprocess, make workspaces, snapshot trees."""
+"""Shared helpers: run the real CLI (in this process, or in a subprocess where a test needs a
+process), make workspaces, snapshot trees."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -40,10 +44,89 @@ SCHEMA_OVERRIDES = ("ZEPHYR_BASE", "CMU610BSP_ZEPHYR_SCHEMAS", "CMU610BSP_EM_SCH
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             timeout: float = 120, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    """`cmu610bsp ARGS` as a user runs it: a separate process, real exit code and streams."""
+    """`cmu610bsp ARGS` as a user runs it: a separate process, real exit code and streams. Only for
+    what needs a process (signals, the entry point, a closed pipe); the rest uses `cli`."""
     full_env = {**{k: v for k, v in os.environ.items() if k not in unset}, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cmu610bsp", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "cmu610bsp", *args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=_sigint_as_a_terminal_sends_it)
+
+
+def _sigint_as_a_terminal_sends_it() -> None:
+    """In the child, before exec: SIGINT's default action. A suite started with SIGINT ignored (a
+    background job of a shell without job control) would hand SIG_IGN on through exec, and the
+    tool would never see the Ctrl-C a test sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def spawn_cli(*args: str, **popen: Any) -> subprocess.Popen[Any]:
+    """`cmu610bsp ARGS` started as a process of its own, for a test that signals or kills it, or
+    watches its children (Popen's keyword arguments as given)."""
+    return subprocess.Popen([sys.executable, "-m", "cmu610bsp", *args], preexec_fn=_sigint_as_a_terminal_sends_it,
+                            **popen)
+
+
+class Cli(Protocol):
+    def __call__(self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                 timeout: float = 120, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]: ...
+
+
+class CliTimeout(BaseException):
+    """A command line in this process ran past its time: raised where it was, so it unwinds as
+    Ctrl-C does (children stopped, writes rolled back) and fails the test, not the suite."""
+
+
+def _pipe() -> io.TextIOWrapper:
+    """What a command writes to instead of a pipe: UTF-8 text, no terminal, no file descriptor."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="", write_through=True)
+
+
+def _read(stream: io.TextIOWrapper) -> str:
+    """What the stream got, read as `subprocess.run(text=True)` reads a pipe: UTF-8, any line end a newline."""
+    assert isinstance(stream.buffer, io.BytesIO)
+    return io.TextIOWrapper(io.BytesIO(stream.buffer.getvalue()), encoding="utf-8").read()
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float, what: str) -> Iterator[None]:
+    """`run_cli`'s timeout for a call in this process: SIGALRM raises CliTimeout where it runs."""
+    def overran(signum: int, frame: object) -> None:
+        raise CliTimeout(f"{what} ran past {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, overran)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def cli_in_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                   timeout: float = 120, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """`cmu610bsp ARGS` through `cli.run` in this process: the exit code and the two streams as
+    `run_cli` gives them, without an interpreter's start-up. The working directory and the
+    environment (`unset` removed, then `env` added) are the call's own, put back after it."""
+    from cmu610bsp import cli
+
+    out, err = _pipe(), _pipe()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in unset:
+            mp.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
+        if cwd is not None:
+            mp.chdir(cwd)
+        with (contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
+              _deadline(timeout, f"cmu610bsp {' '.join(args)}")):
+            rc = cli.run(list(args))
+    return subprocess.CompletedProcess(["cmu610bsp", *args], rc, _read(out), _read(err))
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """`cli(*ARGS, cwd=, env=, timeout=, unset=)`: the command line in this process
+    (`cli_in_process`), the call shape of `run_cli`; a helper outside a test takes it as an argument."""
+    return cli_in_process
 
 
 def processes() -> list[tuple[int, str, Path | None]]:
@@ -85,21 +168,33 @@ def snapshot(root: Path) -> dict[str, str]:
     return out
 
 
+class Pristine(Protocol):
+    def __call__(self, into: Path, board: str | None = None) -> Path: ...
+
+
 @pytest.fixture(scope="session")
-def _pristine_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ws = tmp_path_factory.mktemp("pristine") / "ws"
-    r = run_cli("init", str(ws))
-    assert r.returncode == 0, r.stderr
-    return ws
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
+    """`pristine(INTO, BOARD)`: INTO made a copy of a workspace the real `init` made for BOARD (the
+    default board: None), its git repository included; one `init` per board in a session."""
+    made: dict[str | None, Path] = {}
+
+    def copy(into: Path, board: str | None = None) -> Path:
+        if board not in made:
+            ws = tmp_path_factory.mktemp("pristine") / "ws"
+            r = cli_in_process("init", str(ws), *(["--board", board] if board else []))
+            assert r.returncode == 0, r.stderr
+            made[board] = ws
+        shutil.copytree(made[board], into, symlinks=True)
+        return into
+
+    return copy
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, _pristine_workspace: Path) -> Path:
+def workspace(tmp_path: Path, pristine: Pristine) -> Path:
     """A fresh workspace for the default board: a copy of one made by the real `init`
     (its git repository included), so each test starts from the same state cheaply."""
-    ws = tmp_path / "ws"
-    shutil.copytree(_pristine_workspace, ws, symlinks=True)
-    return ws
+    return pristine(tmp_path / "ws")
 
 
 @pytest.fixture

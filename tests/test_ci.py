@@ -2,7 +2,8 @@
 their real consumers (GitLab CI's and GitHub's published schemas through check-jsonschema's
 vendored copies, actionlint), kept by sync like every generated file, and the GitLab pipeline run
 with gitlab-ci-local's shell executor on the fixture build system: check, sync --check, plan,
-build and smoke, green, with the JUnit report.
+build and smoke, green, with the JUnit report. The command lines run in this process (`cli`), but
+the write a test kills midway (a process of its own: `spawn_cli`).
 
 The npm tools come from .ci/node_modules (`scripts/bootstrap test` installs them); they are
 skipped only where they are not installed and this is not CI (CI=true makes a missing tool fail).
@@ -27,7 +28,7 @@ from cmu610bsp import lastbuild, pipelines, render, resources
 from cmu610bsp.build.compose import Paths
 from cmu610bsp.project import DEFAULT_PRODUCTS, CiSystem, Project, WorkspaceConfig, load_project
 from cmu610bsp.yamlio import with_key
-from conftest import REPO, edit, run_cli, snapshot
+from conftest import REPO, Cli, edit, snapshot, spawn_cli
 from flashimg import MISSING, amp_flash_image
 
 GITLAB, GITHUB = ".gitlab-ci.yml", ".github/workflows/cmu610bsp.yml"
@@ -160,8 +161,8 @@ def test_the_github_workflow_passes_actionlint(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ generated files like the others
 
 
-def test_ci_command_writes_the_pipelines_as_generated_files(workspace: Path) -> None:
-    r = run_cli("ci", cwd=workspace)
+def test_ci_command_writes_the_pipelines_as_generated_files(cli: Cli, workspace: Path) -> None:
+    r = cli("ci", cwd=workspace)
     assert r.returncode == 0 and "no CI pipelines" in r.stdout
     assert not (workspace / GITLAB).exists() and not (workspace / ".github").exists()
     config = (workspace / "cmu610bsp.yml").read_text()
@@ -170,10 +171,10 @@ def test_ci_command_writes_the_pipelines_as_generated_files(workspace: Path) -> 
     marked = conf.read_text()
     conf.write_text(marked + "<<<<<<< mine\n")
     before = snapshot(workspace)
-    r = run_cli("ci", "gitlab", cwd=workspace)
+    r = cli("ci", "gitlab", cwd=workspace)
     assert r.returncode == 2 and "conflict markers" in r.stderr and snapshot(workspace) == before, r.stderr
     conf.write_text(marked)
-    r = run_cli("ci", "gitlab", "github", cwd=workspace)
+    r = cli("ci", "gitlab", "github", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert f"create       {GITLAB}" in r.stdout and f"create       {GITHUB}" in r.stdout
     # cmu610bsp.yml: the same text, plus the list
@@ -181,47 +182,47 @@ def test_ci_command_writes_the_pipelines_as_generated_files(workspace: Path) -> 
     assert new.startswith(config) and new.endswith("\nci: [gitlab, github]\n")
     manifest = json.loads((workspace / ".cmu610bsp/state/manifest.json").read_text())
     assert {GITLAB, GITHUB} <= set(manifest["files"])
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
-    r = run_cli("ci", "gitlab", cwd=workspace)
+    assert cli("sync", "--check", cwd=workspace).returncode == 0
+    r = cli("ci", "gitlab", cwd=workspace)
     assert r.returncode == 0 and "(cmu610bsp.yml unchanged)" in r.stdout and "already in sync" in r.stdout
-    r = run_cli("ci", "jenkins", cwd=workspace)
+    r = cli("ci", "jenkins", cwd=workspace)
     assert r.returncode == 2 and "unknown CI system 'jenkins'" in r.stderr and "gitlab, github" in r.stderr
     # --remove: an untouched pipeline goes, with the directories it alone was in
-    r = run_cli("ci", "--remove", "github", cwd=workspace)
+    r = cli("ci", "--remove", "github", cwd=workspace)
     assert r.returncode == 0 and f"delete       {GITHUB}" in r.stdout, r.stdout + r.stderr
     assert not (workspace / ".github").exists() and (workspace / GITLAB).is_file()
     assert "ci: [gitlab]" in (workspace / "cmu610bsp.yml").read_text()
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("sync", "--check", cwd=workspace).returncode == 0
 
 
-def test_hand_edit_survives_sync_and_drift_fails_sync_check(workspace: Path) -> None:
-    assert run_cli("ci", "gitlab", cwd=workspace).returncode == 0
+def test_hand_edit_survives_sync_and_drift_fails_sync_check(cli: Cli, workspace: Path) -> None:
+    assert cli("ci", "gitlab", cwd=workspace).returncode == 0
     subprocess.run(["git", "add", "-A"], cwd=workspace, check=True)
     subprocess.run(["git", "commit", "-qm", "ci"], cwd=workspace, check=True, env={**os.environ, **_GIT_ID})
     # a team's runner tag, by hand
     edit(workspace / GITLAB, "check:\n  stage: check\n", "check:\n  stage: check\n  tags: [bmc-builder]\n")
-    r = run_cli("sync", "--check", cwd=workspace)  # an edit alone is no drift: sync keeps it
+    r = cli("sync", "--check", cwd=workspace)  # an edit alone is no drift: sync keeps it
     assert r.returncode == 0 and f"nothing new for it, kept as you edited it: {GITLAB}" in r.stdout, r.stdout
     subprocess.run(["git", "commit", "-qam", "runner tag"], cwd=workspace, check=True, env={**os.environ, **_GIT_ID})
     # the description changes the pipeline: a board that serves only littlebmc
     board = workspace / "configs/boards/cmu610-evb.yaml"
     edit(board, "product_lines: [bigbmc, littlebmc]", "product_lines: [littlebmc]")
-    r = run_cli("sync", "--check", cwd=workspace)
+    r = cli("sync", "--check", cwd=workspace)
     assert r.returncode == 2 and f"--- a/{GITLAB}" in r.stdout and "-plan:bigbmc:" in r.stdout, r.stdout
-    r = run_cli("sync", cwd=workspace)
+    r = cli("sync", cwd=workspace)
     assert r.returncode == 0 and f"merge        {GITLAB}  (your edit is kept)" in r.stdout, r.stdout + r.stderr
     text = (workspace / GITLAB).read_text()
     assert "tags: [bmc-builder]" in text and "plan:bigbmc" not in text and "plan:littlebmc" in text
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("sync", "--check", cwd=workspace).returncode == 0
     # no longer asked for, but edited: kept
-    r = run_cli("ci", "--remove", "gitlab", "--allow-dirty", cwd=workspace)
+    r = cli("ci", "--remove", "gitlab", "--allow-dirty", cwd=workspace)
     assert r.returncode == 0 and f"no longer generated, kept because you edited it: {GITLAB}" in r.stdout, r.stdout
 
 
 _GIT_ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 
 
-def test_workspace_without_ci_has_no_pipeline_and_a_bad_value_is_refused(workspace: Path) -> None:
+def test_workspace_without_ci_has_no_pipeline_and_a_bad_value_is_refused(cli: Cli, workspace: Path) -> None:
     assert not pipelines.files(_project("cmu610-evb", ci=()))
     assert "ci" not in yaml.safe_load((REPO / "cmu610bsp.yml").read_text())  # the reference workspace has none
     assert not (REPO / GITLAB).exists() and not (REPO / GITHUB).exists()
@@ -230,7 +231,7 @@ def test_workspace_without_ci_has_no_pipeline_and_a_bad_value_is_refused(workspa
     for value, reason in (("[gitlab, jenkins]", "ci[1]: 'jenkins' is not allowed: 'gitlab' or 'github'"),
                           ("[github, github]", "ci: listed twice: github"), ("gitlab", "ci: Input should be a valid list")):
         config.write_text(config.read_text() + f"ci: {value}\n")
-        r = run_cli("generate", cwd=workspace)
+        r = cli("generate", cwd=workspace)
         assert r.returncode == 2 and f"cmu610bsp.yml: {reason}" in r.stderr, r.stderr
         config.write_text(config.read_text().replace(f"ci: {value}\n", ""))
         assert snapshot(workspace) == before
@@ -247,20 +248,19 @@ def test_with_key_sets_one_key_and_keeps_the_rest() -> None:
     ("staged", (), "gitlab, github"), ("swapped-file", (), "gitlab, github"),
     ("swapped-file", ("gitlab", "github"), "gitlab, github"), ("swapped-file", ("gitlab", "github"), ""),
     ("swapped-file", ("github",), "gitlab")], ids=["staged", "create", "update", "delete", "swap"])
-def test_killed_write_of_a_pipeline_leaves_the_workspace_as_before(workspace: Path, point: str, start: tuple[str, ...],
+def test_killed_write_of_a_pipeline_leaves_the_workspace_as_before(cli: Cli, workspace: Path, point: str, start: tuple[str, ...],
                                                                    then: str) -> None:
     """The pipeline files live outside the generated directories: each is swapped on its own,
     and a SIGKILL at any point is rolled back by the next command (the directories a created
     file needed too)."""
     if start:
-        assert run_cli("ci", *start, cwd=workspace).returncode == 0
+        assert cli("ci", *start, cwd=workspace).returncode == 0
     config = workspace / "cmu610bsp.yml"
     config.write_text(with_key(config.read_text(), "ci", f"[{then}]"))
     edit(workspace / "configs/boards/cmu610-evb.yaml", "product_lines: [bigbmc, littlebmc]", "product_lines: [littlebmc]")
     before = snapshot(workspace)
     env = {**os.environ, "CMU610BSP_TEST_PAUSE": point}
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "sync", "--allow-dirty"], cwd=workspace, env=env,
-                         stderr=subprocess.PIPE, text=True)
+    p = spawn_cli("sync", "--allow-dirty", cwd=workspace, env=env, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stderr.readline() if p.stderr else ""
         assert f"paused at {point}" in line, line
@@ -269,10 +269,10 @@ def test_killed_write_of_a_pipeline_leaves_the_workspace_as_before(workspace: Pa
     finally:
         if p.poll() is None:
             p.kill()
-    assert run_cli("board", "show", "--json", cwd=workspace).returncode == 0  # any command rolls back
+    assert cli("board", "show", "--json", cwd=workspace).returncode == 0  # any command rolls back
     assert snapshot(workspace) == before
-    assert run_cli("sync", "--allow-dirty", cwd=workspace).returncode == 0
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("sync", "--allow-dirty", cwd=workspace).returncode == 0
+    assert cli("sync", "--check", cwd=workspace).returncode == 0
     assert (workspace / GITLAB).exists() == ("gitlab" in then) and (workspace / GITHUB).exists() == ("github" in then)
 
 
@@ -280,7 +280,7 @@ def test_killed_write_of_a_pipeline_leaves_the_workspace_as_before(workspace: Pa
 
 
 @pytest.mark.skipif(bool(MISSING), reason=MISSING)
-def test_the_gitlab_pipeline_runs_green_with_gitlab_ci_local(workspace: Path, tmp_path: Path) -> None:
+def test_the_gitlab_pipeline_runs_green_with_gitlab_ci_local(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     """Every job of the generated pipeline, in gitlab-ci-local's shell executor with each job in
     its own copy of the workspace (--shell-isolation; artifacts passed as GitLab passes them):
     check, sync-check, plan and build of both lines on the fixture build system (a copy of it
@@ -296,7 +296,7 @@ def test_the_gitlab_pipeline_runs_green_with_gitlab_ci_local(workspace: Path, tm
     flash.parent.mkdir()
     flash.write_bytes(amp_flash_image(flash.parent)[2])
     (openbmc / "fake-bitbake.json").write_text(json.dumps({"deploy": {"flash.bin": str(flash)}}))
-    assert run_cli("ci", "gitlab", cwd=workspace).returncode == 0
+    assert cli("ci", "gitlab", cwd=workspace).returncode == 0
     for line in ("bigbmc", "littlebmc"):  # the test images' smoke spec, committed as a team's would be
         (workspace / "configs/smoke").mkdir(exist_ok=True)
         (workspace / f"configs/smoke/{line}.yaml").write_text(SPEC)

@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCHEMA_OVERRIDES, run_cli
+from conftest import SCHEMA_OVERRIDES, Cli, Pristine
 
 MODULE = "meta-cmu610/zephyr"
 needs_dtc = pytest.mark.skipif(not (shutil.which("dtc") and shutil.which("cpp")), reason="dtc/cpp not installed")
 
 
 @pytest.fixture(params=["cmu610-evb", "cmu610-sled", "cmu610-gpu-tray"])
-def board_ws(request: pytest.FixtureRequest, tmp_path: Path, workspace: Path) -> tuple[str, Path]:
-    if request.param == "cmu610-evb":
-        return request.param, workspace
-    ws = tmp_path / request.param
-    assert run_cli("init", str(ws), "--board", request.param).returncode == 0
-    return request.param, ws
+def board_ws(request: pytest.FixtureRequest, tmp_path: Path, pristine: Pristine) -> tuple[str, Path]:
+    """A workspace for the board as `init --board` makes it (the default one's for the default board)."""
+    board = None if request.param == "cmu610-evb" else request.param
+    return request.param, pristine(tmp_path / request.param, board)
 
 
 def _compile(ws: Path, dts: Path, fmt: str = "dtb") -> subprocess.CompletedProcess[str]:
@@ -47,9 +45,9 @@ def test_every_dts_compiles_without_warnings(board_ws: tuple[str, Path]) -> None
         assert r.returncode == 0 and r.stderr == "", f"{dts.name}: {r.stderr}"
 
 
-def test_check_reports_every_consumer_ok(board_ws: tuple[str, Path]) -> None:
+def test_check_reports_every_consumer_ok(cli: Cli, board_ws: tuple[str, Path]) -> None:
     _, ws = board_ws
-    r = run_cli("check", "--json", cwd=ws, unset=SCHEMA_OVERRIDES)
+    r = cli("check", "--json", cwd=ws, unset=SCHEMA_OVERRIDES)
     result = json.loads(r.stdout)
     status = {c["name"]: c["status"] for c in result["checks"]}
     assert status == {"model": "ok", "dtc": "ok", "zephyr-schemas": "ok", "kconfig": "ok",
@@ -123,12 +121,11 @@ def test_bmc_tree_never_contains_secure_blocks(workspace: Path) -> None:
 
 
 @needs_dtc
-def test_gpu_tray_sensors_on_i3c(tmp_path: Path) -> None:
+def test_gpu_tray_sensors_on_i3c(cli: Cli, tmp_path: Path, pristine: Pristine) -> None:
     """The GPU tray's I3C buses as dtc reads them (three address cells; targets by static address
     and PID, by PID only, by static address only; legacy I2C devices with their LVR), and its
     entity-manager records (one bus numbering: i3cN follows the SoC's eight I2C controllers)."""
-    ws = tmp_path / "tray"
-    assert run_cli("init", str(ws), "--board", "cmu610-gpu-tray").returncode == 0
+    ws = pristine(tmp_path / "tray", "cmu610-gpu-tray")
     bmc = _compile(ws, ws / MODULE / "boards/cmu/cmu610_gpu_tray/cmu610_gpu_tray_cmu610_cpu1.dts", "dts").stdout
     i3c0 = bmc[bmc.index("i3c@40020000 {"):]
     i3c0 = i3c0[: i3c0.index("\n\t\t};\n")]
@@ -146,7 +143,7 @@ def test_gpu_tray_sensors_on_i3c(tmp_path: Path) -> None:
     assert records["GPU0 Current"] == ("INA219", 8, "0x41")        # legacy I2C on i3c0
     assert records["GPU1 Temp"] == ("TMP75", 9, "0x0236152a0091")  # known only by its PID
     assert records["NVSwitch Temp"] == ("TMP75", 10, "0x4a")       # its static address
-    r = run_cli("check", "--json", cwd=ws, unset=SCHEMA_OVERRIDES)  # the schemas shipped with the tool
+    r = cli("check", "--json", cwd=ws, unset=SCHEMA_OVERRIDES)  # the schemas shipped with the tool
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert res["entity-manager"]["status"] == "ok" and res["dtc"]["status"] == "ok", res
 
@@ -162,45 +159,45 @@ def test_qemu_twin_maps_onto_virt(workspace: Path) -> None:
 
 
 @needs_dtc
-def test_dtc_check_fails_on_a_broken_tree(workspace: Path) -> None:
+def test_dtc_check_fails_on_a_broken_tree(cli: Cli, workspace: Path) -> None:
     dts = workspace / MODULE / "boards/cmu/cmu610_evb/cmu610_evb_cmu610_cpu1.dts"
     dts.write_text(dts.read_text().replace("reg = <0x48>;", "reg = <0x1ff>;"))
-    r = run_cli("check", cwd=workspace)
+    r = cli("check", cwd=workspace)
     assert r.returncode == 2
     assert "cmu610_evb_cmu610_cpu1.dts: dtc:" in r.stdout and "i2c_bus_reg" in r.stdout
 
 
-def test_kconfig_check_fails_on_bad_kconfig(workspace: Path) -> None:
+def test_kconfig_check_fails_on_bad_kconfig(cli: Cli, workspace: Path) -> None:
     kc = workspace / MODULE / "soc/cmu/cmu610/Kconfig"
     kc.write_text(kc.read_text().replace("select RISCV\n", "select RISCV if (\n"))
-    r = run_cli("check", cwd=workspace)
+    r = cli("check", cwd=workspace)
     assert r.returncode == 2 and "kconfig" in r.stdout and "failed" in r.stdout
 
 
-def test_schema_check_fails_on_bad_board_yml(workspace: Path, zephyr_schemas: Path) -> None:
+def test_schema_check_fails_on_bad_board_yml(cli: Cli, workspace: Path, zephyr_schemas: Path) -> None:
     by = workspace / MODULE / "boards/cmu/cmu610_evb/board.yml"
     by.write_text(by.read_text().replace("  vendor:", "  colour: red\n  vendor:"))
-    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    r = cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert r.returncode == 2 and res["zephyr-schemas"]["status"] == "failed"
     assert res["zephyr-schemas"]["findings"][0]["file"].endswith("cmu610_evb/board.yml")
 
 
-def test_bitbake_parse_fails_on_broken_machine_data(workspace: Path) -> None:
+def test_bitbake_parse_fails_on_broken_machine_data(cli: Cli, workspace: Path) -> None:
     conf = workspace / "meta-cmu610/conf/machine/cmu610-evb.conf"
     conf.write_text(conf.read_text().replace('FLASH_BMC_FW_A_OFFSET = "4096"', 'FLASH_BMC_FW_A_OFFSET = "4095"'))
     inc = workspace / "meta-cmu610/conf/machine/include/cmu610.inc"
-    r = run_cli("check", "--json", cwd=workspace)
+    r = cli("check", "--json", cwd=workspace)
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert res["bitbake-parse"]["status"] == "failed"
     assert any(f["field"] == "FLASH_BMC_FW_A_OFFSET" for f in res["bitbake-parse"]["findings"])
     inc.write_text(inc.read_text() + 'BROKEN = "unterminated\n')
-    r = run_cli("check", "--json", cwd=workspace)
+    r = cli("check", "--json", cwd=workspace)
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert any(f["field"] == "bitbake" for f in res["bitbake-parse"]["findings"])
 
 
-def test_oelint_and_kas_and_em_checks_fail_on_bad_files(workspace: Path) -> None:
+def test_oelint_and_kas_and_em_checks_fail_on_bad_files(cli: Cli, workspace: Path) -> None:
     img = workspace / "meta-cmu610/recipes-core/images/cmu610-littlebmc-image.bb"
     img.write_text(img.read_text().replace('IMAGE_FEATURES += "\\', 'IMAGE_FEATURES += " \\'))
     kas = workspace / "configs/kas/bigbmc.yml"
@@ -209,14 +206,14 @@ def test_oelint_and_kas_and_em_checks_fail_on_bad_files(workspace: Path) -> None
     data = json.loads(em.read_text())
     data["Exposes"][0]["Bus"] = [0]
     em.write_text(json.dumps(data))
-    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    r = cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert res["oelint"]["status"] == "failed"
     assert res["kas-schema"]["status"] == "failed" and res["kas-schema"]["findings"][0]["file"] == "configs/kas/bigbmc.yml"
     assert res["entity-manager"]["status"] == "failed"
 
 
-def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
+def test_bitbake_parse_checks_the_firmware_chain(cli: Cli, workspace: Path) -> None:
     """The firmware recipes, their classes and the flash image are parsed by BitBake's parser and
     linted by oelint-adv; a toolchain missing from the signatures or a line image that no longer
     builds the flash image is a finding. (The fakeroot dependencies the classes strip come from
@@ -224,7 +221,7 @@ def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
     layer = workspace / "meta-cmu610"
     assert sorted(p.name for p in (layer / "recipes-bsp").rglob("*.bb")) == [
         "cmu610-bmc-fw_1.0.bb", "cmu610-flash-image_1.0.bb", "cmu610-secure-fw_1.0.bb", "cmu610-zephyr-source_1.0.bb"]
-    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    r = cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
     res = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
     assert res["bitbake-parse"]["status"] == "ok" and res["oelint"]["status"] == "ok", res
     cls = layer / "classes/cmu610_baremetal.bbclass"
@@ -233,7 +230,7 @@ def test_bitbake_parse_checks_the_firmware_chain(workspace: Path) -> None:
     image.write_text(image.read_text().replace('do_image_complete[depends] += "cmu610-flash-image-${MACHINE}:do_deploy"', ""))
     zcls = layer / "classes/cmu610_zephyr.bbclass"
     zcls.write_text(zcls.read_text().replace('do_configure[depends] += "cmu610-zephyr-source:do_patch"', ""))
-    r = run_cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
+    r = cli("check", "--json", cwd=workspace, unset=SCHEMA_OVERRIDES)
     found = {(f["file"].rsplit("/", 1)[-1], f["field"]) for f in
              {c["name"]: c for c in json.loads(r.stdout)["checks"]}["bitbake-parse"]["findings"]}
     assert r.returncode == 2

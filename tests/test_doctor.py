@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import Cli
 
 EXPECTED = ["python", "git", "kas", "dtc", "qemu", "cmake", "ninja", "toolchain", "locale", "path", "disk", "/dev/shm", "user",
             "open files", "inotify"]
 
 
-def test_doctor_on_this_machine(workspace: Path) -> None:
-    r = run_cli("doctor", "--json", cwd=workspace)
+def test_doctor_on_this_machine(cli: Cli, workspace: Path) -> None:
+    r = cli("doctor", "--json", cwd=workspace)
     data = json.loads(r.stdout)
     items = {i["name"]: i for i in data["items"]}
     assert list(items) == EXPECTED
@@ -32,7 +30,7 @@ def test_doctor_on_this_machine(workspace: Path) -> None:
         assert items["qemu"]["status"] == "ok"
 
 
-def test_doctor_without_qemu_and_dtc(workspace: Path, tmp_path: Path) -> None:
+def test_doctor_without_qemu_and_dtc(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     """A PATH holding everything the tool needs except qemu-system-riscv32 and dtc."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -45,8 +43,7 @@ def test_doctor_without_qemu_and_dtc(workspace: Path, tmp_path: Path) -> None:
             src = os.path.join(d, exe)
             if os.access(src, os.X_OK) and not os.path.isdir(src):
                 (bindir / exe).symlink_to(src)
-    env = {**os.environ, "PATH": str(bindir)}
-    r = subprocess.run([sys.executable, "-m", "cmu610bsp", "doctor"], cwd=workspace, env=env, capture_output=True, text=True)
+    r = cli("doctor", cwd=workspace, env={"PATH": str(bindir)})
     assert r.returncode == 2, r.stdout
     lines = r.stdout.splitlines()
     qemu = next(i for i, line in enumerate(lines) if line.split()[1:2] == ["qemu"])

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from cmu610bsp.build.bitbake import drop_stale_parser_tables
-from conftest import as_user, openbmc_runner, run_cli
+from conftest import as_user, cli_in_process, openbmc_runner
 
 pytestmark = pytest.mark.openbmc
 
@@ -34,7 +34,7 @@ def obmc() -> Iterator[dict[str, object]]:
     base = Path(tempfile.mkdtemp(prefix="cmu610bsp-openbmc-", dir=os.environ.get("CMU610BSP_BB_TMP", "/var/tmp")))
     base.chmod(0o755)
     ws = base / "ws"
-    assert run_cli("init", str(ws)).returncode == 0
+    assert cli_in_process("init", str(ws)).returncode == 0
     build = base / "build"
     (build / "conf").mkdir(parents=True)
     layers = [f"{tree}/{layer}" for layer in LAYERS] + [str(ws / "meta-cmu610")]

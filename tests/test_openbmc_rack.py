@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import openbmc_runner, run_cli
+from conftest import Cli, openbmc_runner
 from rack import make_rack
 from test_openbmc_build import _bitbake_left, _run, tool  # noqa: F401 - the module's fixture
 
@@ -28,10 +28,10 @@ pytestmark = pytest.mark.openbmc
 ZEPHYR_BASE = os.environ.get("ZEPHYR_BASE", "")
 
 
-def test_variants_take_their_boards_files_and_the_secure_firmware_ignores_machine(workspace: Path) -> None:
+def test_variants_take_their_boards_files_and_the_secure_firmware_ignores_machine(cli: Cli, workspace: Path) -> None:
     tree, _ = openbmc_runner()
     make_rack(workspace, 3)
-    r = run_cli("sync", cwd=workspace)
+    r = cli("sync", cwd=workspace)
     assert r.returncode == 0, r.stderr
 
     def parse(machine: str) -> dict[str, dict[str, object]]:

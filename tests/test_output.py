@@ -1,5 +1,6 @@
 """What the CLI prints: user data literally (no rich markup), whole in a pipe (no 80-column cut),
-and a reader that closes the pipe at once changes neither the exit code nor stderr."""
+and a reader that closes the pipe at once changes neither the exit code nor stderr. In this
+process (`cli`), but for the closed pipe: a process whose stdout is that pipe."""
 
 from __future__ import annotations
 
@@ -8,33 +9,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import BOARD, edit, run_cli
+from conftest import BOARD, Cli, edit
 
 MARKUP = "[bold]CMU610[/bold] [a-z][a-z0-9-]*[a-z0-9] :smile: [red]"
 
 
-def test_user_data_is_printed_literally(workspace: Path) -> None:
+def test_user_data_is_printed_literally(cli: Cli, workspace: Path) -> None:
     edit(workspace / BOARD, "full_name: CMU610 evaluation board", f"full_name: '{MARKUP}'")
     edit(workspace / BOARD, "label: Inlet Temp", "label: 'Inlet [i]Temp[/i] [a-z]'")
-    r = run_cli("board", "show", cwd=workspace)
+    r = cli("board", "show", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert MARKUP in r.stdout and "Inlet [i]Temp[/i] [a-z]" in r.stdout
     # and in error messages: a value the user gave, a rule's pattern, exactly as they are
-    r = run_cli("board", "show", "[b]X[/b]", cwd=workspace)
+    r = cli("board", "show", "[b]X[/b]", cwd=workspace)
     assert r.returncode == 2 and "no board named '[b]X[/b]'" in r.stderr, r.stderr
     edit(workspace / BOARD, "name: cmu610-evb", "name: Bad")
     for args in (("board", "show"), ("check",)):
-        r = run_cli(*args, cwd=workspace)
+        r = cli(*args, cwd=workspace)
         assert r.returncode == 2 and "'^[a-z][a-z0-9-]*[a-z0-9]$'" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
-def test_plain_output_is_never_cut_to_a_width(workspace: Path) -> None:
+def test_plain_output_is_never_cut_to_a_width(cli: Cli, workspace: Path) -> None:
     name = "inlet_temperature_of_the_second_gpu_tray_behind_the_front_panel_" + "x" * 60
     label = "Inlet temperature of the second GPU tray, measured behind the front panel " + "y" * 60
     edit(workspace / BOARD, "name: inlet_temp, label: Inlet Temp", f"name: {name}, label: '{label}'")
     edit(workspace / BOARD, "thresholds: {warning_high: 40, critical_high: 50}",
          "thresholds: {critical_low: -12.5, warning_low: 0.25, warning_high: 40.75, critical_high: 50.125}")
-    r = run_cli("board", "show", cwd=workspace, env={"COLUMNS": "80"})
+    r = cli("board", "show", cwd=workspace, env={"COLUMNS": "80"})
     assert r.returncode == 0, r.stderr
     row = next(line for line in r.stdout.splitlines() if name in line)
     assert label in row and "critical_low=-12.5, warning_low=0.25, warning_high=40.75, critical_high=50.125" in row

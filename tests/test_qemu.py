@@ -1,6 +1,8 @@
 """`cmu610bsp qemu smoke` on a bare-metal two-hart RV32 firmware built here from tests/firmware
 with Debian's RISC-V GCC: pass, missing marker, fatal pattern, hung guest, QEMU absent, and the
-tool killed at each stage with no QEMU left behind."""
+tool killed at each stage with no QEMU left behind. The command lines run in this process (`cli`),
+but those a test signals or kills: a process of their own (`spawn_cli`), whose QEMU must not
+outlive it."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import processes, run_cli
+from conftest import Cli, processes, spawn_cli
 
 FW = Path(__file__).parent / "firmware"
 GCC = "riscv64-unknown-elf-gcc"
@@ -77,14 +79,14 @@ def _qemus(marker: Path) -> list[str]:
     return [f"{pid} {cmd}" for pid, cmd, _ in processes() if "qemu-system-riscv32" in cmd and str(marker) in cmd]
 
 
-def _smoke(ws: Path, elf: Path, spec_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return run_cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--spec", str(spec_file),
-                   *extra, cwd=ws, timeout=600)
+def _smoke(cli: Cli, ws: Path, elf: Path, spec_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--spec", str(spec_file),
+               *extra, cwd=ws, timeout=600)
 
 
-def test_pass_with_reports(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_pass_with_reports(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["good"], tmp_path)
-    r = _smoke(workspace, elf, spec(tmp_path), "--junit", str(tmp_path / "j.xml"), "--json")
+    r = _smoke(cli, workspace, elf, spec(tmp_path), "--junit", str(tmp_path / "j.xml"), "--json")
     assert r.returncode == 0, r.stdout + r.stderr
     data = json.loads(r.stdout)
     run = data["runs"][0]
@@ -97,17 +99,17 @@ def test_pass_with_reports(workspace: Path, firmware: dict[str, Path], tmp_path:
     assert not _qemus(elf)
 
 
-def test_an_unwritable_transcript_is_a_clear_error(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_an_unwritable_transcript_is_a_clear_error(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     results = tmp_path / "results"
     (results / "cmu610-evb-bigbmc" / "console.log").mkdir(parents=True)  # where the transcript goes
-    r = _smoke(workspace, _unique(firmware["good"], tmp_path), spec(tmp_path), "--results", str(results))
+    r = _smoke(cli, workspace, _unique(firmware["good"], tmp_path), spec(tmp_path), "--results", str(results))
     assert r.returncode == 2, r.stdout + r.stderr
     assert "console.log" in r.stderr and "nothing was booted" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_missing_marker_fails_at_its_deadline(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_missing_marker_fails_at_its_deadline(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["nocpu1"], tmp_path)
-    r = _smoke(workspace, elf, spec(tmp_path, cpu1_within=2), "--json")
+    r = _smoke(cli, workspace, elf, spec(tmp_path, cpu1_within=2), "--json")
     assert r.returncode == 2
     cases = {c["name"]: c for c in json.loads(r.stdout)["runs"][0]["cases"]}
     assert cases["cpu0: cpu0: boot ok"]["passed"]
@@ -117,41 +119,39 @@ def test_missing_marker_fails_at_its_deadline(workspace: Path, firmware: dict[st
     assert not _qemus(elf)
 
 
-def test_fatal_pattern_fails(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_fatal_pattern_fails(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["fatal"], tmp_path)
-    r = _smoke(workspace, elf, spec(tmp_path), "--json")
+    r = _smoke(cli, workspace, elf, spec(tmp_path), "--json")
     assert r.returncode == 2
     failed = [c for c in json.loads(r.stdout)["runs"][0]["cases"] if not c["passed"]]
     assert failed[0]["kind"] == "never" and "Kernel panic" in failed[0]["message"]
     # a panic asked for on the console is caught too
     elf = _unique(firmware["good"], tmp_path)
-    r = _smoke(workspace, elf, spec(tmp_path, second="panic", second_reply="never-printed"), "--json")
+    r = _smoke(cli, workspace, elf, spec(tmp_path, second="panic", second_reply="never-printed"), "--json")
     failed = [c for c in json.loads(r.stdout)["runs"][0]["cases"] if not c["passed"]]
     assert r.returncode == 2 and failed[0]["name"] == "never: FATAL ERROR"
 
 
-def test_hung_guest_fails_at_the_deadline(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_hung_guest_fails_at_the_deadline(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["good"], tmp_path)
-    r = _smoke(workspace, elf, spec(tmp_path, deadline=4, second="hang", second_reply="never", second_within=30), "--json")
+    r = _smoke(cli, workspace, elf, spec(tmp_path, deadline=4, second="hang", second_reply="never", second_within=30), "--json")
     assert r.returncode == 2
     last = json.loads(r.stdout)["runs"][0]["cases"][-1]
     assert not last["passed"] and "overall deadline" in last["message"]
     assert not _qemus(elf)
 
 
-def test_qemu_absent_from_path(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
-    r = subprocess.run([sys.executable, "-m", "cmu610bsp", "qemu", "smoke", "--image", f"cpu0={firmware['good']}",
-                        "--image", f"cpu1={firmware['good']}", "--spec", str(spec(tmp_path))],
-                       cwd=workspace, env=env, capture_output=True, text=True)
+def test_qemu_absent_from_path(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+    r = cli("qemu", "smoke", "--image", f"cpu0={firmware['good']}", "--image", f"cpu1={firmware['good']}",
+            "--spec", str(spec(tmp_path)), cwd=workspace, env={"PATH": str(Path(sys.executable).parent)})
     assert r.returncode == 2 and "qemu-system-riscv32 not found" in r.stderr and "apt-get install qemu-system-misc" in r.stderr
 
 
-def test_parallel_runs(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_parallel_runs(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     elf = _unique(firmware["good"], tmp_path)
-    r = run_cli("qemu", "smoke", "--line", "bigbmc", "--line", "littlebmc", "--image", f"cpu0={elf}",
-                "--image", f"cpu1={elf}", "--spec", str(spec(tmp_path)), "--parallel", "2", "--json", cwd=workspace,
-                timeout=600)
+    r = cli("qemu", "smoke", "--line", "bigbmc", "--line", "littlebmc", "--image", f"cpu0={elf}",
+            "--image", f"cpu1={elf}", "--spec", str(spec(tmp_path)), "--parallel", "2", "--json", cwd=workspace,
+            timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     runs = json.loads(r.stdout)["runs"]
     assert sorted(x["target"] for x in runs) == ["cmu610-evb/bigbmc", "cmu610-evb/littlebmc"]
@@ -173,9 +173,9 @@ def test_killed_tool_leaves_no_qemu(workspace: Path, firmware: dict[str, Path], 
     fw, kwargs, seen = STAGES[stage]
     elf = _unique(firmware[fw], tmp_path)
     results = tmp_path / "results"
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "qemu", "smoke", "--image", f"cpu0={elf}",
-                          "--image", f"cpu1={elf}", "--spec", str(spec(tmp_path, **kwargs)), "--results", str(results)],
-                         cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    p = spawn_cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--spec", str(spec(tmp_path, **kwargs)),
+                  "--results", str(results), cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  start_new_session=True)
     try:
         transcript = results / "cmu610-evb-bigbmc" / "console.log"
         deadline = time.monotonic() + 20
@@ -217,7 +217,7 @@ def test_scratch_of_a_killed_run_is_swept(tmp_path: Path) -> None:
     assert alive.is_dir() and not gone.exists() and not old_style.exists()
 
 
-def test_images_are_checked_before_qemu_starts(workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
+def test_images_are_checked_before_qemu_starts(cli: Cli, workspace: Path, firmware: dict[str, Path], tmp_path: Path) -> None:
     """A hart the SoC does not have, or a file that is not an RV32 ELF, is refused up front (QEMU
     booted hart 0 only, or ran until the deadline)."""
     elf = _unique(firmware["good"], tmp_path)
@@ -227,7 +227,7 @@ def test_images_are_checked_before_qemu_starts(workspace: Path, firmware: dict[s
                           ([f"cpu0={elf}", f"cpu1={text}"], "not an ELF file"),
                           ([f"cpu0={elf}", f"cpu1={tmp_path / 'missing.elf'}"], "not found")):
         args = [x for i in images for x in ("--image", i)]
-        r = run_cli("qemu", "smoke", *args, "--spec", str(spec(tmp_path)), cwd=workspace)
+        r = cli("qemu", "smoke", *args, "--spec", str(spec(tmp_path)), cwd=workspace)
         assert r.returncode == 2 and words in r.stderr, (images, r.stderr)
         assert not _qemus(elf)
 
@@ -236,9 +236,8 @@ def test_qemu_run_interrupted_exits_130(workspace: Path, firmware: dict[str, Pat
     """`qemu run` puts QEMU on the terminal as a child: Ctrl-C (SIGINT to the tool) stops it and
     the command says interrupted with 130, not QEMU's own exit code."""
     elf = _unique(firmware["good"], tmp_path)
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "qemu", "run", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}"],
-                         cwd=workspace, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+    p = spawn_cli("qemu", "run", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", cwd=workspace, stdin=subprocess.DEVNULL,
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         end = time.monotonic() + 120
         while time.monotonic() < end and not _qemus(elf):

@@ -21,7 +21,7 @@ from cmu610bsp.build import compose, rack
 from cmu610bsp.build.bitbake import Progress
 from cmu610bsp.build.report import summarize
 from cmu610bsp.errors import BspError
-from conftest import run_cli
+from conftest import Cli
 from rack import make_rack
 
 FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
@@ -29,9 +29,9 @@ SRC = f"openbmc={FIXTURE}"
 
 
 @pytest.fixture
-def rack_ws(workspace: Path) -> Path:
+def rack_ws(cli: Cli, workspace: Path) -> Path:
     make_rack(workspace, 3, keep_evb=True)
-    r = run_cli("sync", cwd=workspace)
+    r = cli("sync", cwd=workspace)
     assert r.returncode == 0, r.stderr
     return workspace
 
@@ -155,9 +155,9 @@ def test_several_boards_are_one_kas_run_that_goes_on_past_failures(workspace: Pa
     assert compose.target(workspace, req) == "cmu610-flash-image-a cmu610-flash-image-b"
 
 
-def test_cli_refuses_what_builds_one_board(workspace: Path) -> None:
+def test_cli_refuses_what_builds_one_board(cli: Cli, workspace: Path) -> None:
     for extra in (["--plan"], ["--dry-run"], ["--target", "x"], ["--board", "cmu610-evb"]):
-        r = run_cli("build", "littlebmc", "--all-boards", *extra, cwd=workspace)
+        r = cli("build", "littlebmc", "--all-boards", *extra, cwd=workspace)
         assert r.returncode == 2 and "not with" in r.stderr, (extra, r.stderr)
     assert not (workspace / "build" / "littlebmc" / "summary.json").exists()
 
@@ -170,12 +170,12 @@ def _fixture_ctl(ws: Path, line: str, **ctl: object) -> None:
     (d / "fake-bitbake.json").write_text(json.dumps({"recipes": [], "secure_domains": secure, **ctl}))
 
 
-def test_all_boards_in_one_run_share_the_secure_firmware(rack_ws: Path) -> None:
+def test_all_boards_in_one_run_share_the_secure_firmware(cli: Cli, rack_ws: Path) -> None:
     """Stand-in BitBake (tests/fixtures/buildsys): the task lines of a full build of four boards."""
     manifest = rack_ws / "manifest.json"
     manifest.write_text('{"partitions": []}')
     _fixture_ctl(rack_ws, "littlebmc", deploy={"flash-manifest.json": str(manifest)})
-    r = run_cli("build", "littlebmc", "--all-boards", "--source", SRC, "--json", cwd=rack_ws)
+    r = cli("build", "littlebmc", "--all-boards", "--source", SRC, "--json", cwd=rack_ws)
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["kind"] == "rack" and s["result"] == "success" and s["hash_equivalence"] == "auto"
@@ -192,16 +192,16 @@ def test_all_boards_in_one_run_share_the_secure_firmware(rack_ws: Path) -> None:
         assert [a["path"] for a in board["artifacts"]] == [f"tmp/deploy/images/{m}/flash-manifest.json"]
 
     # again: everything from shared state, the secure firmware restored once for the three sleds
-    r = run_cli("build", "littlebmc", "--all-boards", "--source", SRC, "--json", cwd=rack_ws)
+    r = cli("build", "littlebmc", "--all-boards", "--source", SRC, "--json", cwd=rack_ws)
     s = json.loads(r.stdout)
     (sec,) = [x for x in s["shared"] if x["recipe"].startswith("cmu610-secure-fw-")]
     assert (sec["compiled"], sec["restored"], sec["reused"]) == (0, 2, 2) and s["compiled"] == []
 
 
-def test_a_failing_board_fails_the_run_and_the_others_still_build(rack_ws: Path) -> None:
+def test_a_failing_board_fails_the_run_and_the_others_still_build(cli: Cli, rack_ws: Path) -> None:
     _fixture_ctl(rack_ws, "littlebmc", fail="cmu610-bmc-fw-cmu610-sled1:do_compile")
-    r = run_cli("build", "littlebmc", "--board", "cmu610-sled", "--board", "cmu610-sled1", "--board", "cmu610-sled2",
-                "--source", SRC, cwd=rack_ws)
+    r = cli("build", "littlebmc", "--board", "cmu610-sled", "--board", "cmu610-sled1", "--board", "cmu610-sled2",
+            "--source", SRC, cwd=rack_ws)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "1 of 3 boards of littlebmc failed (cmu610-sled1)" in r.stderr
     s = json.loads((rack_ws / "build/littlebmc/summary.json").read_text())
@@ -213,7 +213,7 @@ def test_a_failing_board_fails_the_run_and_the_others_still_build(rack_ws: Path)
     assert "cmu610-sled1" in r.stdout and "first failing task cmu610-bmc-fw-cmu610-sled1:do_compile" in r.stdout
 
 
-def test_smoke_boots_each_boards_flash_image(rack_ws: Path, tmp_path: Path) -> None:
+def test_smoke_boots_each_boards_flash_image(cli: Cli, rack_ws: Path, tmp_path: Path) -> None:
     """Stand-in BitBake deploys a real flash image (tests/flashimg.py) for each board; real QEMU."""
     from flashimg import MISSING, amp_flash_image
     from test_smoke_flow import SPEC
@@ -225,8 +225,8 @@ def test_smoke_boots_each_boards_flash_image(rack_ws: Path, tmp_path: Path) -> N
     _fixture_ctl(rack_ws, "littlebmc", deploy={"flash.bin": str(flash)})
     (rack_ws / "configs" / "smoke").mkdir(exist_ok=True)
     (rack_ws / "configs" / "smoke" / "littlebmc.yaml").write_text(SPEC)
-    r = run_cli("build", "littlebmc", "--board", "cmu610-sled-qemu", "--board", "cmu610-sled2-qemu", "--smoke",
-                "--source", SRC, "--json", cwd=rack_ws, timeout=300)
+    r = cli("build", "littlebmc", "--board", "cmu610-sled-qemu", "--board", "cmu610-sled2-qemu", "--smoke",
+            "--source", SRC, "--json", cwd=rack_ws, timeout=300)
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert {m: (b["result"], b["smoke"]) for m, b in s["boards"].items()} == {

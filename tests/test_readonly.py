@@ -15,7 +15,7 @@ import pytest
 
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import WriteFailed
-from conftest import BOARD, edit, read_only, run_cli, snapshot
+from conftest import BOARD, Cli, edit, read_only, snapshot
 
 SRC = f"openbmc={Path(__file__).parent / 'fixtures' / 'buildsys'}"
 
@@ -39,11 +39,11 @@ def test_generate_in_read_only_workspace_raises_write_failed(workspace: Path) ->
 @pytest.mark.parametrize("argv", [("generate",), ("sync", "--allow-dirty"), ("build", "littlebmc", "--source", SRC, "--dry-run"),
                                   ("lock", "littlebmc", "--source", SRC)],
                          ids=["generate", "sync", "build-dry-run", "lock"])
-def test_cli_read_only_workspace_exits_2(workspace: Path, argv: tuple[str, ...]) -> None:
+def test_cli_read_only_workspace_exits_2(cli: Cli, workspace: Path, argv: tuple[str, ...]) -> None:
     _edited(workspace)
     before = snapshot(workspace)
     with read_only(workspace):
-        r = run_cli(*argv, cwd=workspace)
+        r = cli(*argv, cwd=workspace)
     assert r.returncode == 2, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     first = r.stderr.splitlines()[0]
     assert first.startswith(f"error: cannot write {workspace}/"), r.stderr
@@ -62,33 +62,33 @@ def _archive(tmp: Path) -> tuple[Path, str]:
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_toolchain_install_checks_workspace_and_cache_before_unpacking(workspace: Path, tmp_path: Path) -> None:
+def test_toolchain_install_checks_workspace_and_cache_before_unpacking(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     archive, digest = _archive(tmp_path)
     cache = tmp_path / "cache"
     cache.mkdir()
     env = {"CMU610BSP_CACHE": str(cache)}
     before = snapshot(workspace)
     with read_only(workspace):
-        r = run_cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace, env=env)
+        r = cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace, env=env)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"error: cannot write {workspace}/cmu610bsp.yml.tmp: "), r.stderr
     assert "nothing was extracted" in r.stderr, r.stderr
     assert list(cache.iterdir()) == [] and snapshot(workspace) == before
     with read_only(cache):
-        r = run_cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace, env=env)
+        r = cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace, env=env)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"error: cannot write {cache}/toolchains: "), r.stderr
     assert list(cache.iterdir()) == [] and snapshot(workspace) == before
 
 
-def test_qemu_smoke_read_only_results_exits_2_before_booting(workspace: Path, tmp_path: Path) -> None:
+def test_qemu_smoke_read_only_results_exits_2_before_booting(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     results.mkdir()
     elf = tmp_path / "fw.elf"  # an RV32 ELF header is all the up-front image check reads
     elf.write_bytes(b"\x7fELF\x01\x01\x01" + bytes(11) + (243).to_bytes(2, "little") + bytes(44))
     with read_only(results):
-        r = run_cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--results", str(results),
-                    cwd=workspace)
+        r = cli("qemu", "smoke", "--image", f"cpu0={elf}", "--image", f"cpu1={elf}", "--results", str(results),
+                cwd=workspace)
     assert r.returncode == 2, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert r.stderr.startswith(f"error: cannot write {results}/"), r.stderr
     assert "nothing was booted" in r.stderr.splitlines()[0], r.stderr

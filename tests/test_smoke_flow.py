@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import Cli
 from flashimg import MISSING, amp_flash_image
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
@@ -47,9 +47,9 @@ def _deploys(ws: Path, line: str, flash: Path) -> None:
     (ws / "configs" / "smoke" / f"{line}.yaml").write_text(SPEC)
 
 
-def test_build_smoke_boots_the_twin_and_records_the_verdict(workspace: Path, flash_bin: Path) -> None:
+def test_build_smoke_boots_the_twin_and_records_the_verdict(cli: Cli, workspace: Path, flash_bin: Path) -> None:
     _deploys(workspace, "littlebmc", flash_bin)
-    r = run_cli("build", "littlebmc", "--source", SRC, "--smoke", "--json", cwd=workspace)
+    r = cli("build", "littlebmc", "--source", SRC, "--smoke", "--json", cwd=workspace)
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["machine"] == "cmu610-evb-qemu" and s["board"] == "cmu610-evb"  # --smoke builds the twin
@@ -63,17 +63,17 @@ def test_build_smoke_boots_the_twin_and_records_the_verdict(workspace: Path, fla
     assert any(a["path"].endswith("cmu610-evb-qemu/flash.bin") for a in s["artifacts"])
 
     # `qemu smoke` with no image arguments boots the same build's flash image
-    r = run_cli("qemu", "smoke", "--json", cwd=workspace)
+    r = cli("qemu", "smoke", "--json", cwd=workspace)
     assert r.returncode == 0, r.stderr
     (run,) = json.loads(r.stdout)["runs"]
     assert run["target"] == "cmu610-evb/littlebmc" and run["passed"]
 
 
-def test_a_failing_smoke_fails_the_build_and_says_why(workspace: Path, flash_bin: Path) -> None:
+def test_a_failing_smoke_fails_the_build_and_says_why(cli: Cli, workspace: Path, flash_bin: Path) -> None:
     _deploys(workspace, "bigbmc", flash_bin)
     spec = workspace / "configs/smoke/bigbmc.yaml"
     spec.write_text(SPEC.replace("cpu1: boot ok", "cpu1: never printed").replace("deadline: 60", "deadline: 5"))
-    r = run_cli("build", "bigbmc", "--source", SRC, "--smoke", "--junit", str(workspace / "junit.xml"), cwd=workspace)
+    r = cli("build", "bigbmc", "--source", SRC, "--smoke", "--junit", str(workspace / "junit.xml"), cwd=workspace)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "smoke failed on cmu610-evb-qemu: cpu1: cpu1: never printed" in r.stderr
     s = json.loads((workspace / "build/bigbmc/summary.json").read_text())
@@ -81,12 +81,12 @@ def test_a_failing_smoke_fails_the_build_and_says_why(workspace: Path, flash_bin
     assert ET.parse(workspace / "junit.xml").getroot().find(".//failure") is not None
 
 
-def test_smoke_refuses_the_chip_and_a_missing_build(workspace: Path) -> None:
-    r = run_cli("build", "littlebmc", "--board", "cmu610-evb", "--smoke", "--source", SRC, cwd=workspace)
+def test_smoke_refuses_the_chip_and_a_missing_build(cli: Cli, workspace: Path) -> None:
+    r = cli("build", "littlebmc", "--board", "cmu610-evb", "--smoke", "--source", SRC, cwd=workspace)
     assert r.returncode == 2 and "--smoke boots the QEMU twin of cmu610-evb: give --board cmu610-evb-qemu" in r.stderr
     assert not (workspace / "build/littlebmc/summary.json").exists()  # refused before kas ran
-    r = run_cli("build", "littlebmc", "--plan", "--smoke", cwd=workspace)
+    r = cli("build", "littlebmc", "--plan", "--smoke", cwd=workspace)
     assert r.returncode == 2 and "not with --plan" in r.stderr
-    r = run_cli("qemu", "smoke", "--line", "littlebmc", cwd=workspace)
+    r = cli("qemu", "smoke", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 2 and "no flash image of littlebmc for cmu610-evb-qemu" in r.stderr
     assert "cmu610bsp build littlebmc --board cmu610-evb-qemu" in r.stderr

@@ -21,7 +21,7 @@ from cmu610bsp.errors import BspError
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.model import PeripheralKind, load_board, load_soc
 from cmu610bsp.validate import board_labels, soc_labels
-from conftest import BMC_DTS, BOARD, REPO, SOC, run_cli, snapshot
+from conftest import BMC_DTS, BOARD, REPO, SOC, Cli, snapshot
 
 
 @dataclass(frozen=True)
@@ -388,11 +388,11 @@ CLI_CASES = [("unknown-peripheral", "error: the description has errors; nothing 
 
 
 @pytest.mark.parametrize(("case_id", "headline"), CLI_CASES, ids=[c for c, _ in CLI_CASES])
-def test_cli_generate_exits_2_and_prints_the_findings(workspace: Path, case_id: str, headline: str) -> None:
+def test_cli_generate_exits_2_and_prints_the_findings(cli: Cli, workspace: Path, case_id: str, headline: str) -> None:
     c = next(c for c in CASES if c.id == case_id)
     path = _edited(workspace, c)
     before = snapshot(workspace)
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 2, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert r.stderr.startswith("error: ") and headline in r.stderr.splitlines()[0], r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
@@ -401,11 +401,11 @@ def test_cli_generate_exits_2_and_prints_the_findings(workspace: Path, case_id: 
     assert snapshot(workspace) == before
 
 
-def test_cli_init_with_bad_board_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+def test_cli_init_with_bad_board_exits_2_and_creates_nothing(cli: Cli, tmp_path: Path) -> None:
     c = next(c for c in CASES if c.id == "secure-only-rot-to-bmc")
     bad = tmp_path / "bad-board.yaml"
     bad.write_text(c.apply((REPO / BOARD).read_text()))
-    r = run_cli("init", str(tmp_path / "new-ws"), "--board", str(bad))
+    r = cli("init", str(tmp_path / "new-ws"), "--board", str(bad))
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("error: the board description has errors; nothing was written"), r.stderr
     assert f"  {bad}: {c.findings[0]}" in r.stderr.splitlines(), r.stderr
@@ -413,33 +413,33 @@ def test_cli_init_with_bad_board_exits_2_and_creates_nothing(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("command", [("check",), ("sync", "--allow-dirty"), ("generate",), ("board", "show")])
-def test_cli_non_utf8_description_exits_2_naming_the_byte(workspace: Path, command: tuple[str, ...]) -> None:
+def test_cli_non_utf8_description_exits_2_naming_the_byte(cli: Cli, workspace: Path, command: tuple[str, ...]) -> None:
     """A Latin-1 byte in a comment: every command that reads the description names the file and
     the position, exits 2, writes nothing (it used to be exit 1, UnicodeDecodeError)."""
     c = next(c for c in CASES if c.id == "latin-1-comment")
     path = _edited(workspace, c)
     before = snapshot(workspace)
-    r = run_cli(*command, cwd=workspace)
+    r = cli(*command, cwd=workspace)
     assert r.returncode == 2, f"exit {r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     assert f"{path}: {c.findings[0]}" in r.stdout + r.stderr, r.stdout + r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
     assert snapshot(workspace) == before
 
 
-def test_cli_init_with_utf16_board_exits_2(tmp_path: Path) -> None:
+def test_cli_init_with_utf16_board_exits_2(cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "utf16-board.yaml"
     bad.write_text((REPO / BOARD).read_text(), encoding="utf-16")
-    r = run_cli("init", str(tmp_path / "new-ws"), "--board", str(bad))
+    r = cli("init", str(tmp_path / "new-ws"), "--board", str(bad))
     assert r.returncode == 2, r.stderr
     assert f"  {bad}: line 1, column 1: the file is UTF-16 text, not UTF-8" in r.stderr.splitlines(), r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["utf16-board.yaml"]
 
 
-def test_cli_prints_at_most_50_findings_and_counts_the_rest(workspace: Path) -> None:
+def test_cli_prints_at_most_50_findings_and_counts_the_rest(cli: Cli, workspace: Path) -> None:
     """Thousands of unknown keys: the message stays short (it printed one line per key)."""
     c = case("many-unknown-keys", BOARD, (("\nfans:\n", "\n" + "".join(f"x{i}: 1\n" for i in range(3000)) + "\nfans:\n"),))
     _edited(workspace, c)
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.splitlines()
     assert len(lines) == 52 and lines[-1] == "  ... and 2950 more", lines[:3] + lines[-3:]

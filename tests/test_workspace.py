@@ -1,4 +1,6 @@
-"""init and generate on real workspaces: files, manifest, git, hand edits, atomicity under kill."""
+"""init and generate on real workspaces: files, manifest, git, hand edits, atomicity under kill.
+The command lines run in this process (`cli`), but those a test signals or kills (a process of
+their own: `spawn_cli`) and the installed wheel's (a fresh virtual environment's console script)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from pathlib import Path
 import git
 import pytest
 
-from conftest import BMC_DTS, BOARD, MACHINE_CONF, REPO, SCHEMA_OVERRIDES, run_cli, snapshot
+from conftest import BMC_DTS, BOARD, MACHINE_CONF, REPO, SCHEMA_OVERRIDES, Cli, snapshot, spawn_cli
 
 
-def test_init_creates_a_committed_workspace(tmp_path: Path) -> None:
+def test_init_creates_a_committed_workspace(cli: Cli, tmp_path: Path) -> None:
     ws = tmp_path / "w"
-    r = run_cli("init", str(ws))
+    r = cli("init", str(ws))
     assert r.returncode == 0, r.stderr
     for rel in ("cmu610bsp.yml", "configs/soc/cmu610.yaml", "configs/boards/cmu610-evb.yaml",
                 "configs/products/bigbmc.yaml", "configs/kas/base.yml", MACHINE_CONF, BMC_DTS,
@@ -35,27 +37,27 @@ def test_init_creates_a_committed_workspace(tmp_path: Path) -> None:
     assert not repo.is_dirty(untracked_files=True)
 
 
-def test_init_builtin_board_by_name_and_by_file(tmp_path: Path) -> None:
-    r = run_cli("init", str(tmp_path / "a"), "--board", "cmu610-sled")
+def test_init_builtin_board_by_name_and_by_file(cli: Cli, tmp_path: Path) -> None:
+    r = cli("init", str(tmp_path / "a"), "--board", "cmu610-sled")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "a/configs/boards/cmu610-sled.yaml").is_file()
     assert (tmp_path / "a/meta-cmu610/conf/machine/cmu610-sled.conf").is_file()
-    r = run_cli("init", str(tmp_path / "b"), "--board", str(REPO / "configs/boards/cmu610-sled.yaml"))
+    r = cli("init", str(tmp_path / "b"), "--board", str(REPO / "configs/boards/cmu610-sled.yaml"))
     assert r.returncode == 0, r.stderr
     assert snapshot(tmp_path / "a/meta-cmu610") == snapshot(tmp_path / "b/meta-cmu610")
 
 
-def test_init_refuses_existing_workspace_and_unknown_board(workspace: Path, tmp_path: Path) -> None:
+def test_init_refuses_existing_workspace_and_unknown_board(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     before = snapshot(workspace)
-    r = run_cli("init", str(workspace))
+    r = cli("init", str(workspace))
     assert r.returncode == 2 and "already a cmu610bsp workspace" in r.stderr
     assert snapshot(workspace) == before
-    r = run_cli("init", str(tmp_path / "new"), "--board", "no-such-board")
+    r = cli("init", str(tmp_path / "new"), "--board", "no-such-board")
     assert r.returncode == 2 and "built-in boards" in r.stderr
     assert not (tmp_path / "new").exists()
 
 
-def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path: Path) -> None:
+def test_init_refuses_a_non_empty_directory_unless_forced(cli: Cli, tmp_path: Path) -> None:
     """`init` with no DIR where other things live (a key, big files, a symlink out) writes nothing;
     with --force it adds the workspace and commits only what it wrote."""
     here = tmp_path / "home"
@@ -64,10 +66,10 @@ def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path: Path) -> Non
     (here / "big.bin").write_bytes(b"\0" * 1_000_000)
     (here / "passwd").symlink_to("/etc/passwd")
     before = snapshot(here)
-    r = run_cli("init", cwd=here)
+    r = cli("init", cwd=here)
     assert r.returncode == 2 and "not empty" in r.stderr and "--force" in r.stderr, r.stderr
     assert snapshot(here) == before and not (here / ".git").exists()
-    r = run_cli("init", "--force", cwd=here)
+    r = cli("init", "--force", cwd=here)
     assert r.returncode == 0, r.stderr
     tracked = git.Repo(here).git.ls_files().splitlines()
     assert "cmu610bsp.yml" in tracked and MACHINE_CONF in tracked
@@ -75,32 +77,32 @@ def test_init_refuses_a_non_empty_directory_unless_forced(tmp_path: Path) -> Non
     assert (here / ".ssh/id_ed25519").read_text() == "PRIVATE KEY\n" and (here / "passwd").is_symlink()
     empty_repo = tmp_path / "clone"
     git.Repo.init(empty_repo)  # an empty clone is as good as an empty directory
-    assert run_cli("init", str(empty_repo)).returncode == 0
+    assert cli("init", str(empty_repo)).returncode == 0
 
 
-def test_generate_is_idempotent_and_deterministic(workspace: Path, tmp_path: Path) -> None:
+def test_generate_is_idempotent_and_deterministic(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     before = snapshot(workspace)
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 0 and "0 written, 0 deleted" in r.stdout, r.stdout
     assert snapshot(workspace) == before
     other = tmp_path / "other"
-    assert run_cli("init", str(other)).returncode == 0
+    assert cli("init", str(other)).returncode == 0
     assert snapshot(other / "meta-cmu610") == snapshot(workspace / "meta-cmu610")
     assert snapshot(other / "configs") == snapshot(workspace / "configs")
 
 
-def test_hand_edit_is_never_overwritten_silently(workspace: Path) -> None:
+def test_hand_edit_is_never_overwritten_silently(cli: Cli, workspace: Path) -> None:
     conf = workspace / MACHINE_CONF
     conf.write_text(conf.read_text() + "# local tweak\n")
     board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
     before = snapshot(workspace)
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 2
     assert MACHINE_CONF in r.stderr and "edited by hand" in r.stderr and "sync" in r.stderr
     assert snapshot(workspace) == before
     edited = conf.read_bytes()
-    r = run_cli("generate", "--force", cwd=workspace)
+    r = cli("generate", "--force", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert "# local tweak" not in conf.read_text() and '"lab-7"' in conf.read_text()
     # --force names what it overwrote and keeps it, in a place that depends on the content only
@@ -108,30 +110,30 @@ def test_hand_edit_is_never_overwritten_silently(workspace: Path) -> None:
     assert len(kept) == 1 and kept[0].startswith(".cmu610bsp/backup/") and kept[0].endswith(MACHINE_CONF), r.stdout
     assert (workspace / kept[0]).read_bytes() == edited
     conf.write_bytes(edited)
-    assert run_cli("generate", "--force", cwd=workspace).stdout.count(kept[0]) == 1  # the same id again
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("generate", "--force", cwd=workspace).stdout.count(kept[0]) == 1  # the same id again
+    assert cli("sync", "--check", cwd=workspace).returncode == 0
     assert not git.Repo(workspace).untracked_files
 
 
-def test_keep_glob_is_never_touched(workspace: Path) -> None:
+def test_keep_glob_is_never_touched(cli: Cli, workspace: Path) -> None:
     cfg = workspace / "cmu610bsp.yml"
     cfg.write_text(cfg.read_text().replace("keep: []", "keep:\n- meta-cmu610/conf/machine/*.conf"))
     conf = workspace / MACHINE_CONF
     conf.write_text("# mine now\n")
     board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert conf.read_text() == "# mine now\n"
     assert "kept (keep: glob)" in r.stdout
 
 
-def test_description_change_updates_dts_and_manifest(workspace: Path) -> None:
+def test_description_change_updates_dts_and_manifest(cli: Cli, workspace: Path) -> None:
     board = workspace / BOARD
     board.write_text(board.read_text().replace(
         "fans:", "  - {name: rear_temp, label: Rear Temp, kind: lm75a, bus: i2c2, address: 0x4e}\n\nfans:"))
     old_manifest = (workspace / ".cmu610bsp/state/manifest.json").read_text()
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 0, r.stderr
     dts = (workspace / BMC_DTS).read_text()
     assert "rear_temp: temperature-sensor@4e" in dts and '"national,lm75"' in dts
@@ -143,13 +145,12 @@ def test_description_change_updates_dts_and_manifest(workspace: Path) -> None:
 
 @pytest.mark.parametrize("point", ["staged", "swapped-one"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
-def test_killed_generate_leaves_workspace_as_before(workspace: Path, point: str, sig: int) -> None:
+def test_killed_generate_leaves_workspace_as_before(cli: Cli, workspace: Path, point: str, sig: int) -> None:
     board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
     before = snapshot(workspace)
     env = {**os.environ, "CMU610BSP_TEST_PAUSE": point}
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "generate"], cwd=workspace, env=env,
-                         stderr=subprocess.PIPE, text=True)
+    p = spawn_cli("generate", cwd=workspace, env=env, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stderr.readline()
         assert f"paused at {point}" in line, line
@@ -159,10 +160,10 @@ def test_killed_generate_leaves_workspace_as_before(workspace: Path, point: str,
         if p.poll() is None:
             p.kill()
     # the next command (any workspace command) rolls back what the killed one left
-    r = run_cli("board", "show", "--json", cwd=workspace)
+    r = cli("board", "show", "--json", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert snapshot(workspace) == before
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 0 and '"lab-7"' in (workspace / MACHINE_CONF).read_text()
 
 
@@ -198,7 +199,7 @@ def test_installed_wheel_ships_templates(tmp_path: Path) -> None:
     assert all(str(pkg) in c["detail"] for c in checks if c["name"] in ("zephyr-schemas", "entity-manager"))
 
 
-def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> None:
+def test_layer_names_its_maintainer_for_yocto_check_layer(cli: Cli, workspace: Path) -> None:
     """yocto-check-layer's README test wants "maintainer", "patch" and an email, and a SECURITY file."""
     readme, security = workspace / "meta-cmu610/README.md", workspace / "meta-cmu610/SECURITY.md"
     assert "Maintainer: not set yet" in readme.read_text() and "@" not in security.read_text()
@@ -206,12 +207,12 @@ def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> No
     # bad input: exit 2, names the file and the field, changes nothing
     before = snapshot(workspace)
     config.write_text(config.read_text() + 'maintainer: "Jane Doe"\n')
-    r = run_cli("generate", cwd=workspace)
+    r = cli("generate", cwd=workspace)
     assert r.returncode == 2 and "cmu610bsp.yml" in r.stderr and "maintainer" in r.stderr, r.stderr
     config.write_text(config.read_text().replace('maintainer: "Jane Doe"\n', ""))
     assert snapshot(workspace) == before
     config.write_text(config.read_text() + 'maintainer: "Jane Doe <jane@example.com>"\n')
-    r = run_cli("sync", "--allow-dirty", cwd=workspace)
+    r = cli("sync", "--allow-dirty", cwd=workspace)
     assert r.returncode == 0, r.stderr
     text = readme.read_text()
     assert "Maintainer: Jane Doe <jane@example.com>" in text and "patch" in text.lower()
@@ -221,14 +222,13 @@ def test_layer_names_its_maintainer_for_yocto_check_layer(workspace: Path) -> No
 
 @pytest.mark.parametrize("command", [["generate"], ["sync", "--allow-dirty"]], ids=["generate", "sync"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_past_the_commit_point_finishes(workspace: Path, command: list[str], sig: int) -> None:
+def test_interrupt_past_the_commit_point_finishes(cli: Cli, workspace: Path, command: list[str], sig: int) -> None:
     """A signal after the swap is committed does not say "interrupted" over an applied write: the
     command finishes, says so, and exits with its own code; no transaction scratch is left."""
     board = workspace / BOARD
     board.write_text(board.read_text().replace("hostname: cmu610-evb", "hostname: lab-7"))
     env = {**os.environ, "CMU610BSP_TEST_PAUSE": "committed"}
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", *command], cwd=workspace, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = spawn_cli(*command, cwd=workspace, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stderr.readline()
         assert "paused at committed" in line, line
@@ -241,4 +241,4 @@ def test_interrupt_past_the_commit_point_finishes(workspace: Path, command: list
     assert "interrupted" not in err and "the command finished" in err, err
     assert '"lab-7"' in (workspace / MACHINE_CONF).read_text()
     assert not (workspace / ".cmu610bsp/txn").exists()
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("sync", "--check", cwd=workspace).returncode == 0

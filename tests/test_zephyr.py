@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import Cli, cli_in_process
 
 pytestmark = pytest.mark.zephyr
 
@@ -34,7 +34,7 @@ def zephyr_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     if missing:
         pytest.skip(f"missing host tools: {', '.join(missing)}")
     ws = tmp_path_factory.mktemp("zephyr") / "ws"
-    assert run_cli("init", str(ws)).returncode == 0
+    assert cli_in_process("init", str(ws)).returncode == 0
     libgcc = subprocess.run([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"],
                             capture_output=True, text=True, check=True).stdout.strip()
     env = {**os.environ, "ZEPHYR_TOOLCHAIN_VARIANT": "cross-compile",
@@ -79,7 +79,7 @@ def test_real_board_targets_build(zephyr_env: dict[str, object], cpu: str) -> No
 
 
 @pytest.mark.parametrize("cpu", ["cpu0", "cpu1"])
-def test_board_with_sensors_on_i3c_builds(zephyr_env: dict[str, object], tmp_path_factory: pytest.TempPathFactory,
+def test_board_with_sensors_on_i3c_builds(cli: Cli, zephyr_env: dict[str, object], tmp_path_factory: pytest.TempPathFactory,
                                           cpu: str) -> None:
     """The GPU tray (I3C targets by static address and PID, by PID only, by static address only, and
     legacy I2C devices with their LVR, on I3C buses) builds for both clusters; in the BMC domain's
@@ -87,7 +87,7 @@ def test_board_with_sensors_on_i3c_builds(zephyr_env: dict[str, object], tmp_pat
     ws = zephyr_env.get("tray_ws")
     if ws is None:
         ws = tmp_path_factory.mktemp("tray") / "ws"
-        assert run_cli("init", str(ws), "--board", "cmu610-gpu-tray").returncode == 0
+        assert cli("init", str(ws), "--board", "cmu610-gpu-tray").returncode == 0
         zephyr_env["tray_ws"] = ws
     elf = _build(zephyr_env, f"cmu610_gpu_tray/cmu610/{cpu}", ws=ws)  # type: ignore[arg-type]
     assert elf.read_bytes()[:5] == b"\x7fELF\x01"
@@ -154,7 +154,7 @@ never: ['>>> ZEPHYR FATAL ERROR', 'ASSERTION FAIL']
 """
 
 
-def test_qemu_smoke_boots_both_clusters_with_a_shell(zephyr_env: dict[str, object], tmp_path: Path) -> None:
+def test_qemu_smoke_boots_both_clusters_with_a_shell(cli: Cli, zephyr_env: dict[str, object], tmp_path: Path) -> None:
     """hello_world with Zephyr's shell on cpu0 (the minimal libc suffices; the shell sample
     needs a full libc this machine lacks) and hello_world on cpu1, under `cmu610bsp qemu smoke`."""
     # the twin's board defaults poll the shell's UART (the two harts share it; an interrupt-driven
@@ -164,8 +164,8 @@ def test_qemu_smoke_boots_both_clusters_with_a_shell(zephyr_env: dict[str, objec
     cpu1 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu1")
     spec = tmp_path / "spec.yaml"
     spec.write_text(SMOKE_SPEC)
-    r = run_cli("qemu", "smoke", "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--spec", str(spec), "--json",
-                cwd=zephyr_env["ws"], timeout=120)  # type: ignore[arg-type]
+    r = cli("qemu", "smoke", "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--spec", str(spec), "--json",
+            cwd=zephyr_env["ws"], timeout=120)  # type: ignore[arg-type]
     assert r.returncode == 0, r.stdout + r.stderr
     import json
     run = json.loads(r.stdout)["runs"][0]
@@ -178,7 +178,7 @@ def test_qemu_smoke_boots_both_clusters_with_a_shell(zephyr_env: dict[str, objec
 
 
 @pytest.mark.parametrize("line", ["littlebmc", "bigbmc"])
-def test_the_boards_firmware_passes_its_generated_smoke_spec(zephyr_env: dict[str, object], tmp_path: Path,
+def test_the_boards_firmware_passes_its_generated_smoke_spec(cli: Cli, zephyr_env: dict[str, object], tmp_path: Path,
                                                               line: str) -> None:
     """The module's two applications, the secure one on cpu0 (one image for both lines) and the
     BMC one built for the line on cpu1, pass the spec `sync` generated from the description:
@@ -186,8 +186,8 @@ def test_the_boards_firmware_passes_its_generated_smoke_spec(zephyr_env: dict[st
     cpu0 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu0", app="secure")
     cpu1 = _build(zephyr_env, "cmu610_evb_qemu/cmu610/cpu1", f"-DCMU610_LINE={line}", app="bmc")
     ws: Path = zephyr_env["ws"]  # type: ignore[assignment]
-    r = run_cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
-                "--results", str(tmp_path / "ok"), cwd=ws, timeout=600)
+    r = cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
+            "--results", str(tmp_path / "ok"), cwd=ws, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     import json
     run = json.loads(r.stdout)["runs"][0]
@@ -210,8 +210,8 @@ def test_the_boards_firmware_passes_its_generated_smoke_spec(zephyr_env: dict[st
                                command_within=15)  # the window this test wants to see run out
     bad = tmp_path / "fewer.yaml"
     bad.write_text(render.environment().get_template("zephyr/smoke.yaml.j2").render(spec=spec))
-    r = run_cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
-                "--spec", str(bad), "--results", str(tmp_path / "bad"), cwd=ws, timeout=600)
+    r = cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
+            "--spec", str(bad), "--results", str(tmp_path / "bad"), cwd=ws, timeout=600)
     assert r.returncode == 2, r.stdout + r.stderr
     cases = json.loads(r.stdout)["runs"][0]["cases"]
     assert [c["kind"] for c in cases if not c["passed"]] == ["command"], cases

@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -70,14 +73,40 @@ def _outcome(argv: list[str]) -> int:
     over a done write."""
     from cmu610bsp import txn
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    signal.signal(signal.SIGTERM, _terminated)
-    with txn.finish_after_commit() as held:
+    with _process_state(), txn.finish_after_commit() as held:
         rc = _run(argv)
     if held:
         print(f"note: {' and '.join(held)} came after the changes were committed; the command finished",
               file=sys.stderr)
     return rc
+
+
+@contextmanager
+def _process_state() -> Iterator[None]:
+    """What a command line sets for the whole process, set for this call and put back after it, so
+    that `run` can be called again in one process (the tests do) and no call sees another's:
+    the global options, log records on this call's stderr (WARNING, or DEBUG with --debug),
+    SIGTERM handled like Ctrl-C, and consoles fitted to this call's streams."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    on_term = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    if "cmu610bsp.ui" in sys.modules:  # rich is imported by the commands that print, not here
+        from cmu610bsp import ui
+
+        ui.reset()
+    try:
+        with common.fresh_globals():
+            yield
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if on_term is None else on_term)
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def _run(argv: list[str]) -> int:

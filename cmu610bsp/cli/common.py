@@ -4,6 +4,8 @@ command's name), the workspace lookup, and the console. A leaf: it imports no co
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -36,6 +38,18 @@ SourceOpt = Annotated[
     typer.Option("--source", metavar="NAME=PATH", show_default=False,
                  help="Use a local checkout for repository NAME (repeatable)."),
 ]
+
+
+@contextmanager
+def fresh_globals() -> Iterator[None]:
+    """One command line's global options: none set when it starts, the earlier ones back when it
+    ends, so a second command line in the same process never sees the first one's -w or --debug."""
+    saved = GLOBALS.workspace, GLOBALS.debug
+    GLOBALS.workspace, GLOBALS.debug = None, False
+    try:
+        yield
+    finally:
+        GLOBALS.workspace, GLOBALS.debug = saved
 
 
 def set_globals(workspace: Path | None, debug: bool) -> None:
