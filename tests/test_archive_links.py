@@ -15,7 +15,7 @@ import pytest
 from cmu610bsp import toolchain
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import BspError
-from conftest import run_cli, snapshot
+from conftest import Cli, snapshot
 
 GCC = "tc/bin/riscv64-unknown-elf-gcc"
 
@@ -114,10 +114,10 @@ def test_a_hard_link_through_a_chain_leaves_an_outside_file_alone(workspace: Pat
     assert (st.st_mode & 0o7777, st.st_mtime, st.st_nlink) == (0o600, 1_000_000, 1)
 
 
-def test_the_cli_names_the_member_and_exits_2(workspace: Path, tmp_path: Path) -> None:
+def test_the_cli_names_the_member_and_exits_2(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     archive = tmp_path / "chain.tar.gz"
     digest = _archive(archive, [*DEEP, _file("tc/up/pwned")])
-    r = run_cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace,
+    r = cli("toolchain", "install", str(archive), "--sha256", digest, cwd=workspace,
                 env={"CMU610BSP_CACHE": str(tmp_path / "cache")})
     assert r.returncode == 2, r.stderr
     assert "tc/a/a/a/up: symbolic link points outside" in r.stderr and "nothing was extracted" in r.stderr, r.stderr

@@ -15,7 +15,7 @@ import pytest
 from cmu610bsp import checks, checks_layer
 from cmu610bsp.checks import CheckResult
 from cmu610bsp.workspace import Workspace, open_workspace
-from conftest import deadline, run_cli
+from conftest import Cli, deadline
 
 BOARD_DIR = "meta-cmu610/zephyr/boards/cmu/cmu610_evb"
 EM_JSON = "meta-cmu610/recipes-phosphor/configuration/files/cmu610-evb.json"
@@ -103,13 +103,13 @@ def test_an_unreadable_schema_is_a_finding(workspace: Path, tmp_path: Path, monk
     assert len(found) == 1 and found[0].startswith(f"{d / 'global.json'}: line 1: "), found
 
 
-def test_cli_check_fails_the_broken_checks_and_runs_the_others(workspace: Path) -> None:
+def test_cli_check_fails_the_broken_checks_and_runs_the_others(cli: Cli, workspace: Path) -> None:
     """Three files broken at once: exit 2, the three checks failed with the files, the rest ran."""
     (workspace / "configs/kas/base.yml").write_text("header: {version: 14\n")
     defconfig = workspace / BOARD_DIR / "cmu610_evb_cmu610_cpu1_defconfig"
     defconfig.write_bytes(b"\xff" + defconfig.read_bytes())
     (workspace / EM_JSON).write_text('{"Name": NaN}')
-    r = run_cli("check", "--json", cwd=workspace, timeout=900)
+    r = cli("check", "--json", cwd=workspace, timeout=900)
     assert r.returncode == 2, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr, r.stderr
     results = {c["name"]: c for c in json.loads(r.stdout)["checks"]}

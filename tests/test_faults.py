@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BOARD, MACHINE_CONF, edit, run_cli, snapshot
+from conftest import BOARD, MACHINE_CONF, Cli, edit, snapshot, spawn_cli
 
 IN_NAMESPACE = "CMU610BSP_TEST_IN_NAMESPACE"
 
@@ -66,8 +66,7 @@ def _fill(path: Path) -> None:
 
 def _paused(ws: Path, argv: list[str], point: str, resume: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "CMU610BSP_TEST_PAUSE": point, "CMU610BSP_TEST_RESUME": str(resume)}
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", *argv], cwd=ws, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = spawn_cli(*argv, cwd=ws, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stderr is not None
     line = p.stderr.readline()
     assert f"paused at {point}" in line, line + p.stderr.read()
@@ -80,7 +79,7 @@ FULL_AT = {"start": None, "journal": "staged", "after-the-journal": "swapped-one
 
 
 @pytest.mark.parametrize("when", list(FULL_AT))
-def test_a_full_disk_never_needs_hand_work(workspace: Path, tmp_path: Path, request: pytest.FixtureRequest,
+def test_a_full_disk_never_needs_hand_work(cli: Cli, workspace: Path, tmp_path: Path, request: pytest.FixtureRequest,
                                            when: str) -> None:
     if _ran_in_a_namespace(request, tmp_path):
         return
@@ -92,7 +91,7 @@ def test_a_full_disk_never_needs_hand_work(workspace: Path, tmp_path: Path, requ
         point, resume = FULL_AT[when], tmp_path / "resume"
         if point is None:
             _fill(mnt / "filler")
-            r = run_cli("sync", cwd=ws)
+            r = cli("sync", cwd=ws)
             rc, err = r.returncode, r.stderr
         else:
             p = _paused(ws, ["sync"], point, resume)
@@ -107,27 +106,26 @@ def test_a_full_disk_never_needs_hand_work(workspace: Path, tmp_path: Path, requ
             assert rc == 2 and "No space left on device" in err and "nothing was changed" in err, err
             assert snapshot(ws) == before
         # the disk still full: a reader works, and no journal or stage is left for anyone to delete
-        r = run_cli("board", "show", cwd=ws)
+        r = cli("board", "show", cwd=ws)
         assert r.returncode == 0 and "rolled back" not in r.stderr, r.stderr
         assert not (ws / ".cmu610bsp/txn").exists()
         (mnt / "filler").unlink()
-        r = run_cli("sync", cwd=ws)
+        r = cli("sync", cwd=ws)
         assert r.returncode == 0, r.stderr
         assert '"lab-7"' in (ws / MACHINE_CONF).read_text()
-        assert run_cli("sync", "--check", cwd=ws).returncode == 0
+        assert cli("sync", "--check", cwd=ws).returncode == 0
 
 
 @pytest.mark.parametrize("point", ["journal-written", "swapped-file"])
-def test_killed_while_writing_the_journal_or_a_file_root(workspace: Path, point: str) -> None:
+def test_killed_while_writing_the_journal_or_a_file_root(cli: Cli, workspace: Path, point: str) -> None:
     """The points the older kill tests do not reach: between the journal's temporary file and
     its rename, and after a file outside the generated directories was swapped."""
-    assert run_cli("ci", "gitlab", cwd=workspace).returncode == 0
+    assert cli("ci", "gitlab", cwd=workspace).returncode == 0
     (workspace / ".gitlab-ci.yml").unlink()  # the sync makes it again
     edit(workspace / BOARD, "hostname: cmu610-evb", "hostname: lab-7")
     before = snapshot(workspace)
     env = {**os.environ, "CMU610BSP_TEST_PAUSE": point}
-    p = subprocess.Popen([sys.executable, "-m", "cmu610bsp", "sync"], cwd=workspace, env=env,
-                         stderr=subprocess.PIPE, text=True)
+    p = spawn_cli("sync", cwd=workspace, env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert p.stderr is not None and f"paused at {point}" in p.stderr.readline()
         p.send_signal(signal.SIGKILL)
@@ -135,8 +133,8 @@ def test_killed_while_writing_the_journal_or_a_file_root(workspace: Path, point:
     finally:
         if p.poll() is None:
             p.kill()
-    r = run_cli("board", "show", cwd=workspace)
+    r = cli("board", "show", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert snapshot(workspace) == before
-    assert run_cli("sync", cwd=workspace).returncode == 0
+    assert cli("sync", cwd=workspace).returncode == 0
     assert '"lab-7"' in (workspace / MACHINE_CONF).read_text()

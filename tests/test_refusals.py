@@ -18,7 +18,7 @@ import yaml
 from cmu610bsp import names, render, smoke
 from cmu610bsp.errors import BspError
 from cmu610bsp.project import load_project
-from conftest import BOARD, run_cli, snapshot
+from conftest import BOARD, Cli, snapshot
 
 EVB = BOARD
 BIGBMC = "configs/products/bigbmc.yaml"
@@ -223,10 +223,10 @@ def test_openbmc_flash_variables_are_the_ones_the_machine_sets_the_same_way(work
      "sensors[3].thresholds.critical_high: Input should be a finite number"),
     (LITTLEBMC, "image: cmu610-littlebmc-image", "image: cmu610-bigbmc-image", "image: 'cmu610-bigbmc-image' is also"),
 ], ids=["octal", "nan", "image-twice"])
-def test_cli_generate_exits_2_naming_the_field(workspace: Path, rel: str, old: str, new: str, shown: str) -> None:
+def test_cli_generate_exits_2_naming_the_field(cli: Cli, workspace: Path, rel: str, old: str, new: str, shown: str) -> None:
     path = edit(workspace, rel, old, new)
     before = snapshot(workspace)
-    r = run_cli("generate", "--force", cwd=workspace)
+    r = cli("generate", "--force", cwd=workspace)
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"  {path}: {shown}" in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert snapshot(workspace) == before

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import git
 
-from conftest import BOARD, MACHINE_CONF, edit, run_cli, snapshot
+from conftest import BOARD, MACHINE_CONF, Cli, edit, snapshot
 
 
-def test_the_commit_holds_the_description_edit(workspace: Path) -> None:
+def test_the_commit_holds_the_description_edit(cli: Cli, workspace: Path) -> None:
     edit(workspace / BOARD, "hostname: cmu610-evb", "hostname: lab-7")
     edit(workspace / "cmu610bsp.yml", "keep: []", "keep:\n- meta-cmu610/recipes-mine/*")
     (workspace / "notes.txt").write_text("not a description: not committed\n")
-    r = run_cli("sync", "--commit", cwd=workspace)
+    r = cli("sync", "--commit", cwd=workspace)
     assert r.returncode == 0, r.stderr
     repo = git.Repo(workspace)
     changed = set(repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "HEAD").splitlines())
@@ -23,15 +23,15 @@ def test_the_commit_holds_the_description_edit(workspace: Path) -> None:
     assert f"git: committed {repo.head.commit.hexsha[:12]}" in r.stdout
 
 
-def test_a_stale_index_lock_is_named_before_anything_is_written(workspace: Path) -> None:
+def test_a_stale_index_lock_is_named_before_anything_is_written(cli: Cli, workspace: Path) -> None:
     edit(workspace / BOARD, "hostname: cmu610-evb", "hostname: lab-7")
     lock = workspace / ".git/index.lock"
     lock.touch()
     before = snapshot(workspace)
-    r = run_cli("sync", "--commit", cwd=workspace)
+    r = cli("sync", "--commit", cwd=workspace)
     assert r.returncode == 2, r.stderr
     assert str(lock) in r.stderr and "nothing was written" in r.stderr, r.stderr
     assert snapshot(workspace) == before
     lock.unlink()
-    assert run_cli("sync", "--commit", cwd=workspace).returncode == 0
+    assert cli("sync", "--commit", cwd=workspace).returncode == 0
     assert not git.Repo(workspace).is_dirty()

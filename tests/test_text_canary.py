@@ -22,7 +22,7 @@ import textfields
 from cmu610bsp import checks, checks_layer, layout, project, sync, toolchain
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import BspError
-from conftest import run_cli
+from conftest import Cli
 
 FIELDS = textfields.free_fields()
 
@@ -131,10 +131,11 @@ def test_a_toolchain_name_with_quotes_and_dollars_is_recorded_and_runs_nothing(w
     assert not canary.exists()
 
 
-def test_the_cli_refuses_a_hostile_toolchain_directory_with_exit_2(workspace: Path, canary: Path, tmp_path: Path) -> None:
+def test_the_cli_refuses_a_hostile_toolchain_directory_with_exit_2(cli: Cli, workspace: Path, canary: Path,
+                                                                   tmp_path: Path) -> None:
     directory = fake_toolchain(tmp_path / f"tc $(touch {canary})")
     config = (workspace / layout.CONFIG_FILE).read_bytes()
-    r = run_cli("toolchain", "install", str(directory), cwd=workspace)
+    r = cli("toolchain", "install", str(directory), cwd=workspace)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "toolchain.path" in r.stderr and "nothing was installed" in r.stderr
     assert (workspace / layout.CONFIG_FILE).read_bytes() == config

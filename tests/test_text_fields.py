@@ -21,7 +21,7 @@ import text_consumers
 import textfields
 from cmu610bsp import escape, project
 from cmu610bsp.errors import BspError
-from conftest import REPO, run_cli
+from conftest import REPO, Cli
 
 FREE = textfields.free_fields()
 IDS = [f.name for f in FREE]
@@ -128,7 +128,7 @@ def test_text_refuses_what_no_target_can_take(value: str) -> None:
         TypeAdapter(Text).validate_python(value)
 
 
-def test_a_refused_field_is_named_with_its_file_and_nothing_is_written(workspace: Path) -> None:
+def test_a_refused_field_is_named_with_its_file_and_nothing_is_written(cli: Cli, workspace: Path) -> None:
     """The CLI: exit 2, every refused field of every file in one report, nothing written."""
     board = workspace / "configs/boards/cmu610-evb.yaml"
     product = workspace / "configs/products/bigbmc.yaml"
@@ -137,7 +137,7 @@ def test_a_refused_field_is_named_with_its_file_and_nothing_is_written(workspace
                                                "full_name: \"x\\\"; };\\n&otp { status = \\\"okay\\\"; };\""))
     product.write_text(product.read_text().replace("description: Full-featured",
                                                    "description: ${@open('/tmp/x','w')} Full-featured"))
-    r = run_cli("sync", cwd=workspace)
+    r = cli("sync", cwd=workspace)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "configs/boards/cmu610-evb.yaml: full_name:" in r.stderr
     assert "configs/products/bigbmc.yaml: description:" in r.stderr

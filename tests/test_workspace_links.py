@@ -14,7 +14,7 @@ import pytest
 from cmu610bsp import layout, sync
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import BspError
-from conftest import BOARD, MACHINE_CONF, edit, run_cli, snapshot
+from conftest import BOARD, MACHINE_CONF, Cli, edit, snapshot
 
 SECRET = "secret\n"
 
@@ -73,12 +73,12 @@ def test_a_linked_generated_directory_is_refused(workspace: Path, tmp_path: Path
     assert snapshot(elsewhere) == outside and snapshot(workspace) == before
 
 
-def test_the_cli_names_the_link_and_exits_2(workspace: Path, tmp_path: Path) -> None:
+def test_the_cli_names_the_link_and_exits_2(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     secret = _outside(tmp_path)
     conf = workspace / MACHINE_CONF
     conf.unlink()
     conf.symlink_to(secret)
-    r = run_cli("generate", "--force", cwd=workspace)
+    r = cli("generate", "--force", cwd=workspace)
     assert r.returncode == 2, r.stderr
     assert f"{MACHINE_CONF}: " in r.stderr and "symbolic link" in r.stderr and "nothing was written" in r.stderr, r.stderr
     assert secret.read_text() == SECRET and not (workspace / layout.BACKUP_ROOT).exists()

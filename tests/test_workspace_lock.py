@@ -7,19 +7,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import BOARD, MACHINE_CONF, edit, run_cli, snapshot
+from conftest import BOARD, MACHINE_CONF, Cli, edit, snapshot, spawn_cli
 
 MINE = "meta-cmu610/recipes-bsp/local/mine.bbappend"  # a user's file in a generated directory, never committed
 
 
 def _start(ws: Path, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cmu610bsp", *argv], cwd=ws, env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return spawn_cli(*argv, cwd=ws, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _paused(ws: Path, argv: list[str], point: str, resume: Path | None = None) -> subprocess.Popen[str]:
@@ -37,30 +35,30 @@ def _user_files(ws: Path) -> None:
     edit(ws / BOARD, "hostname: cmu610-evb", "hostname: lab-7")
 
 
-def test_a_second_writer_refuses_naming_the_first(workspace: Path) -> None:
+def test_a_second_writer_refuses_naming_the_first(cli: Cli, workspace: Path) -> None:
     _user_files(workspace)
     before = snapshot(workspace)
     first = _paused(workspace, ["sync"], "staged")
     try:
         for argv in (["sync"], ["generate"], ["ci", "gitlab"]):
-            r = run_cli(*argv, cwd=workspace, env={"CMU610BSP_LOCK_WAIT": "0.5"})
+            r = cli(*argv, cwd=workspace, env={"CMU610BSP_LOCK_WAIT": "0.5"})
             assert r.returncode == 2, (argv, r.stdout, r.stderr)
             assert f"being written by pid {first.pid}: cmu610bsp sync" in r.stderr, r.stderr
     finally:
         first.kill()
         first.wait()
     # the first, killed mid-write, is rolled back by the next command: as it all was before
-    assert run_cli("board", "show", cwd=workspace).returncode == 0
+    assert cli("board", "show", cwd=workspace).returncode == 0
     assert snapshot(workspace) == before
 
 
-def test_a_reader_leaves_a_write_in_flight_alone(workspace: Path, tmp_path: Path) -> None:
+def test_a_reader_leaves_a_write_in_flight_alone(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     """A reader that finds a write's stage rolls it back only if its writer is gone."""
     _user_files(workspace)
     resume = tmp_path / "resume"
     writer = _paused(workspace, ["sync"], "swapped-one", resume)
     try:
-        r = run_cli("board", "show", cwd=workspace)
+        r = cli("board", "show", cwd=workspace)
         assert r.returncode == 0 and "rolled back" not in r.stderr, r.stderr
         resume.touch()
         err = writer.communicate(timeout=120)[1]
@@ -69,7 +67,7 @@ def test_a_reader_leaves_a_write_in_flight_alone(workspace: Path, tmp_path: Path
             writer.kill()
     assert writer.returncode == 0, err
     assert '"lab-7"' in (workspace / MACHINE_CONF).read_text() and (workspace / MINE).is_file()
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("sync", "--check", cwd=workspace).returncode == 0
 
 
 def test_a_second_writer_waits_for_the_first(workspace: Path) -> None:
@@ -88,7 +86,7 @@ def test_a_second_writer_waits_for_the_first(workspace: Path) -> None:
 
 
 @pytest.mark.parametrize("round_", range(4))
-def test_two_syncs_at_once_lose_nothing(workspace: Path, round_: int) -> None:
+def test_two_syncs_at_once_lose_nothing(cli: Cli, workspace: Path, round_: int) -> None:
     """As found: two plain `sync` started together (one shared transaction directory) deleted a
     user's uncommitted files in 2 runs of 8. Now the second waits for the first."""
     _user_files(workspace)
@@ -96,4 +94,4 @@ def test_two_syncs_at_once_lose_nothing(workspace: Path, round_: int) -> None:
     results = [(p.wait(timeout=400), p.communicate()[1]) for p in both]
     assert [rc for rc, _ in results] == [0, 0], results
     assert (workspace / MINE).read_text() == "# mine, not committed\n"
-    assert run_cli("sync", "--check", cwd=workspace).returncode == 0
+    assert cli("sync", "--check", cwd=workspace).returncode == 0

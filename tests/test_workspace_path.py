@@ -16,7 +16,7 @@ import pytest
 from cmu610bsp import buildpath, checks_layer, init
 from cmu610bsp.errors import BspError
 from cmu610bsp.workspace import open_workspace
-from conftest import run_cli, snapshot
+from conftest import Cli, snapshot
 
 FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
 SRC = f"openbmc={FIXTURE}"
@@ -77,46 +77,46 @@ def test_init_refuses_the_path_and_creates_nothing(tmp_path: Path, parent: str) 
     assert snapshot(tmp_path) == before
 
 
-def test_cli_init_exits_2(tmp_path: Path) -> None:
+def test_cli_init_exits_2(cli: Cli, tmp_path: Path) -> None:
     target = tmp_path / "my bsp" / "ws"
-    r = run_cli("init", str(target))
+    r = cli("init", str(target))
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"  {target}: (path): ' ': OE-core's sanity check" in r.stderr and "hint: move the workspace" in r.stderr
     assert not target.parent.exists()
 
 
-def test_cli_doctor_fails_the_path_item_with_the_fix(workspace: Path, tmp_path: Path) -> None:
+def test_cli_doctor_fails_the_path_item_with_the_fix(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     ws = _moved(workspace, tmp_path, "a$b")
-    r = run_cli("doctor", "--json", cwd=ws)
+    r = cli("doctor", "--json", cwd=ws)
     assert r.returncode == 2, r.stdout + r.stderr
     item = next(i for i in json.loads(r.stdout)["items"] if i["name"] == "path")
     assert item["status"] == "fail" and "'$': BitBake names" in item["detail"], item
     assert item["fix"].startswith("move the workspace to a directory whose path has only ASCII letters"), item
 
 
-def test_cli_doctor_passes_the_path_item_of_a_good_workspace(workspace: Path) -> None:
-    r = run_cli("doctor", "--json", cwd=workspace)
+def test_cli_doctor_passes_the_path_item_of_a_good_workspace(cli: Cli, workspace: Path) -> None:
+    r = cli("doctor", "--json", cwd=workspace)
     item = next(i for i in json.loads(r.stdout)["items"] if i["name"] == "path")
     assert item["status"] == "ok", item
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_cli_build_refuses_before_kas_runs(workspace: Path, tmp_path: Path, dry_run: bool) -> None:
+def test_cli_build_refuses_before_kas_runs(cli: Cli, workspace: Path, tmp_path: Path, dry_run: bool) -> None:
     """With the fixture build system the build would run (and succeed) at this path before."""
     ws = _moved(workspace, tmp_path, "a b")
-    r = run_cli("build", "littlebmc", "--source", SRC, *(["--dry-run"] if dry_run else []), cwd=ws, timeout=300)
+    r = cli("build", "littlebmc", "--source", SRC, *(["--dry-run"] if dry_run else []), cwd=ws, timeout=300)
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.startswith(f"error: the workspace cannot be built in by BitBake: {ws}"), r.stderr
     assert not (ws / "build").exists()  # no overlay written, kas never ran
 
 
 @pytest.mark.parametrize("option", ["--cache", "--source"])
-def test_cli_build_refuses_a_cache_or_source_directory_bitbake_cannot_use(workspace: Path, tmp_path: Path,
+def test_cli_build_refuses_a_cache_or_source_directory_bitbake_cannot_use(cli: Cli, workspace: Path, tmp_path: Path,
                                                                           option: str) -> None:
     bad = tmp_path / "dl $HOME"
     bad.mkdir()
     value = str(bad) if option == "--cache" else f"zephyr={bad}"
-    r = run_cli("build", "littlebmc", "--source", SRC, option, value, cwd=workspace, timeout=300)
+    r = cli("build", "littlebmc", "--source", SRC, option, value, cwd=workspace, timeout=300)
     assert r.returncode == 2, r.stdout + r.stderr
     what = "the --cache directory" if option == "--cache" else "the --source zephyr directory"
     assert r.stderr.startswith(f"error: {what} cannot be built in by BitBake: {bad}"), r.stderr
