@@ -46,27 +46,70 @@ def run_everything(ws: Path) -> list[str]:
     return failed
 
 
+def _load(workspace: Path, files: dict[str, object]) -> BspError | None:
+    shutil.rmtree(workspace / "configs", ignore_errors=True)  # the description's files, written anew
+    textfields.write(files, workspace)  # type: ignore[arg-type]
+    try:
+        project.load_project(workspace)
+    except BspError as e:
+        return e
+    return None
+
+
+@pytest.fixture(scope="module")
+def accepted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
+    """Each field's attacks the description accepts (its own canary path in each): the rest are
+    refused at load, which `test_each_field_refuses_or_takes_its_attacks` checks field by field."""
+    base = textfields.full_description()
+    ws = tmp_path_factory.mktemp("load")
+    out: dict[str, list[str]] = {}
+    for field in FIELDS:
+        out[field.name] = [v for v in textfields.attacks(field, CANARIES[field.name])
+                           if _load(ws, textfields.with_value(base, field, v)) is None]
+    return out
+
+
+CANARIES = {f.name: textfields.canary_path() for f in FIELDS}
+
+
 @pytest.mark.parametrize("field", FIELDS, ids=[f.name for f in FIELDS])
-def test_no_field_runs_anything(field: textfields.Field, workspace: Path, canary: Path) -> None:
+def test_each_field_refuses_or_takes_its_attacks(field: textfields.Field, workspace: Path,
+                                                 accepted: dict[str, list[str]]) -> None:
+    """A refused attack names the field's file; what a text field takes (quotes, $(...),
+    backticks) is what `test_no_field_runs_anything` then runs through every consumer."""
     base = textfields.full_description()
     file = textfields.where(base, field)
-    ran = 0
-    for value in textfields.attacks(field, canary):
-        files = textfields.with_value(base, field, value)
-        shutil.rmtree(workspace / "configs")
-        textfields.write(files, workspace)
-        try:
-            project.load_project(workspace)
-        except BspError as e:
-            assert any(f.file == str(workspace / file) for f in e.findings), (value, e)
-            continue
-        ran += 1
-        failed = run_everything(workspace)
-        assert not canary.exists(), f"{value!r} ran"
-        assert not failed, f"{value!r}: checks failed: {failed}"
-    assert not canary.exists()
+    for value in textfields.attacks(field, CANARIES[field.name]):
+        error = _load(workspace, textfields.with_value(base, field, value))
+        if value in accepted[field.name]:
+            assert error is None, (value, error)
+        else:
+            assert error is not None and any(f.file == str(workspace / file) for f in error.findings), (value, error)
     if field.grammar == "text":
-        assert ran, "a text field takes quotes, $(...) and backticks: some attack must get through to the consumers"
+        assert accepted[field.name], "a text field takes quotes, $(...) and backticks: some attack must get through"
+
+
+def test_no_field_runs_anything(workspace: Path, accepted: dict[str, list[str]]) -> None:
+    """Every accepted attack of every field goes through sync, every check, CMake and a sourced
+    toolchain.env: a round at a time, each field's k-th attack in round k, all fields at once (one
+    run of the consumers per round, not per value). No field's canary appears."""
+    base = textfields.full_description()
+    rounds = max(len(v) for v in accepted.values())
+    assert rounds, "no attack got through to the consumers"
+    try:
+        for k in range(rounds):
+            files = base
+            for field in FIELDS:
+                if k < len(accepted[field.name]):
+                    files = textfields.with_value(files, field, accepted[field.name][k])
+            assert _load(workspace, files) is None, f"round {k}: the accepted attacks together do not load"
+            failed = run_everything(workspace)
+            ran = [name for name, path in CANARIES.items() if path.exists()]
+            assert not ran, f"round {k}: the attack on {ran} ran"
+            assert not failed, f"round {k}: checks failed: {failed}"
+    finally:
+        for path in CANARIES.values():
+            path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- a toolchain's names
