@@ -171,8 +171,6 @@ def _report_rack(r: RackSummary) -> None:
 
 
 def _print_dry_run(d: DryRun, as_json: bool) -> None:
-    import shlex
-
     for text in d.warnings:
         _say(f"warning: {text}")
     if as_json:
@@ -180,8 +178,7 @@ def _print_dry_run(d: DryRun, as_json: bool) -> None:
 
         ui.print_json(d.as_dict())
         return
-    print(f"cd {d.cwd} && " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(d.env.items()))
-          + " " + shlex.join(d.command))
+    print(d.shell())
     if d.note:
         print(f"# {d.note}")
     print(d.config, end="")
