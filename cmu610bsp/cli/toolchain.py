@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
+from cmu610bsp.cli.common import Command, DebugOpt, JsonOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
 
 app = typer.Typer(help="The RISC-V toolchain every consumer uses.", no_args_is_help=True)
 
 
-@app.command("install")
+@app.command("install", cls=Command)
 def install(
     source: Annotated[Path, typer.Argument(metavar="ARCHIVE_OR_DIR", show_default=False,
                                            help="Toolchain archive (.tar.gz/.tar.xz/...) or directory.")],
