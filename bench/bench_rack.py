@@ -2,8 +2,9 @@
 """An 8-board rack's firmware in one build on the real trees: compiles actually run against boards.
 
 Makes a workspace (`cmu610bsp init`) whose littlebmc line has the evaluation board and seven
-sleds (tests/rack.py: the sleds differ in their BMC domain and share one secure domain; the
-evaluation board has a secure domain of its own), then runs, through the real CLI,
+sleds (copies of configs/boards/cmu610-sled.yaml that differ in their BMC domain, name, hostname
+and sensor address, and share one secure domain; the evaluation board has a secure domain of its
+own), then runs, through the real CLI,
 
     cmu610bsp build littlebmc --all-boards <build arguments>
 
@@ -26,9 +27,31 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from benchlib import compile_tool  # noqa: E402
-from rack import make_rack  # noqa: E402
+import yaml
+
+from benchlib import compile_tool
+from cmu610bsp import resources
+
+SLED = "cmu610-sled"
+
+
+def sleds(ws: Path, count: int) -> list[str]:
+    """Describe `count` sleds beside the evaluation board in workspace `ws`: the built-in sled with
+    its own name, hostname and temperature sensor address, its secure domain untouched (so one
+    secure firmware serves them all). Returns the board names; the caller syncs."""
+    sled = yaml.safe_load(resources.builtin_board(SLED).read_text())
+    names = ["cmu610-evb"]
+    for n in range(count):
+        board = dict(sled, name=SLED if n == 0 else f"{SLED}{n}", full_name=f"CMU610 sled controller {n}")
+        board["network"] = dict(sled["network"], hostname=board["name"])
+        board["sensors"] = [dict(sled["sensors"][0], address=0x48 + n % 8), *sled["sensors"][1:]]
+        (ws / "configs" / "boards" / f"{board['name']}.yaml").write_text(yaml.safe_dump(board, sort_keys=False))
+        names.append(board["name"])
+    config = ws / "cmu610bsp.yml"
+    data = yaml.safe_load(config.read_text())
+    data["boards"] = [f"configs/boards/{name}.yaml" for name in names]
+    config.write_text(yaml.safe_dump(data, sort_keys=False))
+    return names
 
 
 def cli(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +69,7 @@ def main() -> None:
     compile_tool()
     ws = a.dir.resolve() / "ws"
     subprocess.run([sys.executable, "-m", "cmu610bsp", "init", str(ws)], check=True, capture_output=True)
-    boards = make_rack(ws, a.sleds, keep_evb=True)
+    boards = sleds(ws, a.sleds)
     subprocess.run([sys.executable, "-m", "cmu610bsp", "sync"], cwd=ws, check=True, capture_output=True)
     from cmu610bsp import render
     from cmu610bsp import workspace as wsp

@@ -136,13 +136,22 @@ DEADLINE = 240
 
 
 @dataclass(frozen=True)
+class Marker:
+    """A boot marker of the spec: what it checks (the case's name in a test report), its pattern."""
+
+    name: str
+    pattern: str
+
+
+@dataclass(frozen=True)
 class SmokeSpec:
     name: str
     board: str
     deadline: int
     prompt: str
-    markers: dict[str, list[str]]   # cpu0, cpu1: patterns in boot order
+    markers: dict[str, list[Marker]]   # cpu0, cpu1: in boot order
     command: str
+    command_name: str                  # what the reply shows
     expect: str
     never: list[str]
     marker_within: int = MARKER_WITHIN
@@ -158,15 +167,21 @@ def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, versi
     markers = {}
     for domain in APPS:
         node = firmware_node(board, soc, domain)
-        pats = [_rx(banner(node, version, product.name if domain == "bmc" else None))]
+        line = product.name if domain == "bmc" else None
+        first = _rx(banner(node, version, line))
         if domain == "secure" and secure_domain:
             # BitBake builds the secure firmware once per distinct secure domain (securedomain.py):
             # it names the domain, a build for the board's own Zephyr target names the board
-            pats[0] = pats[0].replace(f"board {_rx(node.board)},", f"board ({_rx(node.board)}|{_rx(secure_domain)}),")
+            first = first.replace(f"board {_rx(node.board)},", f"board ({_rx(node.board)}|{_rx(secure_domain)}),")
+        found = [Marker(f"{domain} firmware banner" + (f" of {line}" if line else ""), first)]
         if domain == "bmc":
-            pats.append(_rx(f"features: {' '.join(product.firmware.features) or '(none)'}"))
-        pats.append(_rx("devices: " + " ".join(node.devices)))
-        markers[f"cpu{node.hart}"] = pats
-    reply = r"\r*\n".join(_rx(line, spaces=True) for line in inventory_lines(inventory(board, catalog)))
+            found.append(Marker(f"features of {product.name}",
+                                _rx(f"features: {' '.join(product.firmware.features) or '(none)'}")))
+        found.append(Marker(f"devices of the {domain} domain", _rx("devices: " + " ".join(node.devices))))
+        markers[f"cpu{node.hart}"] = found
+    items = inventory(board, catalog)
+    reply = r"\r*\n".join(_rx(line, spaces=True) for line in inventory_lines(items))
+    fans = sum(i.fan for i in items)
     return SmokeSpec(product.name, board.name, DEADLINE, _rx(SHELL_PROMPT), dict(sorted(markers.items())),
-                     "inventory", r"\n" + reply, [_rx(p) for p in NEVER])
+                     "inventory", f"replies with {len(items) - fans} sensors and {fans} fans", r"\n" + reply,
+                     [_rx(p) for p in NEVER])

@@ -28,12 +28,21 @@ def address_problem(address: int) -> str | None:
     return None
 
 
+# A legacy I2C device's Legacy Virtual Register (MIPI I3C; Linux's I3C_LVR_*): one byte, bits 7:5
+# its I2C index (0: it has a 50 ns spike filter; 1: it has none but works with I3C's fast SCL;
+# 2: it has none and does not), bit 4 its I2C mode (1: Fm, 400 kHz; 0: Fm+, 1 MHz), bits 3:0
+# reserved (zero). Indexes 3-7 are reserved too: six values are valid.
+LVR_VALUES = tuple(index << 5 | fm << 4 for index in range(3) for fm in (0, 1))
+LVR_MEANING = ("the MIPI I3C LVR, one byte: bits 7:5 the I2C index (0: the device has a 50 ns spike filter; "
+               "1: none, but it works with I3C's fast SCL; 2: none, and it does not), bit 4 the I2C mode "
+               "(1: Fm, 400 kHz; 0: Fm+, 1 MHz), bits 3:0 zero; one of "
+               + ", ".join(f"{v:#04x}" for v in LVR_VALUES) + " (0x10: index 0, Fm)")
+
+
 def lvr_problem(lvr: int) -> str | None:
-    """Why a value is not a Legacy Virtual Register (bits 7:5 the I2C index 0-2, bit 4 the mode
-    (1: Fm, 0: Fm+), bits 3:0 reserved), or None."""
-    if not 0 <= lvr <= 0xFF or lvr & 0x0F or lvr >> 5 > 2:
-        return (f"{lvr:#x} is not a legacy virtual register value (bits 7:5 the I2C index 0, 1 or 2, "
-                "bit 4 the mode, bits 3:0 zero)")
+    """Why a value is not a Legacy Virtual Register, saying which values are, or None."""
+    if lvr not in LVR_VALUES:
+        return f"{lvr:#x} is not a legacy virtual register value: {LVR_MEANING}"
     return None
 
 

@@ -27,7 +27,7 @@ def bus_finding(soc: Soc, owner: dict[str, str], bus: str, kinds: tuple[str, ...
     if p is None:
         return Finding(f, where, f"unknown {' or '.join(kinds)} {bus!r} (not in the SoC description)")
     if p.kind not in kinds:
-        return Finding(f, where, f"{bus} is a {p.kind}, a {what} needs a {' or '.join(kinds)}")
+        return Finding(f, where, f"{bus} is of kind {p.kind}; a {what} needs a block of kind {' or '.join(kinds)}")
     if bus not in owner:
         return Finding(f, where, f"{bus} is disabled on this board (no domain owns it)")
     if owner[bus] != "bmc":
@@ -71,7 +71,7 @@ def check_sensors(board: Board, soc: Soc, catalog: Catalog, owner: dict[str, str
             known = ", ".join(sorted(catalog.sensor_kinds))
             out.append(Finding(f, f"{where}.kind", f"unknown sensor kind {s.kind!r} (known: {known})"))
             continue
-        bad = bus_finding(soc, owner, s.bus, ACCEPTED[kind.bus], f"{where}.bus", f, f"{s.kind} sensor")
+        bad = bus_finding(soc, owner, s.bus, ACCEPTED[kind.bus], f"{where}.bus", f, f"sensor of kind {s.kind}")
         if bad:
             out.append(bad)
             continue
@@ -106,7 +106,7 @@ def _stray_fields(s: Sensor, target: bool, legacy: bool, where: str, f: str) -> 
 def _in_range(s: Sensor, kind: SensorKind, address: int, where: str, f: str) -> list[Finding]:
     lo, hi = [*kind.addresses, 0x08, 0x77][:2] if kind.addresses else (0x08, 0x77)
     if not lo <= address <= hi:
-        return [Finding(f, where, f"{address:#x} is outside {lo:#x}..{hi:#x}, where a {s.kind} answers")]
+        return [Finding(f, where, f"{address:#x} is outside {lo:#x}..{hi:#x}, where a sensor of kind {s.kind} answers")]
     return []
 
 
@@ -136,14 +136,15 @@ def _i3c_target(s: Sensor, kind: SensorKind, where: str, f: str, use: _Taken) ->
 
 def _i2c_device(s: Sensor, kind: SensorKind, on_i3c: bool, where: str, f: str, use: _Taken) -> list[Finding]:
     if s.address is None:
-        return [Finding(f, f"{where}.address", f"a {s.kind} sensor needs its I2C address")]
+        return [Finding(f, f"{where}.address", f"a sensor of kind {s.kind} needs its I2C address")]
     out = _in_range(s, kind, s.address, f"{where}.address", f)
     if on_i3c:
         out = out or _on_i3c(s.address, f"{where}.address", f)
         lvr = s.lvr if s.lvr is not None else kind.lvr
         if lvr is None:
-            out.append(Finding(f, f"{where}.lvr", f"a {s.kind} on the I3C bus {s.bus} is a legacy I2C device: "
-                               "give its legacy virtual register (lvr) here or in its sensor kind"))
+            out.append(Finding(f, f"{where}.lvr", f"a sensor of kind {s.kind} on the I3C bus {s.bus} is a legacy "
+                               "I2C device: give its legacy virtual register (lvr) here or in its sensor kind, "
+                               f"{i3c.LVR_MEANING}"))
         else:
             why = i3c.lvr_problem(lvr)
             if why:
@@ -153,7 +154,7 @@ def _i2c_device(s: Sensor, kind: SensorKind, on_i3c: bool, where: str, f: str, u
 
 def _adc_channel(s: Sensor, soc: Soc, where: str, f: str, use: _Taken) -> list[Finding]:
     if s.address is None:
-        return [Finding(f, f"{where}.address", f"a {s.kind} sensor needs its channel (address)")]
+        return [Finding(f, f"{where}.address", f"a sensor of kind {s.kind} needs its channel (address)")]
     channels = soc.peripherals[s.bus].channels or 0
     if s.address >= channels:
         return [Finding(f, f"{where}.address", f"channel {s.address} does not exist ({s.bus} has {channels})")]

@@ -1,29 +1,36 @@
 """Smoke specs and their runner: boot markers per core with deadlines, console commands with
 expected replies, patterns that must never appear, an overall deadline. Results as JUnit XML
-and JSON; every console transcript is kept."""
+(written by junitparser, which keeps its counts) and JSON; every console transcript is kept.
+
+Each case is named by what it checks, as a CI's test report lists it: `cpu0 boot: secure firmware
+banner`, `command inventory: replies with 6 sensors and 2 fans`. A spec names its markers and
+commands (`name:`, the generated specs always do); without a name, a pattern that is plain text
+names its case, and any other pattern its place (`cpu1 boot: marker 2`), never the regex."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pexpect
+from junitparser import Error, Failure, JUnitXml, TestCase, TestSuite
 from pydantic import Field
 
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Soc, Strict, parse_model
 from cmu610bsp.qemu import Images, Qemu
+from cmu610bsp.text import Text
 from cmu610bsp.yamlio import read_yaml
 
 
 class Marker(Strict):
     pattern: str
     within: float = Field(30, gt=0)   # seconds from QEMU's start
+    name: Text | None = None          # what it checks, as a test report names the case
 
 
 class Core(Strict):
@@ -34,6 +41,7 @@ class Command(Strict):
     send: str
     expect: str
     within: float = Field(10, gt=0)
+    name: Text | None = None          # what the reply shows, as a test report names the case
 
 
 class Spec(Strict):
@@ -64,6 +72,32 @@ def _patterns(spec: Spec) -> list[str]:
     return out
 
 
+def _plain(pattern: str) -> str | None:
+    """The text a pattern matches when it matches that text only (`cpu0: boot ok`, `0\\.1\\.0`
+    as 0.1.0), else None."""
+    if not re.fullmatch(r"(?:[^\\.^$*+?()\[\]{}|]|\\[^A-Za-z0-9])+", pattern):
+        return None
+    return re.sub(r"\\(.)", r"\1", pattern)
+
+
+def marker_case(core: str, index: int, marker: Marker, values: dict[str, str]) -> str:
+    """`cpu0 boot: secure firmware banner`; unnamed, the marker's text or its place (from 1)."""
+    what = marker.name or _plain(marker.pattern.format(**values)) or f"marker {index + 1}"
+    return f"{core} boot: {what}"
+
+
+def command_case(cmd: Command, values: dict[str, str]) -> str:
+    """`command inventory: replies with 6 sensors and 2 fans`; unnamed, the reply's text."""
+    reply = _plain(cmd.expect.format(**values))
+    what = cmd.name or (f"replies {reply}" if reply else "replies as the spec expects")
+    return f"command {cmd.send}: {what}"
+
+
+def never_case(index: int, pattern: str) -> str:
+    """`never: >>> ZEPHYR FATAL ERROR` (the pattern's text), or its place when it is a regex."""
+    return f"never: {_plain(pattern) or f'pattern {index + 1}'}"
+
+
 @dataclass
 class Case:
     name: str
@@ -92,9 +126,9 @@ class RunResult:
 
 
 class _Fatal(Exception):
-    def __init__(self, pattern: str, text: str):
-        super().__init__(pattern)
-        self.pattern, self.text = pattern, text
+    def __init__(self, case: str, text: str):
+        super().__init__(case)
+        self.case, self.text = case, text
 
 
 def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values: dict[str, str],
@@ -103,10 +137,15 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
     res = RunResult(target, transcript=results / "console.log")
     deadline = min(spec.deadline, timeout or spec.deadline)
     never = [re.compile(p.format(**values)) for p in spec.never]
+    never_cases = [never_case(i, p.pattern) for i, p in enumerate(never)]
     start = time.monotonic()
     qemu = Qemu(soc, images, res.transcript)
     try:
-        child = qemu.start()
+        try:
+            child = qemu.start()
+        except (pexpect.ExceptionPexpect, OSError) as e:
+            res.error = f"QEMU did not start: {e}"
+            return res
 
         def wait_for(pattern: str, limit: float) -> tuple[bool, str]:
             """Expect pattern before `limit` (seconds since start) and before the overall deadline."""
@@ -124,10 +163,11 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
             if i == len(pats):
                 return False, f"QEMU exited (status {child.exitstatus or child.signalstatus})"
             after = child.after if isinstance(child.after, str) else child.after.decode(errors="replace")
-            raise _Fatal(never[i - 1].pattern, after)
+            raise _Fatal(never_cases[i - 1], after)
 
         try:
-            boot_text, unread = _boot(child, spec, values, never, start, deadline, res)
+            boot_text, unread = _boot(child, spec, values, list(zip(never, never_cases, strict=True)),
+                                      start, deadline, res)
             if not all(c.passed for c in res.cases):
                 return res
             # what came after the last marker goes back to pexpect: a prompt split across two
@@ -136,21 +176,23 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
             # a prompt printed while the other hart was still booting was read with the boot text
             prompt_ready = bool(spec.prompt and re.search(spec.prompt.format(**values), boot_text))
             for cmd in spec.commands:
+                name = command_case(cmd, values)
                 if spec.prompt and not prompt_ready:
                     ok, why = wait_for(spec.prompt, time.monotonic() - start + cmd.within)
                     if not ok:
-                        res.cases.append(Case(f"prompt before {cmd.send!r}", "command", False, time.monotonic() - start, why))
+                        res.cases.append(Case(f"command {cmd.send}: shell prompt before it", "command", False,
+                                              time.monotonic() - start, why))
                         return res
                 prompt_ready = False
                 ok, why = _command(child, cmd, wait_for, time.monotonic() - start)
-                res.cases.append(Case(f"{cmd.send!r} -> {cmd.expect}", "command", ok, time.monotonic() - start, why))
+                res.cases.append(Case(name, "command", ok, time.monotonic() - start, why))
                 if not ok:
                     return res
         except _Fatal as f:
-            res.cases.append(Case(f"never: {f.pattern}", "never", False, time.monotonic() - start, f"seen: {f.text.strip()}"))
+            res.cases.append(Case(f.case, "never", False, time.monotonic() - start, f"seen: {f.text.strip()}"))
             return res
-        for p in never:
-            res.cases.append(Case(f"never: {p.pattern}", "never", True, time.monotonic() - start))
+        for name in never_cases:
+            res.cases.append(Case(name, "never", True, time.monotonic() - start))
         return res
     finally:
         qemu.stop()
@@ -177,12 +219,13 @@ def _command(child: pexpect.spawn, cmd: Command, wait_for: Callable[[str, float]
     return False, "unreachable"
 
 
-def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[re.Pattern[str]],
+def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[tuple[re.Pattern[str], str]],
           start: float, deadline: float, res: RunResult) -> tuple[str, int]:
     """Both harts boot at once and print in any order: each core's markers are matched in order
     within that core, independently of the other cores, each against its own deadline.
     Returns the text read and where the part no marker consumed starts."""
-    pending = {core: [(re.compile(m.pattern.format(**values)), m) for m in c.markers] for core, c in spec.cores.items()}
+    pending = {core: [(re.compile(m.pattern.format(**values)), m, marker_case(core, i, m, values))
+                      for i, m in enumerate(c.markers)] for core, c in spec.cores.items()}
     pos = dict.fromkeys(pending, 0)
     text = ""
     while any(pending.values()):
@@ -192,25 +235,25 @@ def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[
         except pexpect.TIMEOUT:
             pass
         except pexpect.EOF:
-            for core, left in pending.items():
-                for _, m in left:
-                    res.cases.append(Case(f"{core}: {m.pattern}", "marker", False, now, "QEMU exited"))
+            for left in pending.values():
+                for _, _, name in left:
+                    res.cases.append(Case(name, "marker", False, now, "QEMU exited"))
             return text, len(text)
-        for p in never:
+        for p, name in never:
             hit = p.search(text)
             if hit:
-                raise _Fatal(p.pattern, text[max(0, hit.start() - 200):hit.end() + 200])
+                raise _Fatal(name, text[max(0, hit.start() - 200):hit.end() + 200])
         for core, left in pending.items():
             while left:
-                rx, m = left[0]
+                rx, m, name = left[0]
                 hit = rx.search(text, pos[core])
                 if hit:
                     pos[core] = hit.end()
-                    res.cases.append(Case(f"{core}: {m.pattern}", "marker", True, now))
+                    res.cases.append(Case(name, "marker", True, now))
                     left.pop(0)
                 elif now > min(m.within, deadline):
                     why = "overall deadline" if m.within > deadline else f"not seen within {m.within:g} s"
-                    res.cases.append(Case(f"{core}: {m.pattern}", "marker", False, now, why))
+                    res.cases.append(Case(name, "marker", False, now, why))
                     left.clear()
                 else:
                     break
@@ -218,22 +261,35 @@ def _boot(child: pexpect.spawn, spec: Spec, values: dict[str, str], never: list[
 
 
 def junit(results: list[RunResult], path: Path) -> None:
-    suites = ET.Element("testsuites")
+    """One test suite a run, one test case a check; a check that did not pass is a <failure>, a run
+    that could not check (QEMU did not start) an <error> case. junitparser counts them (tests=,
+    failures=, errors=). A case's time is how long after the one before it was decided (checks
+    are decided in boot order), so the cases add up to the run."""
+    report = JUnitXml("cmu610bsp smoke")
     for r in results:
-        failures = sum(1 for c in r.cases if not c.passed) + (1 if r.error else 0)
-        suite = ET.SubElement(suites, "testsuite", name=f"smoke {r.target}", tests=str(len(r.cases)),
-                              failures=str(failures), time=f"{r.seconds:.3f}")
+        suite = TestSuite(f"smoke {r.target}")
+        transcript = f"transcript: {r.transcript}" if r.transcript else ""
+        if transcript:
+            suite.add_property("transcript", str(r.transcript))
+        seen = 0.0
         for c in r.cases:
-            case = ET.SubElement(suite, "testcase", classname=f"{r.target}.{c.kind}", name=c.name, time=f"{c.seconds:.3f}")
+            case = TestCase(c.name, f"{r.target}.{c.kind}", round(max(c.seconds - seen, 0.0), 3))
+            seen = max(seen, c.seconds)
             if not c.passed:
-                ET.SubElement(case, "failure", message=c.message)
+                case.result = [Failure(c.message or "failed")]
+            suite.add_testcase(case)
         if r.error:
-            case = ET.SubElement(suite, "testcase", classname=f"{r.target}.run", name="run")
-            ET.SubElement(case, "error", message=r.error)
-        if r.transcript:
-            ET.SubElement(suite, "system-out").text = f"transcript: {r.transcript}"
+            case = TestCase("QEMU starts", f"{r.target}.run", round(r.seconds, 3))
+            case.result = [Error(r.error)]
+            suite.add_testcase(case)
+        if transcript:  # where to look, on each case that did not pass
+            for case in suite:
+                if case.result:
+                    case.system_out = transcript
+        report.add_testsuite(suite)
+    report.update_statistics()  # type: ignore[no-untyped-call]  # junitparser leaves it unannotated
     path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    report.write(str(path), pretty=True)
 
 
 def to_json(results: list[RunResult]) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,22 @@ def location(record: ToolchainRecord) -> Path:
     if record.cache:
         return cache_dir() / "toolchains" / record.cache
     return Path(record.path or "/usr")
+
+
+def recorded_as(record: ToolchainRecord) -> str:
+    """How the record says where the toolchain is, and how this machine resolves it."""
+    if os.environ.get(ENV_OVERRIDE):
+        return f"${ENV_OVERRIDE}, which overrides the record"
+    if record.cache:
+        return f"cache: {record.cache} (an archive installed into this machine's toolchain cache, {cache_dir() / 'toolchains'})"
+    return f"path: {record.path or '/usr'} (a directory, used where it is)"
+
+
+def kas_env(record: ToolchainRecord) -> dict[str, str]:
+    """The kas env values `build` gives on this machine (configs/kas/toolchain.yml declares them,
+    with defaults a plain `kas build` falls back to): where the toolchain is, and the Python
+    Zephyr's build scripts run in (pykwalify and pyelftools are dependencies of cmu610bsp)."""
+    return {"CMU610_TOOLCHAIN_PATH": str(location(record)), "CMU610_ZEPHYR_PYTHON": sys.executable}
 
 
 def missing(record: ToolchainRecord) -> tuple[str, str] | None:
@@ -270,7 +287,8 @@ def _base_isa(isa: str) -> str:
 
 
 def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
-    """Where each consumer reads the toolchain from, as the generated files say right now."""
+    """Where each consumer reads the toolchain from, as a build on this machine sees the generated
+    files right now."""
     out: dict[str, dict[str, str]] = {}
     kas = ws.root / layout.KAS_DIR / "toolchain.yml"
     if kas.is_file():
@@ -278,7 +296,9 @@ def consumers(ws: workspace.Workspace) -> dict[str, dict[str, str]]:
         text = data["local_conf_header"]["cmu610-toolchain"]
         pairs = (line.partition("=") for line in text.splitlines())
         values = {k.strip(): v.strip().strip('"') for k, _, v in pairs if k.strip()}
-        values.update({k: str(v) for k, v in (data.get("env") or {}).items()})
+        # kas env: the file holds a plain `kas build`'s defaults; `build` gives this machine's values
+        given = kas_env(current(ws)[0])
+        values.update({k: given.get(k, str(v)) for k, v in (data.get("env") or {}).items()})
         out[str(kas.relative_to(ws.root))] = values
     env = ws.root / layout.TOOLCHAIN_ENV
     if env.is_file():

@@ -52,7 +52,7 @@ def check_soc(soc: Soc, path: Path) -> list[Finding]:
             out.append(Finding(f, f"{where}.base", f"{p.base:#x} is not 4 KiB aligned"))
         need = KINDS[p.kind].needs
         if need and getattr(p, need) is None:
-            out.append(Finding(f, f"{where}.{need}", f"a {p.kind} block needs {need}"))
+            out.append(Finding(f, f"{where}.{need}", f"a block of kind {p.kind} needs {need}"))
         if p.irq is not None:
             if p.irq > ic.plic_ndev:
                 out.append(Finding(f, f"{where}.irq", f"{p.irq} is above plic_ndev ({ic.plic_ndev})"))
@@ -201,7 +201,7 @@ def _check_domains(board: Board, soc: Soc, f: str) -> list[Finding]:
         if dom.console not in dom.peripherals:
             out.append(Finding(f, f"{base}.console", f"{dom.console} is not one of this domain's peripherals"))
         elif console is not None and not KINDS[console.kind].console:
-            out.append(Finding(f, f"{base}.console", f"{dom.console} is a {console.kind}, not a uart"))
+            out.append(Finding(f, f"{base}.console", f"{dom.console} is of kind {console.kind}, not a uart"))
     return out
 
 
@@ -334,7 +334,7 @@ def _check_fans_gpio_net(board: Board, soc: Soc, owner: dict[str, str], f: str) 
                                f"{g.controller} line {g.line} is already named {lines[(g.controller, g.line)]}"))
         lines[(g.controller, g.line)] = g.name
     if board.network:
-        bad = bus_finding(soc, owner, board.network.interface, ("ethernet",), "network.interface", f, "network")
+        bad = bus_finding(soc, owner, board.network.interface, ("ethernet",), "network.interface", f, "network interface")
         if bad:
             out.append(bad)
         elif board.network.mode == "ncsi" and not soc.peripherals[board.network.interface].ncsi:

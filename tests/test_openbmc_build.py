@@ -411,7 +411,7 @@ def test_installed_toolchain_builds_the_firmware_and_another_archive_rebuilds_on
         (script,) = work.glob("*/cmu610-flash-image-*/*/temp/run.do_compile")
         assert f"{gcc} " in script.read_text() and "/usr/bin/riscv64-unknown-elf-gcc" not in script.read_text()
         deploy = build_dir / "tmp" / "deploy" / "images" / "cmu610-evb-qemu"
-        for elf in ("zephyr-cpu0.elf", "zephyr-cpu1.elf"):  # the boot stage's link script drops .comment
+        for elf in ("zephyr-cpu0.elf", "zephyr-cpu1.elf", "bootstage.elf"):
             r = subprocess.run([str(root / "bin" / "riscv64-unknown-elf-readelf"), "-p", ".comment", str(deploy / elf)],
                                capture_output=True, text=True, check=True)
             comment = {line.split("]", 1)[1].strip() for line in r.stdout.splitlines() if "]" in line}

@@ -75,7 +75,7 @@ def test_a_failing_smoke_fails_the_build_and_says_why(cli: Cli, workspace: Path,
     spec.write_text(SPEC.replace("cpu1: boot ok", "cpu1: never printed").replace("deadline: 60", "deadline: 5"))
     r = cli("build", "bigbmc", "--source", SRC, "--smoke", "--junit", str(workspace / "junit.xml"), cwd=workspace)
     assert r.returncode == 2, r.stdout + r.stderr
-    assert "smoke failed on cmu610-evb-qemu: cpu1: cpu1: never printed" in r.stderr
+    assert "smoke failed on cmu610-evb-qemu: cpu1 boot: cpu1: never printed" in r.stderr
     s = json.loads((workspace / "build/bigbmc/summary.json").read_text())
     assert s["result"] == "success" and s["smoke"]["passed"] is False
     assert ET.parse(workspace / "junit.xml").getroot().find(".//failure") is not None

@@ -16,7 +16,7 @@ from typing import get_args
 
 import pytest
 
-from cmu610bsp import init, workspace
+from cmu610bsp import i3c, init, workspace
 from cmu610bsp.errors import BspError
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.model import PeripheralKind, load_board, load_soc
@@ -159,9 +159,9 @@ CASES = [
          'sensors[7].pid: i3c0 PID 0x0236152a0090 is already used by gpu0_temp',),
     case('i3c-part-on-i2c-bus', BOARD, i3c_sensors(
         '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i2c2, address: 0x48, pid: 0x0236152a0090}'),
-         'sensors[6].bus: i2c2 is a i2c, a p3t1755 sensor needs a i3c',),
+         'sensors[6].bus: i2c2 is of kind i2c; a sensor of kind p3t1755 needs a block of kind i3c',),
     case('i2c-part-on-gpio', BOARD, i3c_sensors('{name: gpu0_power, label: GPU0 Power, kind: ina230, bus: gpio0, address: 0x40}'),
-         'sensors[6].bus: gpio0 is a gpio, a ina230 sensor needs a i2c or i3c',),
+         'sensors[6].bus: gpio0 is of kind gpio; a sensor of kind ina230 needs a block of kind i2c or i3c',),
     case('pid-not-48-bit', BOARD, i3c_sensors(
         '{name: gpu0_temp, label: GPU0 Temp, kind: p3t1755, bus: i3c0, pid: 0x1000000000000}'),
          'sensors[6].pid: 0x1000000000000 is not a 48-bit provisioned ID',),
@@ -172,12 +172,11 @@ CASES = [
          'sensors[6].assigned_address: 0x3e is reserved on an I3C bus (one bit away from the broadcast address 0x7e)',),
     case('legacy-i2c-on-i3c-without-lvr', BOARD,
          i3c_sensors('{name: gpu0_temp, label: GPU0 Temp, kind: tmp75, bus: i3c1, address: 0x48}'),
-         'sensors[6].lvr: a tmp75 on the I3C bus i3c1 is a legacy I2C device: give its legacy virtual register (lvr) '
-         'here or in its sensor kind',),
+         'sensors[6].lvr: a sensor of kind tmp75 on the I3C bus i3c1 is a legacy I2C device: give its legacy virtual '
+         f'register (lvr) here or in its sensor kind, {i3c.LVR_MEANING}',),
     case('legacy-i2c-on-i3c-bad-lvr', BOARD, i3c_sensors(
         '{name: gpu0_power, label: GPU0 Power, kind: ina230, bus: i3c0, address: 0x40, lvr: 0x61}'),
-         'sensors[6].lvr: 0x61 is not a legacy virtual register value (bits 7:5 the I2C index 0, 1 or 2, bit 4 the mode, '
-         'bits 3:0 zero)',),
+         f'sensors[6].lvr: 0x61 is not a legacy virtual register value: {i3c.LVR_MEANING}',),
     case('i3c-fields-on-i2c-bus', BOARD, (('bus: i2c0, address: 0x48', 'bus: i2c0, address: 0x48, pid: 0x1234, lvr: 0x10'),),
          'sensors[0].pid: only an I3C target has a provisioned ID',
          'sensors[0].lvr: only an I2C device on an I3C bus has a legacy virtual register'),
@@ -192,7 +191,7 @@ CASES = [
     case('peripheral-in-both-domains', BOARD, (('eth0, fmc]', 'eth0, fmc, wdt0]'),),
          'domains.bmc.peripherals[15]: wdt0: already owned by the secure domain',),
     case('console-not-a-uart', BOARD, (('    console: uart1\n', '    console: i2c0\n'),),
-         'domains.bmc.console: i2c0 is a i2c, not a uart',),
+         'domains.bmc.console: i2c0 is of kind i2c, not a uart',),
     case('console-not-owned', BOARD, (('    console: uart1\n', '    console: uart3\n'),),
          "domains.bmc.console: uart3 is not one of this domain's peripherals",),
     case('both-domains-same-hart', BOARD, (('    hart: 1\n', '    hart: 0\n'),),
@@ -235,7 +234,7 @@ CASES = [
     case('bad-product-line', BOARD, (('product_lines: [bigbmc, littlebmc]', 'product_lines: [bigbmc, hugebmc]'),),
          "product_lines[1]: 'hugebmc' is not allowed: 'bigbmc' or 'littlebmc'",),
     case('i2c-address-out-of-range', BOARD, (('bus: i2c0, address: 0x48', 'bus: i2c0, address: 0x20'),),
-         'sensors[0].address: 0x20 is outside 0x48..0x4f, where a tmp75 answers',),
+         'sensors[0].address: 0x20 is outside 0x48..0x4f, where a sensor of kind tmp75 answers',),
     case('thresholds-do-not-rise', BOARD,
          (('thresholds: {warning_high: 40, critical_high: 50}', 'thresholds: {warning_high: 60, critical_high: 50}'),),
          'sensors[0].thresholds: thresholds must rise: critical_low <= warning_low <= warning_high <= critical_high',),

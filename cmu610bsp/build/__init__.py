@@ -12,6 +12,7 @@ of output and every warning to `on_event`.
 
 from __future__ import annotations
 
+import os
 import shlex
 import time
 from collections.abc import Callable
@@ -121,11 +122,13 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
 
 @dataclass(frozen=True)
 class DryRun:
-    """What `run` would do: the command, in which directory, with which kas variables, and the
-    composed configuration (kas's own `kas dump`, or the files when dump would clone first)."""
+    """What `run` would do: the command, in which directory, what it changes in this environment
+    (variables set, KAS_* variables taken out), and the composed configuration (kas's own
+    `kas dump`, or the files when dump would clone first)."""
 
     cwd: str
     env: dict[str, str]
+    unset: tuple[str, ...]
     command: tuple[str, ...]
     config: str
     dumped: bool          # config is `kas dump`'s merged view; else the files one after another
@@ -133,8 +136,14 @@ class DryRun:
     warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
-        return {"cwd": self.cwd, "env": self.env, "command": list(self.command), "config": self.config,
-                "dumped": self.dumped, "note": self.note, "warnings": list(self.warnings)}
+        return {"cwd": self.cwd, "env": self.env, "unset": list(self.unset), "command": list(self.command),
+                "config": self.config, "dumped": self.dumped, "note": self.note, "warnings": list(self.warnings)}
+
+    def shell(self) -> str:
+        """The same as one line of sh: run in a shell with this environment, it is the build."""
+        unset = "".join(f"-u {shlex.quote(k)} " for k in self.unset)
+        assign = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(self.env.items()))
+        return f"cd {shlex.quote(self.cwd)} && {'env ' + unset if unset else ''}{assign} {shlex.join(self.command)}"
 
 
 def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
@@ -145,16 +154,15 @@ def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
     _, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
-    env = compose.environment(root, req.line, lines.toolchain)
-    kas_env = {k: env[k] for k in ("KAS_WORK_DIR", "KAS_BUILD_DIR")}
+    changes = compose.changes(root, req.line, lines.toolchain)
     warnings = tuple(_warnings(root, req, lines))
     missing = compose.unfetched(root, req.line)
     if missing:
         files = "".join(f"# --- {f.relative_to(root)}\n{read_text(f)}" for f in compose.kas_files(root, req.line))
         note = (f"kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
                 "or after a first build it shows the merged configuration")
-        return DryRun(str(root), kas_env, tuple(argv), files, False, note, warnings)
-    r = proc.run(compose.kas("dump", compose.composition(root, req.line)), cwd=root, env=env)
+        return DryRun(str(root), changes.set, changes.unset, tuple(argv), files, False, note, warnings)
+    r = proc.run(compose.kas("dump", compose.composition(root, req.line)), cwd=root, env=changes.apply(os.environ))
     if r.returncode:
         raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
-    return DryRun(str(root), kas_env, tuple(argv), r.stdout, True, warnings=warnings)
+    return DryRun(str(root), changes.set, changes.unset, tuple(argv), r.stdout, True, warnings=warnings)

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,20 +280,38 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
     return path
 
 
-def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str]:
-    """kas's environment: its work and build directories, and where the workspace's toolchain is
-    on this machine (configs/kas/toolchain.yml declares CMU610_TOOLCHAIN_PATH as kas env)."""
+@dataclass(frozen=True)
+class Environment:
+    """What a build changes in the caller's environment for kas: the variables it sets, and the
+    caller's KAS_* variables it takes out (kas reads every KAS_* variable as its own setting).
+    A dry run prints exactly these; `apply` is the environment kas runs in."""
+
+    set: dict[str, str]
+    unset: tuple[str, ...]
+
+    def apply(self, base: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in base.items() if k not in self.unset}
+        env.update(self.set)
+        return env
+
+
+def changes(root: Path, line: str, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
+    """kas's work and build directories, where the workspace's toolchain is on this machine and
+    the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), and
+    LANG when the caller has none; on top of `base` (this process's environment)."""
     from cmu610bsp import toolchain
 
+    base = os.environ if base is None else base
     p = Paths(root, line)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
-    env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
-    env["CMU610_TOOLCHAIN_PATH"] = str(toolchain.location(record))
-    # Zephyr's build scripts need pykwalify and pyelftools: dependencies of cmu610bsp, so this
-    # interpreter (declared as kas env in configs/kas/toolchain.yml)
-    env["CMU610_ZEPHYR_PYTHON"] = sys.executable
-    env.setdefault("LANG", "en_US.UTF-8")
-    return env
+    values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
+    if "LANG" not in base:
+        values["LANG"] = "en_US.UTF-8"
+    return Environment(values, tuple(sorted(k for k in base if k.startswith("KAS_") and k not in values)))
+
+
+def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str]:
+    """The whole environment kas runs in: this process's, with `changes` made."""
+    return changes(root, line, record).apply(os.environ)
 
 
 def kas(*args: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cmu610bsp.cli.common import DebugOpt, SourceOpt, WorkspaceOpt, root
+from cmu610bsp.cli.common import Command, DebugOpt, SourceOpt, WorkspaceOpt, root
 
 if TYPE_CHECKING:
     from cmu610bsp.build import DryRun, Event, Lines, Request, Summary
@@ -22,8 +22,8 @@ devtool_app = typer.Typer(help="devtool on unmodified OpenBMC recipes, in the wo
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(build)
-    app.command()(lock)
+    app.command(cls=Command)(build)
+    app.command(cls=Command)(lock)
     app.add_typer(cache_app, name="cache")
     app.add_typer(devtool_app, name="devtool")
 
@@ -41,7 +41,8 @@ def build(
     all_boards: Annotated[bool, typer.Option("--all-boards", help="Every board of the line in one BitBake run "
                                              "(one summary a board, one for the run).")] = False,
     target: Annotated[str | None, typer.Option("--target", "-t", metavar="TARGET", show_default=False,
-                                               help="BitBake target (default: the line's image).")] = None,
+                                               help="BitBake target (default: the line's flash image, cmu610-flash-image; "
+                                                    "cmu610-LINE-image is the OpenBMC userspace image).")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="What the build would do, per recipe (run, restored from "
                                        "shared state, current), from BitBake's task graph; builds nothing.")] = False,
     source: SourceOpt = None,
@@ -59,7 +60,8 @@ def build(
                                         "and check the line's smoke spec (builds BOARD-qemu; verdict in summary.json).")] = False,
     junit: Annotated[Path | None, typer.Option("--junit", metavar="FILE", show_default=False,
                                                help="With --smoke: JUnit XML here (default build/LINE/smoke/junit.xml).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json (or, with --dry-run, the plan) on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json (with --plan plan.json; with --dry-run the "
+                                        "dry run) on stdout.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run",
                                           help="Print the kas command, environment and composed config; run nothing.")] = False,
     workspace: WorkspaceOpt = None,
@@ -171,8 +173,6 @@ def _report_rack(r: RackSummary) -> None:
 
 
 def _print_dry_run(d: DryRun, as_json: bool) -> None:
-    import shlex
-
     for text in d.warnings:
         _say(f"warning: {text}")
     if as_json:
@@ -180,8 +180,7 @@ def _print_dry_run(d: DryRun, as_json: bool) -> None:
 
         ui.print_json(d.as_dict())
         return
-    print(f"cd {d.cwd} && " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(d.env.items()))
-          + " " + shlex.join(d.command))
+    print(d.shell())
     if d.note:
         print(f"# {d.note}")
     print(d.config, end="")
@@ -317,7 +316,7 @@ def _devtool(args: list[str], line: str, source: list[str] | None, offline: bool
     return ws
 
 
-@devtool_app.command("modify")
+@devtool_app.command("modify", cls=Command)
 def modify(
     recipe: RecipeArg,
     srctree: Annotated[Path | None, typer.Argument(metavar="SRCTREE", show_default=False,
@@ -336,7 +335,7 @@ def modify(
              line, source, offline, workspace, debug)
 
 
-@devtool_app.command("build")
+@devtool_app.command("build", cls=Command)
 def devtool_build(recipe: RecipeArg, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
                   workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """Build RECIPE from the devtool workspace."""
@@ -350,14 +349,14 @@ def status(line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineO
     _devtool(["status"], line, source, offline, workspace, debug)
 
 
-@devtool_app.command("reset")
+@devtool_app.command("reset", cls=Command)
 def reset(recipe: RecipeArg, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
           workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """Drop RECIPE from the devtool workspace."""
     _devtool(["reset", recipe], line, source, offline, workspace, debug)
 
 
-@devtool_app.command("finish")
+@devtool_app.command("finish", cls=Command)
 def finish(recipe: RecipeArg,
            layer: Annotated[Path | None, typer.Option("--layer", metavar="DIR", show_default=False,
                                                       help="Where to write (default meta-cmu610).")] = None,

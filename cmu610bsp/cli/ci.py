@@ -6,16 +6,16 @@ from typing import Annotated
 
 import typer
 
-from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
+from cmu610bsp.cli.common import Command, DebugOpt, WorkspaceOpt, open_ws
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(ci)
+    app.command(cls=Command)(ci)
 
 
 def ci(
     systems: Annotated[list[str] | None, typer.Argument(
-        metavar="[SYSTEM]...", show_default=False,
+        metavar="SYSTEM", show_default=False,
         help="gitlab (.gitlab-ci.yml), github (.github/workflows/cmu610bsp.yml).")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Stop generating these systems' pipelines.")] = False,
     allow_dirty: Annotated[bool, typer.Option(

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from cmu610bsp import workspace as workspace_mod
@@ -38,6 +39,41 @@ SourceOpt = Annotated[
     typer.Option("--source", metavar="NAME=PATH", show_default=False,
                  help="Use a local checkout for repository NAME (repeatable)."),
 ]
+
+
+class Command(TyperCommand):
+    """A command whose help writes its arguments as click and argparse do: `LINE`, `[DIR]`,
+    `[SYSTEM]...`, in the usage line and the Arguments section alike. Typer (0.29) appends each
+    argument's Python type in the help (`LINE <str>`, `[SYSTEM]... <list[str]>`), braces a required
+    one (`{LINE}`) and brackets and dots a metavar again (`[[SYSTEM]...]...`). Every command that
+    takes an argument is registered with `cls=Command`. (ctx and formatter are click's, which
+    typer vendors privately: typed Any.)"""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        return pieces + [_argument(p) for p in self.get_params(ctx) if p.param_type_name == "argument"]
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        args, opts = [], []
+        for p in self.get_params(ctx):
+            record = p.get_help_record(ctx)
+            if record is None:
+                continue
+            if p.param_type_name == "argument":
+                args.append((_argument(p), record[1]))
+            else:
+                opts.append(record)
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+def _argument(p: Any) -> str:
+    """An argument as a usage line writes it: NAME, [NAME] when optional, ... when repeated."""
+    name = p.metavar or (p.name or "").upper()
+    name = name if p.required else f"[{name}]"
+    return name + ("..." if p.nargs != 1 else "")
 
 
 @contextmanager

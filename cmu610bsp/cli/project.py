@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
+from cmu610bsp.cli.common import Command, DebugOpt, JsonOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed, listing
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ board_app = typer.Typer(help="Inspect board descriptions.", no_args_is_help=True
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(init)
+    app.command(cls=Command)(init)
     app.command()(generate)
     app.command()(sync)
     app.command()(check)
@@ -159,7 +159,7 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
         raise CheckFailed(f"{len(failed)} of {len(results)} checks failed: {', '.join(r.name for r in failed)}")
 
 
-@board_app.command("show")
+@board_app.command("show", cls=Command)
 def board_show(
     name: Annotated[str | None, typer.Argument(metavar="NAME", show_default=False,
                                                help="Board name (default: every board).")] = None,

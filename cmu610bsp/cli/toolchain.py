@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
+from cmu610bsp.cli.common import Command, DebugOpt, JsonOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
 
 app = typer.Typer(help="The RISC-V toolchain every consumer uses.", no_args_is_help=True)
 
 
-@app.command("install")
+@app.command("install", cls=Command)
 def install(
     source: Annotated[Path, typer.Argument(metavar="ARCHIVE_OR_DIR", show_default=False,
                                            help="Toolchain archive (.tar.gz/.tar.xz/...) or directory.")],
@@ -74,17 +74,20 @@ def show(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugO
     ws = open_ws(workspace, debug)
     rec, stand_in = toolchain.current(ws)
     cons = toolchain.consumers(ws)
+    where = toolchain.location(rec)
     if as_json:
-        ui.print_json({"record": rec.model_dump(), "stand_in": stand_in, "consumers": cons})
+        ui.print_json({"record": rec.model_dump(exclude_none=True), "stand_in": stand_in, "location": str(where),
+                       "recorded_as": toolchain.recorded_as(rec), "consumers": cons})
         return
     ui.out.print(f"toolchain: {rec.name}")
     if stand_in:
         ui.out.print("  this is the stand-in (Debian's riscv64-unknown-elf GCC): install the XuanTie toolchain "
                      "with `cmu610bsp toolchain install`")
-    ui.out.print(f"  compiler: {toolchain.location(rec)}/bin/{rec.prefix}gcc"
-                 + ("" if toolchain.missing(rec) is None else " (not on this machine)"))
-    for where, values in cons.items():
-        ui.out.print(f"  {where}:")
+    ui.out.print(f"  recorded as: {toolchain.recorded_as(rec)}")
+    ui.out.print(f"  on this machine: {where}" + ("" if toolchain.missing(rec) is None else " (not there)"))
+    ui.out.print(f"  compiler: {where}/bin/{rec.prefix}gcc")
+    for file, values in cons.items():
+        ui.out.print(f"  {file}:")
         for k, v in values.items():
             ui.out.print(f"    {k} = {v}")
     if not cons:
