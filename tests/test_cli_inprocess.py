@@ -71,6 +71,9 @@ def test_consoles_are_fitted_to_each_calls_streams(cli: Cli, workspace: Path, mo
     assert max(len(line) for line in piped.stdout.splitlines() if "│" in line) > 40
     term = _Terminal()
     monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.setenv("TERM", "xterm-256color")  # rich styles nothing on a dumb terminal (a CI shell's TERM)
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(workspace)
     monkeypatch.setattr("sys.stdout", term)
     monkeypatch.setattr("sys.stderr", io.StringIO())
