@@ -16,6 +16,7 @@ from typing import Any
 from cmu610bsp import layer, layout, proc, resources
 from cmu610bsp.checks import CheckResult, _result, read_generated
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.names import machine_name
 from cmu610bsp.project import Project
 from cmu610bsp.workspace import Workspace, load_project
 
@@ -118,7 +119,7 @@ def check_bitbake(ws: Workspace) -> CheckResult:
             }, contains=True)
         for b in project.boards:
             for twin in (False, True):
-                name = layer.machine_name(b, twin)
+                name = machine_name(b.name, twin)
                 conf = root / "conf/machine" / f"{name}.conf"
                 d = parse(conf, store(name, table=False))
                 if d is not None:

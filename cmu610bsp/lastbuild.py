@@ -15,13 +15,14 @@ from cmu610bsp import qemu
 from cmu610bsp.build.compose import Lines, Paths
 from cmu610bsp.build.report import Smoke, Summary, write
 from cmu610bsp.errors import BspError
+from cmu610bsp.names import twin_machine, zephyr_board
 from cmu610bsp.project import Project
 
 FLASH = "flash.bin"
 
 
 def twin(board: str) -> str:
-    return board.removesuffix("-qemu") + "-qemu"
+    return twin_machine(board)
 
 
 def deploy_dir(root: Path, line: str, board: str) -> Path:
@@ -77,12 +78,11 @@ def smoke_each(root: Path, project: Project, builds: list[tuple[Summary, Path, P
     """The same for several boards' builds (summary, transcript directory, JUnit file): one QEMU
     at a time; each returned summary carries its verdict (the caller writes it)."""
     from cmu610bsp import smoke as sm
-    from cmu610bsp.views import zephyr_name
 
     jobs = []
     for summary, out, _ in builds:
         board, line = summary.board, summary.line
-        values = {"board": board, "line": line, "zephyr_board": zephyr_name(board) + "_qemu"}
+        values = {"board": board, "line": line, "zephyr_board": zephyr_board(board, True)}
         spec = qemu.spec_path(root, board, line, None)
         jobs.append(qemu.Job(f"{board}/{line}", flash_image(root, line, board), sm.load_spec(spec, values), out, values))
     qemu.find_binary()

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from cmu610bsp import escape, i3c
 from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
-from cmu610bsp.names import flash_var_name
-from cmu610bsp.views import isa_parts, zephyr_name
+from cmu610bsp.names import flash_var_name, machine_name, zephyr_target
+from cmu610bsp.views import isa_parts
 
 if TYPE_CHECKING:
     from cmu610bsp.securedomain import SecureDomain
@@ -108,13 +108,8 @@ def flash_vars(board: Board) -> list[FlashVar]:
     ]
 
 
-def machine_name(board: Board, twin: bool) -> str:
-    return board.name + ("-qemu" if twin else "")
-
-
 def zephyr_targets(board: Board, soc: Soc, twin: bool) -> list[str]:
-    z = zephyr_name(board.name) + ("_qemu" if twin else "")
-    return [f"{z}/{soc.name}/cpu{getattr(board.domains, d).hart}" for d in ("secure", "bmc")]
+    return [zephyr_target(board.name, soc.name, getattr(board.domains, d).hart, twin) for d in ("secure", "bmc")]
 
 
 def flash_layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
@@ -123,7 +118,7 @@ def flash_layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[s
     from cmu610bsp import bootstage
 
     return {
-        "board": board.name, "machine": machine_name(board, twin), "flash_size": soc.memory["flash"].size,
+        "board": board.name, "machine": machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
         "partitions": [asdict(p) for p in bootstage.partitions(board)],
         "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit}
                     for d, w in sorted(bootstage.windows(board, soc, catalog, twin).items())},
@@ -170,7 +165,7 @@ def board_variants(boards: list[Board], soc: Soc, domains: list[SecureDomain]) -
     out: list[dict[str, object]] = []
     for b in boards:
         for twin in (False, True):
-            machine = machine_name(b, twin)
+            machine = machine_name(b.name, twin)
             out.append({"machine": machine, "arch": machine.replace("-", "_"),
                         "secure": of_machine(domains, machine).variant, "bmc_target": zephyr_targets(b, soc, twin)[1],
                         "bmc_hart": b.domains.bmc.hart, "secure_hart": b.domains.secure.hart})

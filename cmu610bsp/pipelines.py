@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from cmu610bsp import __version__
 from cmu610bsp.layout import CI_FILES
+from cmu610bsp.names import TWIN_SUFFIX, machine_name
 from cmu610bsp.project import Project
 
 VENV = "build/ci/venv"  # below build/, which a workspace ignores (init's .gitignore)
@@ -78,7 +79,7 @@ _BUILD_OPTIONS = tuple(v.option for v in VARIABLES if v.option)
 CHECK = Command(("cmu610bsp check",))
 SYNC_CHECK = Command(("cmu610bsp sync --check",))
 PLAN = Command((f'cmu610bsp build "{LINE}" --plan --json', *_BUILD_OPTIONS))
-BUILD = Command((f'cmu610bsp build "{LINE}" --board "{BOARD}-qemu"', *_BUILD_OPTIONS))
+BUILD = Command((f'cmu610bsp build "{LINE}" --board "{BOARD}{TWIN_SUFFIX}"', *_BUILD_OPTIONS))
 # boots the flash image the build deployed for the twin (the line's last build, `qemu smoke`)
 SMOKE = Command((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --junit "smoke-{LINE}-{BOARD}.xml"',))
 
@@ -105,7 +106,7 @@ class Target:
 
     @property
     def machine(self) -> str:
-        return f"{self.board}-qemu"
+        return machine_name(self.board, True)
 
     @property
     def deploy(self) -> str:

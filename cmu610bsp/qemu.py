@@ -23,6 +23,7 @@ import pexpect
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError, writing
 from cmu610bsp.model import Soc
+from cmu610bsp.names import machine_name
 
 if TYPE_CHECKING:
     from cmu610bsp import smoke
@@ -211,13 +212,13 @@ def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | N
             out[int(cpu[3:])] = Path(given).resolve()
     elif deploy:
         for hart in range(harts):
-            twin = deploy / f"{board}-qemu"
+            twin = deploy / machine_name(board, True)
             cands = (twin / f"cpu{hart}" / "zephyr.elf", twin / f"zephyr-cpu{hart}.elf",
                      deploy / f"cpu{hart}" / "zephyr.elf", deploy / f"zephyr-cpu{hart}.elf")
             found = next((c for c in cands if c.is_file()), None)
             if found is None:
                 raise BspError(f"--deploy {deploy}: no image for hart {hart} of {board}",
-                               hint=f"expected {deploy}/{board}-qemu/cpu{hart}/zephyr.elf or {deploy}/zephyr-cpu{hart}.elf")
+                               hint=f"expected {twin}/cpu{hart}/zephyr.elf or {deploy}/zephyr-cpu{hart}.elf")
             out[hart] = found.resolve()
     else:
         raise BspError("no images: give --image cpu0=ELF --image cpu1=ELF, or --deploy DIR")

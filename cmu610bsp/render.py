@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from cmu610bsp import __version__, bootstage, escape, firmware, layer, pipelines, resources, securedomain, views
+from cmu610bsp import __version__, bootstage, escape, firmware, layer, names, pipelines, resources, securedomain, views
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -97,7 +97,7 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     dts_dir = f"{z}/dts/riscv/{soc.vendor}"
     put(f"{dts_dir}/{soc.name}.dtsi", "dts/soc.dtsi.j2", periphs=views.peripheral_views(soc, False))
     put(f"{dts_dir}/{soc.name}-secure.dtsi", "dts/soc-secure.dtsi.j2", periphs=views.peripheral_views(soc, True))
-    put(f"{dts_dir}/{soc.name}-qemu.dtsi", "dts/soc-qemu.dtsi.j2")
+    put(f"{dts_dir}/{names.machine_name(soc.name, True)}.dtsi", "dts/soc-qemu.dtsi.j2")
     soc_dir = f"{z}/soc/{soc.vendor}/{soc.name}"
     isa = views.isa_symbols(soc, project.soc_file)
     for name in ("soc.yml", "Kconfig.soc", "Kconfig", "Kconfig.defconfig", "CMakeLists.txt"):
@@ -143,7 +143,7 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
     lines = [p for p in sorted(project.products, key=lambda p: p.name)
              if any(p.name in b.product_lines for b in boards)]
     machines = [
-        {"name": layer.machine_name(b, twin), "title": b.full_name + (" (QEMU twin)" if twin else ""),
+        {"name": names.machine_name(b.name, twin), "title": names.title(b.full_name, twin),
          "lines": ", ".join(b.product_lines)}
         for b in boards for twin in (False, True)
     ]
@@ -160,13 +160,13 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
     put(f"{LAYER}/classes/cmu610_variant.bbclass", "layer/classes/cmu610_variant.bbclass.j2")
     for b in boards:
         for twin in (False, True):
-            zboard = views.zephyr_name(b.name) + ("_qemu" if twin else "")
+            zboard, machine = names.zephyr_board(b.name, twin), names.machine_name(b.name, twin)
             dts = [f"boards/{b.vendor}/{zboard}/{zboard}_{soc.name}_cpu{getattr(b.domains, d).hart}.dts"
                    for d in ("secure", "bmc")]
-            put(f"{LAYER}/conf/machine/{layer.machine_name(b, twin)}.conf", "layer/machine.conf.j2",
-                board=b, twin=twin, title=b.full_name + (" (QEMU twin)" if twin else ""), zboard=zboard,
+            put(f"{LAYER}/conf/machine/{machine}.conf", "layer/machine.conf.j2",
+                board=b, twin=twin, title=names.title(b.full_name, twin), zboard=zboard,
                 targets=layer.zephyr_targets(b, soc, twin), devicetrees=dts, flash=layer.flash_vars(b),
-                secure_domain=securedomain.of_machine(domains, layer.machine_name(b, twin)).variant)
+                secure_domain=securedomain.of_machine(domains, machine).variant)
     tdir = f"{LAYER}/conf/templates/default"
     put(f"{tdir}/bblayers.conf.sample", "layer/conf/templates/bblayers.conf.sample.j2")
     put(f"{tdir}/local.conf.sample", "layer/conf/templates/local.conf.sample.j2", default_machine=boards[0].name)
@@ -176,7 +176,7 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
         put(f"{LAYER}/recipes-core/images/{p.image}.bb", "layer/image.bb.j2", product=p)
     em_dir = f"{LAYER}/recipes-phosphor/configuration"
     put(f"{em_dir}/entity-manager_%.bbappend", "layer/entity-manager.bbappend.j2",
-        boards=[{"board": b.name, "machine": m} for b in boards for m in (b.name, b.name + "-qemu")])
+        boards=[{"board": b.name, "machine": names.machine_name(b.name, t)} for b in boards for t in (False, True)])
     for b in boards:
         put(f"{em_dir}/files/{b.name}.json", "layer/entity-manager.json.j2",
             config=layer.entity_manager_config(b, project.soc, project.catalog))
@@ -203,7 +203,7 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
           sorted(src.name for src in bootstage.SOURCES.iterdir() if src.is_file()))
     for b in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
-            mdir = f"{fl}/files/{layer.machine_name(b, twin)}"
+            mdir = f"{fl}/files/{names.machine_name(b.name, twin)}"
             out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
             out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
             out[f"{mdir}/flash-layout.json"] = json.dumps(layer.flash_layout(b, soc, project.catalog, twin),
@@ -258,7 +258,7 @@ def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-
             if p.name in b.product_lines:
                 put(f"{z}/smoke/{b.name}/{p.name}.yaml", "zephyr/smoke.yaml.j2",
                     spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__,
-                                             securedomain.of_machine(domains, layer.machine_name(b, True)).name))
+                                             securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 
 
 def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]

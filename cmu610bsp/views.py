@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cmu610bsp import escape, i3c
+from cmu610bsp import escape, i3c, names
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS, Kind
 from cmu610bsp.model import Board, Catalog, Peripheral, Sensor, SensorKind, Soc, dt_label
@@ -40,10 +40,6 @@ def isa_symbols(soc: Soc, soc_file: str) -> list[str]:
         raise BspError("ISA not supported by the Zephyr SoC generator", [
             Finding(soc_file, "harts[0].isa", f"no Zephyr Kconfig symbol for {', '.join(unknown)}")])
     return sorted({s for p in parts for s in ISA_SYMBOLS[p]})
-
-
-def zephyr_name(name: str) -> str:
-    return name.replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -129,10 +125,15 @@ class DomainView:
 @dataclass
 class BoardView:
     board: Board
-    zname: str
+    zname: str          # its Zephyr board (the twin's for a twin)
     twin: bool
     full_name: str
     domains: list[DomainView]
+    soc_dtsi: str       # the SoC's devicetree include: the chip's, or its QEMU twin's
+
+    @property
+    def twin_zname(self) -> str:
+        return names.zephyr_board(self.board.name, True)
 
 
 def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardView:
@@ -155,9 +156,8 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
         if not twin:
             _fill_hardware(view, board, soc, catalog, owner, dname)
         domains.append(view)
-    suffix = " (QEMU twin)" if twin else ""
-    return BoardView(board, zephyr_name(board.name) + ("_qemu" if twin else ""), twin,
-                     board.full_name + suffix, domains)
+    return BoardView(board, names.zephyr_board(board.name, twin), twin, names.title(board.full_name, twin), domains,
+                     names.machine_name(soc.name, twin))
 
 
 def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,

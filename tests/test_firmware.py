@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import __version__, firmware, render, resources, smoke
+from cmu610bsp import __version__, firmware, names, render, resources, smoke
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Product, load_board
 from cmu610bsp.project import Project, load_project
@@ -69,7 +69,7 @@ def test_each_domain_tree_says_what_its_firmware_prints(project: Project, tmp_pa
     p = _with_board(project, name)
     board = p.boards[0]
     files = render.render(p)
-    zb = board.zephyr_name + ("_qemu" if twin else "")
+    zb = names.zephyr_board(board.name, twin)
     for domain in firmware.APPS:
         dom = getattr(board.domains, domain)
         dts = _dts(files, tmp_path, f"{Z}/boards/{board.vendor}/{zb}/{zb}_cmu610_cpu{dom.hart}.dts")
@@ -81,8 +81,8 @@ def test_each_domain_tree_says_what_its_firmware_prints(project: Project, tmp_pa
             assert "inventory {" not in dts  # the sensors are the BMC domain's
             continue
         inventory = _node(dts, "inventory")
-        names = re.findall(r'item-name = "([^"]+)";', inventory)
-        assert names == [s.name for s in board.sensors] + [f.name for f in board.fans]
+        items = re.findall(r'item-name = "([^"]+)";', inventory)
+        assert items == [s.name for s in board.sensors] + [f.name for f in board.fans]
         assert inventory.count("fan;") == len(board.fans)
 
 
@@ -174,7 +174,7 @@ def test_smoke_spec_matches_exactly_the_description(project: Project, tmp_path: 
     for line in board.product_lines:
         path = tmp_path / f"{line}.yaml"
         path.write_text(files[f"{Z}/smoke/{board.name}/{line}.yaml"])
-        spec = smoke.load_spec(path, {"board": board.name, "line": line, "zephyr_board": board.zephyr_name + "_qemu"})
+        spec = smoke.load_spec(path, {"board": board.name, "line": line, "zephyr_board": names.zephyr_board(board.name, True)})
         product = next(x for x in p.products if x.name == line)
         _check_spec(spec, board.name, items, product)
 

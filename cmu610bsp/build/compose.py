@@ -21,6 +21,7 @@ import yaml
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError, write_whole
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
+from cmu610bsp.names import board_of, is_twin, machine_name
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.yamlio import read_text
 
@@ -159,10 +160,10 @@ class Lines:
                 raise BspError(f"no board of this workspace serves {line}",
                                hint="add it to a board's product_lines and run `cmu610bsp sync`")
         machine = board
-        if board not in self.boards and board.endswith("-qemu") and board.removesuffix("-qemu") in self.boards:
-            board = board.removesuffix("-qemu")  # the twin builds what its board builds, for QEMU
+        if board not in self.boards and is_twin(board) and board_of(board) in self.boards:
+            board = board_of(board)  # the twin builds what its board builds, for QEMU
         if board not in self.boards:
-            twins = [f"{b}-qemu" for b in self.boards]
+            twins = [machine_name(b, True) for b in self.boards]
             raise BspError(f"--board {board!r}: not a board of this workspace",
                            hint="boards: " + ", ".join([*self.boards, *twins]))
         if line not in self.boards[board]:

@@ -9,6 +9,7 @@ import typer
 
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
+from cmu610bsp.names import board_of, machine_name, zephyr_board
 
 if TYPE_CHECKING:
     from cmu610bsp import qemu, workspace
@@ -39,7 +40,7 @@ def _targets(boards: list[str] | None, lines: list[str] | None, ws_dir: Path | N
     known = {b.name: b for b in project.boards}
     out: list[tuple[Board, str]] = []
     for name in boards or [project.boards[0].name]:
-        name = name.removesuffix("-qemu") if name.removesuffix("-qemu") in known else name
+        name = board_of(name) if board_of(name) in known else name
         if name not in known:
             raise BspError(f"--board {name!r}: not a board of this workspace", hint="boards: " + ", ".join(known))
         b = known[name]
@@ -77,7 +78,7 @@ def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, de
     del argv[i:i + 2]
     argv[argv.index("-serial") + 1] = "mon:stdio"
     what = f"the flash image of the last {ln} build" if images.flash else "the given images"
-    ui.err.print(f"booting {b.name}-qemu with {what}; Ctrl-A X quits")
+    ui.err.print(f"booting {machine_name(b.name, True)} with {what}; Ctrl-A X quits")
     rc = proc.interactive(argv)
     if rc:
         raise BspError(f"QEMU exited with {rc}")
@@ -104,13 +105,12 @@ def smoke(
     --image/--deploy: the flash image of the line's last build for the board's twin."""
     from cmu610bsp import qemu, ui
     from cmu610bsp import smoke as sm
-    from cmu610bsp.views import zephyr_name
 
     ws, project, targets = _targets(board, line, workspace, debug, not (image or deploy))
     qemu.find_binary()
     jobs = []
     for b, ln in targets:
-        values = {"board": b.name, "line": ln, "zephyr_board": zephyr_name(b.name) + "_qemu"}
+        values = {"board": b.name, "line": ln, "zephyr_board": zephyr_board(b.name, True)}
         s = sm.load_spec(qemu.spec_path(ws.root, b.name, ln, spec), values)
         out = (results or ws.root / "build" / "smoke") / f"{b.name}-{ln}"
         jobs.append(qemu.Job(f"{b.name}/{ln}", _images(ws.root, b.name, ln, len(project.soc.harts), image, deploy),
