@@ -14,7 +14,8 @@ from typing import get_args
 import yaml
 
 from cmu610bsp import layout, sync, workspace, wslock
-from cmu610bsp.errors import BspError, write_whole
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import write_whole
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import CiSystem, WorkspaceConfig
 from cmu610bsp.yamlio import read_text, with_key

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, TextIO
 import pexpect
 
 from cmu610bsp import proc
-from cmu610bsp.errors import BspError, writing
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import writing
 from cmu610bsp.model import Soc
 from cmu610bsp.names import machine_name
 

@@ -6,7 +6,6 @@ Without a record, Debian's riscv64-unknown-elf GCC in /usr is the stand-in, and 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -17,7 +16,8 @@ from pathlib import Path
 import yaml
 
 from cmu610bsp import archive, layout, proc, workspace, wslock
-from cmu610bsp.errors import BspError, Finding, write_whole, writing
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.fileio import sha256_file, write_whole, writing
 from cmu610bsp.model import parse_model
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
 from cmu610bsp.yamlio import read_text
@@ -45,14 +45,6 @@ def find_prefix(root: Path) -> str | None:
         return None
     prefixes = sorted(m.group(1) for p in bindir.iterdir() if (m := _GCC_RE.match(p.name)))
     return prefixes[0] if prefixes else None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _toolchain_root(tree: Path) -> Path:

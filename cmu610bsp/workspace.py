@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Literal
 
 from cmu610bsp import __version__, layout, project, wslock
-from cmu610bsp.errors import BspError, Finding, writing
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.fileio import writing
 from cmu610bsp.layout import CONFIG_FILE, MANIFEST, OWNED_FILES, OWNED_ROOTS, sha256
 from cmu610bsp.project import Project, WorkspaceConfig
 from cmu610bsp.yamlio import read_text

@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from cmu610bsp import proc
-from cmu610bsp.errors import BspError, write_whole
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import write_whole
 from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
 from cmu610bsp.names import board_of, is_twin, machine_name
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord

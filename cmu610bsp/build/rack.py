@@ -23,7 +23,8 @@ from cmu610bsp.build import report
 from cmu610bsp.build.bitbake import Progress
 from cmu610bsp.build.compose import Lines, Paths, Request
 from cmu610bsp.build.report import FailedTask, Summary, Tasks
-from cmu610bsp.errors import BspError, write_whole
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import write_whole
 
 if TYPE_CHECKING:
     from cmu610bsp.build import Event

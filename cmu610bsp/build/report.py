@@ -4,14 +4,13 @@ and with `--smoke` the smoke verdict)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cmu610bsp.build.bitbake import Progress
 from cmu610bsp.build.plan import Plan
-from cmu610bsp.errors import write_whole
+from cmu610bsp.fileio import sha256_file, write_whole
 
 
 @dataclass(frozen=True)
@@ -121,11 +120,7 @@ def artifacts(build_dir: Path) -> tuple[Artifact, ...]:
     out = []
     for p in sorted(deploy.rglob("*")) if deploy.is_dir() else []:
         if p.is_file() and not p.is_symlink():
-            h = hashlib.sha256()
-            with p.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            out.append(Artifact(str(p.relative_to(build_dir)), p.stat().st_size, h.hexdigest()))
+            out.append(Artifact(str(p.relative_to(build_dir)), p.stat().st_size, sha256_file(p)))
     return tuple(out)
 
 
