@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from cmu610bsp import buildpath, layout, resources, workspace, wslock
+from cmu610bsp import buildpath, generate, layout, resources, workspace, wslock
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.fileio import write_whole, writing
 from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
@@ -195,8 +195,8 @@ def _build_and_move(target: Path, src: Path, board: str, user_ignore: str) -> tu
     # the user's lines stay, ours are added
     (scratch / ".gitignore").write_text(user_ignore + "".join(
         ln + "\n" for ln in GITIGNORE.splitlines() if ln not in user_ignore.splitlines()))
-    plan = workspace.generate(workspace.open_workspace(scratch))
-    files = sum(1 for p, v in plan.changes.items() if v is not None and p != layout.MANIFEST)
+    result = generate.generate(workspace.open_workspace(scratch))
+    files = sum(1 for p, v in result.changes.items() if v is not None and p != layout.MANIFEST)
     written = [*sorted(e.name for e in scratch.iterdir() if e.name != ".cmu610bsp"), layout.STATE_ROOT]
     for rel in written:
         os.replace(scratch / rel, target / rel)

@@ -3,8 +3,6 @@ files through these without loading the description model."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -56,10 +54,6 @@ def workspace_root(path: Path | None) -> tuple[Path, bool]:
     return root, txn.recover(root, list(OWNED_ROOTS))
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def plain(rel: str) -> bool:
     """A workspace-relative path as the generator writes one: relative, no empty, `.` or `..` part."""
     parts = rel.split("/")
@@ -98,25 +92,3 @@ def refuse_links(root: Path, rels: Iterable[str]) -> None:
                                 "writes generated files") for link in links],
                        hint="replace each link with the directory or file itself: cmu610bsp never writes or deletes "
                             "through a link, which could lead out of the workspace")
-
-
-def read_manifest(root: Path) -> dict[str, object] | None:
-    """What the last generate recorded: every generated file's hash, the inputs, the version.
-    The paths it records (deleted when no longer rendered) must be ones the generator writes."""
-    path = root / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
-    if not isinstance(data, dict):
-        raise BspError(f"{path}: unreadable manifest (not a JSON object)", hint="restore it from git")
-    bad = [Finding(MANIFEST, f"{section}.{rel}", "not a path inside the generated directories "
-                   f"({', '.join(OWNED_ROOTS)}) or a generated file")
-           for section in ("files", "blobs") if isinstance(data.get(section), dict)
-           for rel in data[section] if not owned(rel)]
-    if bad:
-        raise BspError(f"{path}: the manifest records paths the generator never writes; nothing was written", bad,
-                       hint="restore it from git")
-    return data

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import proc
+from cmu610bsp import manifest, proc
 from cmu610bsp.build import bitbake, compose, plan, report
 from cmu610bsp.build.compose import Lines, Request
 from cmu610bsp.build.report import Summary
@@ -58,7 +58,7 @@ def lines_from(project: Project) -> Lines:
 
 def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     out = []
-    stale = compose.stale_inputs(root)
+    stale = manifest.stale_inputs(root)
     if stale:
         out.append(f"changed since the layer was generated: {', '.join(stale)}; this build uses the "
                    "generated files as they are (`cmu610bsp sync` renders the change)")

@@ -21,7 +21,7 @@ import yaml
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
-from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
+from cmu610bsp.layout import KAS_DIR
 from cmu610bsp.names import board_of, is_twin, machine_name
 from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.yamlio import read_text
@@ -352,21 +352,3 @@ def devtool_recipes(root: Path, line: str) -> list[str]:
     if not appends.is_dir():
         return []
     return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend"))
-
-
-def stale_inputs(root: Path) -> list[str]:
-    """Description files changed since the layer was generated (the manifest has their hashes)."""
-    try:
-        inputs = (read_manifest(root) or {}).get("inputs")
-    except BspError:
-        return []  # `generate` and `sync` report an unreadable manifest; a build does not need it
-    out = []
-    for rel, rec in sorted(inputs.items()) if isinstance(inputs, dict) else []:
-        try:
-            text = (root / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeError):
-            out.append(rel)
-            continue
-        if not isinstance(rec, dict) or sha256(text.encode()) != rec.get("sha256"):
-            out.append(rel)
-    return out

@@ -54,21 +54,21 @@ def generate(
     debug: DebugOpt = False,
 ) -> None:
     """Render everything from the description, atomically; refuses to overwrite hand edits."""
+    from cmu610bsp import generate as generate_mod
     from cmu610bsp import layout, ui
-    from cmu610bsp import workspace as ws_mod
 
     ws = open_ws(workspace, debug)
     with ui.status("generating"):
-        plan = ws_mod.generate(ws, force=force)
-    files = {p: v for p, v in plan.changes.items() if p != layout.MANIFEST}
+        result = generate_mod.generate(ws, force=force)
+    files = {p: v for p, v in result.changes.items() if p != layout.MANIFEST}
     written = sum(1 for v in files.values() if v is not None)
     deleted = sum(1 for v in files.values() if v is None)
-    ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged")
-    for p in sorted(plan.edited + plan.untracked):
-        ui.out.print(f"overwritten: {p} (what it held is kept in {plan.backup}/{p})")
-    for p in plan.kept:
+    ui.out.print(f"{written} written, {deleted} deleted, {result.unchanged} unchanged")
+    for p in sorted(result.edited + result.untracked):
+        ui.out.print(f"overwritten: {p} (what it held is kept in {result.backup}/{p})")
+    for p in result.kept:
         ui.out.print(f"kept (keep: glob): {p}")
-    for p in plan.stale_kept:
+    for p in result.stale_kept:
         ui.out.print(f"no longer generated, kept because it was edited: {p}")
 
 
