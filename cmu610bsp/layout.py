@@ -43,15 +43,12 @@ def find_root(start: Path | None = None) -> Path:
     raise BspError(f"no {CONFIG_FILE} in {here} or above", hint="run `cmu610bsp init` first, or pass --workspace")
 
 
-def workspace_root(path: Path | None) -> tuple[Path, bool]:
-    """The workspace (`path`, or found upwards from here) after rolling back any write a killed
-    command left half done; True when there was one to roll back."""
-    from cmu610bsp import txn
-
+def workspace_root(path: Path | None) -> Path:
+    """The workspace: `path` (which must be one), or found upwards from here."""
     root = path.resolve() if path else find_root()
     if not (root / CONFIG_FILE).is_file():
         raise BspError(f"{root}: no {CONFIG_FILE} here", hint="pass the directory `cmu610bsp init` created")
-    return root, txn.recover(root, list(OWNED_ROOTS))
+    return root
 
 
 def plain(rel: str) -> bool:

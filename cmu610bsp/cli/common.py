@@ -64,12 +64,12 @@ def set_globals(workspace: Path | None, debug: bool) -> None:
 def root(workspace: Path | None = None, debug: bool = False) -> Path:
     """The workspace this command acts on (its own -w, the global one, or found upwards), after
     rolling back any write a killed command left half done."""
-    from cmu610bsp import layout
+    from cmu610bsp import layout, txn
     from cmu610bsp.ui import err
 
     set_globals(workspace, debug)
-    path, rolled_back = layout.workspace_root(GLOBALS.workspace)
-    if rolled_back:
+    path = layout.workspace_root(GLOBALS.workspace)
+    if txn.recover(path, list(layout.OWNED_ROOTS)):
         err.print("note: rolled back an interrupted write; the workspace is as it was before it")
     return path
 
