@@ -20,9 +20,10 @@ from pathlib import Path
 import yaml
 
 from cmu610bsp import buildpath, generate, layout, resources, workspace, wslock
+from cmu610bsp.config import DEFAULT_PRODUCTS, WorkspaceConfig
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.fileio import write_whole, writing
-from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
+from cmu610bsp.project import load_project
 from cmu610bsp.txn import pause
 from cmu610bsp.yamlio import read_text
 

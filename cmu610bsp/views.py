@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cmu610bsp import escape, i3c, names
+from cmu610bsp.config import ToolchainRecord
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS, Kind
 from cmu610bsp.model import Board, Catalog, Peripheral, Sensor, SensorKind, Soc, dt_label
-from cmu610bsp.project import ToolchainRecord
 from cmu610bsp.validate import board_owners
 
 # Zephyr 4.0 Kconfig symbols selected by each part of a RISC-V ISA string.

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cmu610bsp import layout, manifest, project
+from cmu610bsp import config, layout, manifest, project
+from cmu610bsp.config import WorkspaceConfig
 from cmu610bsp.layout import CONFIG_FILE, OWNED_FILES, OWNED_ROOTS
 from cmu610bsp.manifest import sha256
-from cmu610bsp.project import Project, WorkspaceConfig
+from cmu610bsp.project import Project
 from cmu610bsp.yamlio import read_text
 
 
@@ -43,7 +44,7 @@ class Workspace:
 
 
 def open_workspace(root: Path) -> Workspace:
-    return Workspace(root, project.load_config(root))
+    return Workspace(root, config.load_config(root))
 
 
 def load_project(ws: Workspace) -> Project:

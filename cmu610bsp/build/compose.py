@@ -19,11 +19,11 @@ from typing import Any
 import yaml
 
 from cmu610bsp import proc
+from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
 from cmu610bsp.layout import KAS_DIR
 from cmu610bsp.names import board_of, is_twin, machine_name
-from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.yamlio import read_text
 
 # Sources a recipe fetches (not kas repositories) that --source can point at a local tree:

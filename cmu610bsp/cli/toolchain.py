@@ -95,7 +95,7 @@ def doctor(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debu
     """Host prerequisites for building and booting, with the fix for each problem."""
     from cmu610bsp import doctor as doc
     from cmu610bsp import toolchain, ui
-    from cmu610bsp.project import STANDIN_TOOLCHAIN
+    from cmu610bsp.config import STANDIN_TOOLCHAIN
 
     try:
         ws = open_ws(workspace, debug)
