@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cmu610bsp import escape, layer
+from cmu610bsp import escape
 from cmu610bsp.model import Board, Catalog, Product, Soc
+from cmu610bsp.sensors import sensor_views
 
 # The applications, in hart order of their domains; the BMC one takes the line's fragment.
 APPS = ("secure", "bmc")
@@ -56,13 +57,12 @@ def firmware_node(board: Board, soc: Soc, domain: str) -> FirmwareNode:
     return FirmwareNode(soc.name, board.name, domain, dom.hart, list(board.product_lines), list(dom.peripherals))
 
 
-def inventory(board: Board, catalog: Catalog) -> list[Item]:
-    """The description's sensors, then its fans, in the description's order."""
+def inventory(board: Board, soc: Soc, catalog: Catalog) -> list[Item]:
+    """The description's sensors (their sensor views), then its fans, in the description's order."""
     out = []
-    for s in board.sensors:
-        kind = catalog.sensor_kinds[s.kind]
-        address = f"ch{s.address}" if kind.bus == "adc" else layer.sensor_address(s)
-        out.append(Item(f"sensor-{s.name.replace('_', '-')}", s.name, s.bus, address, s.kind, False))
+    for s in sensor_views(board, soc, catalog):
+        out.append(Item(f"sensor-{s.name.replace('_', '-')}", s.name, s.controller, s.inventory_address,
+                        s.sensor.kind, False))
     for f in board.fans:
         out.append(Item(f"fan-{f.name.replace('_', '-')}", f.name, f.pwm, f"ch{f.pwm_channel}", "fan", True))
     return out
@@ -167,6 +167,6 @@ def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, versi
             pats.append(_rx(f"features: {' '.join(product.firmware.features) or '(none)'}"))
         pats.append(_rx("devices: " + " ".join(node.devices)))
         markers[f"cpu{node.hart}"] = pats
-    reply = r"\r*\n".join(_rx(line, spaces=True) for line in inventory_lines(inventory(board, catalog)))
+    reply = r"\r*\n".join(_rx(line, spaces=True) for line in inventory_lines(inventory(board, soc, catalog)))
     return SmokeSpec(product.name, board.name, DEADLINE, _rx(SHELL_PROMPT), dict(sorted(markers.items())),
                      "inventory", r"\n" + reply, [_rx(p) for p in NEVER])

@@ -1,17 +1,16 @@
-"""Views for the Yocto layer: machine variables, entity-manager records, product lines, kas.
+"""Views for the Yocto layer: machine variables, product lines, board variants, layer metadata.
 
 Like `views.py`, this decides and the templates print.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import escape, i3c
-from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
+from cmu610bsp import escape
+from cmu610bsp.model import Board, Catalog, Product, Soc
 from cmu610bsp.names import flash_var_name, machine_name, zephyr_target
 from cmu610bsp.views import isa_parts
 
@@ -23,73 +22,9 @@ if TYPE_CHECKING:
 LAYERSERIES = "wrynose whinlatter"
 COLLECTION = "cmu610-layer"
 
-# entity-manager threshold names (dbus-sensors) for our threshold fields.
-_THRESHOLDS = (
-    ("critical_high", "upper critical", "greater than", 1),
-    ("warning_high", "upper non critical", "greater than", 0),
-    ("warning_low", "lower non critical", "less than", 0),
-    ("critical_low", "lower critical", "less than", 1),
-)
-
-
 def tune_features(soc: Soc) -> str:
     """oe-core TUNE_FEATURES for the SoC's ISA: 'rv 32 i m a c zicsr zifencei'."""
     return " ".join(["rv", "32", *isa_parts(soc.harts[0].isa)])
-
-
-def bus_number(name: str, soc: Soc) -> int:
-    """The bus number entity-manager is given for a controller, from the index at the end of its
-    name: i2cN is N; the I3C controllers follow the I2C ones (i3cN is the SoC's I2C count + N).
-    This is the layer's own numbering, chosen so an I2C and an I3C bus never share a number: it
-    matches Linux's adapter numbers only when those are pinned the same way (not generated yet)."""
-    m = re.search(r"(\d+)$", name)
-    index = int(m.group(1)) if m else 0
-    if soc.peripherals[name].kind == "i3c":
-        return sum(p.kind == "i2c" for p in soc.peripherals.values()) + index
-    return index
-
-
-def sensor_address(s: Sensor) -> str:
-    """entity-manager's Address of a bus sensor: the 7-bit address it answers at (an I3C target:
-    its assigned dynamic address, else its static one); an I3C target known only by its provisioned
-    ID: the six-byte PID, as entity-manager's MCTPI3CTarget record gives an I3C device's Address."""
-    address = s.assigned_address if s.assigned_address is not None else s.address
-    if address is None:
-        return i3c.pid_text(s.pid or 0)
-    return f"{address:#04x}"
-
-
-def _thresholds(t: Thresholds) -> list[dict[str, object]]:
-    out = []
-    for field, name, direction, severity in _THRESHOLDS:
-        value = getattr(t, field)
-        if value is not None:
-            out.append({"Direction": direction, "Name": name, "Severity": severity, "Value": value})
-    return out
-
-
-def entity_manager_config(board: Board, soc: Soc, catalog: Catalog) -> dict[str, object]:
-    """The board's sensor inventory as an entity-manager configuration (one Board entity)."""
-    exposes: list[dict[str, object]] = []
-    for s in board.sensors:
-        kind = catalog.sensor_kinds[s.kind]
-        rec: dict[str, object] = {"Name": s.label, "Type": kind.entity_type}
-        if kind.bus == "adc":
-            rec["Index"] = s.address
-            rec["ScaleFactor"] = 1.0
-        else:
-            rec["Bus"] = bus_number(s.bus, soc)
-            rec["Address"] = sensor_address(s)
-        thresholds = _thresholds(s.thresholds)
-        if thresholds:
-            rec["Thresholds"] = thresholds
-        exposes.append(rec)
-    return {
-        "Exposes": exposes,
-        "Name": board.full_name,
-        "Probe": "TRUE",
-        "Type": "Board",
-    }
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,19 @@ from pathlib import Path
 
 import jinja2
 
-from cmu610bsp import __version__, bootstage, escape, firmware, layer, names, pipelines, resources, securedomain, views
+from cmu610bsp import (
+    __version__,
+    bootstage,
+    entity_manager,
+    escape,
+    firmware,
+    layer,
+    names,
+    pipelines,
+    resources,
+    securedomain,
+    views,
+)
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
 from cmu610bsp.model import Soc
@@ -179,7 +191,7 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
         boards=[{"board": b.name, "machine": names.machine_name(b.name, t)} for b in boards for t in (False, True)])
     for b in boards:
         put(f"{em_dir}/files/{b.name}.json", "layer/entity-manager.json.j2",
-            config=layer.entity_manager_config(b, project.soc, project.catalog))
+            config=entity_manager.configuration(b, project.soc, project.catalog))
 
 
 def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # type: ignore[no-untyped-def]
@@ -270,7 +282,7 @@ def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:
     put(f"{bdir}/board.cmake", "zephyr/board/board.cmake.j2", **ctx)
     for dom in bv.domains:
         stem = f"{bdir}/{bv.zname}_{soc.name}_{dom.cluster}"
-        inventory = firmware.inventory(bv.board, project.catalog) if dom.name == "bmc" else None
+        inventory = firmware.inventory(bv.board, soc, project.catalog) if dom.name == "bmc" else None
         put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, fw=firmware.firmware_node(bv.board, soc, dom.name),
             inventory=inventory, **ctx)
         put(f"{stem}_defconfig", "zephyr/board/defconfig.j2", dom=dom, **ctx)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cmu610bsp import escape, i3c, names
+from cmu610bsp import escape, names
 from cmu610bsp.config import ToolchainRecord
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS, Kind
-from cmu610bsp.model import Board, Catalog, Peripheral, Sensor, SensorKind, Soc, dt_label
+from cmu610bsp.model import Board, Catalog, Peripheral, Soc, dt_label
+from cmu610bsp.sensors import SensorView, sensor_views
 from cmu610bsp.validate import board_owners
 
 # Zephyr 4.0 Kconfig symbols selected by each part of a RISC-V ISA string.
@@ -76,16 +77,6 @@ def bindings(soc: Soc, catalog: Catalog) -> list[dict[str, str]]:
     return [seen[c] for c in sorted(seen)]
 
 
-def sensor_reg(s: Sensor, kind: SensorKind, on_i3c: bool) -> tuple[int, ...]:
-    """A bus device's reg cells: one on an I2C bus, three on an I3C bus (see `i3c`)."""
-    if kind.bus == "i3c":
-        return i3c.target_reg(s.address, s.pid)
-    address = s.address or 0
-    if on_i3c:
-        return i3c.legacy_reg(address, s.lvr if s.lvr is not None else kind.lvr or 0)
-    return (address,)
-
-
 @dataclass
 class Slice:
     label: str
@@ -107,8 +98,8 @@ class DomainView:
     enabled: list[PeriphView] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     partitions: list[dict[str, object]] = field(default_factory=list)
-    bus_devices: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # I2C and I3C
-    adc_sensors: list[dict[str, object]] = field(default_factory=list)
+    bus_devices: dict[str, list[SensorView]] = field(default_factory=dict)  # by controller: I2C and I3C
+    adc_sensors: list[SensorView] = field(default_factory=list)
     line_names: dict[str, list[str]] = field(default_factory=dict)
     buttons: list[dict[str, object]] = field(default_factory=list)
     leds: list[dict[str, object]] = field(default_factory=list)
@@ -172,17 +163,12 @@ def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,
         view.deleted = []
     if dname != "bmc":
         return
-    for s in sorted(board.sensors, key=lambda s: (s.bus, s.address or 0, s.pid or 0)):
-        kind = catalog.sensor_kinds[s.kind]
-        entry: dict[str, object] = {"name": s.name, "label": s.label, "compatible": kind.compatible,
-                                    "address": s.address, "bus": s.bus, "props": sorted(kind.dt_properties.items())}
-        if kind.bus == "adc":
-            view.adc_sensors.append({**entry, "node": f"{kind.unit}-{s.name.replace('_', '-')}"})
-            continue
-        reg = sensor_reg(s, kind, soc.peripherals[s.bus].kind == "i3c")
-        view.bus_devices.setdefault(s.bus, []).append({
-            **entry, "reg": reg, "node": f"{kind.unit}-sensor@{i3c.unit_address(reg)}",
-            "assigned_address": s.assigned_address})
+    for sv in sorted(sensor_views(board, soc, catalog),
+                     key=lambda sv: (sv.controller, sv.sensor.address or 0, sv.sensor.pid or 0)):
+        if sv.bus == "adc":
+            view.adc_sensors.append(sv)
+        else:
+            view.bus_devices.setdefault(sv.controller, []).append(sv)
     for ctrl in sorted({g.controller for g in board.gpio_lines}):
         names = [""] * (soc.peripherals[ctrl].ngpios or 0)
         for g in board.gpio_lines:

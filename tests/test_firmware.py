@@ -169,7 +169,7 @@ def test_smoke_spec_matches_exactly_the_description(project: Project, tmp_path: 
     p = _with_board(project, name)
     board = p.boards[0]
     files = render.render(p)
-    items = firmware.inventory(board, p.catalog)
+    items = firmware.inventory(board, p.soc, p.catalog)
     assert len(items) == len(board.sensors) + len(board.fans)
     for line in board.product_lines:
         path = tmp_path / f"{line}.yaml"
@@ -204,8 +204,8 @@ def test_spec_with_one_sensor_removed_fails_on_the_count(project: Project) -> No
     fewer = board.model_copy(update={"sensors": board.sensors[1:]})
     product = project.products[0]
     spec = firmware.smoke_spec(fewer, project.soc, project.catalog, product, __version__)
-    assert not re.search(spec.expect, _printed(firmware.inventory(board, project.catalog)))
-    assert re.search(spec.expect, _printed(firmware.inventory(fewer, project.catalog)))
+    assert not re.search(spec.expect, _printed(firmware.inventory(board, project.soc, project.catalog)))
+    assert re.search(spec.expect, _printed(firmware.inventory(fewer, project.soc, project.catalog)))
 
 
 def test_qemu_smoke_takes_the_generated_spec(tmp_path: Path) -> None:
