@@ -5,46 +5,16 @@ C), and `build` compiles it with a bare-metal RISC-V GCC into the raw bytes `fla
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from cmu610bsp import flash, names, proc
 from cmu610bsp.errors import BspError, ChildFailed
+from cmu610bsp.flash_layout import STACK, partitions, windows
 from cmu610bsp.model import Board, Catalog, Soc
-from cmu610bsp.views import board_view
 
 SOURCES = Path(__file__).resolve().parent / "data" / "bootstage"
-# Each hart's boot-stage stack sits at the top of its own domain's SRAM (never in the other
-# domain's, which that domain's firmware may already be using); images must leave it free.
-STACK = 0x800
 # sifive_test on QEMU virt: the boot stage powers the twin off with an exit code when it refuses.
 TWIN_POWEROFF = 0x100000
-
-
-def partitions(board: Board) -> list[flash.Partition]:
-    """The board's partition table as flash.py (standard library only) takes it."""
-    harts = {"secure": board.domains.secure.hart, "bmc": board.domains.bmc.hart}
-    return [flash.Partition(p.name, p.offset, p.size, p.role, p.owner, harts[p.owner], p.slot)
-            for p in board.flash.partitions]
-
-
-@dataclass(frozen=True)
-class Window:
-    """Where a domain's image runs: its SRAM slice, less the boot stage's stack at its top."""
-
-    hart: int
-    base: int
-    size: int
-
-    @property
-    def image_limit(self) -> int:
-        return self.size - STACK
-
-
-def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict[str, Window]:
-    """domain -> the RAM its image is copied to, as the domain's devicetree says (views)."""
-    view = board_view(board, soc, catalog, twin)
-    return {d.name: Window(d.hart, d.sram.base, d.sram.size) for d in view.domains}
 
 
 def config_header(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> str:

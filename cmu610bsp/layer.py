@@ -5,12 +5,11 @@ Like `views.py`, this decides and the templates print.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cmu610bsp import escape
-from cmu610bsp.model import Board, Catalog, Product, Soc
+from cmu610bsp.model import Board, Product, Soc
 from cmu610bsp.names import flash_var_name, machine_name, zephyr_target
 from cmu610bsp.views import isa_parts
 
@@ -45,32 +44,6 @@ def flash_vars(board: Board) -> list[FlashVar]:
 
 def zephyr_targets(board: Board, soc: Soc, twin: bool) -> list[str]:
     return [zephyr_target(board.name, soc.name, getattr(board.domains, d).hart, twin) for d in ("secure", "bmc")]
-
-
-def flash_layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
-    """What the flash image recipe packs by (files/<machine>/flash-layout.json): the partition
-    table as flash.Partition fields, each domain's RAM window, the flash size."""
-    from cmu610bsp import bootstage
-
-    return {
-        "board": board.name, "machine": machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
-        "partitions": [asdict(p) for p in bootstage.partitions(board)],
-        "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit}
-                    for d, w in sorted(bootstage.windows(board, soc, catalog, twin).items())},
-    }
-
-
-def standalone_flash_module() -> str:
-    """cmu610bsp/flash.py as the layer carries it (files/cmu610_flash.py): BitBake has no cmu610bsp
-    package, so its one import of it (the error type) becomes a local class."""
-    from cmu610bsp import flash
-
-    text = Path(flash.__file__).read_text()
-    old = "from cmu610bsp.errors import BspError\n"
-    if old not in text:
-        raise AssertionError("cmu610bsp/flash.py no longer imports BspError as the layer copy expects")
-    return text.replace(old, "\n\nclass BspError(Exception):\n"
-                             '    """A packing error (cmu610bsp.errors.BspError in the tool)."""\n')
 
 
 def contact(maintainer: str | None) -> str | None:
