@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cmu610bsp import proc
-from cmu610bsp.build import bitbake, compose, lines_of
 from cmu610bsp.errors import BspError, ChildFailed
+from cmu610bsp.kasbuild import bitbake, compose, lines_of
 
 
 def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,

@@ -12,9 +12,9 @@ import dataclasses
 from pathlib import Path
 
 from cmu610bsp import qemu
-from cmu610bsp.build.compose import Lines, Paths
-from cmu610bsp.build.report import Smoke, Summary, write
 from cmu610bsp.errors import BspError
+from cmu610bsp.kasbuild.compose import Lines, Paths
+from cmu610bsp.kasbuild.report import Smoke, Summary, write
 from cmu610bsp.names import twin_machine, zephyr_board
 from cmu610bsp.project import Project
 

@@ -92,7 +92,7 @@ class Plan:
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        """plan.json and the plan's log, as `cmu610bsp build --plan` lays them out (build/compose.py Paths)."""
+        """plan.json and the plan's log, as `cmu610bsp build --plan` lays them out (kasbuild/compose.py Paths)."""
         return (f"build/{self.line}/plan.json", f"build/{self.line}/cmu610bsp-plan.log")
 
 

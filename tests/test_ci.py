@@ -25,8 +25,8 @@ import pytest
 import yaml
 
 from cmu610bsp import lastbuild, pipelines, render, resources
-from cmu610bsp.build.compose import Paths
 from cmu610bsp.config import DEFAULT_PRODUCTS, CiSystem, WorkspaceConfig
+from cmu610bsp.kasbuild.compose import Paths
 from cmu610bsp.project import Project, load_project
 from cmu610bsp.yamlio import with_key
 from conftest import REPO, Cli, edit, snapshot, spawn_cli

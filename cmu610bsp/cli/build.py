@@ -13,8 +13,8 @@ import typer
 from cmu610bsp.cli.common import DebugOpt, SourceOpt, WorkspaceOpt, root
 
 if TYPE_CHECKING:
-    from cmu610bsp.build import DryRun, Event, Lines, Request, Summary
-    from cmu610bsp.build.rack import RackSummary
+    from cmu610bsp.kasbuild import DryRun, Event, Lines, Request, Summary
+    from cmu610bsp.kasbuild.rack import RackSummary
     from cmu610bsp.project import Project
 
 cache_app = typer.Typer(help="Shared state for a fleet of builders.", no_args_is_help=True)
@@ -66,10 +66,10 @@ def build(
     debug: DebugOpt = False,
 ) -> None:
     """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
-    from cmu610bsp import build as b
+    from cmu610bsp import kasbuild as b
     from cmu610bsp import workspace as wsp
-    from cmu610bsp.build import compose
     from cmu610bsp.errors import BspError, CheckFailed
+    from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
     project = wsp.load_project(wsp.open_workspace(ws))  # read once: the build's lines, the smoke's SoC
@@ -133,8 +133,8 @@ def _rack(ws: Path, project: Project, lines: Lines, req: Request, boards: list[s
           smoke: bool, as_json: bool) -> None:
     """Several boards of a line in one BitBake run; each board's result and what they shared."""
     from cmu610bsp import render, ui
-    from cmu610bsp.build import rack
     from cmu610bsp.errors import CheckFailed
+    from cmu610bsp.kasbuild import rack
 
     picked = rack.select(lines, req.line, boards, all_boards, smoke)
     with _progress() as show:
@@ -190,7 +190,7 @@ def _print_dry_run(d: DryRun, as_json: bool) -> None:
 @contextmanager
 def _progress() -> Iterator[Callable[[Event], None]]:
     """A rich bar on a terminal; on a pipe, warnings, task lines and errors as plain text."""
-    from cmu610bsp.build.bitbake import bitbake_line
+    from cmu610bsp.kasbuild.bitbake import bitbake_line
 
     if not sys.stderr.isatty():
         def plain(e: Event) -> None:
@@ -276,7 +276,7 @@ def lock(
 ) -> None:
     """Pin every repository revision in a kas lock file (configs/kas/base.lock.yml)."""
     from cmu610bsp import devtool
-    from cmu610bsp.build import compose
+    from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
     locks = devtool.lock(ws, line, compose.parse_sources(source))
@@ -310,7 +310,7 @@ RecipeArg = Annotated[str, typer.Argument(metavar="RECIPE", help="The recipe.", 
 def _devtool(args: list[str], line: str, source: list[str] | None, offline: bool, workspace: Path | None,
              debug: bool) -> Path:
     from cmu610bsp import devtool
-    from cmu610bsp.build import compose
+    from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
     devtool.run(ws, args, line, compose.parse_sources(source), offline, lambda text: print(text, flush=True))

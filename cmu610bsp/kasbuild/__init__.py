@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cmu610bsp import manifest, proc
-from cmu610bsp.build import bitbake, compose, plan, report
-from cmu610bsp.build.compose import Lines, Request
-from cmu610bsp.build.report import Summary
 from cmu610bsp.errors import BspError, Timeout
+from cmu610bsp.kasbuild import bitbake, compose, plan, report
+from cmu610bsp.kasbuild.compose import Lines, Request
+from cmu610bsp.kasbuild.report import Summary
 from cmu610bsp.yamlio import read_text
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cmu610bsp.build.bitbake import Progress
-from cmu610bsp.build.plan import Plan
 from cmu610bsp.fileio import sha256_file, write_whole
+from cmu610bsp.kasbuild.bitbake import Progress
+from cmu610bsp.kasbuild.plan import Plan
 
 
 @dataclass(frozen=True)

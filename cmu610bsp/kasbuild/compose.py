@@ -315,10 +315,10 @@ def build_command(root: Path, req: Request) -> list[str]:
     """The command of this run: what runs, what is logged, what summary.json records. A build is
     `kas build` (`-k` for a rack: one board's failure does not stop the others); a plan is
     bbplan.py in `kas shell`, asking BitBake's server for the target's task graph and shared-state
-    lookup (cmu610bsp/build/plan.py says why not `bitbake -n`)."""
+    lookup (cmu610bsp/kasbuild/plan.py says why not `bitbake -n`)."""
     if not req.plan:
         return kas("build", composition(root, req.line), *(["--", "-k"] if req.keep_going else []))
-    from cmu610bsp.build import plan
+    from cmu610bsp.kasbuild import plan
 
     script = [sys.executable, str(plan.script()), str(Paths(root, req.line).plan_facts), target(root, req)]
     return kas("shell", composition(root, req.line), "-c", shlex.join(script))

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp.build import report
-from cmu610bsp.build.bitbake import Progress
-from cmu610bsp.build.compose import Lines, Paths, Request
-from cmu610bsp.build.report import FailedTask, Summary, Tasks
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
+from cmu610bsp.kasbuild import report
+from cmu610bsp.kasbuild.bitbake import Progress
+from cmu610bsp.kasbuild.compose import Lines, Paths, Request
+from cmu610bsp.kasbuild.report import FailedTask, Summary, Tasks
 
 if TYPE_CHECKING:
-    from cmu610bsp.build import Event
+    from cmu610bsp.kasbuild import Event
     from cmu610bsp.project import Project
     from cmu610bsp.securedomain import SecureDomain
 
@@ -188,14 +188,14 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
         on_event: Callable[[Event], None] = lambda e: None, lines: Lines | None = None) -> RackSummary:
     """Build every picked board's flash image in one BitBake run (-k) and summarise each board
     and the run; summary files are written however the run ends."""
-    from cmu610bsp import build
+    from cmu610bsp import kasbuild
     from cmu610bsp.securedomain import of_machine
 
     chains = {m: chain(m, of_machine(domains, m).variant) for _, m in picked}
     req = dataclasses.replace(req, board=picked[0][1], targets=tuple(f"{FLASH}-{m}" for _, m in picked),
                               keep_going=True, target=None)
     prog = Progress()
-    whole = build.run(root, req, on_event, lines, prog)
+    whole = kasbuild.run(root, req, on_event, lines, prog)
     log = TaskLog.of(prog)
     build_dir = Paths(root, req.line).build
     boards = tuple(board_summary(whole, b, m, chains[m], log, build_dir) for b, m in picked)
