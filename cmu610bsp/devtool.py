@@ -11,6 +11,7 @@ from pathlib import Path
 from cmu610bsp import proc
 from cmu610bsp.errors import BspError, ChildFailed
 from cmu610bsp.kasbuild import bitbake, compose, lines_of
+from cmu610bsp.layout import BuildPaths
 
 
 def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,
@@ -19,7 +20,7 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     overlay (its sources, caches, network setting) is kept; BitBake's server is stopped after."""
     req = compose.Request(line, sources=sources, offline=offline)
     compose.check_paths(root, req)
-    paths = compose.Paths(root, line)
+    paths = BuildPaths(root, line)
     lines = lines_of(root)
     if sources or offline or not paths.overlay.is_file():
         _, machine = lines.machine(line, None)

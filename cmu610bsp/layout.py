@@ -1,10 +1,12 @@
-"""Where things are in a workspace. Plain names, no dependencies: `build` reads the generated
-files through these without loading the description model."""
+"""Where things are in a workspace: the generated files, the workspace's own state, each line's
+build and what it deploys. Plain names and paths, depending on nothing but errors.py: `build` reads
+the generated files through these without loading the description model."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cmu610bsp.errors import BspError, Finding
@@ -32,6 +34,69 @@ OWNED_FILES = tuple(CI_FILES.values())
 # Where a write's staged copies and journal live while it runs (txn), and the workspace's lock.
 TXN_DIR = ".cmu610bsp/txn"
 LOCK_FILE = ".cmu610bsp/lock"
+# kas's work directory (repositories, downloads, shared state), each line's build below it; ignored
+# by the workspace's git (init's .gitignore)
+BUILD_DIR = "build"
+# What the flash image recipe deploys for a machine (BitBake's DEPLOY_DIR_IMAGE of a line's build).
+DEPLOY_IMAGES = "tmp/deploy/images"
+FLASH_IMAGE = "flash.bin"
+FLASH_MANIFEST = "flash-manifest.json"
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """Where one line's build lives in the workspace (`root` may be relative: the CI pipelines')."""
+
+    root: Path
+    line: str
+
+    @property
+    def work(self) -> Path:
+        return self.root / BUILD_DIR
+
+    @property
+    def build(self) -> Path:
+        return self.work / self.line
+
+    @property
+    def overlay(self) -> Path:
+        return self.work / ".kas" / f"{self.line}.yml"
+
+    @property
+    def log(self) -> Path:
+        return self.build / "cmu610bsp-build.log"
+
+    @property
+    def summary(self) -> Path:
+        return self.build / "summary.json"
+
+    # a plan keeps its own record: it does not replace the last build's log and summary
+    @property
+    def plan_log(self) -> Path:
+        return self.build / "cmu610bsp-plan.log"
+
+    @property
+    def plan_summary(self) -> Path:
+        return self.build / "plan.json"
+
+    @property
+    def plan_facts(self) -> Path:
+        """The task facts BitBake's side of the plan writes (bbplan.py)."""
+        return self.build / "plan-tasks.json"
+
+    def deploy(self, machine: str) -> Path:
+        """Where BitBake deploys `machine`'s images."""
+        return self.build / DEPLOY_IMAGES / machine
+
+    @property
+    def smoke(self) -> Path:
+        """`build --smoke`'s transcripts and JUnit (one board)."""
+        return self.build / "smoke"
+
+
+def smoke_results(root: Path, board: str, line: str) -> Path:
+    """Where `qemu smoke` keeps a run's transcript and result by default."""
+    return root / BUILD_DIR / "smoke" / f"{board}-{line}"
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -12,13 +12,14 @@ one machine: paths are relative to the checkout, the rest comes from the variabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from cmu610bsp import __version__
-from cmu610bsp.layout import CI_FILES
+from cmu610bsp.layout import BUILD_DIR, CI_FILES, FLASH_IMAGE, FLASH_MANIFEST, BuildPaths, smoke_results
 from cmu610bsp.names import TWIN_SUFFIX, machine_name
 from cmu610bsp.project import Project
 
-VENV = "build/ci/venv"  # below build/, which a workspace ignores (init's .gitignore)
+VENV = f"{BUILD_DIR}/ci/venv"  # below build/, which a workspace ignores (init's .gitignore)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,9 @@ INSTALL = (
     '"$CMU610BSP_VENV/bin/python" -m pip install --quiet "$CMU610BSP_PIP_SPEC"',
 )
 # What the firmware build deploys and CI keeps (docs: "What a build produces").
-DEPLOYED = ("flash.bin", "flash-manifest.json", "bootstage.elf", "zephyr-cpu*.elf")
+DEPLOYED = (FLASH_IMAGE, FLASH_MANIFEST, "bootstage.elf", "zephyr-cpu*.elf")
+# The pipelines' paths are the build's and the smoke's own (layout.py), relative to the checkout.
+HERE = Path()
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,9 @@ class Plan:
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        """plan.json and the plan's log, as `cmu610bsp build --plan` lays them out (kasbuild/compose.py Paths)."""
-        return (f"build/{self.line}/plan.json", f"build/{self.line}/cmu610bsp-plan.log")
+        """plan.json and the plan's log, as `cmu610bsp build --plan` writes them."""
+        paths = BuildPaths(HERE, self.line)
+        return (str(paths.plan_summary), str(paths.plan_log))
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,8 @@ class Target:
 
     @property
     def deploy(self) -> str:
-        """Where BitBake deploys the twin's images (lastbuild.deploy_dir)."""
-        return f"build/{self.line}/tmp/deploy/images/{self.machine}"
+        """Where BitBake deploys the twin's images."""
+        return str(BuildPaths(HERE, self.line).deploy(self.machine))
 
     @property
     def junit(self) -> str:
@@ -120,13 +124,13 @@ class Target:
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        return (f"build/{self.line}/summary.json", f"build/{self.line}/cmu610bsp-build.log",
-                *(f"{self.deploy}/{name}" for name in DEPLOYED))
+        paths = BuildPaths(HERE, self.line)
+        return (str(paths.summary), str(paths.log), *(f"{self.deploy}/{name}" for name in DEPLOYED))
 
     @property
     def smoke_artifacts(self) -> tuple[str, ...]:
         """The JUnit report and the console transcripts (`qemu smoke`'s results directory)."""
-        return (self.junit, f"build/smoke/{self.board}-{self.line}/")
+        return (self.junit, f"{smoke_results(HERE, self.board, self.line)}/")
 
 
 @dataclass(frozen=True)

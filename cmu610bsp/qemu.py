@@ -16,7 +16,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import pexpect
 
@@ -25,9 +25,6 @@ from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import writing
 from cmu610bsp.model import Soc
 from cmu610bsp.names import machine_name
-
-if TYPE_CHECKING:
-    from cmu610bsp import smoke
 
 log = logging.getLogger("cmu610bsp.qemu")
 BINARY = "qemu-system-riscv32"
@@ -230,59 +227,3 @@ def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | N
         if why:
             raise BspError(f"image for cpu{hart}: {path}: {why}")
     return Images(out)
-
-
-def spec_path(ws_root: Path, board: str, line: str, spec: Path | None) -> Path:
-    """--spec, else the workspace's own spec for the board and line (configs/smoke/), else the one
-    generated from the description (meta-cmu610/zephyr/smoke/<board>/<line>.yaml)."""
-    from cmu610bsp.layout import ZEPHYR_MODULE
-
-    for cand in ([spec] if spec else []) + [ws_root / "configs/smoke" / board / f"{line}.yaml",
-                                             ws_root / "configs/smoke" / f"{line}.yaml",
-                                             ws_root / ZEPHYR_MODULE / "smoke" / board / f"{line}.yaml"]:
-        if cand.is_file():
-            return cand
-    raise BspError(f"no smoke spec for {board}/{line}",
-                   hint=f"run `cmu610bsp sync` (it generates {ZEPHYR_MODULE}/smoke/{board}/{line}.yaml), "
-                        f"write configs/smoke/{line}.yaml or pass --spec")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One smoke run: a target's images, its spec, where its transcript goes."""
-
-    target: str
-    images: Images
-    spec: smoke.Spec
-    results: Path
-    values: dict[str, str]
-
-
-def smoke_all(soc: Soc, jobs: list[Job], timeout: float | None, parallel: int = 1) -> list[smoke.RunResult]:
-    """Run every job (`parallel` at a time); each run's result.json beside its transcript.
-    Ctrl-C/SIGTERM stop every QEMU still running before they propagate."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cmu610bsp import smoke as sm
-
-    for job in jobs:
-        with writing(job.results, "nothing was booted"):
-            job.results.mkdir(parents=True, exist_ok=True)
-
-    def one(job: Job) -> sm.RunResult:
-        return sm.run(soc, job.images, job.spec, job.target, job.results, job.values, timeout)
-
-    try:
-        if parallel == 1 or len(jobs) == 1:
-            runs = [one(j) for j in jobs]
-        else:
-            with ThreadPoolExecutor(max_workers=parallel) as pool:
-                runs = list(pool.map(one, jobs))
-    except KeyboardInterrupt:
-        stop_all()
-        raise
-    for r in runs:
-        if r.transcript:
-            with writing(r.transcript.parent):
-                (r.transcript.parent / "result.json").write_text(sm.to_json([r]) + "\n")
-    return runs

@@ -209,18 +209,18 @@ def test_spec_with_one_sensor_removed_fails_on_the_count(project: Project) -> No
 
 
 def test_qemu_smoke_takes_the_generated_spec(tmp_path: Path) -> None:
-    from cmu610bsp import qemu
+    from cmu610bsp import smoke_jobs
 
     gen = tmp_path / Z / "smoke" / "b" / "littlebmc.yaml"
     gen.parent.mkdir(parents=True)
     gen.write_text("x")
-    assert qemu.spec_path(tmp_path, "b", "littlebmc", None) == gen
+    assert smoke_jobs.spec_path(tmp_path, "b", "littlebmc", None) == gen
     own = tmp_path / "configs" / "smoke" / "littlebmc.yaml"
     own.parent.mkdir(parents=True)
     own.write_text("x")
-    assert qemu.spec_path(tmp_path, "b", "littlebmc", None) == own  # a hand-written spec wins
+    assert smoke_jobs.spec_path(tmp_path, "b", "littlebmc", None) == own  # a hand-written spec wins
     with pytest.raises(BspError, match="no smoke spec for b/bigbmc"):
-        qemu.spec_path(tmp_path, "b", "bigbmc", None)
+        smoke_jobs.spec_path(tmp_path, "b", "bigbmc", None)
 
 
 @pytest.mark.parametrize(("firmware_yaml", "message"), [

@@ -86,11 +86,9 @@ def build(
         return
     one = board[0] if board else None
     if smoke:
-        from cmu610bsp.lastbuild import smoke_board
-
         if plan:
             raise BspError("--smoke boots what a build deployed: not with --plan")
-        one = smoke_board(lines, line, one)
+        one = lines.smoke_machine(line, one)
     elif junit:
         raise BspError("--junit is the report of --smoke: give --smoke too")
     req = b.Request(line, one, target, plan, compose.parse_sources(source), cache, sstate_mirror, hashserv,
@@ -101,10 +99,11 @@ def build(
     with _progress() as show:
         summary = b.run(ws, req, show, lines)
     if smoke and summary.result == "success":
-        from cmu610bsp import lastbuild, ui
+        from cmu610bsp import ui
+        from cmu610bsp.kasbuild import smoke as build_smoke
 
         with ui.status(f"smoke-testing {summary.machine}"):
-            summary = lastbuild.smoke(ws, project, summary, junit)
+            summary = build_smoke.one(ws, project, summary, junit)
     if as_json:
         import json
 
@@ -135,13 +134,14 @@ def _rack(ws: Path, project: Project, lines: Lines, req: Request, boards: list[s
     from cmu610bsp import render, ui
     from cmu610bsp.errors import CheckFailed
     from cmu610bsp.kasbuild import rack
+    from cmu610bsp.kasbuild import smoke as build_smoke
 
     picked = rack.select(lines, req.line, boards, all_boards, smoke)
     with _progress() as show:
         summary = rack.run(ws, req, picked, render.secure_domains(project), show, lines)
     if smoke and any(s.result == "success" for s in summary.boards):
         with ui.status(f"smoke-testing {len(summary.boards)} boards"):
-            summary = rack.smoke(ws, project, summary, req.timeout)
+            summary = build_smoke.boards(ws, project, summary, req.timeout)
     if as_json:
         ui.print_json(summary.as_dict())
     else:

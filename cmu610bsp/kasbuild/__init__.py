@@ -24,6 +24,7 @@ from cmu610bsp.errors import BspError, Timeout
 from cmu610bsp.kasbuild import bitbake, compose, plan, report
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import Summary
+from cmu610bsp.layout import BuildPaths
 from cmu610bsp.yamlio import read_text
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     env = compose.environment(root, req.line, lines.toolchain)
     for text in _warnings(root, req, lines):
         on_event(Event("warning", text))
-    paths = compose.Paths(root, req.line)
+    paths = BuildPaths(root, req.line)
     log_path = paths.plan_log if req.plan else paths.log
     prog = prog if prog is not None else bitbake.Progress()
     result, start = "failed", time.monotonic()

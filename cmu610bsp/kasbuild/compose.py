@@ -22,8 +22,8 @@ from cmu610bsp import proc
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
-from cmu610bsp.layout import KAS_DIR
-from cmu610bsp.names import board_of, is_twin, machine_name
+from cmu610bsp.layout import KAS_DIR, BuildPaths
+from cmu610bsp.names import board_of, is_twin, machine_name, twin_machine
 from cmu610bsp.yamlio import read_text
 
 # Sources a recipe fetches (not kas repositories) that --source can point at a local tree:
@@ -87,48 +87,6 @@ def parse_sources(items: list[str] | None) -> dict[str, Path]:
     return out
 
 
-@dataclass(frozen=True)
-class Paths:
-    """Where one line's build lives in the workspace."""
-
-    root: Path
-    line: str
-
-    @property
-    def work(self) -> Path:
-        return self.root / "build"
-
-    @property
-    def build(self) -> Path:
-        return self.work / self.line
-
-    @property
-    def overlay(self) -> Path:
-        return self.work / ".kas" / f"{self.line}.yml"
-
-    @property
-    def log(self) -> Path:
-        return self.build / "cmu610bsp-build.log"
-
-    @property
-    def summary(self) -> Path:
-        return self.build / "summary.json"
-
-    # a plan keeps its own record: it does not replace the last build's log and summary
-    @property
-    def plan_log(self) -> Path:
-        return self.build / "cmu610bsp-plan.log"
-
-    @property
-    def plan_summary(self) -> Path:
-        return self.build / "plan.json"
-
-    @property
-    def plan_facts(self) -> Path:
-        """The task facts BitBake's side of the plan writes (bbplan.py)."""
-        return self.build / "plan-tasks.json"
-
-
 def read_kas_file(path: Path) -> dict[str, Any]:
     """A generated kas file (or kas's lock file), which a hand edit may have broken."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
@@ -171,6 +129,17 @@ class Lines:
             raise BspError(f"{board} does not serve {line} (it serves {', '.join(self.boards[board]) or 'no line'})")
         return board, machine
 
+    def smoke_machine(self, line: str, board: str | None) -> str:
+        """The machine `build --smoke` builds: the twin of --board (or of the line's first board); a
+        board that is the chip itself is refused before anything runs."""
+        name, machine = self.machine(line, board)
+        if machine == twin_machine(name):
+            return machine
+        if board is not None:
+            raise BspError(f"--smoke boots the QEMU twin of {name}: give --board {twin_machine(name)}",
+                           hint="the chip's flash image does not boot on QEMU virt (other addresses)")
+        return twin_machine(name)
+
 
 def line_file(root: Path, line: str) -> Path:
     path = root / KAS_DIR / f"{line}.yml"
@@ -186,7 +155,7 @@ def kas_files(root: Path, line: str) -> list[Path]:
     for f in files:
         if not f.is_file():
             raise BspError(f"{f.relative_to(root)} not found", hint="run `cmu610bsp sync`")
-    return [*files, Paths(root, line).overlay]
+    return [*files, BuildPaths(root, line).overlay]
 
 
 def composition(root: Path, line: str) -> str:
@@ -222,7 +191,7 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
             raise BspError(f"--source {name}={path}: the configuration has no repository {name!r}",
                            hint="repositories: " + ", ".join(sorted([*known, *BITBAKE_SOURCES])))
         repos[name] = {"url": None, "path": str(path.resolve())}
-    workspace_layer = Paths(root, req.line).build / "workspace"
+    workspace_layer = BuildPaths(root, req.line).build / "workspace"
     if (workspace_layer / "conf" / "layer.conf").is_file():
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
@@ -268,12 +237,12 @@ def _bitbake_lib(root: Path, req: Request) -> Path:
     a single devtool command, then imports them from there and dies ("No module named 'pysh'").
     kas's `env:` replaces the value after the init script ran: the same path without the ':'."""
     tree = req.sources.get("openbmc")
-    return (tree.resolve() if tree else Paths(root, req.line).work / "openbmc") / "bitbake" / "lib"
+    return (tree.resolve() if tree else BuildPaths(root, req.line).work / "openbmc") / "bitbake" / "lib"
 
 
 def write_overlay(root: Path, req: Request, machine: str) -> Path:
     """Write the run's overlay atomically (kas reads it as one of the composition's files)."""
-    path = Paths(root, req.line).overlay
+    path = BuildPaths(root, req.line).overlay
     data = overlay(root, req, machine)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
@@ -286,7 +255,7 @@ def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str
     on this machine (configs/kas/toolchain.yml declares CMU610_TOOLCHAIN_PATH as kas env)."""
     from cmu610bsp import toolchain
 
-    p = Paths(root, line)
+    p = BuildPaths(root, line)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
     env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
     env["CMU610_TOOLCHAIN_PATH"] = str(toolchain.location(record))
@@ -320,7 +289,7 @@ def build_command(root: Path, req: Request) -> list[str]:
         return kas("build", composition(root, req.line), *(["--", "-k"] if req.keep_going else []))
     from cmu610bsp.kasbuild import plan
 
-    script = [sys.executable, str(plan.script()), str(Paths(root, req.line).plan_facts), target(root, req)]
+    script = [sys.executable, str(plan.script()), str(BuildPaths(root, req.line).plan_facts), target(root, req)]
     return kas("shell", composition(root, req.line), "-c", shlex.join(script))
 
 
@@ -341,14 +310,14 @@ def unpinned(root: Path, req: Request) -> list[str]:
 
 def unfetched(root: Path, line: str) -> list[str]:
     """Repositories kas would have to clone before it can do anything (even `kas dump`)."""
-    work = Paths(root, line).work
+    work = BuildPaths(root, line).work
     return [name for name, repo in sorted(composed_repos(root, line).items())
             if repo.get("url") and not (work / name / ".git").exists()]
 
 
 def devtool_recipes(root: Path, line: str) -> list[str]:
     """Recipes devtool's workspace layer overrides in this line's build directory."""
-    appends = Paths(root, line).build / "workspace" / "appends"
+    appends = BuildPaths(root, line).build / "workspace" / "appends"
     if not appends.is_dir():
         return []
     return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend"))

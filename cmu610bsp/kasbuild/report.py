@@ -11,6 +11,7 @@ from pathlib import Path
 from cmu610bsp.fileio import sha256_file, write_whole
 from cmu610bsp.kasbuild.bitbake import Progress
 from cmu610bsp.kasbuild.plan import Plan
+from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def summarize(result: str, line: str, board: str, machine: str, plan: bool, seco
 
 
 def artifacts(build_dir: Path) -> tuple[Artifact, ...]:
-    deploy = build_dir / "tmp" / "deploy" / "images"
+    deploy = build_dir / DEPLOY_IMAGES
     out = []
     for p in sorted(deploy.rglob("*")) if deploy.is_dir() else []:
         if p.is_file() and not p.is_symlink():
@@ -126,7 +127,7 @@ def artifacts(build_dir: Path) -> tuple[Artifact, ...]:
 
 def flash_layout(build_dir: Path, machine: str) -> dict[str, object] | None:
     """The flash manifest the flash image recipe deployed for `machine`, if this build made one."""
-    path = build_dir / "tmp" / "deploy" / "images" / machine / "flash-manifest.json"
+    path = build_dir / DEPLOY_IMAGES / machine / FLASH_MANIFEST
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
