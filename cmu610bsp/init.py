@@ -17,9 +17,10 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import git
 import yaml
 
-from cmu610bsp import buildpath, generate, layout, resources, workspace, wslock
+from cmu610bsp import buildpath, generate, layout, resources, vcs, workspace, wslock
 from cmu610bsp.config import DEFAULT_PRODUCTS, WorkspaceConfig
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.fileio import write_whole, writing
@@ -118,8 +119,6 @@ def init(directory: Path, board: str | None, force: bool = False) -> InitResult:
 def _init(target: Path, src: Path, board: str, interrupted: bool) -> InitResult:
     """Under the lock: take out an interrupted init's writes (its record says what the directory
     held before), record this one, build, move in, commit, drop the record."""
-    from cmu610bsp import vcs
-
     record = target / IN_PROGRESS
     if interrupted:
         before = _read_record(record)
@@ -208,8 +207,6 @@ def _build_and_move(target: Path, src: Path, board: str, user_ignore: str) -> tu
 
 def _drop_new_repository(root: Path) -> None:
     """The repository this init made in `root` itself, if nothing was committed to it yet."""
-    import git
-
     with suppress(git.InvalidGitRepositoryError, git.NoSuchPathError):
         if not git.Repo(root).head.is_valid():
             shutil.rmtree(root / ".git")
@@ -218,10 +215,6 @@ def _drop_new_repository(root: Path) -> None:
 def _git_first_commit(root: Path, written: list[str]) -> str:
     """The repository init made (or an interrupted init made), with a first commit of what init
     wrote; an interrupted init's commit of the same files is that first commit."""
-    import git
-
-    from cmu610bsp import vcs
-
     repo = git.Repo.init(root)
     pause("init-git")
     vcs.refuse_if_locked(repo)

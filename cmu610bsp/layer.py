@@ -6,15 +6,12 @@ Like `views.py`, this decides and the templates print.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from cmu610bsp import escape
 from cmu610bsp.model import Board, Product, Soc
 from cmu610bsp.names import flash_var_name, machine_name, zephyr_target
+from cmu610bsp.securedomain import SecureDomain, of_machine
 from cmu610bsp.views import isa_parts
-
-if TYPE_CHECKING:
-    from cmu610bsp.securedomain import SecureDomain
 
 # OpenBMC and the Yocto release series the layer is written for (the series OpenBMC's own
 # layers declare in LAYERSERIES_COMPAT).
@@ -68,8 +65,6 @@ def products_for(board: Board, products: tuple[Product, ...]) -> list[Product]:
 def board_variants(boards: list[Board], soc: Soc, domains: list[SecureDomain]) -> list[dict[str, object]]:
     """Each board machine (chip and twin) as a variant of the firmware and flash image recipes:
     its BMC target and hart, its secure domain's variant and hart, its shared-state architecture."""
-    from cmu610bsp.securedomain import of_machine
-
     out: list[dict[str, object]] = []
     for b in boards:
         for twin in (False, True):

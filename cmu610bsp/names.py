@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmu610bsp.errors import Finding
-from cmu610bsp.model import Board, Product, Soc
+
+if TYPE_CHECKING:  # the twin's names are plain text: the CLI's start-up does without the models
+    from cmu610bsp.model import Board, Product, Soc
 
 # A board's QEMU twin: the machine <board>-qemu, the Zephyr board <board>_qemu (Zephyr spells '-' as
 # '_'); every twin name is made by the functions below, from these two suffixes.

@@ -1,7 +1,10 @@
-"""Commands that drive kas and BitBake: build, lock, cache serve, devtool."""
+"""Commands that drive kas and BitBake: build, lock, cache serve, devtool. Each imports what it
+runs when it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
+import json
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cmu610bsp.cli.common import DebugOpt, SourceOpt, WorkspaceOpt, root
+from cmu610bsp.errors import BspError, CheckFailed, Timeout
 
 if TYPE_CHECKING:
     from cmu610bsp.kasbuild import DryRun, Event, Lines, Request, Summary
@@ -68,7 +72,6 @@ def build(
     """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
     from cmu610bsp import kasbuild as b
     from cmu610bsp import workspace as wsp
-    from cmu610bsp.errors import BspError, CheckFailed
     from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
@@ -105,8 +108,6 @@ def build(
         with ui.status(f"smoke-testing {summary.machine}"):
             summary = build_smoke.one(ws, project, summary, junit)
     if as_json:
-        import json
-
         print(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     else:
         _report(summary)
@@ -120,8 +121,6 @@ def build(
 
 def _stopped(result: str, timeout: float | None, log: str) -> None:
     """Ctrl-C/SIGTERM (exit 130) and --timeout (exit 124) end the command as they ended the build."""
-    from cmu610bsp.errors import Timeout
-
     if result == "interrupted":
         raise KeyboardInterrupt
     if result == "timeout":
@@ -132,7 +131,6 @@ def _rack(ws: Path, project: Project, lines: Lines, req: Request, boards: list[s
           smoke: bool, as_json: bool) -> None:
     """Several boards of a line in one BitBake run; each board's result and what they shared."""
     from cmu610bsp import render, ui
-    from cmu610bsp.errors import CheckFailed
     from cmu610bsp.kasbuild import rack
     from cmu610bsp.kasbuild import smoke as build_smoke
 
@@ -171,8 +169,6 @@ def _report_rack(r: RackSummary) -> None:
 
 
 def _print_dry_run(d: DryRun, as_json: bool) -> None:
-    import shlex
-
     for text in d.warnings:
         _say(f"warning: {text}")
     if as_json:
@@ -328,8 +324,6 @@ def modify(
     workspace: WorkspaceOpt = None, debug: DebugOpt = False,
 ) -> None:
     """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
-    from cmu610bsp.errors import BspError
-
     if no_extract and srctree is None:
         raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
     _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe, *([str(srctree.resolve())] if srctree else [])],

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cmu610bsp import layout, txn
+
 if TYPE_CHECKING:
     from cmu610bsp import workspace as workspace_mod
 
@@ -64,8 +66,7 @@ def set_globals(workspace: Path | None, debug: bool) -> None:
 def root(workspace: Path | None = None, debug: bool = False) -> Path:
     """The workspace this command acts on (its own -w, the global one, or found upwards), after
     rolling back any write a killed command left half done."""
-    from cmu610bsp import layout, txn
-    from cmu610bsp.ui import err
+    from cmu610bsp.ui import err  # rich: loaded by the commands that print
 
     set_globals(workspace, debug)
     path = layout.workspace_root(GLOBALS.workspace)
@@ -75,6 +76,6 @@ def root(workspace: Path | None = None, debug: bool = False) -> Path:
 
 
 def open_ws(workspace: Path | None = None, debug: bool = False) -> workspace_mod.Workspace:
-    from cmu610bsp import workspace as workspace_mod
+    from cmu610bsp import workspace as workspace_mod  # the description's models (pydantic): not for --help
 
     return workspace_mod.open_workspace(root(workspace, debug))

@@ -1,4 +1,5 @@
-"""Commands on the description and what it renders: init, generate, sync, check, board show."""
+"""Commands on the description and what it renders: init, generate, sync, check, board show. Each
+imports what it runs when it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws
+from cmu610bsp import layout
+from cmu610bsp.cli.common import DebugOpt, JsonOpt, WorkspaceOpt, open_ws, set_globals
 from cmu610bsp.errors import BspError, CheckFailed, listing
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ def init(
     """Create a workspace: description files, generated BSP, and a git repository with a first commit."""
     from cmu610bsp import init as init_mod
     from cmu610bsp import ui
-    from cmu610bsp.cli.common import set_globals
 
     set_globals(None, debug)
     with ui.status("creating workspace"):
@@ -55,7 +56,7 @@ def generate(
 ) -> None:
     """Render everything from the description, atomically; refuses to overwrite hand edits."""
     from cmu610bsp import generate as generate_mod
-    from cmu610bsp import layout, ui
+    from cmu610bsp import ui
 
     ws = open_ws(workspace, debug)
     with ui.status("generating"):
@@ -97,8 +98,8 @@ def sync(
 
 def report_sync(result: sync_mod.SyncResult, as_json: bool = False) -> None:
     """Print a sync's outcome (text, or `sync --json`'s object) and exit as it stands for."""
-    from cmu610bsp import layout, ui
     from cmu610bsp import sync as sync_mod
+    from cmu610bsp import ui
 
     mode = result.mode
     if as_json:

@@ -1,4 +1,5 @@
-"""`cmu610bsp qemu run|smoke`: boot a board's QEMU twin with both domains' images."""
+"""`cmu610bsp qemu run|smoke`: boot a board's QEMU twin with both domains' images. Each command
+imports what it runs when it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cmu610bsp import layout
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
 from cmu610bsp.names import board_of, machine_name
@@ -104,7 +106,7 @@ def smoke(
 ) -> None:
     """Boot each board/line's images and check the smoke spec; exit 0 pass, 2 fail. Without
     --image/--deploy: the flash image of the line's last build for the board's twin."""
-    from cmu610bsp import layout, qemu, smoke_jobs, ui
+    from cmu610bsp import qemu, smoke_jobs, ui
     from cmu610bsp import smoke as sm
 
     ws, project, targets = _targets(board, line, workspace, debug, not (image or deploy))

@@ -1,4 +1,5 @@
-"""`cmu610bsp toolchain install|check|show` and `cmu610bsp doctor`."""
+"""`cmu610bsp toolchain install|check|show` and `cmu610bsp doctor`. Each imports what it runs when
+it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 

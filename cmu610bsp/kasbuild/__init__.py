@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import manifest, proc
+from cmu610bsp import manifest, proc, toolchain, workspace
 from cmu610bsp.errors import BspError, Timeout
 from cmu610bsp.kasbuild import bitbake, compose, plan, report
 from cmu610bsp.kasbuild.compose import Lines, Request
@@ -46,8 +46,6 @@ class Event:
 
 def lines_of(root: Path) -> Lines:
     """Product lines and which board serves which, from the validated description."""
-    from cmu610bsp import workspace
-
     return lines_from(workspace.load_project(workspace.open_workspace(root)))
 
 
@@ -67,8 +65,6 @@ def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     if floating:
         out.append(f"not pinned to a commit: {', '.join(floating)}; "
                    "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible")
-    from cmu610bsp import toolchain
-
     absent = toolchain.missing(lines.toolchain)
     if absent:
         out.append(f"{absent[0]}; {absent[1]}")

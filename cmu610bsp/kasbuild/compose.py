@@ -18,10 +18,11 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import proc
+from cmu610bsp import buildpath, proc, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
+from cmu610bsp.kasbuild import plan
 from cmu610bsp.layout import KAS_DIR, BuildPaths
 from cmu610bsp.names import board_of, is_twin, machine_name, twin_machine
 from cmu610bsp.yamlio import read_text
@@ -67,8 +68,6 @@ class Request:
 def check_paths(root: Path, req: Request) -> None:
     """Refuse, before anything is written or run, a workspace, --cache or --source directory
     BitBake or OE cannot build with (buildpath.py): each would fail every parse or every build."""
-    from cmu610bsp import buildpath
-
     buildpath.refuse(root, "the workspace")
     if req.cache:
         buildpath.refuse(req.cache.resolve(), "the --cache directory", workspace=False)
@@ -253,8 +252,6 @@ def write_overlay(root: Path, req: Request, machine: str) -> Path:
 def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str]:
     """kas's environment: its work and build directories, and where the workspace's toolchain is
     on this machine (configs/kas/toolchain.yml declares CMU610_TOOLCHAIN_PATH as kas env)."""
-    from cmu610bsp import toolchain
-
     p = BuildPaths(root, line)
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAS_")}
     env.update({"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build)})
@@ -287,8 +284,6 @@ def build_command(root: Path, req: Request) -> list[str]:
     lookup (cmu610bsp/kasbuild/plan.py says why not `bitbake -n`)."""
     if not req.plan:
         return kas("build", composition(root, req.line), *(["--", "-k"] if req.keep_going else []))
-    from cmu610bsp.kasbuild import plan
-
     script = [sys.executable, str(plan.script()), str(BuildPaths(root, req.line).plan_facts), target(root, req)]
     return kas("shell", composition(root, req.line), "-c", shlex.join(script))
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cmu610bsp import kasbuild
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
 from cmu610bsp.kasbuild import report
@@ -27,10 +28,10 @@ from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import FailedTask, Summary, Tasks
 from cmu610bsp.layout import DEPLOY_IMAGES, BuildPaths
 from cmu610bsp.names import twin_machine
+from cmu610bsp.securedomain import SecureDomain, of_machine
 
 if TYPE_CHECKING:
     from cmu610bsp.kasbuild import Event
-    from cmu610bsp.securedomain import SecureDomain
 
 FLASH, BMC, SECURE, ZEPHYR = "cmu610-flash-image", "cmu610-bmc-fw", "cmu610-secure-fw", "cmu610-zephyr-source"
 
@@ -187,9 +188,6 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
         on_event: Callable[[Event], None] = lambda e: None, lines: Lines | None = None) -> RackSummary:
     """Build every picked board's flash image in one BitBake run (-k) and summarise each board
     and the run; summary files are written however the run ends."""
-    from cmu610bsp import kasbuild
-    from cmu610bsp.securedomain import of_machine
-
     chains = {m: chain(m, of_machine(domains, m).variant) for _, m in picked}
     req = dataclasses.replace(req, board=picked[0][1], targets=tuple(f"{FLASH}-{m}" for _, m in picked),
                               keep_going=True, target=None)
