@@ -135,7 +135,7 @@ def report_sync(result: sync_mod.SyncResult, as_json: bool = False) -> None:
 
 def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """The description's rules, then every generated file against its real consumer."""
-    from cmu610bsp import checks, checks_layer, ui
+    from cmu610bsp import checks, ui
     from cmu610bsp import workspace as ws_mod
 
     ws = open_ws(workspace, debug)
@@ -145,7 +145,7 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
         results.append(checks.CheckResult("model", "ok", detail="description is valid"))
     except BspError as e:
         results.append(checks.CheckResult("model", "failed", e.findings or [], e.message))
-    for name, fn in {**checks.CHECKS, **checks_layer.CHECKS}.items():
+    for name, fn in checks.ALL.items():
         with ui.status(f"check {name}"):
             results.append(fn(ws))
     failed = [r for r in results if r.status == "failed"]
