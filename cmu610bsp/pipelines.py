@@ -88,8 +88,8 @@ SMOKE = Command((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --juni
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The plan of one product line (`build --plan`: what would run, what shared state restores)."""
+class PlanJob:
+    """The CI job that plans one product line (`build --plan`: what would run, what shared state restores)."""
 
     line: str
 
@@ -142,7 +142,7 @@ class Pipeline:
     plan: Command
     build: Command
     smoke: Command
-    plans: tuple[Plan, ...]
+    plans: tuple[PlanJob, ...]
     targets: tuple[Target, ...]
 
 
@@ -151,7 +151,7 @@ def pipeline(project: Project) -> Pipeline:
     board x line it serves, sorted (the render is deterministic)."""
     targets = sorted({Target(line, b.name) for b in project.boards for line in b.product_lines},
                      key=lambda t: (t.line, t.board))
-    plans = tuple(Plan(line) for line in sorted({t.line for t in targets}))
+    plans = tuple(PlanJob(line) for line in sorted({t.line for t in targets}))
     return Pipeline(VARIABLES, INSTALL, CHECK, SYNC_CHECK, PLAN, BUILD, SMOKE, plans, tuple(targets))
 
 

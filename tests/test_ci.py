@@ -79,7 +79,7 @@ def test_paths_are_where_build_and_qemu_smoke_put_them() -> None:
     t = pipelines.Target("littlebmc", "cmu610-evb")
     paths = BuildPaths(Path(), "littlebmc")
     assert Path(t.deploy) == paths.deploy(twin_machine("cmu610-evb"))
-    assert pipelines.Plan("littlebmc").artifacts == (str(paths.plan_summary), str(paths.plan_log))
+    assert pipelines.PlanJob("littlebmc").artifacts == (str(paths.plan_summary), str(paths.plan_log))
     assert str(paths.summary) in t.artifacts and str(paths.log) in t.artifacts
     assert f"{t.deploy}/{FLASH_IMAGE}" in t.artifacts
     # the JUnit file the smoke command writes is the one reported

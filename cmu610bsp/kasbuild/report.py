@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cmu610bsp.fileio import sha256_file, write_whole
 from cmu610bsp.kasbuild.bitbake import Progress
-from cmu610bsp.kasbuild.plan import Plan
+from cmu610bsp.kasbuild.plan import BuildPlan
 from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_MANIFEST
 
 
@@ -76,7 +76,7 @@ class Summary:
     failed_task: FailedTask | None = None
     error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
     smoke: Smoke | None = None
-    plan_detail: Plan | None = None   # with --plan: what would run, be restored, per recipe
+    plan_detail: BuildPlan | None = None   # with --plan: what would run, be restored, per recipe
 
     @property
     def exit_code(self) -> int:
@@ -99,7 +99,7 @@ class Summary:
 
 def summarize(result: str, line: str, board: str, machine: str, plan: bool, seconds: float,
               prog: Progress, log: Path, build_dir: Path, command: str, target: str = "",
-              planned: Plan | None = None) -> Summary:
+              planned: BuildPlan | None = None) -> Summary:
     failed = None
     if prog.failed_task:
         failed = FailedTask(prog.failed_task, prog.failed_log, tuple(log_tail(prog.failed_log)))
