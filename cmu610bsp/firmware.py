@@ -29,7 +29,7 @@ NEVER = (">>> ZEPHYR FATAL ERROR", "ASSERTION FAIL", "Halting system", "runs on 
 
 
 @dataclass(frozen=True)
-class Item:
+class InventoryItem:
     """One inventory entry: a child of the BMC domain's `cmu610_inventory` node."""
 
     node: str       # devicetree node name
@@ -57,14 +57,14 @@ def firmware_node(board: Board, soc: Soc, domain: str) -> FirmwareNode:
     return FirmwareNode(soc.name, board.name, domain, dom.hart, list(board.product_lines), list(dom.peripherals))
 
 
-def inventory(board: Board, soc: Soc, catalog: Catalog) -> list[Item]:
+def inventory(board: Board, soc: Soc, catalog: Catalog) -> list[InventoryItem]:
     """The description's sensors (their sensor views), then its fans, in the description's order."""
     out = []
     for s in sensor_views(board, soc, catalog):
-        out.append(Item(f"sensor-{s.name.replace('_', '-')}", s.name, s.controller, s.inventory_address,
+        out.append(InventoryItem(f"sensor-{s.name.replace('_', '-')}", s.name, s.controller, s.inventory_address,
                         s.sensor.kind, False))
     for f in board.fans:
-        out.append(Item(f"fan-{f.name.replace('_', '-')}", f.name, f.pwm, f"ch{f.pwm_channel}", "fan", True))
+        out.append(InventoryItem(f"fan-{f.name.replace('_', '-')}", f.name, f.pwm, f"ch{f.pwm_channel}", "fan", True))
     return out
 
 
@@ -111,7 +111,7 @@ def banner(node: FirmwareNode, version: str, line: str | None) -> str:
     return text + (f", line {line}" if line else "")
 
 
-def inventory_lines(items: list[Item]) -> list[str]:
+def inventory_lines(items: list[InventoryItem]) -> list[str]:
     """The `inventory` command's reply: one line an entry (fields as printed, any run of spaces
     between them), then the count."""
     fans = sum(i.fan for i in items)

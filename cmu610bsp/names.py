@@ -71,6 +71,16 @@ def zephyr_target(name: str, soc: str, hart: int, twin: bool) -> str:
     return f"{zephyr_board(name, twin)}/{soc}/cpu{hart}"
 
 
+def zephyr_board_dir(vendor: str, name: str, twin: bool) -> str:
+    """Where a Zephyr board lives in the Zephyr module: `boards/<vendor>/<zephyr board>`."""
+    return f"boards/{vendor}/{zephyr_board(name, twin)}"
+
+
+def board_dts(vendor: str, name: str, soc: str, hart: int, twin: bool) -> str:
+    """A hart's devicetree in the Zephyr module: `<board dir>/<zephyr board>_<soc>_cpu<hart>.dts`."""
+    return f"{zephyr_board_dir(vendor, name, twin)}/{zephyr_board(name, twin)}_{soc}_cpu{hart}.dts"
+
+
 def twin_machine(name: str) -> str:
     """The QEMU twin's machine of a board given by its name or by its twin's."""
     return machine_name(board_of(name), True)

@@ -65,7 +65,7 @@ HERE = Path()
 
 
 @dataclass(frozen=True)
-class Command:
+class ShellCommand:
     """One shell command, in parts a template may put on lines of their own."""
 
     parts: tuple[str, ...]
@@ -79,12 +79,12 @@ class Command:
 # variables; GitHub: the matrix), so both systems run the very same commands.
 LINE, BOARD = "$CMU610_LINE", "$CMU610_BOARD"
 _BUILD_OPTIONS = tuple(v.option for v in VARIABLES if v.option)
-CHECK = Command(("cmu610bsp check",))
-SYNC_CHECK = Command(("cmu610bsp sync --check",))
-PLAN = Command((f'cmu610bsp build "{LINE}" --plan --json', *_BUILD_OPTIONS))
-BUILD = Command((f'cmu610bsp build "{LINE}" --board "{BOARD}{TWIN_SUFFIX}"', *_BUILD_OPTIONS))
+CHECK = ShellCommand(("cmu610bsp check",))
+SYNC_CHECK = ShellCommand(("cmu610bsp sync --check",))
+PLAN = ShellCommand((f'cmu610bsp build "{LINE}" --plan --json', *_BUILD_OPTIONS))
+BUILD = ShellCommand((f'cmu610bsp build "{LINE}" --board "{BOARD}{TWIN_SUFFIX}"', *_BUILD_OPTIONS))
 # boots the flash image the build deployed for the twin (the line's last build, `qemu smoke`)
-SMOKE = Command((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --junit "smoke-{LINE}-{BOARD}.xml"',))
+SMOKE = ShellCommand((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --junit "smoke-{LINE}-{BOARD}.xml"',))
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,11 @@ class Target:
 class Pipeline:
     variables: tuple[Variable, ...]
     install: tuple[str, ...]
-    check: Command
-    sync_check: Command
-    plan: Command
-    build: Command
-    smoke: Command
+    check: ShellCommand
+    sync_check: ShellCommand
+    plan: ShellCommand
+    build: ShellCommand
+    smoke: ShellCommand
     plans: tuple[PlanJob, ...]
     targets: tuple[Target, ...]
 

@@ -175,8 +175,7 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
     for b in boards:
         for twin in (False, True):
             zboard, machine = names.zephyr_board(b.name, twin), names.machine_name(b.name, twin)
-            dts = [f"boards/{b.vendor}/{zboard}/{zboard}_{soc.name}_cpu{getattr(b.domains, d).hart}.dts"
-                   for d in ("secure", "bmc")]
+            dts = [names.board_dts(b.vendor, b.name, soc.name, getattr(b.domains, d).hart, twin) for d in ("secure", "bmc")]
             put(f"{LAYER}/conf/machine/{machine}.conf", "layer/machine.conf.j2",
                 board=b, twin=twin, title=names.title(b.full_name, twin), zboard=zboard,
                 targets=layer.zephyr_targets(b, soc, twin), devicetrees=dts, flash=layer.flash_vars(b),
@@ -276,14 +275,15 @@ def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-
 
 
 def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]
-    bdir = f"{ZEPHYR_MODULE}/boards/{bv.board.vendor}/{bv.zname}"
+    bdir = f"{ZEPHYR_MODULE}/{names.zephyr_board_dir(bv.board.vendor, bv.board.name, bv.twin)}"
     ctx = {"bv": bv, "board": bv.board}
     put(f"{bdir}/board.yml", "zephyr/board/board.yml.j2", **ctx)
     put(f"{bdir}/Kconfig.{bv.zname}", "zephyr/board/Kconfig.board.j2", **ctx)
     put(f"{bdir}/Kconfig.defconfig", "zephyr/board/Kconfig.defconfig.j2", **ctx)
     put(f"{bdir}/board.cmake", "zephyr/board/board.cmake.j2", **ctx)
     for dom in bv.domains:
-        stem = f"{bdir}/{bv.zname}_{soc.name}_{dom.cluster}"
+        dts = names.board_dts(bv.board.vendor, bv.board.name, soc.name, dom.hart, bv.twin)
+        stem = f"{ZEPHYR_MODULE}/{dts.removesuffix('.dts')}"
         inventory = firmware.inventory(bv.board, soc, project.catalog) if dom.name == "bmc" else None
         put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, fw=firmware.firmware_node(bv.board, soc, dom.name),
             inventory=inventory, **ctx)

@@ -53,7 +53,7 @@ def _node(dts: str, name: str) -> str:
     return m.group(0)
 
 
-def _printed(items: list[firmware.Item]) -> str:
+def _printed(items: list[firmware.InventoryItem]) -> str:
     """What the BMC firmware's `inventory` prints (bmc/src/inventory.c's formats), as the console
     log shows it: the shell ends lines with \r\n, the pty adds a \r."""
     fans = sum(i.fan for i in items)
@@ -179,7 +179,7 @@ def test_smoke_spec_matches_exactly_the_description(project: Project, tmp_path: 
         _check_spec(spec, board.name, items, product)
 
 
-def _check_spec(spec: smoke.Spec, board: str, items: list[firmware.Item], product: Product) -> None:
+def _check_spec(spec: smoke.Spec, board: str, items: list[firmware.InventoryItem], product: Product) -> None:
     secure = f"cmu610 secure firmware {__version__}: board {board}, domain secure, hart 0"
     bmc = f"cmu610 bmc firmware {__version__}: board {board}, domain bmc, hart 1, line {product.name}"
     assert re.search(spec.cores["cpu0"].markers[0].pattern, secure)
