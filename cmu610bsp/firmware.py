@@ -4,7 +4,7 @@ of the BMC application, and the smoke spec that checks both on the board's QEMU 
 
 The applications hold no board data: they read the `cmu610_firmware` node (board, domain, hart,
 the devices the domain owns) and, in the BMC domain, the `cmu610_inventory` node (one child per
-sensor and fan of the description). Like `views.py`, this decides and the templates print; the
+sensor and fan of the description). Like `zephyr.py`, this decides and the templates print; the
 smoke spec's patterns are built here from the same data, so the spec and the firmware's output
 are two renderings of one description.
 """

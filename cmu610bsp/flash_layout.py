@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from cmu610bsp import flash, names
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Board, Catalog, Soc
-from cmu610bsp.views import board_view
+from cmu610bsp.zephyr import board_view
 
 # Each hart's boot-stage stack sits at the top of its own domain's SRAM (never in the other
 # domain's, which that domain's firmware may already be using); images must leave it free.
@@ -39,7 +39,7 @@ class Window:
 
 
 def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict[str, Window]:
-    """domain -> the RAM its image is copied to, as the domain's devicetree says (views)."""
+    """domain -> the RAM its image is copied to, as the domain's devicetree says (zephyr.py)."""
     view = board_view(board, soc, catalog, twin)
     return {d.name: Window(d.hart, d.sram.base, d.sram.size) for d in view.domains}
 

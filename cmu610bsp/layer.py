@@ -1,6 +1,6 @@
 """Views for the Yocto layer: machine variables, product lines, board variants, layer metadata.
 
-Like `views.py`, this decides and the templates print.
+Like `zephyr.py`, this decides and the templates print.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from cmu610bsp import escape
 from cmu610bsp.model import Board, Product, Soc
 from cmu610bsp.names import flash_var_name, machine_name, zephyr_target
 from cmu610bsp.securedomain import SecureDomain, of_machine
-from cmu610bsp.views import isa_parts
+from cmu610bsp.zephyr import isa_parts
 
 # OpenBMC and the Yocto release series the layer is written for (the series OpenBMC's own
 # layers declare in LAYERSERIES_COMPAT).

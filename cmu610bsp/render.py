@@ -26,7 +26,7 @@ from cmu610bsp import (
     pipelines,
     resources,
     securedomain,
-    views,
+    zephyr,
 )
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
@@ -103,22 +103,22 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     vendors = sorted({soc.vendor, "xuantie"} | {b.vendor for b in project.boards})
     put(f"{z}/zephyr/module.yml", "zephyr/module.yml.j2")
     put(f"{z}/dts/bindings/vendor-prefixes.txt", "zephyr/vendor-prefixes.txt.j2", vendors=vendors)
-    for b in views.bindings(soc, project.catalog):
+    for b in zephyr.bindings(soc, project.catalog):
         # a peripheral's binding is rendered from its kind's entry in the table; cores, sensors and
         # fans are not peripheral kinds and have their own
         put(f"{z}/dts/bindings/{b['dir']}/{b['compatible']}.yaml", "zephyr/binding.yaml.j2", binding=b,
             kind=KINDS.get(b["kind"]))  # type: ignore[call-overload]
     dts_dir = f"{z}/dts/riscv/{soc.vendor}"
-    put(f"{dts_dir}/{soc.name}.dtsi", "dts/soc.dtsi.j2", periphs=views.peripheral_views(soc, False))
-    put(f"{dts_dir}/{soc.name}-secure.dtsi", "dts/soc-secure.dtsi.j2", periphs=views.peripheral_views(soc, True))
+    put(f"{dts_dir}/{soc.name}.dtsi", "dts/soc.dtsi.j2", periphs=zephyr.peripheral_views(soc, False))
+    put(f"{dts_dir}/{soc.name}-secure.dtsi", "dts/soc-secure.dtsi.j2", periphs=zephyr.peripheral_views(soc, True))
     put(f"{dts_dir}/{names.machine_name(soc.name, True)}.dtsi", "dts/soc-qemu.dtsi.j2")
     soc_dir = f"{z}/soc/{soc.vendor}/{soc.name}"
-    isa = views.isa_symbols(soc, project.soc_file)
+    isa = zephyr.isa_symbols(soc, project.soc_file)
     for name in ("soc.yml", "Kconfig.soc", "Kconfig", "Kconfig.defconfig", "CMakeLists.txt"):
         put(f"{soc_dir}/{name}", f"zephyr/soc/{name}.j2", isa_symbols=isa)
     for board in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
-            bv = views.board_view(board, soc, project.catalog, twin)
+            bv = zephyr.board_view(board, soc, project.catalog, twin)
             _render_board(put, bv, soc, project)
     domains = secure_domains(project, env)
     for sd in domains:
@@ -138,7 +138,7 @@ def secure_domains(project: Project, env: jinja2.Environment | None = None) -> l
     """The description's distinct secure domains, each with its Zephyr board rendered."""
     env = env or environment()
 
-    def board_files(bv: views.BoardView) -> dict[str, str]:
+    def board_files(bv: zephyr.BoardView) -> dict[str, str]:
         files: dict[str, str] = {}
 
         def put(path: str, template: str, **ctx: object) -> None:
@@ -239,7 +239,7 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
         # takes without --board; kas with base.yml:<line>.yml alone builds the same)
         machine = next((b.name for b in project.boards if p.name in b.product_lines), None)
         put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
-    tv = views.toolchain_view(project.toolchain)
+    tv = zephyr.toolchain_view(project.toolchain)
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
     put(TOOLCHAIN_ENV, "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
@@ -274,7 +274,7 @@ def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-
                                              securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 
 
-def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_board(put, bv: zephyr.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]
     bdir = f"{ZEPHYR_MODULE}/{names.zephyr_board_dir(bv.board.vendor, bv.board.name, bv.twin)}"
     ctx = {"bv": bv, "board": bv.board}
     put(f"{bdir}/board.yml", "zephyr/board/board.yml.j2", **ctx)

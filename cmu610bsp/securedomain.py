@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cmu610bsp import names, views
+from cmu610bsp import names, zephyr
 from cmu610bsp.model import Board
 from cmu610bsp.project import Project
 
@@ -25,7 +25,7 @@ PLACEHOLDER = "placeholder"
 DESCRIPTION = "secure Zephyr firmware"
 
 # (Zephyr module path -> text) of one secure-domain board, rendered from a stand-in board
-Renderer = Callable[[views.BoardView], dict[str, str]]
+Renderer = Callable[[zephyr.BoardView], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def stand_in(board: Board, project: Project, name: str) -> Board:
         "domains": board.domains.model_copy(update={"secure": secure})})
 
 
-def secure_view(board: Board, project: Project, twin: bool) -> views.BoardView:
-    bv = views.board_view(board, project.soc, project.catalog, twin)
+def secure_view(board: Board, project: Project, twin: bool) -> zephyr.BoardView:
+    bv = zephyr.board_view(board, project.soc, project.catalog, twin)
     return dataclasses.replace(bv, domains=[d for d in bv.domains if d.name == "secure"])
 
 

@@ -3,7 +3,7 @@ device, an I3C target, or a legacy I2C device on an I3C bus) and every way the g
 where it is: its devicetree reg cells, node name and unit address, entity-manager's Bus and Address
 (or Index), the inventory's address, with what it measures (unit, thresholds, label).
 
-The devicetree (views.py), entity-manager's configuration (entity_manager.py), the firmware's
+The devicetree (zephyr.py), entity-manager's configuration (entity_manager.py), the firmware's
 inventory and the smoke spec built from it (firmware.py) read these views; a new consumer of the
 sensors (a PLDM PDR repository, one numeric sensor PDR per sensor) is one more reader.
 """

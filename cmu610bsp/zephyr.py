@@ -1,4 +1,5 @@
-"""Derived, render-ready views of the model: everything a template needs, computed once.
+"""The Zephyr side's render-ready views of the model (the SoC and its devicetrees, each board's
+Zephyr board and domains, bindings, the toolchain's settings): everything a template needs.
 
 Templates only print what these views say; every decision (which node goes in which domain's
 tree, what the QEMU twin maps where, which Kconfig symbols an ISA selects) is made here.
