@@ -94,6 +94,15 @@ def load_config(root: Path) -> WorkspaceConfig:
     return parse_model(WorkspaceConfig, read_yaml(path), path)
 
 
+def create(root: Path, soc: str, boards: list[str]) -> None:
+    """A new workspace's cmu610bsp.yml (`init`, in its scratch directory): the descriptions it was
+    given, the default product lines, nothing kept."""
+    data = {"version": 1, "soc": soc, "boards": boards, "products": DEFAULT_PRODUCTS, "keep": []}
+    text = ("# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
+            + yaml.safe_dump(data, sort_keys=False))
+    _write(root / CONFIG_FILE, text)
+
+
 def set_key(root: Path, key: str, value: object, comment: str, command: str) -> str:
     """Set cmu610bsp.yml's top-level `key` to `value` (a mapping in block style, anything else in
     flow style), every other line as written: comments, order, quoting (a new key goes at the end,

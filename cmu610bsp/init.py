@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
-import yaml
 
-from cmu610bsp import buildpath, generate, layout, resources, vcs, workspace, wslock
+from cmu610bsp import buildpath, config, generate, layout, resources, vcs, workspace, wslock
 from cmu610bsp.config import DEFAULT_PRODUCTS, WorkspaceConfig
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.fileio import write_whole, writing
@@ -28,13 +27,8 @@ from cmu610bsp.project import load_project
 from cmu610bsp.txn import pause
 from cmu610bsp.yamlio import read_text
 
-GITIGNORE = """\
-# cmu610bsp: transaction scratch space, files `generate --force` replaced, the workspace lock, build output
-/.cmu610bsp/txn/
-/.cmu610bsp/backup/
-/.cmu610bsp/lock
-/build/
-"""
+GITIGNORE = ("# cmu610bsp: transaction scratch space, files `generate --force` replaced, the workspace lock, build output\n"
+             f"/{layout.TXN_DIR}/\n/{layout.BACKUP_ROOT}/\n/{layout.LOCK_FILE}\n/{layout.BUILD_DIR}/\n")
 # What init writes and nothing else may hold (refused when there), the init in progress, its scratch
 OWNS = (layout.CONFIG_FILE, "configs", layout.LAYER, layout.STATE_ROOT)
 IN_PROGRESS = ".cmu610bsp/init.json"
@@ -187,11 +181,7 @@ def _build_and_move(target: Path, src: Path, board: str, user_ignore: str) -> tu
     (scratch / "configs/products").mkdir(parents=True)
     for rel in DEFAULT_PRODUCTS:
         shutil.copyfile(resources.builtin_product(Path(rel).stem), scratch / rel)
-    config = {"version": 1, "soc": soc_rel, "boards": [board_rel], "products": DEFAULT_PRODUCTS, "keep": []}
-    (scratch / layout.CONFIG_FILE).write_text(
-        "# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
-        + yaml.safe_dump(config, sort_keys=False)
-    )
+    config.create(scratch, soc_rel, [board_rel])
     # the user's lines stay, ours are added
     (scratch / ".gitignore").write_text(user_ignore + "".join(
         ln + "\n" for ln in GITIGNORE.splitlines() if ln not in user_ignore.splitlines()))

@@ -94,6 +94,16 @@ class BuildPaths:
         return self.build / "smoke"
 
 
+def openbmc_checkout(root: Path) -> Path:
+    """Where kas checks out openbmc/openbmc (BitBake's tree included) for every line's build."""
+    return root / BUILD_DIR / "openbmc"
+
+
+def smoke_spec(board: str, line: str) -> str:
+    """The smoke spec generated for a board's line, in the Zephyr module (workspace-relative)."""
+    return f"{ZEPHYR_MODULE}/smoke/{board}/{line}.yaml"
+
+
 def smoke_results(root: Path, board: str, line: str) -> Path:
     """Where `qemu smoke` keeps a run's transcript and result by default."""
     return root / BUILD_DIR / "smoke" / f"{board}-{line}"

@@ -29,7 +29,7 @@ from cmu610bsp import (
     zephyr,
 )
 from cmu610bsp.kinds import KINDS
-from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
+from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE, smoke_spec
 from cmu610bsp.model import Soc
 from cmu610bsp.project import Project
 
@@ -269,7 +269,7 @@ def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-
     for b in sorted(project.boards, key=lambda b: b.name):
         for p in products:
             if p.name in b.product_lines:
-                put(f"{z}/smoke/{b.name}/{p.name}.yaml", "zephyr/smoke.yaml.j2",
+                put(smoke_spec(b.name, p.name), "zephyr/smoke.yaml.j2",
                     spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__,
                                              securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 

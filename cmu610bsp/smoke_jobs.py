@@ -14,7 +14,7 @@ from pathlib import Path
 from cmu610bsp import qemu, smoke
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import writing
-from cmu610bsp.layout import FLASH_IMAGE, ZEPHYR_MODULE, BuildPaths
+from cmu610bsp.layout import FLASH_IMAGE, BuildPaths, smoke_spec
 from cmu610bsp.model import Soc
 from cmu610bsp.names import twin_machine, zephyr_board
 
@@ -47,11 +47,11 @@ def spec_path(ws_root: Path, board: str, line: str, spec: Path | None) -> Path:
     generated from the description (meta-cmu610/zephyr/smoke/<board>/<line>.yaml)."""
     for cand in ([spec] if spec else []) + [ws_root / "configs/smoke" / board / f"{line}.yaml",
                                              ws_root / "configs/smoke" / f"{line}.yaml",
-                                             ws_root / ZEPHYR_MODULE / "smoke" / board / f"{line}.yaml"]:
+                                             ws_root / smoke_spec(board, line)]:
         if cand.is_file():
             return cand
     raise BspError(f"no smoke spec for {board}/{line}",
-                   hint=f"run `cmu610bsp sync` (it generates {ZEPHYR_MODULE}/smoke/{board}/{line}.yaml), "
+                   hint=f"run `cmu610bsp sync` (it generates {smoke_spec(board, line)}), "
                         f"write configs/smoke/{line}.yaml or pass --spec")
 
 

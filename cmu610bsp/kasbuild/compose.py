@@ -23,7 +23,7 @@ from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
 from cmu610bsp.kasbuild import plan
-from cmu610bsp.layout import KAS_DIR, BuildPaths
+from cmu610bsp.layout import KAS_DIR, BuildPaths, openbmc_checkout
 from cmu610bsp.names import board_of, is_twin, machine_name, twin_machine
 from cmu610bsp.yamlio import read_text
 
@@ -236,7 +236,7 @@ def _bitbake_lib(root: Path, req: Request) -> Path:
     a single devtool command, then imports them from there and dies ("No module named 'pysh'").
     kas's `env:` replaces the value after the init script ran: the same path without the ':'."""
     tree = req.sources.get("openbmc")
-    return (tree.resolve() if tree else BuildPaths(root, req.line).work / "openbmc") / "bitbake" / "lib"
+    return (tree.resolve() if tree else openbmc_checkout(root)) / "bitbake" / "lib"
 
 
 def write_overlay(root: Path, req: Request, machine: str) -> Path:
