@@ -7,6 +7,7 @@ saves) in a comment beside it."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cmu610bsp"
@@ -143,3 +144,18 @@ def test_an_import_inside_a_function_outside_the_cli_says_why() -> None:
                     if not any("#" in line for line in near):
                         bare.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
     assert not bare, "package imports inside functions with no comment saying why: " + ", ".join(bare)
+
+
+def test_the_readme_design_names_every_module_and_no_other() -> None:
+    """README's Design section is the map of the package: every module and package in it, and no
+    file named there that is not in the package."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    design = readme.split("\n## Design\n", 1)[1].split("\n## ", 1)[0]
+    named = {name for folder, name in re.findall(r"`(?:([a-z_]+)/)?([a-z_0-9]+\.py)", design) if folder != "tests"}
+    named |= set(re.findall(r"`([a-z_]+)/`", design))
+    # cli/ is one typer tree, one module per group of commands: named as a whole
+    have = {p.name for p in PACKAGE.rglob("*.py") if p.name not in ("__init__.py", "__main__.py") and p.parent.name != "cli"}
+    have |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert have - named == set(), f"modules the Design section does not name: {sorted(have - named)}"
+    files = {n for n in named if n.endswith(".py")} - {"__init__.py"}
+    assert files - have == set(), f"the Design section names files that are not modules: {sorted(files - have)}"
