@@ -10,6 +10,7 @@ import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import jinja2
 
@@ -54,6 +55,12 @@ FIRMWARE = (
      "The BMC domain's Zephyr application for the product line: banner, the devices it owns, the "
      "board's sensor and fan inventory and a shell command that lists it."),
 )
+
+
+class Put(Protocol):
+    """Render `template` with `ctx` (and the SoC) into the file at `path` of the output."""
+
+    def __call__(self, path: str, template: str, **ctx: object) -> None: ...
 
 
 def _hex(value: int) -> str:
@@ -150,7 +157,7 @@ def secure_domains(project: Project, env: jinja2.Environment | None = None) -> l
     return securedomain.secure_domains(project, board_files)
 
 
-def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain]) -> None:  # type: ignore[no-untyped-def]
+def _render_layer(put: Put, project: Project, domains: list[securedomain.SecureDomain]) -> None:
     """The Yocto machine layer: layer.conf, SoC include, a machine per board and twin, images."""
     soc = project.soc
     boards = sorted(project.boards, key=lambda b: b.name)
@@ -195,7 +202,7 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
             config=entity_manager.configuration(b, project.soc, project.catalog))
 
 
-def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     """Classes and recipes that build both harts' Zephyr firmware and the flash image."""
     soc = project.soc
     put(f"{LAYER}/classes/cmu610_baremetal.bbclass", "layer/classes/cmu610_baremetal.bbclass.j2")
@@ -229,7 +236,7 @@ def _ship(out: dict[str, str], src: Path, dest: str, names: Iterable[str]) -> No
         out[f"{dest}/{name}"] = (src / name).read_text()
 
 
-def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_kas(put: Put, project: Project) -> None:
     """kas configs: base (OpenBMC pin, layer, machine), one per product line, fragments."""
     default = sorted(project.boards, key=lambda b: b.name)[0].name
     openbmc = {"url": project.openbmc_url, "commit": project.openbmc_commit, "layers": OPENBMC_LAYERS}
@@ -246,7 +253,7 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 
 
-def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-untyped-def]
+def _render_apps(put: Put, out: dict[str, str], project: Project,
                  domains: list[securedomain.SecureDomain]) -> None:
     """The two firmware applications of the module (their C sources are copied as they are: they
     hold no board data), their bindings, each line's fragment, and each board's smoke specs."""
@@ -274,7 +281,7 @@ def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-
                                              securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 
 
-def _render_board(put, bv: zephyr.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_board(put: Put, bv: zephyr.BoardView, soc: Soc, project: Project) -> None:
     bdir = f"{ZEPHYR_MODULE}/{names.zephyr_board_dir(bv.board.vendor, bv.board.name, bv.twin)}"
     ctx = {"bv": bv, "board": bv.board}
     put(f"{bdir}/board.yml", "zephyr/board/board.yml.j2", **ctx)
