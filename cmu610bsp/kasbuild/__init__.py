@@ -1,10 +1,14 @@
 """`cmu610bsp build`: compose the workspace's kas files, run `kas build` as a child process, follow
-BitBake's progress, and report. kas checks out and BitBake builds; this package only drives them.
+BitBake's progress, and report. kas checks out and BitBake builds; this package only drives them
+(kasbuild, not build: that is the workspace's build directory).
 
     compose.py  what kas is given (composition, the run's overlay, environment, command line)
     bitbake.py  BitBake seen from outside (progress lines, its server, its leftovers)
-    plan.py     what a build would do, from the task graph and shared-state lookup (--plan)
+    plan.py     what a build would do, from the task graph and shared-state lookup (--plan;
+                bbplan.py is BitBake's side, run in kas's shell)
+    rack.py     several boards of a line in one BitBake run (--all-boards)
     report.py   summary.json
+    smoke.py    --smoke: the verdict on what the build deployed, booted on the QEMU twin
 
 `run` is the API the CLI (and CI scripts in Python) call; it prints nothing and hands every line
 of output and every warning to `on_event`.
