@@ -40,7 +40,7 @@ def main() -> None:
     a.build_args = argv[cut + 1:]  # after --: what the build was given (--offline, --source NAME=PATH)
     ws = a.workspace.resolve()
     compile_tool()
-    from cmu610bsp.build import bitbake, compose, lines_of
+    from cmu610bsp.kasbuild import bitbake, compose, lines_of
 
     summary = json.loads((ws / "build" / a.line / "summary.json").read_text())
     if "machine" not in summary:  # the line's last build was a rack (`build --all-boards`)

@@ -41,7 +41,7 @@ def main() -> None:
         start = time.perf_counter()
         r = subprocess.run(tool, cwd=ws, capture_output=True, text=True, check=True)
         plans.append((time.perf_counter() - start, json.loads(r.stdout)["planned"]))
-    from cmu610bsp.build import compose, lines_of
+    from cmu610bsp.kasbuild import compose, lines_of
 
     env = compose.environment(ws, a.line, lines_of(ws).toolchain)  # the plan's overlay is current
     start = time.perf_counter()

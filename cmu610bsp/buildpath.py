@@ -25,7 +25,7 @@ from cmu610bsp.model import ProductLine
 ALLOWED = "ASCII letters, digits and _ . - / ~"
 _ALLOWED = re.compile(r"[A-Za-z0-9_./~-]")
 MAX_TMPDIR = 400  # sanity.bbclass: check_path_length(tmpdir, "TMPDIR", 400)
-# TMPDIR of the longest product line's build: <workspace>/build/<line>/tmp (build/compose.py)
+# TMPDIR of the longest product line's build: <workspace>/build/<line>/tmp (kasbuild/compose.py)
 LONGEST_TMPDIR_TAIL = max(len(f"/build/{line}/tmp") for line in get_args(ProductLine))
 
 _SANITY = "OE-core's sanity check refuses it in TMPDIR and COREBASE (sanity.bbclass)"

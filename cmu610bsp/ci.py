@@ -1,7 +1,7 @@
 """`cmu610bsp ci`: which CI systems the workspace has a generated pipeline for.
 
-The list is `ci:` in cmu610bsp.yml, an input like any other: this sets it (the rest of the file
-as written) and syncs, so a pipeline is an ordinary generated file, recorded in the manifest and
+The list is `ci:` in cmu610bsp.yml, an input like any other: this sets it (through config.py, the
+rest of the file as written) and syncs, so a pipeline is an ordinary generated file, recorded in the manifest and
 kept by later syncs with the user's edits. What the pipelines hold is `pipelines.py`'s.
 """
 
@@ -11,13 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import get_args
 
-import yaml
-
-from cmu610bsp import layout, sync, workspace, wslock
-from cmu610bsp.errors import BspError, write_whole
-from cmu610bsp.model import parse_model
-from cmu610bsp.project import CiSystem, WorkspaceConfig
-from cmu610bsp.yamlio import read_text, with_key
+from cmu610bsp import config, sync, workspace, wslock
+from cmu610bsp.config import CiSystem
+from cmu610bsp.errors import BspError
 
 SYSTEMS: tuple[str, ...] = get_args(CiSystem)
 
@@ -48,19 +44,14 @@ def change(ws: workspace.Workspace, add: Sequence[str] = (), remove: Sequence[st
 def _change(ws: workspace.Workspace, add: Sequence[str], remove: Sequence[str], allow_dirty: bool) -> CiResult:
     before = tuple(ws.config.ci)
     after = [s for s in SYSTEMS if (s in before or s in add) and s not in remove]
-    path = ws.root / layout.CONFIG_FILE
-    old = read_text(path)
-    new = old if list(before) == after else with_key(
-        old, "ci", "[" + ", ".join(after) + "]",
-        comment="CI pipelines cmu610bsp generates and keeps in sync (`cmu610bsp ci`)")
-    if new != old:
-        parse_model(WorkspaceConfig, yaml.safe_load(new), path)  # what would be written is valid
-        write_whole(path, new, "nothing was changed")
+    changed = list(before) != after
+    old = config.set_key(ws.root, "ci", after, "CI pipelines cmu610bsp generates and keeps in sync (`cmu610bsp ci`)",
+                         "ci") if changed else ""
     try:
         result = sync.run(workspace.open_workspace(ws.root), "sync", allow_dirty=allow_dirty)
     except BaseException:
-        if new != old:
-            write_whole(path, old, "nothing was changed")
+        if changed:
+            config.restore(ws.root, old, "ci")
         raise
     return CiResult(before, tuple(after), result)
 

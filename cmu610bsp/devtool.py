@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cmu610bsp import proc
-from cmu610bsp.build import bitbake, compose, lines_of
 from cmu610bsp.errors import BspError, ChildFailed
+from cmu610bsp.kasbuild import bitbake, compose, lines_of
+from cmu610bsp.layout import BUILD_DIR, KAS_DIR, BuildPaths, openbmc_checkout
 
 
 def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,
@@ -19,7 +20,7 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     overlay (its sources, caches, network setting) is kept; BitBake's server is stopped after."""
     req = compose.Request(line, sources=sources, offline=offline)
     compose.check_paths(root, req)
-    paths = compose.Paths(root, line)
+    paths = BuildPaths(root, line)
     lines = lines_of(root)
     if sources or offline or not paths.overlay.is_file():
         _, machine = lines.machine(line, None)
@@ -48,17 +49,17 @@ def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600)
     r = proc.run(argv, cwd=root, env=compose.environment(root, line, lines.toolchain), timeout=timeout)
     if r.returncode:
         raise ChildFailed(list(argv), r.returncode, hint=(r.stderr or r.stdout).strip()[-800:])
-    return sorted(str(p.relative_to(root)) for p in (root / "configs/kas").glob("*.lock.yml"))
+    return sorted(str(p.relative_to(root)) for p in (root / KAS_DIR).glob("*.lock.yml"))
 
 
 def serve_hashes(root: Path, bind: str, database: Path | None, bitbake_dir: Path | None,
                  on_line: Callable[[str], None]) -> None:
     """BitBake's hash-equivalence server (from the checked-out BitBake) until Ctrl-C/SIGTERM."""
-    tree = bitbake_dir or root / "build" / "openbmc" / "bitbake"
+    tree = bitbake_dir or openbmc_checkout(root) / "bitbake"
     exe = tree / "bin" / "bitbake-hashserv"
     if not exe.is_file():
         raise BspError(f"{exe} not found", hint="run a build first (kas checks BitBake out), or pass --bitbake DIR")
-    db = database or root / "build" / "hashserv.db"
+    db = database or root / BUILD_DIR / "hashserv.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(exe), "--bind", bind, "--database", str(db)]
     rc = proc.stream(argv, on_line, cwd=root)

@@ -4,10 +4,8 @@ Anything else escaping a command is a bug (exit 1)."""
 
 from __future__ import annotations
 
-import os
 import reprlib
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,26 +121,3 @@ class WriteFailed(BspError):
         where = error.filename or path
         super().__init__(f"cannot write {where}: {error.strerror or error}; {outcome}")
         self.path = str(where)
-
-
-@contextmanager
-def writing(path: Path | str, outcome: str = "nothing was written") -> Iterator[None]:
-    """Around a step that writes under `path`: an OSError from it is the user's WriteFailed.
-    The step itself must leave nothing half written (temporary file and rename, or roll-back)."""
-    try:
-        yield
-    except OSError as e:
-        raise WriteFailed(path, e, outcome) from None
-
-
-def write_whole(path: Path, text: str, outcome: str = "nothing was written") -> None:
-    """Write a small file whole or not at all (a temporary file beside it, renamed over it), its
-    directory made when missing; an OSError is the user's WriteFailed and leaves no temporary."""
-    tmp = path.with_name(f".{path.name}.cmu610bsp-tmp")
-    with writing(path, outcome):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)

@@ -4,7 +4,7 @@ of the BMC application, and the smoke spec that checks both on the board's QEMU 
 
 The applications hold no board data: they read the `cmu610_firmware` node (board, domain, hart,
 the devices the domain owns) and, in the BMC domain, the `cmu610_inventory` node (one child per
-sensor and fan of the description). Like `views.py`, this decides and the templates print; the
+sensor and fan of the description). Like `zephyr.py`, this decides and the templates print; the
 smoke spec's patterns are built here from the same data, so the spec and the firmware's output
 are two renderings of one description.
 """
@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cmu610bsp import escape, layer
+from cmu610bsp import escape
 from cmu610bsp.model import Board, Catalog, Product, Soc
+from cmu610bsp.sensors import sensor_views
 
 # The applications, in hart order of their domains; the BMC one takes the line's fragment.
 APPS = ("secure", "bmc")
@@ -28,7 +29,7 @@ NEVER = (">>> ZEPHYR FATAL ERROR", "ASSERTION FAIL", "Halting system", "runs on 
 
 
 @dataclass(frozen=True)
-class Item:
+class InventoryItem:
     """One inventory entry: a child of the BMC domain's `cmu610_inventory` node."""
 
     node: str       # devicetree node name
@@ -56,15 +57,14 @@ def firmware_node(board: Board, soc: Soc, domain: str) -> FirmwareNode:
     return FirmwareNode(soc.name, board.name, domain, dom.hart, list(board.product_lines), list(dom.peripherals))
 
 
-def inventory(board: Board, catalog: Catalog) -> list[Item]:
-    """The description's sensors, then its fans, in the description's order."""
+def inventory(board: Board, soc: Soc, catalog: Catalog) -> list[InventoryItem]:
+    """The description's sensors (their sensor views), then its fans, in the description's order."""
     out = []
-    for s in board.sensors:
-        kind = catalog.sensor_kinds[s.kind]
-        address = f"ch{s.address}" if kind.bus == "adc" else layer.sensor_address(s)
-        out.append(Item(f"sensor-{s.name.replace('_', '-')}", s.name, s.bus, address, s.kind, False))
+    for s in sensor_views(board, soc, catalog):
+        out.append(InventoryItem(f"sensor-{s.name.replace('_', '-')}", s.name, s.controller, s.inventory_address,
+                        s.sensor.kind, False))
     for f in board.fans:
-        out.append(Item(f"fan-{f.name.replace('_', '-')}", f.name, f.pwm, f"ch{f.pwm_channel}", "fan", True))
+        out.append(InventoryItem(f"fan-{f.name.replace('_', '-')}", f.name, f.pwm, f"ch{f.pwm_channel}", "fan", True))
     return out
 
 
@@ -111,7 +111,7 @@ def banner(node: FirmwareNode, version: str, line: str | None) -> str:
     return text + (f", line {line}" if line else "")
 
 
-def inventory_lines(items: list[Item]) -> list[str]:
+def inventory_lines(items: list[InventoryItem]) -> list[str]:
     """The `inventory` command's reply: one line an entry (fields as printed, any run of spaces
     between them), then the count."""
     fans = sum(i.fan for i in items)
@@ -179,7 +179,7 @@ def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, versi
                                 _rx(f"features: {' '.join(product.firmware.features) or '(none)'}")))
         found.append(Marker(f"devices of the {domain} domain", _rx("devices: " + " ".join(node.devices))))
         markers[f"cpu{node.hart}"] = found
-    items = inventory(board, catalog)
+    items = inventory(board, soc, catalog)
     reply = r"\r*\n".join(_rx(line, spaces=True) for line in inventory_lines(items))
     fans = sum(i.fan for i in items)
     return SmokeSpec(product.name, board.name, DEADLINE, _rx(SHELL_PROMPT), dict(sorted(markers.items())),

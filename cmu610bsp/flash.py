@@ -1,8 +1,9 @@
 """The flash image: the board's partition table filled with the boot stage and each domain's
 image behind a header the boot stage checks, erased (0xFF) everywhere else, and its manifest.
 
-Standard library only (and cmu610bsp.errors), so the layer's BitBake recipe can run this very
-code; the model is turned into `Partition`s by `cmu610bsp.bootstage.partitions`.
+Standard library only and nothing from cmu610bsp, so the layer's BitBake recipe runs this very file
+(files/cmu610_flash.py is a byte-for-byte copy); the model is turned into `Partition`s by
+`cmu610bsp.flash_layout.partitions`, and the tool turns a `FlashError` into its user error.
 
 Header (little-endian, HEADER_SIZE bytes, at offset 0 of each firmware partition, the image
 right behind it); the boot stage (data/bootstage/boot.c) reads the same layout:
@@ -27,13 +28,15 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from cmu610bsp.errors import BspError
-
 MAGIC = 0x30313643  # b"C610" read as a little-endian u32
 HEADER_VERSION = 1
 _FORMAT = "<IHHIIII32sI"
 HEADER_SIZE = struct.calcsize(_FORMAT) + 4
 ERASED = 0xFF
+
+
+class FlashError(Exception):
+    """An image that cannot be packed or a header that does not check, with where and why."""
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,15 @@ def header(image: Image) -> bytes:
 def read_header(raw: bytes, where: str) -> Header:
     """Parse and check a header as the boot stage does; `where` names the partition in errors."""
     if len(raw) < HEADER_SIZE:
-        raise BspError(f"{where}: {len(raw)} bytes, too short for a {HEADER_SIZE}-byte image header")
+        raise FlashError(f"{where}: {len(raw)} bytes, too short for a {HEADER_SIZE}-byte image header")
     body, (crc,) = raw[:HEADER_SIZE - 4], struct.unpack_from("<I", raw, HEADER_SIZE - 4)
     magic, version, size, load, entry, image_size, hart, digest, _ = struct.unpack(_FORMAT, body)
     if magic != MAGIC:
-        raise BspError(f"{where}: bad magic {magic:#010x} (expected {MAGIC:#010x}): no image header")
+        raise FlashError(f"{where}: bad magic {magic:#010x} (expected {MAGIC:#010x}): no image header")
     if crc != zlib.crc32(body):
-        raise BspError(f"{where}: header CRC {crc:#010x} does not match its bytes ({zlib.crc32(body):#010x})")
+        raise FlashError(f"{where}: header CRC {crc:#010x} does not match its bytes ({zlib.crc32(body):#010x})")
     if version != HEADER_VERSION or size != HEADER_SIZE:
-        raise BspError(f"{where}: header version {version} size {size}, this tool writes {HEADER_VERSION} size {HEADER_SIZE}")
+        raise FlashError(f"{where}: header version {version} size {size}, this tool writes {HEADER_VERSION} size {HEADER_SIZE}")
     return Header(load, entry, image_size, hart, digest, version)
 
 
@@ -97,9 +100,9 @@ def check_image(raw: bytes, where: str) -> Header:
     h = read_header(raw, where)
     data = raw[HEADER_SIZE:HEADER_SIZE + h.image_size]
     if len(data) < h.image_size:
-        raise BspError(f"{where}: the header says {h.image_size} bytes of image, the partition holds {len(data)}")
+        raise FlashError(f"{where}: the header says {h.image_size} bytes of image, the partition holds {len(data)}")
     if hashlib.sha256(data).digest() != h.sha256:
-        raise BspError(f"{where}: the image's sha256 does not match its header")
+        raise FlashError(f"{where}: the image's sha256 does not match its header")
     return h
 
 
@@ -107,12 +110,12 @@ def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_siz
     """One flash_size image: `boot` (the boot stage, raw) at the start of the boot partition, each
     domain's header + image (`images` keyed by domain) in its firmware partition, in slot A and
     in slot B alike (a factory image: either slot boots), 0xFF everywhere else.
-    A domain without an image, an image without a partition, or one that does not fit is a BspError."""
+    A domain without an image, an image without a partition, or one that does not fit is a FlashError."""
     out = bytearray([ERASED]) * flash_size
     unused = set(images)
     for p in sorted(partitions, key=lambda p: p.offset):
         if p.offset + p.size > flash_size:
-            raise BspError(f"{p.name}: ends at {p.offset + p.size:#x}, past the end of the {flash_size:#x}-byte flash")
+            raise FlashError(f"{p.name}: ends at {p.offset + p.size:#x}, past the end of the {flash_size:#x}-byte flash")
         if p.role == "boot":
             content, what = boot, "the boot stage"
         elif p.role == "firmware":
@@ -121,11 +124,11 @@ def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_siz
         else:
             continue
         if len(content) > p.size:
-            raise BspError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition, "
+            raise FlashError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition, "
                            f"{len(content) - p.size} bytes too many")
         out[p.offset:p.offset + len(content)] = content
     if unused:
-        raise BspError(f"no firmware partition for the image of domain {', '.join(sorted(unused))}")
+        raise FlashError(f"no firmware partition for the image of domain {', '.join(sorted(unused))}")
     return bytes(out)
 
 
@@ -133,10 +136,10 @@ def _image_content(p: Partition, images: Mapping[str, Image]) -> tuple[bytes, st
     """A firmware partition's bytes (header + image) and how to name them in an error."""
     if p.domain not in images:
         have = ", ".join(sorted(images)) or "none"
-        raise BspError(f"{p.name}: no image given for the {p.domain} domain (have: {have})")
+        raise FlashError(f"{p.name}: no image given for the {p.domain} domain (have: {have})")
     image = images[p.domain]
     if image.hart != p.hart:
-        raise BspError(f"{p.name}: the {p.domain} image is for hart {image.hart}, the partition's domain runs on hart {p.hart}")
+        raise FlashError(f"{p.name}: the {p.domain} image is for hart {image.hart}, the partition's domain runs on hart {p.hart}")
     return header(image) + image.data, f"the {p.domain} image ({HEADER_SIZE}-byte header + {len(image.data)} bytes)"
 
 

@@ -1,5 +1,5 @@
 """I3C addressing as Zephyr 4.0's bindings model it (dts/bindings/i3c/i3c-device.yaml), in one place
-for the rules (`sensor_rules.py`), the devicetree views (`views.py`) and entity-manager (`layer.py`).
+for the rules (`sensor_rules.py`) and the sensor views (`sensors.py`).
 
 A device on an I3C controller (`#address-cells = <3>`, `#size-cells = <0>`) has a three-cell reg:
 - an I3C target: `<static-address pid-high pid-low>`: static address 0 when it has none (the

@@ -17,21 +17,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+import git
 
-from cmu610bsp import buildpath, layout, resources, workspace, wslock
-from cmu610bsp.errors import BspError, Finding, write_whole, writing
-from cmu610bsp.project import DEFAULT_PRODUCTS, WorkspaceConfig, load_project
+from cmu610bsp import buildpath, config, generate, layout, resources, vcs, workspace, wslock
+from cmu610bsp.config import DEFAULT_PRODUCTS, WorkspaceConfig
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.fileio import write_whole, writing
+from cmu610bsp.project import load_project
 from cmu610bsp.txn import pause
 from cmu610bsp.yamlio import read_text
 
-GITIGNORE = """\
-# cmu610bsp: transaction scratch space, files `generate --force` replaced, the workspace lock, build output
-/.cmu610bsp/txn/
-/.cmu610bsp/backup/
-/.cmu610bsp/lock
-/build/
-"""
+GITIGNORE = ("# cmu610bsp: transaction scratch space, files `generate --force` replaced, the workspace lock, build output\n"
+             f"/{layout.TXN_DIR}/\n/{layout.BACKUP_ROOT}/\n/{layout.LOCK_FILE}\n/{layout.BUILD_DIR}/\n")
 # What init writes and nothing else may hold (refused when there), the init in progress, its scratch
 OWNS = (layout.CONFIG_FILE, "configs", layout.LAYER, layout.STATE_ROOT)
 IN_PROGRESS = ".cmu610bsp/init.json"
@@ -116,8 +113,6 @@ def init(directory: Path, board: str | None, force: bool = False) -> InitResult:
 def _init(target: Path, src: Path, board: str, interrupted: bool) -> InitResult:
     """Under the lock: take out an interrupted init's writes (its record says what the directory
     held before), record this one, build, move in, commit, drop the record."""
-    from cmu610bsp import vcs
-
     record = target / IN_PROGRESS
     if interrupted:
         before = _read_record(record)
@@ -186,16 +181,12 @@ def _build_and_move(target: Path, src: Path, board: str, user_ignore: str) -> tu
     (scratch / "configs/products").mkdir(parents=True)
     for rel in DEFAULT_PRODUCTS:
         shutil.copyfile(resources.builtin_product(Path(rel).stem), scratch / rel)
-    config = {"version": 1, "soc": soc_rel, "boards": [board_rel], "products": DEFAULT_PRODUCTS, "keep": []}
-    (scratch / layout.CONFIG_FILE).write_text(
-        "# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
-        + yaml.safe_dump(config, sort_keys=False)
-    )
+    config.create(scratch, soc_rel, [board_rel])
     # the user's lines stay, ours are added
     (scratch / ".gitignore").write_text(user_ignore + "".join(
         ln + "\n" for ln in GITIGNORE.splitlines() if ln not in user_ignore.splitlines()))
-    plan = workspace.generate(workspace.open_workspace(scratch))
-    files = sum(1 for p, v in plan.changes.items() if v is not None and p != layout.MANIFEST)
+    result = generate.generate(workspace.open_workspace(scratch))
+    files = sum(1 for p, v in result.changes.items() if v is not None and p != layout.MANIFEST)
     written = [*sorted(e.name for e in scratch.iterdir() if e.name != ".cmu610bsp"), layout.STATE_ROOT]
     for rel in written:
         os.replace(scratch / rel, target / rel)
@@ -206,8 +197,6 @@ def _build_and_move(target: Path, src: Path, board: str, user_ignore: str) -> tu
 
 def _drop_new_repository(root: Path) -> None:
     """The repository this init made in `root` itself, if nothing was committed to it yet."""
-    import git
-
     with suppress(git.InvalidGitRepositoryError, git.NoSuchPathError):
         if not git.Repo(root).head.is_valid():
             shutil.rmtree(root / ".git")
@@ -216,10 +205,6 @@ def _drop_new_repository(root: Path) -> None:
 def _git_first_commit(root: Path, written: list[str]) -> str:
     """The repository init made (or an interrupted init made), with a first commit of what init
     wrote; an interrupted init's commit of the same files is that first commit."""
-    import git
-
-    from cmu610bsp import vcs
-
     repo = git.Repo.init(root)
     pause("init-git")
     vcs.refuse_if_locked(repo)

@@ -1,7 +1,7 @@
 """What each peripheral kind is, in one table: its devicetree node, its Zephyr binding, what its
 node needs from the SoC file, and what a board may use it for.
 
-Validation (`validate.py`), the render views (`views.py`) and the templates (through the views)
+Validation (`validate.py`), the render views (`zephyr.py`) and the templates (through the views)
 read this table; a new kind is one entry here (and its name in `model.PeripheralKind`).
 Whether a block is secure-only is a property of the instance (the SoC file's `secure_only`).
 """

@@ -1,95 +1,26 @@
-"""Views for the Yocto layer: machine variables, entity-manager records, product lines, kas.
+"""Views for the Yocto layer: machine variables, product lines, board variants, layer metadata.
 
-Like `views.py`, this decides and the templates print.
+Like `zephyr.py`, this decides and the templates print.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from cmu610bsp import escape, i3c
-from cmu610bsp.model import Board, Catalog, Product, Sensor, Soc, Thresholds
-from cmu610bsp.names import flash_var_name
-from cmu610bsp.views import isa_parts, zephyr_name
-
-if TYPE_CHECKING:
-    from cmu610bsp.securedomain import SecureDomain
+from cmu610bsp import escape
+from cmu610bsp.model import Board, Product, Soc
+from cmu610bsp.names import flash_var_name, machine_name, zephyr_target
+from cmu610bsp.securedomain import SecureDomain, of_machine
+from cmu610bsp.zephyr import isa_parts
 
 # OpenBMC and the Yocto release series the layer is written for (the series OpenBMC's own
 # layers declare in LAYERSERIES_COMPAT).
 LAYERSERIES = "wrynose whinlatter"
 COLLECTION = "cmu610-layer"
 
-# entity-manager threshold names (dbus-sensors) for our threshold fields.
-_THRESHOLDS = (
-    ("critical_high", "upper critical", "greater than", 1),
-    ("warning_high", "upper non critical", "greater than", 0),
-    ("warning_low", "lower non critical", "less than", 0),
-    ("critical_low", "lower critical", "less than", 1),
-)
-
-
 def tune_features(soc: Soc) -> str:
     """oe-core TUNE_FEATURES for the SoC's ISA: 'rv 32 i m a c zicsr zifencei'."""
     return " ".join(["rv", "32", *isa_parts(soc.harts[0].isa)])
-
-
-def bus_number(name: str, soc: Soc) -> int:
-    """The bus number entity-manager is given for a controller, from the index at the end of its
-    name: i2cN is N; the I3C controllers follow the I2C ones (i3cN is the SoC's I2C count + N).
-    This is the layer's own numbering, chosen so an I2C and an I3C bus never share a number: it
-    matches Linux's adapter numbers only when those are pinned the same way (not generated yet)."""
-    m = re.search(r"(\d+)$", name)
-    index = int(m.group(1)) if m else 0
-    if soc.peripherals[name].kind == "i3c":
-        return sum(p.kind == "i2c" for p in soc.peripherals.values()) + index
-    return index
-
-
-def sensor_address(s: Sensor) -> str:
-    """entity-manager's Address of a bus sensor: the 7-bit address it answers at (an I3C target:
-    its assigned dynamic address, else its static one); an I3C target known only by its provisioned
-    ID: the six-byte PID, as entity-manager's MCTPI3CTarget record gives an I3C device's Address."""
-    address = s.assigned_address if s.assigned_address is not None else s.address
-    if address is None:
-        return i3c.pid_text(s.pid or 0)
-    return f"{address:#04x}"
-
-
-def _thresholds(t: Thresholds) -> list[dict[str, object]]:
-    out = []
-    for field, name, direction, severity in _THRESHOLDS:
-        value = getattr(t, field)
-        if value is not None:
-            out.append({"Direction": direction, "Name": name, "Severity": severity, "Value": value})
-    return out
-
-
-def entity_manager_config(board: Board, soc: Soc, catalog: Catalog) -> dict[str, object]:
-    """The board's sensor inventory as an entity-manager configuration (one Board entity)."""
-    exposes: list[dict[str, object]] = []
-    for s in board.sensors:
-        kind = catalog.sensor_kinds[s.kind]
-        rec: dict[str, object] = {"Name": s.label, "Type": kind.entity_type}
-        if kind.bus == "adc":
-            rec["Index"] = s.address
-            rec["ScaleFactor"] = 1.0
-        else:
-            rec["Bus"] = bus_number(s.bus, soc)
-            rec["Address"] = sensor_address(s)
-        thresholds = _thresholds(s.thresholds)
-        if thresholds:
-            rec["Thresholds"] = thresholds
-        exposes.append(rec)
-    return {
-        "Exposes": exposes,
-        "Name": board.full_name,
-        "Probe": "TRUE",
-        "Type": "Board",
-    }
 
 
 @dataclass(frozen=True)
@@ -108,39 +39,8 @@ def flash_vars(board: Board) -> list[FlashVar]:
     ]
 
 
-def machine_name(board: Board, twin: bool) -> str:
-    return board.name + ("-qemu" if twin else "")
-
-
 def zephyr_targets(board: Board, soc: Soc, twin: bool) -> list[str]:
-    z = zephyr_name(board.name) + ("_qemu" if twin else "")
-    return [f"{z}/{soc.name}/cpu{getattr(board.domains, d).hart}" for d in ("secure", "bmc")]
-
-
-def flash_layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
-    """What the flash image recipe packs by (files/<machine>/flash-layout.json): the partition
-    table as flash.Partition fields, each domain's RAM window, the flash size."""
-    from cmu610bsp import bootstage
-
-    return {
-        "board": board.name, "machine": machine_name(board, twin), "flash_size": soc.memory["flash"].size,
-        "partitions": [asdict(p) for p in bootstage.partitions(board)],
-        "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit}
-                    for d, w in sorted(bootstage.windows(board, soc, catalog, twin).items())},
-    }
-
-
-def standalone_flash_module() -> str:
-    """cmu610bsp/flash.py as the layer carries it (files/cmu610_flash.py): BitBake has no cmu610bsp
-    package, so its one import of it (the error type) becomes a local class."""
-    from cmu610bsp import flash
-
-    text = Path(flash.__file__).read_text()
-    old = "from cmu610bsp.errors import BspError\n"
-    if old not in text:
-        raise AssertionError("cmu610bsp/flash.py no longer imports BspError as the layer copy expects")
-    return text.replace(old, "\n\nclass BspError(Exception):\n"
-                             '    """A packing error (cmu610bsp.errors.BspError in the tool)."""\n')
+    return [zephyr_target(board.name, soc.name, getattr(board.domains, d).hart, twin) for d in ("secure", "bmc")]
 
 
 def contact(maintainer: str | None) -> str | None:
@@ -165,12 +65,10 @@ def products_for(board: Board, products: tuple[Product, ...]) -> list[Product]:
 def board_variants(boards: list[Board], soc: Soc, domains: list[SecureDomain]) -> list[dict[str, object]]:
     """Each board machine (chip and twin) as a variant of the firmware and flash image recipes:
     its BMC target and hart, its secure domain's variant and hart, its shared-state architecture."""
-    from cmu610bsp.securedomain import of_machine
-
     out: list[dict[str, object]] = []
     for b in boards:
         for twin in (False, True):
-            machine = machine_name(b, twin)
+            machine = machine_name(b.name, twin)
             out.append({"machine": machine, "arch": machine.replace("-", "_"),
                         "secure": of_machine(domains, machine).variant, "bmc_target": zephyr_targets(b, soc, twin)[1],
                         "bmc_hart": b.domains.bmc.hart, "secure_hart": b.domains.secure.hart})

@@ -1,12 +1,12 @@
-"""Where things are in a workspace. Plain names, no dependencies: `build` reads the generated
-files through these without loading the description model."""
+"""Where things are in a workspace: the generated files, the workspace's own state, each line's
+build and what it deploys. Plain names and paths, depending on nothing but errors.py: `build` reads
+the generated files through these without loading the description model."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from cmu610bsp.errors import BspError, Finding
@@ -34,6 +34,79 @@ OWNED_FILES = tuple(CI_FILES.values())
 # Where a write's staged copies and journal live while it runs (txn), and the workspace's lock.
 TXN_DIR = ".cmu610bsp/txn"
 LOCK_FILE = ".cmu610bsp/lock"
+# kas's work directory (repositories, downloads, shared state), each line's build below it; ignored
+# by the workspace's git (init's .gitignore)
+BUILD_DIR = "build"
+# What the flash image recipe deploys for a machine (BitBake's DEPLOY_DIR_IMAGE of a line's build).
+DEPLOY_IMAGES = "tmp/deploy/images"
+FLASH_IMAGE = "flash.bin"
+FLASH_MANIFEST = "flash-manifest.json"
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """Where one line's build lives in the workspace (`root` may be relative: the CI pipelines')."""
+
+    root: Path
+    line: str
+
+    @property
+    def work(self) -> Path:
+        return self.root / BUILD_DIR
+
+    @property
+    def build(self) -> Path:
+        return self.work / self.line
+
+    @property
+    def overlay(self) -> Path:
+        return self.work / ".kas" / f"{self.line}.yml"
+
+    @property
+    def log(self) -> Path:
+        return self.build / "cmu610bsp-build.log"
+
+    @property
+    def summary(self) -> Path:
+        return self.build / "summary.json"
+
+    # a plan keeps its own record: it does not replace the last build's log and summary
+    @property
+    def plan_log(self) -> Path:
+        return self.build / "cmu610bsp-plan.log"
+
+    @property
+    def plan_summary(self) -> Path:
+        return self.build / "plan.json"
+
+    @property
+    def plan_facts(self) -> Path:
+        """The task facts BitBake's side of the plan writes (bbplan.py)."""
+        return self.build / "plan-tasks.json"
+
+    def deploy(self, machine: str) -> Path:
+        """Where BitBake deploys `machine`'s images."""
+        return self.build / DEPLOY_IMAGES / machine
+
+    @property
+    def smoke(self) -> Path:
+        """`build --smoke`'s transcripts and JUnit (one board)."""
+        return self.build / "smoke"
+
+
+def openbmc_checkout(root: Path) -> Path:
+    """Where kas checks out openbmc/openbmc (BitBake's tree included) for every line's build."""
+    return root / BUILD_DIR / "openbmc"
+
+
+def smoke_spec(board: str, line: str) -> str:
+    """The smoke spec generated for a board's line, in the Zephyr module (workspace-relative)."""
+    return f"{ZEPHYR_MODULE}/smoke/{board}/{line}.yaml"
+
+
+def smoke_results(root: Path, board: str, line: str) -> Path:
+    """Where `qemu smoke` keeps a run's transcript and result by default."""
+    return root / BUILD_DIR / "smoke" / f"{board}-{line}"
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -45,19 +118,12 @@ def find_root(start: Path | None = None) -> Path:
     raise BspError(f"no {CONFIG_FILE} in {here} or above", hint="run `cmu610bsp init` first, or pass --workspace")
 
 
-def workspace_root(path: Path | None) -> tuple[Path, bool]:
-    """The workspace (`path`, or found upwards from here) after rolling back any write a killed
-    command left half done; True when there was one to roll back."""
-    from cmu610bsp import txn
-
+def workspace_root(path: Path | None) -> Path:
+    """The workspace: `path` (which must be one), or found upwards from here."""
     root = path.resolve() if path else find_root()
     if not (root / CONFIG_FILE).is_file():
         raise BspError(f"{root}: no {CONFIG_FILE} here", hint="pass the directory `cmu610bsp init` created")
-    return root, txn.recover(root, list(OWNED_ROOTS))
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return root
 
 
 def plain(rel: str) -> bool:
@@ -98,25 +164,3 @@ def refuse_links(root: Path, rels: Iterable[str]) -> None:
                                 "writes generated files") for link in links],
                        hint="replace each link with the directory or file itself: cmu610bsp never writes or deletes "
                             "through a link, which could lead out of the workspace")
-
-
-def read_manifest(root: Path) -> dict[str, object] | None:
-    """What the last generate recorded: every generated file's hash, the inputs, the version.
-    The paths it records (deleted when no longer rendered) must be ones the generator writes."""
-    path = root / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise BspError(f"{path}: unreadable manifest ({e})", hint="restore it from git") from None
-    if not isinstance(data, dict):
-        raise BspError(f"{path}: unreadable manifest (not a JSON object)", hint="restore it from git")
-    bad = [Finding(MANIFEST, f"{section}.{rel}", "not a path inside the generated directories "
-                   f"({', '.join(OWNED_ROOTS)}) or a generated file")
-           for section in ("files", "blobs") if isinstance(data.get(section), dict)
-           for rel in data[section] if not owned(rel)]
-    if bad:
-        raise BspError(f"{path}: the manifest records paths the generator never writes; nothing was written", bad,
-                       hint="restore it from git")
-    return data

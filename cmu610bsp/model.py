@@ -225,10 +225,6 @@ class Board(Strict):
     gpio_lines: list[GpioLine] = []
     network: Network | None = None
 
-    @property
-    def zephyr_name(self) -> str:
-        return self.name.replace("-", "_")
-
 
 U = TypeVar("U", bound=str)
 KconfigName = Annotated[str, Field(pattern=r"^CONFIG_[A-Z0-9_]+$")]

@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmu610bsp.errors import Finding
-from cmu610bsp.model import Board, Product, Soc
 
+if TYPE_CHECKING:  # the twin's names are plain text: the CLI's start-up does without the models
+    from cmu610bsp.model import Board, Product, Soc
+
+# A board's QEMU twin: the machine <board>-qemu, the Zephyr board <board>_qemu (Zephyr spells '-' as
+# '_'); every twin name is made by the functions below, from these two suffixes.
 TWIN_SUFFIX = "-qemu"
+ZEPHYR_TWIN_SUFFIX = "_qemu"
+TWIN_TITLE = " (QEMU twin)"
 LAYER_PREFIX = "cmu610-"
 IMAGE_SUFFIX = "-image"
 # The layer's own recipes (meta-cmu610/recipes-bsp); the firmware and flash image have a variant
@@ -42,6 +49,55 @@ OPENBMC_FLASH_VARS = frozenset({
     "FLASH_KERNEL_OFFSET", "FLASH_UBI_OFFSET", "FLASH_ROFS_OFFSET", "FLASH_RWFS_OFFSET", "FLASH_UBI_RWFS_SIZE",
     "FLASH_UBI_RWFS_TXT_SIZE", "FLASH_UBI_RWFS_LEBS", "FLASH_NOR_UBI_OVERHEAD",
 })
+
+
+def zephyr_name(name: str) -> str:
+    """A board's (or a secure domain's) name as a Zephyr board is named: 'cmu610-evb' -> 'cmu610_evb'."""
+    return name.replace("-", "_")
+
+
+def machine_name(name: str, twin: bool) -> str:
+    """The machine of a board (or a secure domain's variant), or of its QEMU twin: `x`, `x-qemu`."""
+    return name + (TWIN_SUFFIX if twin else "")
+
+
+def zephyr_board(name: str, twin: bool) -> str:
+    """The Zephyr board of a board (or a secure domain), or of its QEMU twin: `x_y`, `x_y_qemu`."""
+    return zephyr_name(name) + (ZEPHYR_TWIN_SUFFIX if twin else "")
+
+
+def zephyr_target(name: str, soc: str, hart: int, twin: bool) -> str:
+    """The Zephyr board target of one hart: `<zephyr board>/<soc>/cpu<hart>`."""
+    return f"{zephyr_board(name, twin)}/{soc}/cpu{hart}"
+
+
+def zephyr_board_dir(vendor: str, name: str, twin: bool) -> str:
+    """Where a Zephyr board lives in the Zephyr module: `boards/<vendor>/<zephyr board>`."""
+    return f"boards/{vendor}/{zephyr_board(name, twin)}"
+
+
+def board_dts(vendor: str, name: str, soc: str, hart: int, twin: bool) -> str:
+    """A hart's devicetree in the Zephyr module: `<board dir>/<zephyr board>_<soc>_cpu<hart>.dts`."""
+    return f"{zephyr_board_dir(vendor, name, twin)}/{zephyr_board(name, twin)}_{soc}_cpu{hart}.dts"
+
+
+def twin_machine(name: str) -> str:
+    """The QEMU twin's machine of a board given by its name or by its twin's."""
+    return machine_name(board_of(name), True)
+
+
+def board_of(machine: str) -> str:
+    """The board a machine is (a twin's board, or the board itself)."""
+    return machine.removesuffix(TWIN_SUFFIX)
+
+
+def is_twin(machine: str) -> bool:
+    return machine.endswith(TWIN_SUFFIX)
+
+
+def title(full_name: str, twin: bool) -> str:
+    """How a board's machine is titled: its full name, the twin's with TWIN_TITLE."""
+    return full_name + (TWIN_TITLE if twin else "")
 
 
 def flash_var_name(partition: str) -> str:
@@ -79,7 +135,7 @@ def check_names(soc: Soc, boards: list[Board], board_paths: list[Path], products
 def _board_name(name: str, soc: Soc) -> str | None:
     if name.endswith(TWIN_SUFFIX):
         return (f"ends in {TWIN_SUFFIX!r}: a board's QEMU twin is named <board>{TWIN_SUFFIX} (machine) and "
-                f"<board>_qemu (Zephyr board); name it without {TWIN_SUFFIX!r}")
+                f"<board>{ZEPHYR_TWIN_SUFFIX} (Zephyr board); name it without {TWIN_SUFFIX!r}")
     if name.startswith(secure_domain_prefix(soc)):
         return (f"starts with {secure_domain_prefix(soc)!r}, the names of the secure-domain firmware boards "
                 f"({secure_domain_prefix(soc)}<hash>, Zephyr {soc.name}_sd_<hash>): name it otherwise")

@@ -12,12 +12,14 @@ one machine: paths are relative to the checkout, the rest comes from the variabl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from cmu610bsp import __version__
-from cmu610bsp.layout import CI_FILES
+from cmu610bsp.layout import BUILD_DIR, CI_FILES, FLASH_IMAGE, FLASH_MANIFEST, BuildPaths, smoke_results
+from cmu610bsp.names import TWIN_SUFFIX, machine_name
 from cmu610bsp.project import Project
 
-VENV = "build/ci/venv"  # below build/, which a workspace ignores (init's .gitignore)
+VENV = f"{BUILD_DIR}/ci/venv"  # below build/, which a workspace ignores (init's .gitignore)
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,13 @@ INSTALL = (
     '"$CMU610BSP_VENV/bin/python" -m pip install --quiet "$CMU610BSP_PIP_SPEC"',
 )
 # What the firmware build deploys and CI keeps (docs: "What a build produces").
-DEPLOYED = ("flash.bin", "flash-manifest.json", "bootstage.elf", "zephyr-cpu*.elf")
+DEPLOYED = (FLASH_IMAGE, FLASH_MANIFEST, "bootstage.elf", "zephyr-cpu*.elf")
+# The pipelines' paths are the build's and the smoke's own (layout.py), relative to the checkout.
+HERE = Path()
 
 
 @dataclass(frozen=True)
-class Command:
+class ShellCommand:
     """One shell command, in parts a template may put on lines of their own."""
 
     parts: tuple[str, ...]
@@ -75,24 +79,25 @@ class Command:
 # variables; GitHub: the matrix), so both systems run the very same commands.
 LINE, BOARD = "$CMU610_LINE", "$CMU610_BOARD"
 _BUILD_OPTIONS = tuple(v.option for v in VARIABLES if v.option)
-CHECK = Command(("cmu610bsp check",))
-SYNC_CHECK = Command(("cmu610bsp sync --check",))
-PLAN = Command((f'cmu610bsp build "{LINE}" --plan --json', *_BUILD_OPTIONS))
-BUILD = Command((f'cmu610bsp build "{LINE}" --board "{BOARD}-qemu"', *_BUILD_OPTIONS))
+CHECK = ShellCommand(("cmu610bsp check",))
+SYNC_CHECK = ShellCommand(("cmu610bsp sync --check",))
+PLAN = ShellCommand((f'cmu610bsp build "{LINE}" --plan --json', *_BUILD_OPTIONS))
+BUILD = ShellCommand((f'cmu610bsp build "{LINE}" --board "{BOARD}{TWIN_SUFFIX}"', *_BUILD_OPTIONS))
 # boots the flash image the build deployed for the twin (the line's last build, `qemu smoke`)
-SMOKE = Command((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --junit "smoke-{LINE}-{BOARD}.xml"',))
+SMOKE = ShellCommand((f'cmu610bsp qemu smoke --board "{BOARD}" --line "{LINE}" --junit "smoke-{LINE}-{BOARD}.xml"',))
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The plan of one product line (`build --plan`: what would run, what shared state restores)."""
+class PlanJob:
+    """The CI job that plans one product line (`build --plan`: what would run, what shared state restores)."""
 
     line: str
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        """plan.json and the plan's log, as `cmu610bsp build --plan` lays them out (build/compose.py Paths)."""
-        return (f"build/{self.line}/plan.json", f"build/{self.line}/cmu610bsp-plan.log")
+        """plan.json and the plan's log, as `cmu610bsp build --plan` writes them."""
+        paths = BuildPaths(HERE, self.line)
+        return (str(paths.plan_summary), str(paths.plan_log))
 
 
 @dataclass(frozen=True)
@@ -105,12 +110,12 @@ class Target:
 
     @property
     def machine(self) -> str:
-        return f"{self.board}-qemu"
+        return machine_name(self.board, True)
 
     @property
     def deploy(self) -> str:
-        """Where BitBake deploys the twin's images (lastbuild.deploy_dir)."""
-        return f"build/{self.line}/tmp/deploy/images/{self.machine}"
+        """Where BitBake deploys the twin's images."""
+        return str(BuildPaths(HERE, self.line).deploy(self.machine))
 
     @property
     def junit(self) -> str:
@@ -119,25 +124,25 @@ class Target:
 
     @property
     def artifacts(self) -> tuple[str, ...]:
-        return (f"build/{self.line}/summary.json", f"build/{self.line}/cmu610bsp-build.log",
-                *(f"{self.deploy}/{name}" for name in DEPLOYED))
+        paths = BuildPaths(HERE, self.line)
+        return (str(paths.summary), str(paths.log), *(f"{self.deploy}/{name}" for name in DEPLOYED))
 
     @property
     def smoke_artifacts(self) -> tuple[str, ...]:
         """The JUnit report and the console transcripts (`qemu smoke`'s results directory)."""
-        return (self.junit, f"build/smoke/{self.board}-{self.line}/")
+        return (self.junit, f"{smoke_results(HERE, self.board, self.line)}/")
 
 
 @dataclass(frozen=True)
 class Pipeline:
     variables: tuple[Variable, ...]
     install: tuple[str, ...]
-    check: Command
-    sync_check: Command
-    plan: Command
-    build: Command
-    smoke: Command
-    plans: tuple[Plan, ...]
+    check: ShellCommand
+    sync_check: ShellCommand
+    plan: ShellCommand
+    build: ShellCommand
+    smoke: ShellCommand
+    plans: tuple[PlanJob, ...]
     targets: tuple[Target, ...]
 
 
@@ -146,7 +151,7 @@ def pipeline(project: Project) -> Pipeline:
     board x line it serves, sorted (the render is deterministic)."""
     targets = sorted({Target(line, b.name) for b in project.boards for line in b.product_lines},
                      key=lambda t: (t.line, t.board))
-    plans = tuple(Plan(line) for line in sorted({t.line for t in targets}))
+    plans = tuple(PlanJob(line) for line in sorted({t.line for t in targets}))
     return Pipeline(VARIABLES, INSTALL, CHECK, SYNC_CHECK, PLAN, BUILD, SMOKE, plans, tuple(targets))
 
 

@@ -1,4 +1,4 @@
-"""The workspace's own description (`cmu610bsp.yml`) and the `Project` it assembles.
+"""The `Project` the workspace's description files assemble (cmu610bsp.yml names them: config.py).
 
 `load_project` is the one loader every command uses, `init` included: it reads every input,
 runs every rule of `validate.py`, and raises one `BspError` carrying all findings, so one run
@@ -7,107 +7,18 @@ shows every problem and nothing is written.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
-
-from pydantic import AfterValidator, Field
+from typing import TypeVar
 
 from cmu610bsp import resources
+from cmu610bsp.config import STANDIN_TOOLCHAIN, CiSystem, ToolchainRecord, WorkspaceConfig, ZephyrPin, load_config
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE
-from cmu610bsp.model import (
-    Board,
-    Catalog,
-    Product,
-    Soc,
-    Strict,
-    load_board,
-    load_catalog,
-    load_product,
-    load_soc,
-    parse_model,
-    unique,
-)
+from cmu610bsp.model import Board, Catalog, Product, Soc, load_board, load_catalog, load_product, load_soc
 from cmu610bsp.names import check_names
-from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Url
 from cmu610bsp.validate import check_board, check_soc, check_workspace
-from cmu610bsp.yamlio import read_yaml
-
-DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
-
-
-class OpenBmcPin(Strict):
-    """The OpenBMC tree the layer is written and tested against."""
-
-    url: Url = "https://github.com/openbmc/openbmc.git"
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
-
-
-class ZephyrPin(Strict):
-    """The Zephyr tree both harts' firmware is built from: kas checks it out (repo `zephyr`),
-    the firmware recipes fetch it from there at this commit (`--source zephyr=PATH`: a local tree).
-    The default is the Zephyr 4.0.0 snapshot the layer is built and booted with."""
-
-    url: Url = "https://github.com/shiyu-sz/zephyr-4.0.0.git"
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "0d6f47a50097fa9c77e4a75ace91d35a2ab80a21"
-
-
-class ToolchainRecord(Strict):
-    """The RISC-V toolchain every consumer (kas/Yocto, Zephyr) uses; written by `toolchain install`.
-
-    Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
-
-    name: Text
-    # Where it lives is resolved on each machine (toolchain.location): an archive install by its
-    # place in the toolchain cache (`cache`, named by the archive's checksum), a directory
-    # recorded in place by `path` (that machine's path); CMU610BSP_TOOLCHAIN overrides both.
-    path: AbsPath | None = None    # a directory recorded in place: bin/<prefix>gcc below it
-    cache: RelPath | None = None   # below <cache>/toolchains/: an archive installed by `toolchain install`
-    prefix: Prefix = "riscv64-unknown-elf-"
-    sysroot: RelPath | None = None # for a linux-gnu (glibc) toolchain, relative to the toolchain root
-    sha256: Sha256 | None = None   # of the archive it was installed from
-    xuantie: bool = False          # accepts -mcpu=e906*
-
-
-STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
-
-
-# CI systems a workspace can have a generated pipeline for (`ci:`; cmu610bsp/pipelines.py)
-CiSystem = Literal["gitlab", "github"]
-
-
-def _name_and_email(value: str) -> str:
-    if not re.fullmatch(r"[^<>@]+ <[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+>", value):
-        raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
-    return value
-
-
-class WorkspaceConfig(Strict):
-    """`cmu610bsp.yml`: which descriptions to render, and what the generator must not touch."""
-
-    version: int = Field(1, ge=1, le=1)
-    # description files, read (never rendered)
-    soc: Text
-    boards: list[Text] = Field(min_length=1)
-    products: list[Text] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
-    catalog: Text | None = None
-    openbmc: OpenBmcPin = OpenBmcPin()
-    zephyr: ZephyrPin = ZephyrPin()
-    toolchain: ToolchainRecord | None = None
-    keep: list[Text] = Field(default_factory=list)   # globs of generated files left alone
-    # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
-    maintainer: Annotated[Text, AfterValidator(_name_and_email)] | None = None
-    # the CI systems to generate a pipeline for (`cmu610bsp ci gitlab github`); none by default
-    ci: Annotated[list[CiSystem], AfterValidator(unique)] = Field(default_factory=list)
-
-
-def load_config(root: Path) -> WorkspaceConfig:
-    """The workspace's `cmu610bsp.yml`, shape-checked."""
-    path = root / CONFIG_FILE
-    return parse_model(WorkspaceConfig, read_yaml(path), path)
 
 
 @dataclass(frozen=True)

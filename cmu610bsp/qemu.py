@@ -16,16 +16,15 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import pexpect
 
 from cmu610bsp import proc
-from cmu610bsp.errors import BspError, writing
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import writing
 from cmu610bsp.model import Soc
-
-if TYPE_CHECKING:
-    from cmu610bsp import smoke
+from cmu610bsp.names import machine_name
 
 log = logging.getLogger("cmu610bsp.qemu")
 BINARY = "qemu-system-riscv32"
@@ -211,13 +210,13 @@ def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | N
             out[int(cpu[3:])] = Path(given).resolve()
     elif deploy:
         for hart in range(harts):
-            twin = deploy / f"{board}-qemu"
+            twin = deploy / machine_name(board, True)
             cands = (twin / f"cpu{hart}" / "zephyr.elf", twin / f"zephyr-cpu{hart}.elf",
                      deploy / f"cpu{hart}" / "zephyr.elf", deploy / f"zephyr-cpu{hart}.elf")
             found = next((c for c in cands if c.is_file()), None)
             if found is None:
                 raise BspError(f"--deploy {deploy}: no image for hart {hart} of {board}",
-                               hint=f"expected {deploy}/{board}-qemu/cpu{hart}/zephyr.elf or {deploy}/zephyr-cpu{hart}.elf")
+                               hint=f"expected {twin}/cpu{hart}/zephyr.elf or {deploy}/zephyr-cpu{hart}.elf")
             out[hart] = found.resolve()
     else:
         raise BspError("no images: give --image cpu0=ELF --image cpu1=ELF, or --deploy DIR")
@@ -228,59 +227,3 @@ def images_for(board: str, harts: int, image: list[str] | None, deploy: Path | N
         if why:
             raise BspError(f"image for cpu{hart}: {path}: {why}")
     return Images(out)
-
-
-def spec_path(ws_root: Path, board: str, line: str, spec: Path | None) -> Path:
-    """--spec, else the workspace's own spec for the board and line (configs/smoke/), else the one
-    generated from the description (meta-cmu610/zephyr/smoke/<board>/<line>.yaml)."""
-    from cmu610bsp.layout import ZEPHYR_MODULE
-
-    for cand in ([spec] if spec else []) + [ws_root / "configs/smoke" / board / f"{line}.yaml",
-                                             ws_root / "configs/smoke" / f"{line}.yaml",
-                                             ws_root / ZEPHYR_MODULE / "smoke" / board / f"{line}.yaml"]:
-        if cand.is_file():
-            return cand
-    raise BspError(f"no smoke spec for {board}/{line}",
-                   hint=f"run `cmu610bsp sync` (it generates {ZEPHYR_MODULE}/smoke/{board}/{line}.yaml), "
-                        f"write configs/smoke/{line}.yaml or pass --spec")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One smoke run: a target's images, its spec, where its transcript goes."""
-
-    target: str
-    images: Images
-    spec: smoke.Spec
-    results: Path
-    values: dict[str, str]
-
-
-def smoke_all(soc: Soc, jobs: list[Job], timeout: float | None, parallel: int = 1) -> list[smoke.RunResult]:
-    """Run every job (`parallel` at a time); each run's result.json beside its transcript.
-    Ctrl-C/SIGTERM stop every QEMU still running before they propagate."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cmu610bsp import smoke as sm
-
-    for job in jobs:
-        with writing(job.results, "nothing was booted"):
-            job.results.mkdir(parents=True, exist_ok=True)
-
-    def one(job: Job) -> sm.RunResult:
-        return sm.run(soc, job.images, job.spec, job.target, job.results, job.values, timeout)
-
-    try:
-        if parallel == 1 or len(jobs) == 1:
-            runs = [one(j) for j in jobs]
-        else:
-            with ThreadPoolExecutor(max_workers=parallel) as pool:
-                runs = list(pool.map(one, jobs))
-    except KeyboardInterrupt:
-        stop_all()
-        raise
-    for r in runs:
-        if r.transcript:
-            with writing(r.transcript.parent):
-                (r.transcript.parent / "result.json").write_text(sm.to_json([r]) + "\n")
-    return runs

@@ -10,12 +10,27 @@ import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import jinja2
 
-from cmu610bsp import __version__, bootstage, escape, firmware, layer, pipelines, resources, securedomain, views
+from cmu610bsp import (
+    __version__,
+    bootstage,
+    entity_manager,
+    escape,
+    firmware,
+    flash,
+    flash_layout,
+    layer,
+    names,
+    pipelines,
+    resources,
+    securedomain,
+    zephyr,
+)
 from cmu610bsp.kinds import KINDS
-from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE
+from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE, smoke_spec
 from cmu610bsp.model import Soc
 from cmu610bsp.project import Project
 
@@ -40,6 +55,12 @@ FIRMWARE = (
      "The BMC domain's Zephyr application for the product line: banner, the devices it owns, the "
      "board's sensor and fan inventory and a shell command that lists it."),
 )
+
+
+class Put(Protocol):
+    """Render `template` with `ctx` (and the SoC) into the file at `path` of the output."""
+
+    def __call__(self, path: str, template: str, **ctx: object) -> None: ...
 
 
 def _hex(value: int) -> str:
@@ -89,22 +110,22 @@ def render(project: Project, env: jinja2.Environment | None = None) -> dict[str,
     vendors = sorted({soc.vendor, "xuantie"} | {b.vendor for b in project.boards})
     put(f"{z}/zephyr/module.yml", "zephyr/module.yml.j2")
     put(f"{z}/dts/bindings/vendor-prefixes.txt", "zephyr/vendor-prefixes.txt.j2", vendors=vendors)
-    for b in views.bindings(soc, project.catalog):
+    for b in zephyr.bindings(soc, project.catalog):
         # a peripheral's binding is rendered from its kind's entry in the table; cores, sensors and
         # fans are not peripheral kinds and have their own
         put(f"{z}/dts/bindings/{b['dir']}/{b['compatible']}.yaml", "zephyr/binding.yaml.j2", binding=b,
             kind=KINDS.get(b["kind"]))  # type: ignore[call-overload]
     dts_dir = f"{z}/dts/riscv/{soc.vendor}"
-    put(f"{dts_dir}/{soc.name}.dtsi", "dts/soc.dtsi.j2", periphs=views.peripheral_views(soc, False))
-    put(f"{dts_dir}/{soc.name}-secure.dtsi", "dts/soc-secure.dtsi.j2", periphs=views.peripheral_views(soc, True))
-    put(f"{dts_dir}/{soc.name}-qemu.dtsi", "dts/soc-qemu.dtsi.j2")
+    put(f"{dts_dir}/{soc.name}.dtsi", "dts/soc.dtsi.j2", periphs=zephyr.peripheral_views(soc, False))
+    put(f"{dts_dir}/{soc.name}-secure.dtsi", "dts/soc-secure.dtsi.j2", periphs=zephyr.peripheral_views(soc, True))
+    put(f"{dts_dir}/{names.machine_name(soc.name, True)}.dtsi", "dts/soc-qemu.dtsi.j2")
     soc_dir = f"{z}/soc/{soc.vendor}/{soc.name}"
-    isa = views.isa_symbols(soc, project.soc_file)
+    isa = zephyr.isa_symbols(soc, project.soc_file)
     for name in ("soc.yml", "Kconfig.soc", "Kconfig", "Kconfig.defconfig", "CMakeLists.txt"):
         put(f"{soc_dir}/{name}", f"zephyr/soc/{name}.j2", isa_symbols=isa)
     for board in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
-            bv = views.board_view(board, soc, project.catalog, twin)
+            bv = zephyr.board_view(board, soc, project.catalog, twin)
             _render_board(put, bv, soc, project)
     domains = secure_domains(project, env)
     for sd in domains:
@@ -124,7 +145,7 @@ def secure_domains(project: Project, env: jinja2.Environment | None = None) -> l
     """The description's distinct secure domains, each with its Zephyr board rendered."""
     env = env or environment()
 
-    def board_files(bv: views.BoardView) -> dict[str, str]:
+    def board_files(bv: zephyr.BoardView) -> dict[str, str]:
         files: dict[str, str] = {}
 
         def put(path: str, template: str, **ctx: object) -> None:
@@ -136,14 +157,14 @@ def secure_domains(project: Project, env: jinja2.Environment | None = None) -> l
     return securedomain.secure_domains(project, board_files)
 
 
-def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain]) -> None:  # type: ignore[no-untyped-def]
+def _render_layer(put: Put, project: Project, domains: list[securedomain.SecureDomain]) -> None:
     """The Yocto machine layer: layer.conf, SoC include, a machine per board and twin, images."""
     soc = project.soc
     boards = sorted(project.boards, key=lambda b: b.name)
     lines = [p for p in sorted(project.products, key=lambda p: p.name)
              if any(p.name in b.product_lines for b in boards)]
     machines = [
-        {"name": layer.machine_name(b, twin), "title": b.full_name + (" (QEMU twin)" if twin else ""),
+        {"name": names.machine_name(b.name, twin), "title": names.title(b.full_name, twin),
          "lines": ", ".join(b.product_lines)}
         for b in boards for twin in (False, True)
     ]
@@ -160,13 +181,12 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
     put(f"{LAYER}/classes/cmu610_variant.bbclass", "layer/classes/cmu610_variant.bbclass.j2")
     for b in boards:
         for twin in (False, True):
-            zboard = views.zephyr_name(b.name) + ("_qemu" if twin else "")
-            dts = [f"boards/{b.vendor}/{zboard}/{zboard}_{soc.name}_cpu{getattr(b.domains, d).hart}.dts"
-                   for d in ("secure", "bmc")]
-            put(f"{LAYER}/conf/machine/{layer.machine_name(b, twin)}.conf", "layer/machine.conf.j2",
-                board=b, twin=twin, title=b.full_name + (" (QEMU twin)" if twin else ""), zboard=zboard,
+            zboard, machine = names.zephyr_board(b.name, twin), names.machine_name(b.name, twin)
+            dts = [names.board_dts(b.vendor, b.name, soc.name, getattr(b.domains, d).hart, twin) for d in ("secure", "bmc")]
+            put(f"{LAYER}/conf/machine/{machine}.conf", "layer/machine.conf.j2",
+                board=b, twin=twin, title=names.title(b.full_name, twin), zboard=zboard,
                 targets=layer.zephyr_targets(b, soc, twin), devicetrees=dts, flash=layer.flash_vars(b),
-                secure_domain=securedomain.of_machine(domains, layer.machine_name(b, twin)).variant)
+                secure_domain=securedomain.of_machine(domains, machine).variant)
     tdir = f"{LAYER}/conf/templates/default"
     put(f"{tdir}/bblayers.conf.sample", "layer/conf/templates/bblayers.conf.sample.j2")
     put(f"{tdir}/local.conf.sample", "layer/conf/templates/local.conf.sample.j2", default_machine=boards[0].name)
@@ -176,13 +196,13 @@ def _render_layer(put, project: Project, domains: list[securedomain.SecureDomain
         put(f"{LAYER}/recipes-core/images/{p.image}.bb", "layer/image.bb.j2", product=p)
     em_dir = f"{LAYER}/recipes-phosphor/configuration"
     put(f"{em_dir}/entity-manager_%.bbappend", "layer/entity-manager.bbappend.j2",
-        boards=[{"board": b.name, "machine": m} for b in boards for m in (b.name, b.name + "-qemu")])
+        boards=[{"board": b.name, "machine": names.machine_name(b.name, t)} for b in boards for t in (False, True)])
     for b in boards:
         put(f"{em_dir}/files/{b.name}.json", "layer/entity-manager.json.j2",
-            config=layer.entity_manager_config(b, project.soc, project.catalog))
+            config=entity_manager.configuration(b, project.soc, project.catalog))
 
 
-def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     """Classes and recipes that build both harts' Zephyr firmware and the flash image."""
     soc = project.soc
     put(f"{LAYER}/classes/cmu610_baremetal.bbclass", "layer/classes/cmu610_baremetal.bbclass.j2")
@@ -197,16 +217,16 @@ def _render_firmware(put, out: dict[str, str], project: Project) -> None:  # typ
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
     put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
-    # what BitBake cannot import from cmu610bsp: the packer module and the boot stage's sources
-    out[f"{fl}/files/cmu610_flash.py"] = layer.standalone_flash_module()
+    # what BitBake cannot import from cmu610bsp: the packer module, as it is, and the boot stage's sources
+    out[f"{fl}/files/cmu610_flash.py"] = Path(flash.__file__).read_text()
     _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
           sorted(src.name for src in bootstage.SOURCES.iterdir() if src.is_file()))
     for b in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
-            mdir = f"{fl}/files/{layer.machine_name(b, twin)}"
+            mdir = f"{fl}/files/{names.machine_name(b.name, twin)}"
             out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
             out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
-            out[f"{mdir}/flash-layout.json"] = json.dumps(layer.flash_layout(b, soc, project.catalog, twin),
+            out[f"{mdir}/flash-layout.json"] = json.dumps(flash_layout.layout(b, soc, project.catalog, twin),
                                                           indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
@@ -216,7 +236,7 @@ def _ship(out: dict[str, str], src: Path, dest: str, names: Iterable[str]) -> No
         out[f"{dest}/{name}"] = (src / name).read_text()
 
 
-def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
+def _render_kas(put: Put, project: Project) -> None:
     """kas configs: base (OpenBMC pin, layer, machine), one per product line, fragments."""
     default = sorted(project.boards, key=lambda b: b.name)[0].name
     openbmc = {"url": project.openbmc_url, "commit": project.openbmc_commit, "layers": OPENBMC_LAYERS}
@@ -226,14 +246,14 @@ def _render_kas(put, project: Project) -> None:  # type: ignore[no-untyped-def]
         # takes without --board; kas with base.yml:<line>.yml alone builds the same)
         machine = next((b.name for b in project.boards if p.name in b.product_lines), None)
         put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
-    tv = views.toolchain_view(project.toolchain)
+    tv = zephyr.toolchain_view(project.toolchain)
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
     put(TOOLCHAIN_ENV, "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 
 
-def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-untyped-def]
+def _render_apps(put: Put, out: dict[str, str], project: Project,
                  domains: list[securedomain.SecureDomain]) -> None:
     """The two firmware applications of the module (their C sources are copied as they are: they
     hold no board data), their bindings, each line's fragment, and each board's smoke specs."""
@@ -256,21 +276,22 @@ def _render_apps(put, out: dict[str, str], project: Project,  # type: ignore[no-
     for b in sorted(project.boards, key=lambda b: b.name):
         for p in products:
             if p.name in b.product_lines:
-                put(f"{z}/smoke/{b.name}/{p.name}.yaml", "zephyr/smoke.yaml.j2",
+                put(smoke_spec(b.name, p.name), "zephyr/smoke.yaml.j2",
                     spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__,
-                                             securedomain.of_machine(domains, layer.machine_name(b, True)).name))
+                                             securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 
 
-def _render_board(put, bv: views.BoardView, soc: Soc, project: Project) -> None:  # type: ignore[no-untyped-def]
-    bdir = f"{ZEPHYR_MODULE}/boards/{bv.board.vendor}/{bv.zname}"
+def _render_board(put: Put, bv: zephyr.BoardView, soc: Soc, project: Project) -> None:
+    bdir = f"{ZEPHYR_MODULE}/{names.zephyr_board_dir(bv.board.vendor, bv.board.name, bv.twin)}"
     ctx = {"bv": bv, "board": bv.board}
     put(f"{bdir}/board.yml", "zephyr/board/board.yml.j2", **ctx)
     put(f"{bdir}/Kconfig.{bv.zname}", "zephyr/board/Kconfig.board.j2", **ctx)
     put(f"{bdir}/Kconfig.defconfig", "zephyr/board/Kconfig.defconfig.j2", **ctx)
     put(f"{bdir}/board.cmake", "zephyr/board/board.cmake.j2", **ctx)
     for dom in bv.domains:
-        stem = f"{bdir}/{bv.zname}_{soc.name}_{dom.cluster}"
-        inventory = firmware.inventory(bv.board, project.catalog) if dom.name == "bmc" else None
+        dts = names.board_dts(bv.board.vendor, bv.board.name, soc.name, dom.hart, bv.twin)
+        stem = f"{ZEPHYR_MODULE}/{dts.removesuffix('.dts')}"
+        inventory = firmware.inventory(bv.board, soc, project.catalog) if dom.name == "bmc" else None
         put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, fw=firmware.firmware_node(bv.board, soc, dom.name),
             inventory=inventory, **ctx)
         put(f"{stem}_defconfig", "zephyr/board/defconfig.j2", dom=dom, **ctx)

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cmu610bsp import views
+from cmu610bsp import names, zephyr
 from cmu610bsp.model import Board
 from cmu610bsp.project import Project
 
@@ -25,7 +25,7 @@ PLACEHOLDER = "placeholder"
 DESCRIPTION = "secure Zephyr firmware"
 
 # (Zephyr module path -> text) of one secure-domain board, rendered from a stand-in board
-Renderer = Callable[[views.BoardView], dict[str, str]]
+Renderer = Callable[[zephyr.BoardView], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -41,24 +41,20 @@ class SecureDomain:
     @property
     def variant(self) -> str:
         """Its BitBake variant (cmu610-secure-fw-<variant>): also the deploy directory's name."""
-        return self.name + ("-qemu" if self.twin else "")
+        return names.machine_name(self.name, self.twin)
 
     @property
     def zephyr_board(self) -> str:
-        return views.zephyr_name(self.name) + ("_qemu" if self.twin else "")
+        return names.zephyr_board(self.name, self.twin)
 
     @property
     def zephyr_target(self) -> str:
         soc = self.name.split("-sd-")[0]
-        return f"{self.zephyr_board}/{soc}/cpu{self.hart}"
+        return names.zephyr_target(self.name, soc, self.hart, self.twin)
 
     @property
     def recipe(self) -> str:
         return f"cmu610-secure-fw-{self.variant}"
-
-
-def machine_name(board: Board, twin: bool) -> str:
-    return board.name + ("-qemu" if twin else "")
 
 
 def stand_in(board: Board, project: Project, name: str) -> Board:
@@ -71,8 +67,8 @@ def stand_in(board: Board, project: Project, name: str) -> Board:
         "domains": board.domains.model_copy(update={"secure": secure})})
 
 
-def secure_view(board: Board, project: Project, twin: bool) -> views.BoardView:
-    bv = views.board_view(board, project.soc, project.catalog, twin)
+def secure_view(board: Board, project: Project, twin: bool) -> zephyr.BoardView:
+    bv = zephyr.board_view(board, project.soc, project.catalog, twin)
     return dataclasses.replace(bv, domains=[d for d in bv.domains if d.name == "secure"])
 
 
@@ -90,7 +86,7 @@ def secure_domains(project: Project, render: Renderer) -> list[SecureDomain]:
                 named = {k.replace(PLACEHOLDER, key): v.replace(PLACEHOLDER, key).replace(PLACEHOLDER.upper(), key.upper())
                          for k, v in files.items()}
                 found[(key, twin)] = (board.domains.secure.hart, [], named)
-            found[(key, twin)][1].append(machine_name(board, twin))
+            found[(key, twin)][1].append(names.machine_name(board.name, twin))
     return sorted((SecureDomain(f"{soc}-sd-{key}", twin, hart, tuple(machines), tuple(sorted(files.items())))
                    for (key, twin), (hart, machines, files) in found.items()), key=lambda s: s.variant)
 

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from cmu610bsp import i3c
 from cmu610bsp.model import Board, Sensor
+from cmu610bsp.names import zephyr_target
 from cmu610bsp.project import Project
 from cmu610bsp.ui import table
 from cmu610bsp.validate import board_owners
@@ -40,7 +41,7 @@ def print_board(console: Console, project: Project, board: Board) -> None:
     rows: list[list[str]] = []
     for dname in ("secure", "bmc"):
         d = getattr(board.domains, dname)
-        rows.append([dname, str(d.hart), f"{board.zephyr_name}/{soc.name}/cpu{d.hart}", d.console,
+        rows.append([dname, str(d.hart), zephyr_target(board.name, soc.name, d.hart, False), d.console,
                      d.firmware, ", ".join(d.peripherals)])
     console.print(table("Domains", ("domain", "hart", "Zephyr target", "console", "firmware", "peripherals"), rows))
 

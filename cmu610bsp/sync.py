@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from cmu610bsp import __version__, layout, proc, render, txn, workspace, wslock
+from cmu610bsp import __version__, layout, manifest, proc, render, txn, workspace, wslock
 from cmu610bsp.errors import BspError, CheckFailed, Finding
 from cmu610bsp.yamlio import read_text
 
@@ -72,38 +72,38 @@ class SyncPlan:
         return [a for a in self.actions if a.edited]
 
 
-def _base(ws: workspace.Workspace, path: str, manifest: dict[str, Any], rebuilt: dict[str, str] | None) -> bytes | None:
+def _base(ws: workspace.Workspace, path: str, last: manifest.Manifest, rebuilt: dict[str, str] | None) -> bytes | None:
     """Last generated content of `path`: re-rendered from the recorded inputs when that
     reproduces the recorded hash, else the recorded blob from the workspace's git objects."""
-    digest = manifest.get("files", {}).get(path)
+    digest = last.files.get(path)
     if digest is None:
         return None
     if rebuilt is not None and path in rebuilt:
         data = rebuilt[path].encode()
-        if layout.sha256(data) == digest:
+        if manifest.sha256(data) == digest:
             return data
-    blob = manifest.get("blobs", {}).get(path)
+    blob = last.blobs.get(path)
     if blob:
         r = proc.run(["git", "cat-file", "blob", blob], cwd=ws.root)
         if r.returncode == 0:
             data = r.stdout.encode()
-            if layout.sha256(data) == digest:
+            if manifest.sha256(data) == digest:
                 return data
     return None
 
 
-def _rebuild(ws: workspace.Workspace, manifest: dict[str, Any]) -> dict[str, str] | None:
+def _rebuild(ws: workspace.Workspace, last: manifest.Manifest) -> dict[str, str] | None:
     """Render the recorded inputs again (only meaningful with the recorded generator version)."""
-    if manifest.get("version") != __version__ or not manifest.get("inputs"):
+    if last.version != __version__ or not last.inputs:
         return None
-    if not all(layout.plain(rel) for rel in manifest["inputs"]):
+    if not all(layout.plain(rel) for rel in last.inputs):
         return None  # an input outside the workspace (or a manifest edited to climb out): not rebuilt in a scratch
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for rel, entry in manifest["inputs"].items():
+        for rel, entry in last.inputs.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(entry["text"], encoding="utf-8")
-        if layout.CONFIG_FILE not in manifest["inputs"]:
+            (root / rel).write_text(entry.text, encoding="utf-8")
+        if layout.CONFIG_FILE not in last.inputs:
             (root / layout.CONFIG_FILE).write_text(read_text(ws.root / layout.CONFIG_FILE))
         try:
             old = workspace.open_workspace(root)
@@ -137,26 +137,26 @@ def unresolved(ws: workspace.Workspace) -> list[str]:
     whatever put them there, dtc and BitBake would fail on them."""
     record = ws.root / CONFLICTS
     paths: set[str] = set(json.loads(record.read_text())) if record.is_file() else set()
-    recorded: dict[str, str] = (workspace.read_manifest(ws) or {}).get("files", {})  # type: ignore[assignment]
-    paths |= set(recorded)
+    last = manifest.read(ws.root)
+    paths |= set(last.files if last else ())
     return sorted(p for p in paths if (ws.root / p).is_file() and _has_markers((ws.root / p).read_bytes()))
 
 
 def compute(ws: workspace.Workspace) -> SyncPlan:
     """What sync would write, file by file; reads only."""
     files = render.render(workspace.load_project(ws))
-    manifest: dict[str, Any] = workspace.read_manifest(ws) or {}
-    rebuilt = _rebuild(ws, manifest)
+    last = manifest.read(ws.root) or manifest.Manifest()
+    rebuilt = _rebuild(ws, last)
     plan = SyncPlan()
     for e in workspace.classify(ws, files):
         if e.state in ("edited", "untracked") and e.current is not None and e.new is not None:
             # with no base to be found, the whole file is one overlapping change
-            base = _base(ws, e.path, manifest, rebuilt) or b""
+            base = _base(ws, e.path, last, rebuilt) or b""
             merged, conflict = _merge(base, e.current, e.new, e.path)
             plan.actions.append(FileAction(e.path, "conflict" if conflict else "merge", e.current, merged, True))
         else:
             plan.actions.append(FileAction(e.path, e.state, e.current, e.new, e.state == "keep-edited"))
-    plan.manifest = workspace.manifest_bytes(ws, files)
+    plan.manifest = workspace.manifest_of(ws, files).to_bytes()
     return plan
 
 
@@ -185,7 +185,7 @@ def refuse_if_unresolved(left: list[str]) -> None:
 def refuse_if_dirty(ws: workspace.Workspace, plan: SyncPlan) -> None:
     """Refuse to rewrite a hand-edited file whose edit git does not have: the merge could not be
     undone. Description edits, and files sync leaves alone, never count."""
-    from cmu610bsp import vcs
+    from cmu610bsp import vcs  # GitPython: ~0.1 s of start-up that sync --check and --dry-run do without
 
     repo = vcs.repository(ws.root)
     at_risk = [ws.root / a.path for a in plan.changes if a.edited]
@@ -237,8 +237,8 @@ def run(ws: workspace.Workspace, mode: Mode = "sync", allow_dirty: bool = False,
 
 def _run(ws: workspace.Workspace, mode: Mode, allow_dirty: bool, commit: bool) -> SyncResult:
     plan = compute(ws)
-    manifest = ws.root / layout.MANIFEST
-    changed = not manifest.exists() or manifest.read_bytes() != plan.manifest
+    recorded = ws.root / layout.MANIFEST
+    changed = not recorded.exists() or recorded.read_bytes() != plan.manifest
     result = SyncResult(mode, plan, changed, unresolved(ws))
     if mode != "sync":
         return result
@@ -267,7 +267,7 @@ def verdict(result: SyncResult) -> None:
 
 
 def _repository_to_commit_to(ws: workspace.Workspace) -> git.Repo:
-    from cmu610bsp import vcs
+    from cmu610bsp import vcs  # GitPython: ~0.1 s of start-up that sync --check and --dry-run do without
 
     repo = vcs.repository(ws.root)
     if repo is None:
@@ -281,7 +281,7 @@ def _commit(ws: workspace.Workspace) -> str:
     """Commit what the sync wrote and what it was rendered from: the generated roots and state,
     and the descriptions (cmu610bsp.yml and the files it names, those in the repository), so the
     commit holds the edit that caused the render; a message naming the generator version."""
-    from cmu610bsp import vcs
+    from cmu610bsp import vcs  # GitPython: ~0.1 s of start-up that sync --check and --dry-run do without
 
     repo = _repository_to_commit_to(ws)
     paths = [str(ws.root / r) for r in ws.roots if (ws.root / r).exists()]

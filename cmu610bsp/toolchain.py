@@ -6,7 +6,6 @@ Without a record, Debian's riscv64-unknown-elf GCC in /usr is the stand-in, and 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -17,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from cmu610bsp import archive, layout, proc, workspace, wslock
-from cmu610bsp.errors import BspError, Finding, write_whole, writing
+from cmu610bsp import archive, config, layout, proc, workspace
+from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.fileio import sha256_file, writing
 from cmu610bsp.model import parse_model
-from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord, WorkspaceConfig
-from cmu610bsp.yamlio import read_text
 
 _GCC_RE = re.compile(r"^(riscv(?:32|64)-[a-z0-9_]+-[a-z0-9_-]+-)gcc$")
 TEST_PROGRAM = r"""
@@ -46,14 +45,6 @@ def find_prefix(root: Path) -> str | None:
         return None
     prefixes = sorted(m.group(1) for p in bindir.iterdir() if (m := _GCC_RE.match(p.name)))
     return prefixes[0] if prefixes else None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _toolchain_root(tree: Path) -> Path:
@@ -84,7 +75,7 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
             raise BspError(f"{source}: checksum mismatch, nothing was extracted",
                            [Finding(str(source), "sha256", f"is {digest}, expected {sha256.lower()}")])
         base = cache_dir() / "toolchains"
-        _check_writable(ws)
+        config.check_writable(ws.root, "nothing was extracted")
         with writing(base, "nothing was extracted"):
             base.mkdir(parents=True, exist_ok=True)
         label = name or re.sub(r"(\.tar)?\.(gz|xz|bz2|zst|tgz)$|\.tar$", "", source.name)
@@ -106,7 +97,8 @@ def install(ws: workspace.Workspace, source: Path, sha256: str | None, name: str
     # the same archive), a directory by its path on this machine
     where = {"cache": str(root.relative_to(cache_dir() / "toolchains"))} if digest else {"path": str(root)}
     record = _record(source, root, name, where, digest)
-    write_record(ws, record)
+    config.set_key(ws.root, "toolchain", record.model_dump(exclude_none=True),
+                   "the RISC-V toolchain (`cmu610bsp toolchain install`)", "toolchain install")
     return record
 
 
@@ -165,35 +157,6 @@ def missing(record: ToolchainRecord) -> tuple[str, str] | None:
            if record.sha256 else "install it with `cmu610bsp toolchain install ARCHIVE_OR_DIR`")
     return (f"toolchain {record.name} is not on this machine ({root}/bin/{record.prefix}gcc not found)",
             f"{how}, or set {ENV_OVERRIDE} to its directory")
-
-
-def write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
-    """Rewrite cmu610bsp.yml with the record, keeping its other keys and its header comment
-    (read and written under the workspace lock: another writer's change is kept)."""
-    with wslock.held(ws.root, "toolchain install"):
-        _write_record(ws, record)
-
-
-def _write_record(ws: workspace.Workspace, record: ToolchainRecord | None) -> None:
-    path = ws.root / layout.CONFIG_FILE
-    text = read_text(path)
-    header = "".join(line for line in text.splitlines(keepends=True)[:3] if line.startswith("#"))
-    data = yaml.safe_load(text) or {}
-    if record is None:
-        data.pop("toolchain", None)
-    else:
-        data["toolchain"] = record.model_dump(exclude_none=True)
-    parse_model(WorkspaceConfig, data, path)
-    write_whole(path, header + yaml.safe_dump(data, sort_keys=False), "it was left as it was")
-
-
-def _check_writable(ws: workspace.Workspace) -> None:
-    """Fail before a long extraction, not after it: the record goes into cmu610bsp.yml through
-    a temporary file beside it, so that file must be creatable."""
-    probe = ws.root / (layout.CONFIG_FILE + ".tmp")
-    with writing(probe, "nothing was extracted"):
-        probe.touch()
-        probe.unlink()
 
 
 def current(ws: workspace.Workspace) -> tuple[ToolchainRecord, bool]:

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from cmu610bsp import layout, wslock
-from cmu610bsp.errors import BspError, Finding, writing
+from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.fileio import writing
 
 TXN_DIR = layout.TXN_DIR
 MARKER_PREFIX = ".cmu610bsp-txn-"

@@ -19,7 +19,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from cmu610bsp import layout
-from cmu610bsp.errors import BspError, writing
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import writing
 
 WAIT_ENV = "CMU610BSP_LOCK_WAIT"
 DEFAULT_WAIT = 10.0

@@ -98,7 +98,11 @@ def _encoding_finding(path: Path, data: bytes, offset: int) -> Finding:
 
 def read_yaml(path: Path) -> Any:
     """Read one YAML document; a missing file, bad text or bad syntax is the user's to fix."""
-    text = read_text(path)
+    return parse_yaml(read_text(path), path)
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    """One YAML document's text as `read_yaml` reads a file (`path` names it in findings)."""
     try:
         bomb = _alias_bomb(text)
         if bomb is not None:
@@ -213,16 +217,18 @@ def _node_findings(node: yaml.Node | None, loc: tuple[int | str, ...],
 
 def with_key(text: str, key: str, value: str, comment: str = "") -> str:
     """`text`, a YAML mapping the reader accepted, with its top-level `key` set to `value` (flow
-    style YAML) and everything else as written: comments, order, quoting. An absent key is
-    appended, after `comment` (a line of its own) when given."""
+    style YAML, or a block: indented lines, each after a line break) and everything else as
+    written: comments, order, quoting. An absent key is appended, after `comment` (a line of its
+    own) when given."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)  # the pure-Python loader: marks count characters
     if node is not None and not isinstance(node, yaml.MappingNode):
         raise BspError("cannot set a key: the document is not a mapping")
+    colon = ":" if value.startswith("\n") else ": "
     for k, v in node.value if node is not None else []:
         if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return f"{text[:k.end_mark.index]}: {value}{text[_end(v):]}"
+            return f"{text[:k.end_mark.index]}{colon}{value}{text[_end(v):]}"
     head = text if not text or text.endswith("\n") else text + "\n"
-    return head + (f"# {comment}\n" if comment else "") + f"{key}: {value}\n"
+    return head + (f"# {comment}\n" if comment else "") + f"{key}{colon}{value}\n"
 
 
 def _end(node: yaml.Node) -> int:

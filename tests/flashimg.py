@@ -9,7 +9,7 @@ import shutil
 import struct
 from pathlib import Path
 
-from cmu610bsp import bootstage, flash, proc, resources
+from cmu610bsp import bootstage, flash, flash_layout, proc, resources
 from cmu610bsp.model import Board, Soc, load_board, load_catalog, load_soc
 
 FW = Path(__file__).parent / "firmware"
@@ -25,7 +25,7 @@ def _ok(argv: list[str]) -> str:
     return r.stdout
 
 
-def _image(out: Path, name: str, window: bootstage.Window) -> flash.Image:
+def _image(out: Path, name: str, window: flash_layout.Window) -> flash.Image:
     """The test firmware linked at `window.base`; entry read from the ELF header (e_entry)."""
     # GCC 12 picks its rv64 multilib for rv32..._zicsr_zifencei: link with the rv32 libgcc
     libgcc = Path(_ok([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"]).strip()).parent
@@ -43,5 +43,5 @@ def amp_flash_image(out: Path) -> tuple[Board, Soc, bytes]:
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     catalog = load_catalog(resources.sensor_catalog())
     boot = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
-    images = {d: _image(out, d, w) for d, w in bootstage.windows(board, soc, catalog).items()}
-    return board, soc, flash.pack(bootstage.partitions(board), images, soc.memory["flash"].size, boot=boot)
+    images = {d: _image(out, d, w) for d, w in flash_layout.windows(board, soc, catalog).items()}
+    return board, soc, flash_layout.pack(board, soc, images, boot)

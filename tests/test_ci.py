@@ -24,9 +24,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmu610bsp import lastbuild, pipelines, render, resources
-from cmu610bsp.build.compose import Paths
-from cmu610bsp.project import DEFAULT_PRODUCTS, CiSystem, Project, WorkspaceConfig, load_project
+from cmu610bsp import pipelines, render, resources
+from cmu610bsp.config import DEFAULT_PRODUCTS, CiSystem, WorkspaceConfig
+from cmu610bsp.layout import FLASH_IMAGE, BuildPaths
+from cmu610bsp.names import twin_machine
+from cmu610bsp.project import Project, load_project
 from cmu610bsp.yamlio import with_key
 from conftest import REPO, Cli, edit, snapshot, spawn_cli
 from flashimg import MISSING, amp_flash_image
@@ -75,11 +77,11 @@ def test_matrix_is_every_board_with_every_line_it_serves() -> None:
 
 def test_paths_are_where_build_and_qemu_smoke_put_them() -> None:
     t = pipelines.Target("littlebmc", "cmu610-evb")
-    assert Path(t.deploy) == lastbuild.deploy_dir(Path(), "littlebmc", "cmu610-evb")
-    paths = Paths(Path(), "littlebmc")
-    assert pipelines.Plan("littlebmc").artifacts == (str(paths.plan_summary), str(paths.plan_log))
+    paths = BuildPaths(Path(), "littlebmc")
+    assert Path(t.deploy) == paths.deploy(twin_machine("cmu610-evb"))
+    assert pipelines.PlanJob("littlebmc").artifacts == (str(paths.plan_summary), str(paths.plan_log))
     assert str(paths.summary) in t.artifacts and str(paths.log) in t.artifacts
-    assert f"{t.deploy}/{lastbuild.FLASH}" in t.artifacts
+    assert f"{t.deploy}/{FLASH_IMAGE}" in t.artifacts
     # the JUnit file the smoke command writes is the one reported
     env = {"CMU610_LINE": t.line, "CMU610_BOARD": t.board}
     assert re.sub(r"\$(\w+)", lambda m: env[m.group(1)], pipelines.SMOKE.line).endswith(f'--junit "{t.junit}"')

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import checks_layer
 from cmu610bsp import workspace as ws_mod
+from cmu610bsp.checks import yocto
 from cmu610bsp.cli import common, run
 from conftest import Cli
 
@@ -90,8 +90,8 @@ def test_check_parses_the_files_as_they_are_now(workspace: Path) -> None:
     """BitBake keeps each .inc it parsed for the life of the process: a second check after an edit
     of one must see the edit."""
     ws = ws_mod.open_workspace(workspace)
-    assert checks_layer.check_bitbake(ws).status == "ok"
+    assert yocto.check_bitbake(ws).status == "ok"
     inc = workspace / "meta-cmu610/conf/machine/include/cmu610.inc"
     inc.write_text(inc.read_text() + "this is not BitBake\n")
-    result = checks_layer.check_bitbake(ws)
+    result = yocto.check_bitbake(ws)
     assert result.status == "failed" and "cmu610.inc" in str(result.findings), result

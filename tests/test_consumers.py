@@ -75,7 +75,7 @@ def test_zephyr_schemas_validate_board_and_soc(workspace: Path, zephyr_schemas: 
 def test_kconfig_selects_the_right_soc_cluster(workspace: Path) -> None:
     import kconfiglib
 
-    from cmu610bsp.checks import ZEPHYR_SYMBOLS
+    from cmu610bsp.checks.zephyr import ZEPHYR_SYMBOLS
 
     z = workspace / MODULE
     soc = z / "soc/cmu/cmu610"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import __version__, firmware, render, resources, smoke
+from cmu610bsp import __version__, firmware, names, render, resources, smoke
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Product, load_board
 from cmu610bsp.project import Project, load_project
@@ -53,7 +53,7 @@ def _node(dts: str, name: str) -> str:
     return m.group(0)
 
 
-def _printed(items: list[firmware.Item]) -> str:
+def _printed(items: list[firmware.InventoryItem]) -> str:
     """What the BMC firmware's `inventory` prints (bmc/src/inventory.c's formats), as the console
     log shows it: the shell ends lines with \r\n, the pty adds a \r."""
     fans = sum(i.fan for i in items)
@@ -69,7 +69,7 @@ def test_each_domain_tree_says_what_its_firmware_prints(project: Project, tmp_pa
     p = _with_board(project, name)
     board = p.boards[0]
     files = render.render(p)
-    zb = board.zephyr_name + ("_qemu" if twin else "")
+    zb = names.zephyr_board(board.name, twin)
     for domain in firmware.APPS:
         dom = getattr(board.domains, domain)
         dts = _dts(files, tmp_path, f"{Z}/boards/{board.vendor}/{zb}/{zb}_cmu610_cpu{dom.hart}.dts")
@@ -81,8 +81,8 @@ def test_each_domain_tree_says_what_its_firmware_prints(project: Project, tmp_pa
             assert "inventory {" not in dts  # the sensors are the BMC domain's
             continue
         inventory = _node(dts, "inventory")
-        names = re.findall(r'item-name = "([^"]+)";', inventory)
-        assert names == [s.name for s in board.sensors] + [f.name for f in board.fans]
+        items = re.findall(r'item-name = "([^"]+)";', inventory)
+        assert items == [s.name for s in board.sensors] + [f.name for f in board.fans]
         assert inventory.count("fan;") == len(board.fans)
 
 
@@ -169,17 +169,17 @@ def test_smoke_spec_matches_exactly_the_description(project: Project, tmp_path: 
     p = _with_board(project, name)
     board = p.boards[0]
     files = render.render(p)
-    items = firmware.inventory(board, p.catalog)
+    items = firmware.inventory(board, p.soc, p.catalog)
     assert len(items) == len(board.sensors) + len(board.fans)
     for line in board.product_lines:
         path = tmp_path / f"{line}.yaml"
         path.write_text(files[f"{Z}/smoke/{board.name}/{line}.yaml"])
-        spec = smoke.load_spec(path, {"board": board.name, "line": line, "zephyr_board": board.zephyr_name + "_qemu"})
+        spec = smoke.load_spec(path, {"board": board.name, "line": line, "zephyr_board": names.zephyr_board(board.name, True)})
         product = next(x for x in p.products if x.name == line)
         _check_spec(spec, board.name, items, product)
 
 
-def _check_spec(spec: smoke.Spec, board: str, items: list[firmware.Item], product: Product) -> None:
+def _check_spec(spec: smoke.Spec, board: str, items: list[firmware.InventoryItem], product: Product) -> None:
     secure = f"cmu610 secure firmware {__version__}: board {board}, domain secure, hart 0"
     bmc = f"cmu610 bmc firmware {__version__}: board {board}, domain bmc, hart 1, line {product.name}"
     assert re.search(spec.cores["cpu0"].markers[0].pattern, secure)
@@ -204,23 +204,23 @@ def test_spec_with_one_sensor_removed_fails_on_the_count(project: Project) -> No
     fewer = board.model_copy(update={"sensors": board.sensors[1:]})
     product = project.products[0]
     spec = firmware.smoke_spec(fewer, project.soc, project.catalog, product, __version__)
-    assert not re.search(spec.expect, _printed(firmware.inventory(board, project.catalog)))
-    assert re.search(spec.expect, _printed(firmware.inventory(fewer, project.catalog)))
+    assert not re.search(spec.expect, _printed(firmware.inventory(board, project.soc, project.catalog)))
+    assert re.search(spec.expect, _printed(firmware.inventory(fewer, project.soc, project.catalog)))
 
 
 def test_qemu_smoke_takes_the_generated_spec(tmp_path: Path) -> None:
-    from cmu610bsp import qemu
+    from cmu610bsp import smoke_jobs
 
     gen = tmp_path / Z / "smoke" / "b" / "littlebmc.yaml"
     gen.parent.mkdir(parents=True)
     gen.write_text("x")
-    assert qemu.spec_path(tmp_path, "b", "littlebmc", None) == gen
+    assert smoke_jobs.spec_path(tmp_path, "b", "littlebmc", None) == gen
     own = tmp_path / "configs" / "smoke" / "littlebmc.yaml"
     own.parent.mkdir(parents=True)
     own.write_text("x")
-    assert qemu.spec_path(tmp_path, "b", "littlebmc", None) == own  # a hand-written spec wins
+    assert smoke_jobs.spec_path(tmp_path, "b", "littlebmc", None) == own  # a hand-written spec wins
     with pytest.raises(BspError, match="no smoke spec for b/bigbmc"):
-        qemu.spec_path(tmp_path, "b", "bigbmc", None)
+        smoke_jobs.spec_path(tmp_path, "b", "bigbmc", None)
 
 
 @pytest.mark.parametrize(("firmware_yaml", "message"), [

@@ -9,8 +9,8 @@ import zlib
 
 import pytest
 
-from cmu610bsp import bootstage, flash, resources
-from cmu610bsp.errors import BspError
+from cmu610bsp import bootstage, flash, flash_layout, resources
+from cmu610bsp.flash import FlashError
 from cmu610bsp.model import load_board, load_catalog, load_soc
 
 K = 1024
@@ -55,23 +55,23 @@ def test_a_and_b_slots_hold_the_same_image() -> None:
 
 
 def test_overflow_names_the_partition_and_the_excess() -> None:
-    with pytest.raises(BspError) as info:
+    with pytest.raises(FlashError) as info:
         flash.pack(TABLE, images(secure=8 * K), SIZE, boot=BOOT)
     assert str(info.value) == ("sec-fw: the secure image (64-byte header + 8192 bytes) does not fit: "
                                "8256 bytes in a 8192-byte partition, 64 bytes too many")
-    with pytest.raises(BspError, match=r"^boot: the boot stage does not fit: 4097 bytes in a 4096-byte partition, 1 bytes too"):
+    with pytest.raises(FlashError, match=r"^boot: the boot stage does not fit: 4097 bytes in a 4096-byte partition, 1 bytes too"):
         flash.pack(TABLE, images(), SIZE, boot=b"\0" * (4 * K + 1))
 
 
 def test_missing_and_stray_images_and_a_short_flash() -> None:
-    with pytest.raises(BspError, match=r"^bmc-a: no image given for the bmc domain \(have: secure\)$"):
+    with pytest.raises(FlashError, match=r"^bmc-a: no image given for the bmc domain \(have: secure\)$"):
         flash.pack(TABLE, {"secure": images()["secure"]}, SIZE, boot=BOOT)
     wrong_hart = {**images(), "bmc": flash.Image(b"b", 0x800C0000, 0x800C0000, 0)}
-    with pytest.raises(BspError, match=r"^bmc-a: the bmc image is for hart 0, the partition's domain runs on hart 1$"):
+    with pytest.raises(FlashError, match=r"^bmc-a: the bmc image is for hart 0, the partition's domain runs on hart 1$"):
         flash.pack(TABLE, wrong_hart, SIZE, boot=BOOT)
-    with pytest.raises(BspError, match=r"^no firmware partition for the image of domain extra$"):
+    with pytest.raises(FlashError, match=r"^no firmware partition for the image of domain extra$"):
         flash.pack(TABLE, {**images(), "extra": images()["bmc"]}, SIZE, boot=BOOT)
-    with pytest.raises(BspError, match=r"^bmc-b: ends at 0xc000, past the end of the 0x8000-byte flash$"):
+    with pytest.raises(FlashError, match=r"^bmc-b: ends at 0xc000, past the end of the 0x8000-byte flash$"):
         flash.pack(TABLE, images(), 32 * K, boot=BOOT)
 
 
@@ -96,13 +96,13 @@ def test_a_corrupted_partition_is_refused(offset: int, reason: str) -> None:
     image = images()["bmc"]
     raw = bytearray(flash.header(image) + image.data)
     raw[offset] ^= 0xDF
-    with pytest.raises(BspError, match=f"^bmc-a: {reason}"):
+    with pytest.raises(FlashError, match=f"^bmc-a: {reason}"):
         flash.check_image(bytes(raw), "bmc-a")
 
 
 def test_default_board_manifest() -> None:
     """The shipped board's table: 32 MiB, every partition listed with its domain and hart."""
-    table = bootstage.partitions(load_board(resources.builtin_board()))
+    table = flash_layout.partitions(load_board(resources.builtin_board()))
     img = flash.pack(table, images(), 32 * K * K, boot=BOOT)
     entries = flash.manifest(table, img)
     assert [(e["partition"], e["offset"], e["domain"], e["hart"]) for e in entries] == [

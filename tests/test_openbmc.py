@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp.build.bitbake import drop_stale_parser_tables
+from cmu610bsp.kasbuild.bitbake import drop_stale_parser_tables
 from conftest import as_user, cli_in_process, openbmc_runner
 
 pytestmark = pytest.mark.openbmc

@@ -85,7 +85,7 @@ def _bitbake_left(ws: Path) -> list[str]:
 _DRY_RUN = """
 import subprocess, sys, time
 from pathlib import Path
-from cmu610bsp.build import compose, lines_of
+from cmu610bsp.kasbuild import compose, lines_of
 ws, line, target = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 env = compose.environment(ws, line, lines_of(ws).toolchain)
 start = time.monotonic()

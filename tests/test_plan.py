@@ -1,4 +1,4 @@
-"""`build --plan`'s arithmetic (cmu610bsp.build.plan), in-process on task graphs shaped like
+"""`build --plan`'s arithmetic (cmu610bsp.kasbuild.plan), in-process on task graphs shaped like
 BitBake's: what runs, what shared state restores, what a current stamp or a restored task above
 makes unnecessary. The same rule against BitBake's own dry run on the OpenBMC tree is
 tests/test_openbmc_build.py::test_plan_counts_match_bitbake_dry_run."""
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from cmu610bsp.build import plan
 from cmu610bsp.errors import BspError
+from cmu610bsp.kasbuild import plan
 
 
 def _task(pn: str, task: str, deps: list[str], *, setscene: bool = False, noexec: bool = False,

@@ -17,10 +17,10 @@ import pytest
 
 from cmu610bsp import render
 from cmu610bsp import workspace as wsp
-from cmu610bsp.build import compose, rack
-from cmu610bsp.build.bitbake import Progress
-from cmu610bsp.build.report import summarize
 from cmu610bsp.errors import BspError
+from cmu610bsp.kasbuild import compose, rack
+from cmu610bsp.kasbuild.bitbake import Progress
+from cmu610bsp.kasbuild.report import summarize
 from conftest import Cli
 from rack import make_rack
 
@@ -58,7 +58,7 @@ def test_sleds_share_one_secure_domain_and_the_evb_has_its_own(rack_ws: Path) ->
 
 
 def test_which_boards(rack_ws: Path) -> None:
-    from cmu610bsp.build import lines_from
+    from cmu610bsp.kasbuild import lines_from
 
     lines = lines_from(_project(rack_ws))
     assert rack.select(lines, "littlebmc", [], True, False) == [

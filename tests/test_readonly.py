@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cmu610bsp import generate
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import WriteFailed
 from conftest import BOARD, Cli, edit, read_only, snapshot
@@ -29,7 +30,7 @@ def test_generate_in_read_only_workspace_raises_write_failed(workspace: Path) ->
     _edited(workspace)
     before = snapshot(workspace)
     with read_only(workspace), pytest.raises(WriteFailed) as info:
-        ws_mod.generate(ws_mod.open_workspace(workspace))
+        generate.generate(ws_mod.open_workspace(workspace))
     message = info.value.message
     assert message.startswith(f"cannot write {workspace}/"), message
     assert "Read-only file system" in message or "Permission denied" in message, message

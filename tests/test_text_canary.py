@@ -19,7 +19,7 @@ import yaml
 
 import text_consumers
 import textfields
-from cmu610bsp import checks, checks_layer, layout, project, sync, toolchain
+from cmu610bsp import checks, layout, project, sync, toolchain
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import BspError
 from conftest import Cli
@@ -39,7 +39,7 @@ def run_everything(ws: Path) -> list[str]:
     then CMake on each board.cmake, and a shell sourcing toolchain.env. The checks that failed."""
     sync.run(ws_mod.open_workspace(ws), allow_dirty=True)
     opened = ws_mod.open_workspace(ws)
-    failed = [name for name, fn in {**checks.CHECKS, **checks_layer.CHECKS}.items() if fn(opened).status != "ok"]
+    failed = [name for name, fn in checks.ALL.items() if fn(opened).status != "ok"]
     for cmake in sorted((ws / layout.ZEPHYR_MODULE).rglob("board.cmake")):
         assert text_consumers.run_cmake(cmake, ws).returncode == 0
     assert text_consumers.source_sh(ws / layout.TOOLCHAIN_ENV, ws).returncode == 0

@@ -16,7 +16,7 @@ from typing import get_args
 
 import pytest
 
-from cmu610bsp import i3c, init, workspace
+from cmu610bsp import generate, i3c, init, workspace
 from cmu610bsp.errors import BspError
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.model import PeripheralKind, load_board, load_soc
@@ -294,9 +294,9 @@ def test_generate_rejects_bad_description(workspace: Path, c: Case) -> None:
     assert snapshot(workspace) == before
 
 
-def workspace_generate(root: Path) -> workspace.Plan:
+def workspace_generate(root: Path) -> generate.GenerateResult:
     """What `cmu610bsp generate -w ROOT` does, without the process around it."""
-    return workspace.generate(workspace.open_workspace(root))
+    return generate.generate(workspace.open_workspace(root))
 
 
 @pytest.mark.parametrize("c", _params([c for c in CASES if c.id in INIT_CASES]))

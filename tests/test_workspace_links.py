@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import layout, sync
+from cmu610bsp import generate, layout, manifest, sync
 from cmu610bsp import workspace as ws_mod
 from cmu610bsp.errors import BspError
 from conftest import BOARD, MACHINE_CONF, Cli, edit, snapshot
@@ -35,7 +35,7 @@ def _lab(ws: Path) -> None:
 
 WRITERS = {
     "sync": lambda ws: sync.run(ws_mod.open_workspace(ws), "sync", allow_dirty=True),
-    "generate --force": lambda ws: ws_mod.generate(ws_mod.open_workspace(ws), force=True),
+    "generate --force": lambda ws: generate.generate(ws_mod.open_workspace(ws), force=True),
 }
 
 
@@ -88,7 +88,7 @@ def test_a_backup_keeps_the_files_mode(workspace: Path) -> None:
     conf = workspace / MACHINE_CONF
     conf.write_text(conf.read_text() + "# private tweak\n")
     conf.chmod(0o600)
-    plan = ws_mod.generate(ws_mod.open_workspace(workspace), force=True)
+    plan = generate.generate(ws_mod.open_workspace(workspace), force=True)
     kept = workspace / str(plan.backup) / MACHINE_CONF
     assert kept.read_text().endswith("# private tweak\n")
     assert kept.stat().st_mode & 0o777 == 0o600
@@ -111,7 +111,7 @@ def test_a_manifest_path_outside_the_generated_roots_is_refused(workspace: Path,
     """A file recorded with its checksum and no longer rendered is deleted: not a file outside."""
     victim = _outside(tmp_path)
     rel = _climb("meta-cmu610", victim)
-    _record(workspace, "files", rel, layout.sha256(victim.read_bytes()))
+    _record(workspace, "files", rel, manifest.sha256(victim.read_bytes()))
     with pytest.raises(BspError) as e:
         WRITERS[writer](workspace)
     assert layout.MANIFEST in str(e.value) and "files" in str(e.value), e.value
@@ -122,7 +122,7 @@ def test_a_manifest_path_outside_the_generated_roots_is_refused(workspace: Path,
 def test_manifest_paths_must_be_plain_paths_in_a_generated_root(workspace: Path, bad: str) -> None:
     _record(workspace, "files", bad, "0" * 64)
     with pytest.raises(BspError) as e:
-        layout.read_manifest(workspace)
+        manifest.read(workspace)
     assert layout.MANIFEST in str(e.value) and bad in str(e.value), e.value
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import buildpath, checks_layer, init
+from cmu610bsp import buildpath, init
+from cmu610bsp.checks import yocto
 from cmu610bsp.errors import BspError
 from cmu610bsp.workspace import open_workspace
 from conftest import Cli, snapshot
@@ -34,13 +35,13 @@ def _moved(workspace: Path, tmp_path: Path, parent: str) -> Path:
 def test_bitbakes_parser_fails_on_the_layer_at_a_refused_path(workspace: Path, tmp_path: Path, parent: str) -> None:
     ws = _moved(workspace, tmp_path, parent)
     assert buildpath.problems(ws)
-    assert checks_layer.check_bitbake(open_workspace(ws)).status == "failed"
+    assert yocto.check_bitbake(open_workspace(ws)).status == "failed"
 
 
 def test_bitbakes_parser_passes_at_a_path_with_every_allowed_character(workspace: Path, tmp_path: Path) -> None:
     ws = _moved(workspace, tmp_path, "Az09_.-~x")
     assert buildpath.problems(ws) == []
-    result = checks_layer.check_bitbake(open_workspace(ws))
+    result = yocto.check_bitbake(open_workspace(ws))
     assert result.status == "ok", result.findings
 
 

@@ -19,8 +19,9 @@ import kconfiglib
 import yaml
 from markdown_it import MarkdownIt
 
-from cmu610bsp import checks, layout
-from cmu610bsp.checks_layer import _STANDIN_FILES, import_bb
+from cmu610bsp import layout
+from cmu610bsp.checks import zephyr
+from cmu610bsp.checks.yocto import _STANDIN_FILES, import_bb
 
 LAYER = Path(layout.LAYER)
 Z = Path(layout.ZEPHYR_MODULE)
@@ -237,7 +238,7 @@ def _kconfig(work: Path, rel: str) -> dict[str, Any]:
         bdir = path.parent if path.parent.parent.parent.name == "boards" else next(
             p.parent for p in sorted(z.glob("boards/*/*/board.yml")))
         top = work / "Kconfig.top"
-        top.write_text(checks._kconfig_top(yaml.safe_load((bdir / "board.yml").read_text())["board"]["name"],
+        top.write_text(zephyr._kconfig_top(yaml.safe_load((bdir / "board.yml").read_text())["board"]["name"],
                                            bdir, soc_dirs))
     old = os.environ.get("srctree")  # noqa: SIM112 - kconfiglib's name for it
     os.environ["srctree"] = str(work)  # noqa: SIM112

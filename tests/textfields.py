@@ -21,8 +21,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from cmu610bsp import layout, project, render
+from cmu610bsp.config import OpenBmcPin, WorkspaceConfig, ZephyrPin
 from cmu610bsp.model import Board, Catalog, Product, Soc
-from cmu610bsp.project import WorkspaceConfig
 from cmu610bsp.text import Grammar
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def full_description() -> dict[str, Any]:
     string setting added."""
     config = yaml.safe_load((REPO / layout.CONFIG_FILE).read_text())
     config.update({"catalog": "configs/catalog/sensor-kinds.yaml", "keep": ["meta-cmu610/README.md"], "ci": ["gitlab"],
-                   "openbmc": project.OpenBmcPin().model_dump(), "zephyr": project.ZephyrPin().model_dump(),
+                   "openbmc": OpenBmcPin().model_dump(), "zephyr": ZephyrPin().model_dump(),
                    "toolchain": dict(TOOLCHAIN)})
     files: dict[str, Any] = {layout.CONFIG_FILE: config}
     for rel in [config["soc"], *config["boards"], *config["products"], config["catalog"]]:

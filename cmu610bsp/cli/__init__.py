@@ -1,5 +1,6 @@
-"""The command line: one typer tree. Each command's own module is imported only when it runs
-(west's pattern); the work is done by the plain modules under it, which the CLI only calls and
+"""The command line: one typer tree. Each command imports the modules it calls when it runs (west's
+pattern: start-up, `--help` included, loads none of them; the imports inside the command functions of
+cli/ are these); the work is done by the plain modules under it, which the CLI only calls and
 prints. `main` is the program's edge: every outcome becomes a published exit code, in one place
 (0 ok, 1 internal error, traceback only with --debug, 2 user error or failed check, 124 timeout,
 130 interrupted)."""
@@ -17,7 +18,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from cmu610bsp import __version__
+from cmu610bsp import __version__, txn
 from cmu610bsp.cli import build, ci, common, project, qemu, toolchain
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt
 from cmu610bsp.errors import BspError
@@ -71,8 +72,6 @@ def _outcome(argv: list[str]) -> int:
     """An interrupt that comes after a write was committed is held until the command has
     finished (`txn`): the command then says so and exits with its own code, never "interrupted"
     over a done write."""
-    from cmu610bsp import txn
-
     with _process_state(), txn.finish_after_commit() as held:
         rc = _run(argv)
     if held:

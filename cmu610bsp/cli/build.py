@@ -1,7 +1,9 @@
-"""Commands that drive kas and BitBake: build, lock, cache serve, devtool."""
+"""Commands that drive kas and BitBake: build, lock, cache serve, devtool. Each imports what it
+runs when it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,10 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cmu610bsp.cli.common import Command, DebugOpt, SourceOpt, WorkspaceOpt, root
+from cmu610bsp.errors import BspError, CheckFailed, Timeout
 
 if TYPE_CHECKING:
-    from cmu610bsp.build import DryRun, Event, Lines, Request, Summary
-    from cmu610bsp.build.rack import RackSummary
+    from cmu610bsp.kasbuild import DryRun, Event, Lines, Request, Summary
+    from cmu610bsp.kasbuild.rack import RackSummary
     from cmu610bsp.project import Project
 
 cache_app = typer.Typer(help="Shared state for a fleet of builders.", no_args_is_help=True)
@@ -68,10 +71,9 @@ def build(
     debug: DebugOpt = False,
 ) -> None:
     """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
-    from cmu610bsp import build as b
+    from cmu610bsp import kasbuild as b
     from cmu610bsp import workspace as wsp
-    from cmu610bsp.build import compose
-    from cmu610bsp.errors import BspError, CheckFailed
+    from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
     project = wsp.load_project(wsp.open_workspace(ws))  # read once: the build's lines, the smoke's SoC
@@ -88,11 +90,9 @@ def build(
         return
     one = board[0] if board else None
     if smoke:
-        from cmu610bsp.lastbuild import smoke_board
-
         if plan:
             raise BspError("--smoke boots what a build deployed: not with --plan")
-        one = smoke_board(lines, line, one)
+        one = lines.smoke_machine(line, one)
     elif junit:
         raise BspError("--junit is the report of --smoke: give --smoke too")
     req = b.Request(line, one, target, plan, compose.parse_sources(source), cache, sstate_mirror, hashserv,
@@ -103,13 +103,12 @@ def build(
     with _progress() as show:
         summary = b.run(ws, req, show, lines)
     if smoke and summary.result == "success":
-        from cmu610bsp import lastbuild, ui
+        from cmu610bsp import ui
+        from cmu610bsp.kasbuild import smoke as build_smoke
 
         with ui.status(f"smoke-testing {summary.machine}"):
-            summary = lastbuild.smoke(ws, project, summary, junit)
+            summary = build_smoke.one(ws, project, summary, junit)
     if as_json:
-        import json
-
         print(json.dumps(summary.as_dict(), indent=2, sort_keys=True))
     else:
         _report(summary)
@@ -123,8 +122,6 @@ def build(
 
 def _stopped(result: str, timeout: float | None, log: str) -> None:
     """Ctrl-C/SIGTERM (exit 130) and --timeout (exit 124) end the command as they ended the build."""
-    from cmu610bsp.errors import Timeout
-
     if result == "interrupted":
         raise KeyboardInterrupt
     if result == "timeout":
@@ -135,15 +132,15 @@ def _rack(ws: Path, project: Project, lines: Lines, req: Request, boards: list[s
           smoke: bool, as_json: bool) -> None:
     """Several boards of a line in one BitBake run; each board's result and what they shared."""
     from cmu610bsp import render, ui
-    from cmu610bsp.build import rack
-    from cmu610bsp.errors import CheckFailed
+    from cmu610bsp.kasbuild import rack
+    from cmu610bsp.kasbuild import smoke as build_smoke
 
     picked = rack.select(lines, req.line, boards, all_boards, smoke)
     with _progress() as show:
         summary = rack.run(ws, req, picked, render.secure_domains(project), show, lines)
     if smoke and any(s.result == "success" for s in summary.boards):
         with ui.status(f"smoke-testing {len(summary.boards)} boards"):
-            summary = rack.smoke(ws, project, summary, req.timeout)
+            summary = build_smoke.boards(ws, project, summary, req.timeout)
     if as_json:
         ui.print_json(summary.as_dict())
     else:
@@ -189,7 +186,7 @@ def _print_dry_run(d: DryRun, as_json: bool) -> None:
 @contextmanager
 def _progress() -> Iterator[Callable[[Event], None]]:
     """A rich bar on a terminal; on a pipe, warnings, task lines and errors as plain text."""
-    from cmu610bsp.build.bitbake import bitbake_line
+    from cmu610bsp.kasbuild.bitbake import bitbake_line
 
     if not sys.stderr.isatty():
         def plain(e: Event) -> None:
@@ -275,7 +272,7 @@ def lock(
 ) -> None:
     """Pin every repository revision in a kas lock file (configs/kas/base.lock.yml)."""
     from cmu610bsp import devtool
-    from cmu610bsp.build import compose
+    from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
     locks = devtool.lock(ws, line, compose.parse_sources(source))
@@ -309,7 +306,7 @@ RecipeArg = Annotated[str, typer.Argument(metavar="RECIPE", help="The recipe.", 
 def _devtool(args: list[str], line: str, source: list[str] | None, offline: bool, workspace: Path | None,
              debug: bool) -> Path:
     from cmu610bsp import devtool
-    from cmu610bsp.build import compose
+    from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
     devtool.run(ws, args, line, compose.parse_sources(source), offline, lambda text: print(text, flush=True))
@@ -327,8 +324,6 @@ def modify(
     workspace: WorkspaceOpt = None, debug: DebugOpt = False,
 ) -> None:
     """Check out RECIPE's sources into the devtool workspace for editing (or use SRCTREE)."""
-    from cmu610bsp.errors import BspError
-
     if no_extract and srctree is None:
         raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
     _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe, *([str(srctree.resolve())] if srctree else [])],

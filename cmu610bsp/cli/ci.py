@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from cmu610bsp.cli.common import Command, DebugOpt, WorkspaceOpt, open_ws
+from cmu610bsp.cli.project import report_sync
+from cmu610bsp.errors import BspError
+from cmu610bsp.layout import CI_FILES
 
 
 def register(app: typer.Typer) -> None:
@@ -27,9 +30,6 @@ def ci(
     generated files like any other (sync keeps your edits; sync --check fails on drift)."""
     from cmu610bsp import ci as ci_mod
     from cmu610bsp import ui
-    from cmu610bsp.cli.project import report_sync
-    from cmu610bsp.errors import BspError
-    from cmu610bsp.layout import CI_FILES
 
     ws = open_ws(workspace, debug)
     names = ci_mod.systems(systems or [])

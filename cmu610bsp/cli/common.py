@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
+from cmu610bsp import layout, txn
+
 if TYPE_CHECKING:
     from cmu610bsp import workspace as workspace_mod
 
@@ -100,17 +102,16 @@ def set_globals(workspace: Path | None, debug: bool) -> None:
 def root(workspace: Path | None = None, debug: bool = False) -> Path:
     """The workspace this command acts on (its own -w, the global one, or found upwards), after
     rolling back any write a killed command left half done."""
-    from cmu610bsp import layout
-    from cmu610bsp.ui import err
+    from cmu610bsp.ui import err  # rich: loaded by the commands that print
 
     set_globals(workspace, debug)
-    path, rolled_back = layout.workspace_root(GLOBALS.workspace)
-    if rolled_back:
+    path = layout.workspace_root(GLOBALS.workspace)
+    if txn.recover(path, list(layout.OWNED_ROOTS)):
         err.print("note: rolled back an interrupted write; the workspace is as it was before it")
     return path
 
 
 def open_ws(workspace: Path | None = None, debug: bool = False) -> workspace_mod.Workspace:
-    from cmu610bsp import workspace as workspace_mod
+    from cmu610bsp import workspace as workspace_mod  # the description's models (pydantic): not for --help
 
     return workspace_mod.open_workspace(root(workspace, debug))

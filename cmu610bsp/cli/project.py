@@ -1,4 +1,5 @@
-"""Commands on the description and what it renders: init, generate, sync, check, board show."""
+"""Commands on the description and what it renders: init, generate, sync, check, board show. Each
+imports what it runs when it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cmu610bsp.cli.common import Command, DebugOpt, JsonOpt, WorkspaceOpt, open_ws
+from cmu610bsp import layout
+from cmu610bsp.cli.common import Command, DebugOpt, JsonOpt, WorkspaceOpt, open_ws, set_globals
 from cmu610bsp.errors import BspError, CheckFailed, listing
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ def init(
     """Create a workspace: description files, generated BSP, and a git repository with a first commit."""
     from cmu610bsp import init as init_mod
     from cmu610bsp import ui
-    from cmu610bsp.cli.common import set_globals
 
     set_globals(None, debug)
     with ui.status("creating workspace"):
@@ -54,21 +55,21 @@ def generate(
     debug: DebugOpt = False,
 ) -> None:
     """Render everything from the description, atomically; refuses to overwrite hand edits."""
-    from cmu610bsp import layout, ui
-    from cmu610bsp import workspace as ws_mod
+    from cmu610bsp import generate as generate_mod
+    from cmu610bsp import ui
 
     ws = open_ws(workspace, debug)
     with ui.status("generating"):
-        plan = ws_mod.generate(ws, force=force)
-    files = {p: v for p, v in plan.changes.items() if p != layout.MANIFEST}
+        result = generate_mod.generate(ws, force=force)
+    files = {p: v for p, v in result.changes.items() if p != layout.MANIFEST}
     written = sum(1 for v in files.values() if v is not None)
     deleted = sum(1 for v in files.values() if v is None)
-    ui.out.print(f"{written} written, {deleted} deleted, {plan.unchanged} unchanged")
-    for p in sorted(plan.edited + plan.untracked):
-        ui.out.print(f"overwritten: {p} (what it held is kept in {plan.backup}/{p})")
-    for p in plan.kept:
+    ui.out.print(f"{written} written, {deleted} deleted, {result.unchanged} unchanged")
+    for p in sorted(result.edited + result.untracked):
+        ui.out.print(f"overwritten: {p} (what it held is kept in {result.backup}/{p})")
+    for p in result.kept:
         ui.out.print(f"kept (keep: glob): {p}")
-    for p in plan.stale_kept:
+    for p in result.stale_kept:
         ui.out.print(f"no longer generated, kept because it was edited: {p}")
 
 
@@ -97,8 +98,8 @@ def sync(
 
 def report_sync(result: sync_mod.SyncResult, as_json: bool = False) -> None:
     """Print a sync's outcome (text, or `sync --json`'s object) and exit as it stands for."""
-    from cmu610bsp import layout, ui
     from cmu610bsp import sync as sync_mod
+    from cmu610bsp import ui
 
     mode = result.mode
     if as_json:
@@ -134,7 +135,7 @@ def report_sync(result: sync_mod.SyncResult, as_json: bool = False) -> None:
 
 def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """The description's rules, then every generated file against its real consumer."""
-    from cmu610bsp import checks, checks_layer, ui
+    from cmu610bsp import checks, ui
     from cmu610bsp import workspace as ws_mod
 
     ws = open_ws(workspace, debug)
@@ -144,7 +145,7 @@ def check(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debug
         results.append(checks.CheckResult("model", "ok", detail="description is valid"))
     except BspError as e:
         results.append(checks.CheckResult("model", "failed", e.findings or [], e.message))
-    for name, fn in {**checks.CHECKS, **checks_layer.CHECKS}.items():
+    for name, fn in checks.ALL.items():
         with ui.status(f"check {name}"):
             results.append(fn(ws))
     failed = [r for r in results if r.status == "failed"]

@@ -1,14 +1,18 @@
-"""`cmu610bsp qemu run|smoke`: boot a board's QEMU twin with both domains' images."""
+"""`cmu610bsp qemu run|smoke`: boot a board's QEMU twin with both domains' images. Each command
+imports what it runs when it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cmu610bsp import layout
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
+from cmu610bsp.names import board_of, machine_name
 
 if TYPE_CHECKING:
     from cmu610bsp import qemu, workspace
@@ -32,18 +36,18 @@ def _targets(boards: list[str] | None, lines: list[str] | None, ws_dir: Path | N
              debug: bool, last_build: bool) -> tuple[workspace.Workspace, Project, list[tuple[Board, str]]]:
     """(board, line) pairs to boot. Without --line: the board's first line, or, when the images
     are the last build's, the line built last for the board's twin."""
-    from cmu610bsp import lastbuild, workspace
+    from cmu610bsp import smoke_jobs, workspace
 
     ws = open_ws(ws_dir, debug)
     project = workspace.load_project(ws)
     known = {b.name: b for b in project.boards}
     out: list[tuple[Board, str]] = []
     for name in boards or [project.boards[0].name]:
-        name = name.removesuffix("-qemu") if name.removesuffix("-qemu") in known else name
+        name = board_of(name) if board_of(name) in known else name
         if name not in known:
             raise BspError(f"--board {name!r}: not a board of this workspace", hint="boards: " + ", ".join(known))
         b = known[name]
-        chosen = lines or [lastbuild.latest_line(ws.root, name, tuple(b.product_lines)) if last_build
+        chosen = lines or [smoke_jobs.latest_line(ws.root, name, tuple(b.product_lines)) if last_build
                            else b.product_lines[0]]
         for line in chosen:
             if line not in b.product_lines:
@@ -55,11 +59,11 @@ def _targets(boards: list[str] | None, lines: list[str] | None, ws_dir: Path | N
 def _images(root: Path, board: str, line: str, harts: int, image: list[str] | None,
             deploy: Path | None) -> qemu.Images:
     """--image/--deploy ELFs (quick iteration), else the flash image of the line's last build."""
-    from cmu610bsp import lastbuild, qemu
+    from cmu610bsp import qemu, smoke_jobs
 
     if image or deploy:
         return qemu.images_for(board, harts, image, deploy)
-    return lastbuild.flash_image(root, line, board)
+    return smoke_jobs.last_flash(root, line, board)
 
 
 @app.command("run")
@@ -77,7 +81,7 @@ def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, de
     del argv[i:i + 2]
     argv[argv.index("-serial") + 1] = "mon:stdio"
     what = f"the flash image of the last {ln} build" if images.flash else "the given images"
-    ui.err.print(f"booting {b.name}-qemu with {what}; Ctrl-A X quits")
+    ui.err.print(f"booting {machine_name(b.name, True)} with {what}; Ctrl-A X quits")
     rc = proc.interactive(argv)
     if rc:
         raise BspError(f"QEMU exited with {rc}")
@@ -102,21 +106,17 @@ def smoke(
 ) -> None:
     """Boot each board/line's images and check the smoke spec; exit 0 pass, 2 fail. Without
     --image/--deploy: the flash image of the line's last build for the board's twin."""
-    from cmu610bsp import qemu, ui
+    from cmu610bsp import qemu, smoke_jobs, ui
     from cmu610bsp import smoke as sm
-    from cmu610bsp.views import zephyr_name
 
     ws, project, targets = _targets(board, line, workspace, debug, not (image or deploy))
     qemu.find_binary()
-    jobs = []
-    for b, ln in targets:
-        values = {"board": b.name, "line": ln, "zephyr_board": zephyr_name(b.name) + "_qemu"}
-        s = sm.load_spec(qemu.spec_path(ws.root, b.name, ln, spec), values)
-        out = (results or ws.root / "build" / "smoke") / f"{b.name}-{ln}"
-        jobs.append(qemu.Job(f"{b.name}/{ln}", _images(ws.root, b.name, ln, len(project.soc.harts), image, deploy),
-                             s, out, values))
+    harts = len(project.soc.harts)
+    jobs = [smoke_jobs.job(ws.root, b.name, ln, partial(_images, ws.root, b.name, ln, harts, image, deploy),
+                           results / f"{b.name}-{ln}" if results else layout.smoke_results(ws.root, b.name, ln), spec)
+            for b, ln in targets]
     with ui.status(f"smoke-testing {len(jobs)} target(s)"):
-        runs = qemu.smoke_all(project.soc, jobs, timeout, parallel)
+        runs = smoke_jobs.run_all(project.soc, jobs, timeout, parallel)
     if junit:
         sm.junit(runs, junit)
     if as_json:

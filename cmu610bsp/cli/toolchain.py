@@ -1,4 +1,5 @@
-"""`cmu610bsp toolchain install|check|show` and `cmu610bsp doctor`."""
+"""`cmu610bsp toolchain install|check|show` and `cmu610bsp doctor`. Each imports what it runs when
+it runs (cli/__init__.py)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def doctor(as_json: JsonOpt = False, workspace: WorkspaceOpt = None, debug: Debu
     """Host prerequisites for building and booting, with the fix for each problem."""
     from cmu610bsp import doctor as doc
     from cmu610bsp import toolchain, ui
-    from cmu610bsp.project import STANDIN_TOOLCHAIN
+    from cmu610bsp.config import STANDIN_TOOLCHAIN
 
     try:
         ws = open_ws(workspace, debug)

@@ -9,7 +9,7 @@
 # (after hash equivalence), whether it has a setscene variant, is noexec or nostamp, whether
 # its stamp is current (BitBake's own rule), and where shared state has it (the configured
 # BB_HASHCHECK_FUNCTION, once without and once with SSTATE_MIRRORS). It hands the facts back as
-# a MetadataEvent; which tasks would run is worked out by cmu610bsp (cmu610bsp/build/plan.py).
+# a MetadataEvent; which tasks would run is worked out by cmu610bsp (cmu610bsp/kasbuild/plan.py).
 # A real build fires the same event: without CMU610_PLAN the handler returns at once.
 addhandler cmu610_plan
 cmu610_plan[eventmask] = "bb.event.DepTreeGenerated"

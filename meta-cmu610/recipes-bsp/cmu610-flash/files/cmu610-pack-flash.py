@@ -17,7 +17,7 @@ import cmu610_flash as flash  # noqa: E402
 def elf_entry_and_base(elf: bytes, where: str) -> tuple[int, int]:
     """(e_entry, lowest physical address of a loaded segment) of a 32-bit little-endian ELF."""
     if elf[:6] != b"\x7fELF\x01\x01":
-        raise flash.BspError(f"{where}: not a 32-bit little-endian ELF")
+        raise flash.FlashError(f"{where}: not a 32-bit little-endian ELF")
     entry, phoff = struct.unpack_from("<II", elf, 24)
     phentsize, phnum = struct.unpack_from("<HH", elf, 42)
     bases = []
@@ -26,7 +26,7 @@ def elf_entry_and_base(elf: bytes, where: str) -> tuple[int, int]:
         if ptype == 1 and filesz:
             bases.append(paddr)
     if not bases:
-        raise flash.BspError(f"{where}: no loadable segment")
+        raise flash.FlashError(f"{where}: no loadable segment")
     return entry, min(bases)
 
 
@@ -46,10 +46,10 @@ def main() -> int:
         elf = stem.with_suffix(".elf")
         entry, base = elf_entry_and_base(elf.read_bytes(), str(elf))
         if base != w["base"]:
-            raise flash.BspError(f"{elf}: linked at {base:#x}, the {domain} domain's RAM starts at {w['base']:#x}")
+            raise flash.FlashError(f"{elf}: linked at {base:#x}, the {domain} domain's RAM starts at {w['base']:#x}")
         data = stem.with_suffix(".bin").read_bytes()
         if len(data) > w["image_limit"]:
-            raise flash.BspError(f"{stem}.bin: {len(data)} bytes, the {domain} domain's RAM holds {w['image_limit']}"
+            raise flash.FlashError(f"{stem}.bin: {len(data)} bytes, the {domain} domain's RAM holds {w['image_limit']}"
                                  f" (the boot stage's stack is at its top): {len(data) - w['image_limit']} bytes too many")
         images[domain] = flash.Image(data, base, entry, w["hart"])
     image = flash.pack(parts, images, layout["flash_size"], boot=args.boot.read_bytes())
@@ -63,6 +63,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (flash.BspError, OSError) as e:
+    except (flash.FlashError, OSError) as e:
         print(f"cmu610-pack-flash: {e}", file=sys.stderr)
         sys.exit(2)

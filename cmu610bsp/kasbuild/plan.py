@@ -38,8 +38,8 @@ class RecipePlan:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """One plan; `as_dict` is what summary.json and `--json` carry under `plan`."""
+class BuildPlan:
+    """What one build would do; `as_dict` is what plan.json and `--json` carry under `planned`."""
 
     total: int                  # tasks in the graph (BitBake's "Attempted")
     run: int                    # tasks that would execute (noexec ones included, as BitBake counts them)
@@ -89,7 +89,7 @@ def fates(tasks: dict[str, dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def compute(facts: dict[str, Any]) -> Plan:
+def compute(facts: dict[str, Any]) -> BuildPlan:
     tasks: dict[str, dict[str, Any]] = facts["tasks"]
     fate = fates(tasks)
     count = Counter(fate.values())
@@ -97,7 +97,7 @@ def compute(facts: dict[str, Any]) -> Plan:
     for tid, what in fate.items():
         per.setdefault(tasks[tid]["pn"], Counter())[what] += 1
     restored = [tasks[t] for t, f in fate.items() if f == RESTORED]
-    return Plan(
+    return BuildPlan(
         total=len(tasks), run=count[RUN],
         noexec=sum(1 for t, f in fate.items() if f == RUN and tasks[t]["noexec"]),
         restored_local=sum(1 for i in restored if i["sstate"] == "local"),
@@ -110,7 +110,7 @@ def compute(facts: dict[str, Any]) -> Plan:
     )
 
 
-def load(path: Path) -> Plan:
+def load(path: Path) -> BuildPlan:
     """The plan of the facts bbplan.py wrote."""
     try:
         facts = json.loads(path.read_text(encoding="utf-8"))

@@ -19,10 +19,13 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import proc
-from cmu610bsp.errors import BspError, write_whole
-from cmu610bsp.layout import KAS_DIR, read_manifest, sha256
-from cmu610bsp.project import STANDIN_TOOLCHAIN, ToolchainRecord
+from cmu610bsp import buildpath, proc, toolchain
+from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import write_whole
+from cmu610bsp.kasbuild import plan
+from cmu610bsp.layout import KAS_DIR, BuildPaths, openbmc_checkout
+from cmu610bsp.names import board_of, is_twin, machine_name, twin_machine
 from cmu610bsp.yamlio import read_text
 
 # Sources a recipe fetches (not kas repositories) that --source can point at a local tree:
@@ -66,8 +69,6 @@ class Request:
 def check_paths(root: Path, req: Request) -> None:
     """Refuse, before anything is written or run, a workspace, --cache or --source directory
     BitBake or OE cannot build with (buildpath.py): each would fail every parse or every build."""
-    from cmu610bsp import buildpath
-
     buildpath.refuse(root, "the workspace")
     if req.cache:
         buildpath.refuse(req.cache.resolve(), "the --cache directory", workspace=False)
@@ -84,48 +85,6 @@ def parse_sources(items: list[str] | None) -> dict[str, Path]:
             raise BspError(f"--source {item!r}: expected NAME=PATH")
         out[name] = Path(path).expanduser()
     return out
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Where one line's build lives in the workspace."""
-
-    root: Path
-    line: str
-
-    @property
-    def work(self) -> Path:
-        return self.root / "build"
-
-    @property
-    def build(self) -> Path:
-        return self.work / self.line
-
-    @property
-    def overlay(self) -> Path:
-        return self.work / ".kas" / f"{self.line}.yml"
-
-    @property
-    def log(self) -> Path:
-        return self.build / "cmu610bsp-build.log"
-
-    @property
-    def summary(self) -> Path:
-        return self.build / "summary.json"
-
-    # a plan keeps its own record: it does not replace the last build's log and summary
-    @property
-    def plan_log(self) -> Path:
-        return self.build / "cmu610bsp-plan.log"
-
-    @property
-    def plan_summary(self) -> Path:
-        return self.build / "plan.json"
-
-    @property
-    def plan_facts(self) -> Path:
-        """The task facts BitBake's side of the plan writes (bbplan.py)."""
-        return self.build / "plan-tasks.json"
 
 
 def read_kas_file(path: Path) -> dict[str, Any]:
@@ -160,15 +119,26 @@ class Lines:
                 raise BspError(f"no board of this workspace serves {line}",
                                hint="add it to a board's product_lines and run `cmu610bsp sync`")
         machine = board
-        if board not in self.boards and board.endswith("-qemu") and board.removesuffix("-qemu") in self.boards:
-            board = board.removesuffix("-qemu")  # the twin builds what its board builds, for QEMU
+        if board not in self.boards and is_twin(board) and board_of(board) in self.boards:
+            board = board_of(board)  # the twin builds what its board builds, for QEMU
         if board not in self.boards:
-            twins = [f"{b}-qemu" for b in self.boards]
+            twins = [machine_name(b, True) for b in self.boards]
             raise BspError(f"--board {board!r}: not a board of this workspace",
                            hint="boards: " + ", ".join([*self.boards, *twins]))
         if line not in self.boards[board]:
             raise BspError(f"{board} does not serve {line} (it serves {', '.join(self.boards[board]) or 'no line'})")
         return board, machine
+
+    def smoke_machine(self, line: str, board: str | None) -> str:
+        """The machine `build --smoke` builds: the twin of --board (or of the line's first board); a
+        board that is the chip itself is refused before anything runs."""
+        name, machine = self.machine(line, board)
+        if machine == twin_machine(name):
+            return machine
+        if board is not None:
+            raise BspError(f"--smoke boots the QEMU twin of {name}: give --board {twin_machine(name)}",
+                           hint="the chip's flash image does not boot on QEMU virt (other addresses)")
+        return twin_machine(name)
 
 
 def line_file(root: Path, line: str) -> Path:
@@ -185,7 +155,7 @@ def kas_files(root: Path, line: str) -> list[Path]:
     for f in files:
         if not f.is_file():
             raise BspError(f"{f.relative_to(root)} not found", hint="run `cmu610bsp sync`")
-    return [*files, Paths(root, line).overlay]
+    return [*files, BuildPaths(root, line).overlay]
 
 
 def composition(root: Path, line: str) -> str:
@@ -221,7 +191,7 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
             raise BspError(f"--source {name}={path}: the configuration has no repository {name!r}",
                            hint="repositories: " + ", ".join(sorted([*known, *BITBAKE_SOURCES])))
         repos[name] = {"url": None, "path": str(path.resolve())}
-    workspace_layer = Paths(root, req.line).build / "workspace"
+    workspace_layer = BuildPaths(root, req.line).build / "workspace"
     if (workspace_layer / "conf" / "layer.conf").is_file():
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
@@ -267,12 +237,12 @@ def _bitbake_lib(root: Path, req: Request) -> Path:
     a single devtool command, then imports them from there and dies ("No module named 'pysh'").
     kas's `env:` replaces the value after the init script ran: the same path without the ':'."""
     tree = req.sources.get("openbmc")
-    return (tree.resolve() if tree else Paths(root, req.line).work / "openbmc") / "bitbake" / "lib"
+    return (tree.resolve() if tree else openbmc_checkout(root)) / "bitbake" / "lib"
 
 
 def write_overlay(root: Path, req: Request, machine: str) -> Path:
     """Write the run's overlay atomically (kas reads it as one of the composition's files)."""
-    path = Paths(root, req.line).overlay
+    path = BuildPaths(root, req.line).overlay
     data = overlay(root, req, machine)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
@@ -299,10 +269,8 @@ def changes(root: Path, line: str, record: ToolchainRecord, base: Mapping[str, s
     """kas's work and build directories, where the workspace's toolchain is on this machine and
     the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), and
     LANG when the caller has none; on top of `base` (this process's environment)."""
-    from cmu610bsp import toolchain
-
     base = os.environ if base is None else base
-    p = Paths(root, line)
+    p = BuildPaths(root, line)
     values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
     if "LANG" not in base:
         values["LANG"] = "en_US.UTF-8"
@@ -332,12 +300,10 @@ def build_command(root: Path, req: Request) -> list[str]:
     """The command of this run: what runs, what is logged, what summary.json records. A build is
     `kas build` (`-k` for a rack: one board's failure does not stop the others); a plan is
     bbplan.py in `kas shell`, asking BitBake's server for the target's task graph and shared-state
-    lookup (cmu610bsp/build/plan.py says why not `bitbake -n`)."""
+    lookup (cmu610bsp/kasbuild/plan.py says why not `bitbake -n`)."""
     if not req.plan:
         return kas("build", composition(root, req.line), *(["--", "-k"] if req.keep_going else []))
-    from cmu610bsp.build import plan
-
-    script = [sys.executable, str(plan.script()), str(Paths(root, req.line).plan_facts), target(root, req)]
+    script = [sys.executable, str(plan.script()), str(BuildPaths(root, req.line).plan_facts), target(root, req)]
     return kas("shell", composition(root, req.line), "-c", shlex.join(script))
 
 
@@ -358,32 +324,14 @@ def unpinned(root: Path, req: Request) -> list[str]:
 
 def unfetched(root: Path, line: str) -> list[str]:
     """Repositories kas would have to clone before it can do anything (even `kas dump`)."""
-    work = Paths(root, line).work
+    work = BuildPaths(root, line).work
     return [name for name, repo in sorted(composed_repos(root, line).items())
             if repo.get("url") and not (work / name / ".git").exists()]
 
 
 def devtool_recipes(root: Path, line: str) -> list[str]:
     """Recipes devtool's workspace layer overrides in this line's build directory."""
-    appends = Paths(root, line).build / "workspace" / "appends"
+    appends = BuildPaths(root, line).build / "workspace" / "appends"
     if not appends.is_dir():
         return []
     return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend"))
-
-
-def stale_inputs(root: Path) -> list[str]:
-    """Description files changed since the layer was generated (the manifest has their hashes)."""
-    try:
-        inputs = (read_manifest(root) or {}).get("inputs")
-    except BspError:
-        return []  # `generate` and `sync` report an unreadable manifest; a build does not need it
-    out = []
-    for rel, rec in sorted(inputs.items()) if isinstance(inputs, dict) else []:
-        try:
-            text = (root / rel).read_text(encoding="utf-8")
-        except (OSError, UnicodeError):
-            out.append(rel)
-            continue
-        if not isinstance(rec, dict) or sha256(text.encode()) != rec.get("sha256"):
-            out.append(rel)
-    return out

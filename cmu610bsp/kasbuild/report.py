@@ -4,14 +4,14 @@ and with `--smoke` the smoke verdict)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cmu610bsp.build.bitbake import Progress
-from cmu610bsp.build.plan import Plan
-from cmu610bsp.errors import write_whole
+from cmu610bsp.fileio import sha256_file, write_whole
+from cmu610bsp.kasbuild.bitbake import Progress
+from cmu610bsp.kasbuild.plan import BuildPlan
+from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Summary:
     failed_task: FailedTask | None = None
     error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
     smoke: Smoke | None = None
-    plan_detail: Plan | None = None   # with --plan: what would run, be restored, per recipe
+    plan_detail: BuildPlan | None = None   # with --plan: what would run, be restored, per recipe
 
     @property
     def exit_code(self) -> int:
@@ -99,7 +99,7 @@ class Summary:
 
 def summarize(result: str, line: str, board: str, machine: str, plan: bool, seconds: float,
               prog: Progress, log: Path, build_dir: Path, command: str, target: str = "",
-              planned: Plan | None = None) -> Summary:
+              planned: BuildPlan | None = None) -> Summary:
     failed = None
     if prog.failed_task:
         failed = FailedTask(prog.failed_task, prog.failed_log, tuple(log_tail(prog.failed_log)))
@@ -117,21 +117,17 @@ def summarize(result: str, line: str, board: str, machine: str, plan: bool, seco
 
 
 def artifacts(build_dir: Path) -> tuple[Artifact, ...]:
-    deploy = build_dir / "tmp" / "deploy" / "images"
+    deploy = build_dir / DEPLOY_IMAGES
     out = []
     for p in sorted(deploy.rglob("*")) if deploy.is_dir() else []:
         if p.is_file() and not p.is_symlink():
-            h = hashlib.sha256()
-            with p.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            out.append(Artifact(str(p.relative_to(build_dir)), p.stat().st_size, h.hexdigest()))
+            out.append(Artifact(str(p.relative_to(build_dir)), p.stat().st_size, sha256_file(p)))
     return tuple(out)
 
 
 def flash_layout(build_dir: Path, machine: str) -> dict[str, object] | None:
     """The flash manifest the flash image recipe deployed for `machine`, if this build made one."""
-    path = build_dir / "tmp" / "deploy" / "images" / machine / "flash-manifest.json"
+    path = build_dir / DEPLOY_IMAGES / machine / FLASH_MANIFEST
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -1,27 +1,23 @@
-"""Real-consumer checks of the generated files, run where the consumer can run here.
-
-Each check returns a `CheckResult`: ok, failed (with findings) or skipped (with the reason).
-A skipped check is never counted as passed.
-"""
+"""Real-consumer checks of the Zephyr side: the devicetrees through dtc, board.yml, soc.yml and the
+twister files against Zephyr's schemas, the Kconfig files through kconfiglib."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from cmu610bsp import layout, proc, resources
+from cmu610bsp.checks.result import CheckResult, generated, read_generated, result
 from cmu610bsp.errors import BspError, Finding, shown
 from cmu610bsp.workspace import Workspace
-from cmu610bsp.yamlio import parse_plain, read_text
+from cmu610bsp.yamlio import read_text
 
 # Stand-in for the Zephyr 4.0 Kconfig symbols the generated files select, set or give defaults to.
 # kconfiglib checks our files against these declarations (types and prompts as in Zephyr), so it
@@ -41,51 +37,6 @@ ZEPHYR_SYMBOLS: dict[str, str] = {
     "UART_CONSOLE": "bool", "XIP": "bool", "RV_BOOT_HART": "int",
     "SHELL_BACKEND_SERIAL_INTERRUPT_DRIVEN": "bool", "BOOT_DELAY": "int", "BOOT_BANNER": "bool",
 }
-
-
-@dataclass
-class CheckResult:
-    name: str
-    status: str  # "ok" | "failed" | "skipped"
-    findings: list[Finding] = field(default_factory=list)
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "status": self.status, "detail": self.detail,
-                "findings": [f.as_dict() for f in self.findings]}
-
-
-def _result(name: str, findings: list[Finding], detail: str) -> CheckResult:
-    return CheckResult(name, "failed" if findings else "ok", findings, detail)
-
-
-def read_generated(path: Path, root: Path | None = None, kind: str = "yaml") -> Any:
-    """A generated file (or a schema a check reads) as its consumer reads it, YAML or JSON. One
-    that a hand edit or a full disk broke (unreadable, not UTF-8, bad syntax, NaN in JSON) is a
-    BspError with one finding naming it (workspace-relative under `root`): the check that reads it
-    fails with that finding and the others still run."""
-    shown = str(path.relative_to(root)) if root is not None and path.is_relative_to(root) else str(path)
-    try:
-        text = read_text(path)
-        if kind == "json":
-            return json.loads(text, parse_constant=_not_json)
-        return parse_plain(text, shown)
-    except BspError as e:
-        raise BspError(e.message, [Finding(shown, f.field, f.reason) for f in e.findings]
-                       or [Finding(shown, "(file)", e.message.removeprefix(f"{path}: "))]) from None
-    except json.JSONDecodeError as e:
-        raise BspError("invalid JSON", [Finding(shown, f"line {e.lineno}", e.msg)]) from None
-    except ValueError as e:
-        raise BspError("invalid JSON", [Finding(shown, "(json)", str(e))]) from None
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON number (RFC 8259): entity-manager's parser refuses it")
-
-
-def generated(ws: Workspace, suffix: str = "", name: str = "") -> list[Path]:
-    root = ws.root / layout.LAYER
-    return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file() and (not name or p.name == name))
 
 
 # ---------------------------------------------------------------- dtc
@@ -114,7 +65,7 @@ def check_dtc(ws: Workspace) -> CheckResult:
         # two short child processes per tree: a rack of boards has hundreds; one per core at a time
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             findings = [f for found in pool.map(one, range(len(files)), files) for f in found]
-    return _result("dtc", findings, f"{len(files)} devicetrees, no dtc check disabled")
+    return result("dtc", findings, f"{len(files)} devicetrees, no dtc check disabled")
 
 
 # ---------------------------------------------------------------- Zephyr schemas
@@ -166,7 +117,7 @@ def check_zephyr_schemas(ws: Workspace) -> CheckResult:
             findings += e.findings
         except PyKwalifyException as e:
             findings.append(Finding(rel, "schema", str(e.msg).strip()))
-    return _result("zephyr-schemas", findings, f"{len(targets)} files against {d}")
+    return result("zephyr-schemas", findings, f"{len(targets)} files against {d}")
 
 
 # ---------------------------------------------------------------- Kconfig
@@ -191,7 +142,7 @@ def check_kconfig(ws: Workspace) -> CheckResult:
             for defconfig in sorted(bdir.glob("*_defconfig")):
                 checked += 1
                 findings += _load_defconfig(kconfiglib, top, board, defconfig, ws.root, Path(tmp))
-    return _result("kconfig", findings, f"{checked} configurations of {len(board_dirs)} boards, kconfiglib")
+    return result("kconfig", findings, f"{checked} configurations of {len(board_dirs)} boards, kconfiglib")
 
 
 def _board_name(data: Any, path: Path, root: Path) -> str:

@@ -3,7 +3,7 @@ PYTHONPATH), not imported by cmu610bsp. It asks the BitBake server for the targe
 (tinfoil, the command `bitbake -g` uses), with CMU610_PLAN set so that the layer's handler
 (meta-cmu610/classes/cmu610_plan.bbclass) adds each task's hashes, stamps and shared-state
 lookup, and writes those facts as JSON to OUT. Which tasks would run is worked out by
-cmu610bsp.build.plan from that file.
+cmu610bsp.kasbuild.plan from that file.
 
 usage: python3 bbplan.py OUT TARGET...
 """

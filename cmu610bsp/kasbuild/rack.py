@@ -19,16 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp.build import report
-from cmu610bsp.build.bitbake import Progress
-from cmu610bsp.build.compose import Lines, Paths, Request
-from cmu610bsp.build.report import FailedTask, Summary, Tasks
-from cmu610bsp.errors import BspError, write_whole
+from cmu610bsp import kasbuild
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import write_whole
+from cmu610bsp.kasbuild import report
+from cmu610bsp.kasbuild.bitbake import Progress
+from cmu610bsp.kasbuild.compose import Lines, Request
+from cmu610bsp.kasbuild.report import FailedTask, Summary, Tasks
+from cmu610bsp.layout import DEPLOY_IMAGES, BuildPaths
+from cmu610bsp.names import twin_machine
+from cmu610bsp.securedomain import SecureDomain, of_machine
 
 if TYPE_CHECKING:
-    from cmu610bsp.build import Event
-    from cmu610bsp.project import Project
-    from cmu610bsp.securedomain import SecureDomain
+    from cmu610bsp.kasbuild import Event
 
 FLASH, BMC, SECURE, ZEPHYR = "cmu610-flash-image", "cmu610-bmc-fw", "cmu610-secure-fw", "cmu610-zephyr-source"
 
@@ -36,18 +39,16 @@ FLASH, BMC, SECURE, ZEPHYR = "cmu610-flash-image", "cmu610-bmc-fw", "cmu610-secu
 def select(lines: Lines, line: str, boards: list[str], all_boards: bool, smoke: bool) -> list[tuple[str, str]]:
     """(board, machine) of each board the run builds: every board serving `line` (--all-boards) or
     the named ones, each as itself or, with --smoke, as its QEMU twin; in the order given."""
-    from cmu610bsp.lastbuild import smoke_board, twin
-
     if all_boards and boards:
         raise BspError("--all-boards builds every board of the line: not with --board")
     if all_boards:
-        boards = [twin(b) if smoke else b for b, served in lines.boards.items() if line in served]
+        boards = [twin_machine(b) if smoke else b for b, served in lines.boards.items() if line in served]
         if not boards:
             lines.machine(line, None)  # the error naming the line, or no board serving it
     out: list[tuple[str, str]] = []
     for b in boards:
         # with --smoke, a named board must be a twin (as for one board: the chip's image does not boot)
-        pair = (lines.machine(line, b)[0], smoke_board(lines, line, b)) if smoke else lines.machine(line, b)
+        pair = (lines.machine(line, b)[0], lines.smoke_machine(line, b)) if smoke else lines.machine(line, b)
         if pair in out:
             raise BspError(f"--board {b}: given twice")
         out.append(pair)
@@ -134,7 +135,7 @@ def board_summary(run: Summary, board: str, machine: str, recipes: tuple[str, ..
         result = run.result  # the run's own: success, or a failure before any task (no board built)
     ran = [x for x in log.ran if x[0] in recipes]
     restored = [x for x in log.restored if x[0] in recipes]
-    prefix = f"tmp/deploy/images/{machine}/"
+    prefix = f"{DEPLOY_IMAGES}/{machine}/"
     return dataclasses.replace(
         run, result=result, board=board, machine=machine, target=f"{FLASH}-{machine}",
         tasks=Tasks(None, None, len(ran), len(restored)),
@@ -187,33 +188,16 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
         on_event: Callable[[Event], None] = lambda e: None, lines: Lines | None = None) -> RackSummary:
     """Build every picked board's flash image in one BitBake run (-k) and summarise each board
     and the run; summary files are written however the run ends."""
-    from cmu610bsp import build
-    from cmu610bsp.securedomain import of_machine
-
     chains = {m: chain(m, of_machine(domains, m).variant) for _, m in picked}
     req = dataclasses.replace(req, board=picked[0][1], targets=tuple(f"{FLASH}-{m}" for _, m in picked),
                               keep_going=True, target=None)
     prog = Progress()
-    whole = build.run(root, req, on_event, lines, prog)
+    whole = kasbuild.run(root, req, on_event, lines, prog)
     log = TaskLog.of(prog)
-    build_dir = Paths(root, req.line).build
+    build_dir = BuildPaths(root, req.line).build
     boards = tuple(board_summary(whole, b, m, chains[m], log, build_dir) for b, m in picked)
     mine = {r for c in chains.values() for r in c}
     compiled = tuple(r for r, t in log.ran if t == "do_compile" and r in mine)
     rack = RackSummary(whole, boards, tuple(sharing(chains, log)), req.hashserv or "auto", compiled)
-    write(rack, build_dir)
-    return rack
-
-
-def smoke(root: Path, project: Project, rack: RackSummary, timeout: float | None = None) -> RackSummary:
-    """Boot each built board's flash image on its twin (one QEMU at a time), each verdict in the
-    board's summary; boards that did not build are not booted."""
-    from cmu610bsp.lastbuild import smoke_each
-
-    build_dir = Paths(root, rack.run.line).build
-    todo = [(b, build_dir / "boards" / b.machine / "smoke", build_dir / "boards" / b.machine / "junit.xml")
-            for b in rack.boards if b.result == "success"]
-    done = {s.machine: s for s in smoke_each(root, project, todo, timeout)} if todo else {}
-    rack = dataclasses.replace(rack, boards=tuple(done.get(b.machine, b) for b in rack.boards))
     write(rack, build_dir)
     return rack

@@ -1,4 +1,5 @@
-"""Derived, render-ready views of the model: everything a template needs, computed once.
+"""The Zephyr side's render-ready views of the model (the SoC and its devicetrees, each board's
+Zephyr board and domains, bindings, the toolchain's settings): everything a template needs.
 
 Templates only print what these views say; every decision (which node goes in which domain's
 tree, what the QEMU twin maps where, which Kconfig symbols an ISA selects) is made here.
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cmu610bsp import escape, i3c
+from cmu610bsp import escape, names
+from cmu610bsp.config import ToolchainRecord
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS, Kind
-from cmu610bsp.model import Board, Catalog, Peripheral, Sensor, SensorKind, Soc, dt_label
-from cmu610bsp.project import ToolchainRecord
+from cmu610bsp.model import Board, Catalog, Peripheral, Soc, dt_label
+from cmu610bsp.sensors import SensorView, sensor_views
 from cmu610bsp.validate import board_owners
 
 # Zephyr 4.0 Kconfig symbols selected by each part of a RISC-V ISA string.
@@ -40,10 +42,6 @@ def isa_symbols(soc: Soc, soc_file: str) -> list[str]:
         raise BspError("ISA not supported by the Zephyr SoC generator", [
             Finding(soc_file, "harts[0].isa", f"no Zephyr Kconfig symbol for {', '.join(unknown)}")])
     return sorted({s for p in parts for s in ISA_SYMBOLS[p]})
-
-
-def zephyr_name(name: str) -> str:
-    return name.replace("-", "_")
 
 
 @dataclass(frozen=True)
@@ -80,16 +78,6 @@ def bindings(soc: Soc, catalog: Catalog) -> list[dict[str, str]]:
     return [seen[c] for c in sorted(seen)]
 
 
-def sensor_reg(s: Sensor, kind: SensorKind, on_i3c: bool) -> tuple[int, ...]:
-    """A bus device's reg cells: one on an I2C bus, three on an I3C bus (see `i3c`)."""
-    if kind.bus == "i3c":
-        return i3c.target_reg(s.address, s.pid)
-    address = s.address or 0
-    if on_i3c:
-        return i3c.legacy_reg(address, s.lvr if s.lvr is not None else kind.lvr or 0)
-    return (address,)
-
-
 @dataclass
 class Slice:
     label: str
@@ -111,8 +99,8 @@ class DomainView:
     enabled: list[PeriphView] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     partitions: list[dict[str, object]] = field(default_factory=list)
-    bus_devices: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # I2C and I3C
-    adc_sensors: list[dict[str, object]] = field(default_factory=list)
+    bus_devices: dict[str, list[SensorView]] = field(default_factory=dict)  # by controller: I2C and I3C
+    adc_sensors: list[SensorView] = field(default_factory=list)
     line_names: dict[str, list[str]] = field(default_factory=dict)
     buttons: list[dict[str, object]] = field(default_factory=list)
     leds: list[dict[str, object]] = field(default_factory=list)
@@ -129,10 +117,15 @@ class DomainView:
 @dataclass
 class BoardView:
     board: Board
-    zname: str
+    zname: str          # its Zephyr board (the twin's for a twin)
     twin: bool
     full_name: str
     domains: list[DomainView]
+    soc_dtsi: str       # the SoC's devicetree include: the chip's, or its QEMU twin's
+
+    @property
+    def twin_zname(self) -> str:
+        return names.zephyr_board(self.board.name, True)
 
 
 def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardView:
@@ -155,9 +148,8 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
         if not twin:
             _fill_hardware(view, board, soc, catalog, owner, dname)
         domains.append(view)
-    suffix = " (QEMU twin)" if twin else ""
-    return BoardView(board, zephyr_name(board.name) + ("_qemu" if twin else ""), twin,
-                     board.full_name + suffix, domains)
+    return BoardView(board, names.zephyr_board(board.name, twin), twin, names.title(board.full_name, twin), domains,
+                     names.machine_name(soc.name, twin))
 
 
 def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,
@@ -172,17 +164,12 @@ def _fill_hardware(view: DomainView, board: Board, soc: Soc, catalog: Catalog,
         view.deleted = []
     if dname != "bmc":
         return
-    for s in sorted(board.sensors, key=lambda s: (s.bus, s.address or 0, s.pid or 0)):
-        kind = catalog.sensor_kinds[s.kind]
-        entry: dict[str, object] = {"name": s.name, "label": s.label, "compatible": kind.compatible,
-                                    "address": s.address, "bus": s.bus, "props": sorted(kind.dt_properties.items())}
-        if kind.bus == "adc":
-            view.adc_sensors.append({**entry, "node": f"{kind.unit}-{s.name.replace('_', '-')}"})
-            continue
-        reg = sensor_reg(s, kind, soc.peripherals[s.bus].kind == "i3c")
-        view.bus_devices.setdefault(s.bus, []).append({
-            **entry, "reg": reg, "node": f"{kind.unit}-sensor@{i3c.unit_address(reg)}",
-            "assigned_address": s.assigned_address})
+    for sv in sorted(sensor_views(board, soc, catalog),
+                     key=lambda sv: (sv.controller, sv.sensor.address or 0, sv.sensor.pid or 0)):
+        if sv.bus == "adc":
+            view.adc_sensors.append(sv)
+        else:
+            view.bus_devices.setdefault(sv.controller, []).append(sv)
     for ctrl in sorted({g.controller for g in board.gpio_lines}):
         names = [""] * (soc.peripherals[ctrl].ngpios or 0)
         for g in board.gpio_lines:

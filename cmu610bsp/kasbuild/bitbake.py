@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cmu610bsp.errors import BspError, writing
+from cmu610bsp.errors import BspError
+from cmu610bsp.fileio import writing
 
 _SETSCENE = re.compile(r"^NOTE: Running setscene task (\d+) of (\d+) \((.*)\)")
 _TASK = re.compile(r"^NOTE: Running (noexec )?task (\d+) of (\d+) \((.*)\)")

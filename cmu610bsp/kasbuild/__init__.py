@@ -1,10 +1,14 @@
 """`cmu610bsp build`: compose the workspace's kas files, run `kas build` as a child process, follow
-BitBake's progress, and report. kas checks out and BitBake builds; this package only drives them.
+BitBake's progress, and report. kas checks out and BitBake builds; this package only drives them
+(kasbuild, not build: that is the workspace's build directory).
 
     compose.py  what kas is given (composition, the run's overlay, environment, command line)
     bitbake.py  BitBake seen from outside (progress lines, its server, its leftovers)
-    plan.py     what a build would do, from the task graph and shared-state lookup (--plan)
+    plan.py     what a build would do, from the task graph and shared-state lookup (--plan;
+                bbplan.py is BitBake's side, run in kas's shell)
+    rack.py     several boards of a line in one BitBake run (--all-boards)
     report.py   summary.json
+    smoke.py    --smoke: the verdict on what the build deployed, booted on the QEMU twin
 
 `run` is the API the CLI (and CI scripts in Python) call; it prints nothing and hands every line
 of output and every warning to `on_event`.
@@ -20,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import proc
-from cmu610bsp.build import bitbake, compose, plan, report
-from cmu610bsp.build.compose import Lines, Request
-from cmu610bsp.build.report import Summary
+from cmu610bsp import manifest, proc, toolchain, workspace
 from cmu610bsp.errors import BspError, Timeout
+from cmu610bsp.kasbuild import bitbake, compose, plan, report
+from cmu610bsp.kasbuild.compose import Lines, Request
+from cmu610bsp.kasbuild.report import Summary
+from cmu610bsp.layout import BuildPaths
 from cmu610bsp.yamlio import read_text
 
 if TYPE_CHECKING:
@@ -46,8 +51,6 @@ class Event:
 
 def lines_of(root: Path) -> Lines:
     """Product lines and which board serves which, from the validated description."""
-    from cmu610bsp import workspace
-
     return lines_from(workspace.load_project(workspace.open_workspace(root)))
 
 
@@ -59,7 +62,7 @@ def lines_from(project: Project) -> Lines:
 
 def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     out = []
-    stale = compose.stale_inputs(root)
+    stale = manifest.stale_inputs(root)
     if stale:
         out.append(f"changed since the layer was generated: {', '.join(stale)}; this build uses the "
                    "generated files as they are (`cmu610bsp sync` renders the change)")
@@ -67,8 +70,6 @@ def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     if floating:
         out.append(f"not pinned to a commit: {', '.join(floating)}; "
                    "`cmu610bsp lock` (or a commit in the kas file) makes CI builds reproducible")
-    from cmu610bsp import toolchain
-
     absent = toolchain.missing(lines.toolchain)
     if absent:
         out.append(f"{absent[0]}; {absent[1]}")
@@ -91,7 +92,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     env = compose.environment(root, req.line, lines.toolchain)
     for text in _warnings(root, req, lines):
         on_event(Event("warning", text))
-    paths = compose.Paths(root, req.line)
+    paths = BuildPaths(root, req.line)
     log_path = paths.plan_log if req.plan else paths.log
     prog = prog if prog is not None else bitbake.Progress()
     result, start = "failed", time.monotonic()

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from cmu610bsp import layer, layout, proc, resources
-from cmu610bsp.checks import CheckResult, _result, read_generated
+from cmu610bsp.checks.result import CheckResult, read_generated, result
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.names import machine_name
 from cmu610bsp.project import Project
 from cmu610bsp.workspace import Workspace, load_project
 
@@ -118,7 +119,7 @@ def check_bitbake(ws: Workspace) -> CheckResult:
             }, contains=True)
         for b in project.boards:
             for twin in (False, True):
-                name = layer.machine_name(b, twin)
+                name = machine_name(b.name, twin)
                 conf = root / "conf/machine" / f"{name}.conf"
                 d = parse(conf, store(name, table=False))
                 if d is not None:
@@ -154,7 +155,7 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                 if d is not None and f"file://{b.name}.json" not in (d.getVar("SRC_URI") or ""):
                     findings.append(Finding(
                         str(append.relative_to(ws.root)), "SRC_URI", f"{b.name}.json not fetched for MACHINE={b.name}"))
-    return _result("bitbake-parse", findings, f"{parsed} parses with BitBake's parser (oe-core and meta-phosphor files stood in)")
+    return result("bitbake-parse", findings, f"{parsed} parses with BitBake's parser (oe-core and meta-phosphor files stood in)")
 
 
 FIRMWARE = ("cmu610-secure-fw", "cmu610-bmc-fw")
@@ -248,7 +249,7 @@ def check_oelint(ws: Workspace) -> CheckResult:
         parts = line.split(":", 4)
         if len(parts) == 5 and parts[2] == "error":
             findings.append(Finding(os.path.relpath(parts[0], ws.root), parts[3], parts[4].strip()))
-    return _result("oelint", findings, f"{len(files)} recipes/appends, oelint-adv --release whinlatter")
+    return result("oelint", findings, f"{len(files)} recipes/appends, oelint-adv --release whinlatter")
 
 
 def check_kas(ws: Workspace) -> CheckResult:
@@ -270,7 +271,7 @@ def check_kas(ws: Workspace) -> CheckResult:
             findings += e.findings
         except jsonschema.ValidationError as e:
             findings.append(Finding(rel, "/".join(map(str, e.absolute_path)) or "(top level)", e.message))
-    return _result("kas-schema", findings, f"{len(files)} kas files, kas {getattr(kas, '__version__', '')} schema")
+    return result("kas-schema", findings, f"{len(files)} kas files, kas {getattr(kas, '__version__', '')} schema")
 
 
 def em_schema_dir() -> Path:
@@ -283,7 +284,7 @@ def check_entity_manager(ws: Workspace) -> CheckResult:
     """entity-manager configurations against entity-manager's own schemas (global.json)."""
     d = em_schema_dir()
     if not (d / "global.json").is_file():
-        return _result("entity-manager", [Finding("CMU610BSP_EM_SCHEMAS", str(d), "no global.json here")],
+        return result("entity-manager", [Finding("CMU610BSP_EM_SCHEMAS", str(d), "no global.json here")],
                        "not entity-manager's schemas/ directory")
     import jsonschema
     from referencing import Registry, Resource
@@ -293,7 +294,7 @@ def check_entity_manager(ws: Workspace) -> CheckResult:
         resources = [(base + p.name, Resource.from_contents(read_generated(p, kind="json"), default_specification=_draft7()))
                      for p in sorted(d.glob("*.json"))]
     except BspError as e:
-        return _result("entity-manager", e.findings, f"a schema in {d} is unreadable")
+        return result("entity-manager", e.findings, f"a schema in {d} is unreadable")
     registry: Registry = Registry().with_resources(resources)
     validator = jsonschema.Draft7Validator({"$ref": base + "global.json"}, registry=registry)
     findings = []
@@ -307,7 +308,7 @@ def check_entity_manager(ws: Workspace) -> CheckResult:
         for err in validator.iter_errors(config):
             where = "/".join(map(str, err.absolute_path)) or "(top level)"
             findings.append(Finding(str(f.relative_to(ws.root)), where, err.message))
-    return _result("entity-manager", findings, f"{len(files)} configurations against {d}")
+    return result("entity-manager", findings, f"{len(files)} configurations against {d}")
 
 
 def _draft7() -> Any:

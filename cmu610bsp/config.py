@@ -1,0 +1,149 @@
+"""`cmu610bsp.yml`, the workspace's own file: its shape (`WorkspaceConfig`: which descriptions to
+render, the OpenBMC and Zephyr pins, the toolchain record, `keep:` globs, `ci:` systems), its one
+reader (`load_config`) and its one writer (`set_key`): `ci` and `toolchain install` change a key
+through it, every other line kept as the user wrote it, under the workspace lock.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, Field
+
+from cmu610bsp import wslock
+from cmu610bsp.fileio import write_whole, writing
+from cmu610bsp.layout import CONFIG_FILE
+from cmu610bsp.model import Strict, parse_model, unique
+from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Url
+from cmu610bsp.yamlio import parse_yaml, read_text, read_yaml, with_key
+
+DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
+
+
+class OpenBmcPin(Strict):
+    """The OpenBMC tree the layer is written and tested against."""
+
+    url: Url = "https://github.com/openbmc/openbmc.git"
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "8e3322f34f210d677bd97f98e11212ee9d7748cf"
+
+
+class ZephyrPin(Strict):
+    """The Zephyr tree both harts' firmware is built from: kas checks it out (repo `zephyr`),
+    the firmware recipes fetch it from there at this commit (`--source zephyr=PATH`: a local tree).
+    The default is the Zephyr 4.0.0 snapshot the layer is built and booted with."""
+
+    url: Url = "https://github.com/shiyu-sz/zephyr-4.0.0.git"
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] = "0d6f47a50097fa9c77e4a75ace91d35a2ab80a21"
+
+
+class ToolchainRecord(Strict):
+    """The RISC-V toolchain every consumer (kas/Yocto, Zephyr) uses; written by `toolchain install`.
+
+    Without one, Debian's riscv64-unknown-elf GCC in /usr is the stand-in."""
+
+    name: Text
+    # Where it lives is resolved on each machine (toolchain.location): an archive install by its
+    # place in the toolchain cache (`cache`, named by the archive's checksum), a directory
+    # recorded in place by `path` (that machine's path); CMU610BSP_TOOLCHAIN overrides both.
+    path: AbsPath | None = None    # a directory recorded in place: bin/<prefix>gcc below it
+    cache: RelPath | None = None   # below <cache>/toolchains/: an archive installed by `toolchain install`
+    prefix: Prefix = "riscv64-unknown-elf-"
+    sysroot: RelPath | None = None # for a linux-gnu (glibc) toolchain, relative to the toolchain root
+    sha256: Sha256 | None = None   # of the archive it was installed from
+    xuantie: bool = False          # accepts -mcpu=e906*
+
+
+STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
+
+
+# CI systems a workspace can have a generated pipeline for (`ci:`; cmu610bsp/pipelines.py)
+CiSystem = Literal["gitlab", "github"]
+
+
+def _name_and_email(value: str) -> str:
+    if not re.fullmatch(r"[^<>@]+ <[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+>", value):
+        raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
+    return value
+
+
+class WorkspaceConfig(Strict):
+    """`cmu610bsp.yml`: which descriptions to render, and what the generator must not touch."""
+
+    version: int = Field(1, ge=1, le=1)
+    # description files, read (never rendered)
+    soc: Text
+    boards: list[Text] = Field(min_length=1)
+    products: list[Text] = Field(default_factory=lambda: list(DEFAULT_PRODUCTS), min_length=1)
+    catalog: Text | None = None
+    openbmc: OpenBmcPin = OpenBmcPin()
+    zephyr: ZephyrPin = ZephyrPin()
+    toolchain: ToolchainRecord | None = None
+    keep: list[Text] = Field(default_factory=list)   # globs of generated files left alone
+    # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
+    maintainer: Annotated[Text, AfterValidator(_name_and_email)] | None = None
+    # the CI systems to generate a pipeline for (`cmu610bsp ci gitlab github`); none by default
+    ci: Annotated[list[CiSystem], AfterValidator(unique)] = Field(default_factory=list)
+
+
+def load_config(root: Path) -> WorkspaceConfig:
+    """The workspace's `cmu610bsp.yml`, shape-checked."""
+    path = root / CONFIG_FILE
+    return parse_model(WorkspaceConfig, read_yaml(path), path)
+
+
+def create(root: Path, soc: str, boards: list[str]) -> None:
+    """A new workspace's cmu610bsp.yml (`init`, in its scratch directory): the descriptions it was
+    given, the default product lines, nothing kept."""
+    data = {"version": 1, "soc": soc, "boards": boards, "products": DEFAULT_PRODUCTS, "keep": []}
+    text = ("# cmu610bsp workspace: the descriptions to render, and files the generator must never touch.\n"
+            + yaml.safe_dump(data, sort_keys=False))
+    _write(root / CONFIG_FILE, text)
+
+
+def set_key(root: Path, key: str, value: object, comment: str, command: str) -> str:
+    """Set cmu610bsp.yml's top-level `key` to `value` (a mapping in block style, anything else in
+    flow style), every other line as written: comments, order, quoting (a new key goes at the end,
+    after `comment`). What would be written is read back as `load_config` reads it first, and
+    refused (nothing written) if it would not load; under the workspace lock, so that another
+    writer's change is kept. Returns the text it replaced, for `restore`."""
+    with wslock.held(root, command):
+        path = root / CONFIG_FILE
+        old = read_text(path)
+        new = with_key(old, key, _yaml(value), comment)
+        if new != old:
+            _write(path, new)
+        return old
+
+
+def restore(root: Path, text: str, command: str) -> None:
+    """Put cmu610bsp.yml back as `set_key` found it (a command whose next step failed)."""
+    with wslock.held(root, command):
+        _write(root / CONFIG_FILE, text)
+
+
+def check_writable(root: Path, outcome: str) -> None:
+    """Fail before a long step, not after it: cmu610bsp.yml is written through a temporary file
+    beside it, so that file must be creatable."""
+    probe = root / (CONFIG_FILE + ".tmp")
+    with writing(probe, outcome):
+        probe.touch()
+        probe.unlink()
+
+
+def _write(path: Path, text: str) -> None:
+    parse_model(WorkspaceConfig, parse_yaml(text, path), path)
+    write_whole(path, text, "it was left as it was")
+
+
+def _yaml(value: object) -> str:
+    """`value` as with_key takes it: a mapping as an indented block, the rest in flow style."""
+    if isinstance(value, dict):
+        block = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=_ONE_LINE)
+        return "".join(f"\n  {line}" for line in block.splitlines())
+    return yaml.safe_dump(value, default_flow_style=True, width=_ONE_LINE).removesuffix("\n...\n").strip()
+
+
+_ONE_LINE = 1 << 30  # a value PyYAML would fold at 80 columns is written on one line

@@ -1,0 +1,64 @@
+"""The flash image of a board as its description lays it out: the partition table as flash.py takes
+it, the RAM window each domain's image is copied to, and flash-layout.json, what the layer's flash
+image recipe packs by (files/<machine>/flash-layout.json). `pack` packs a board's image here, where
+flash.py's own error becomes the user's BspError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from cmu610bsp import flash, names
+from cmu610bsp.errors import BspError
+from cmu610bsp.model import Board, Catalog, Soc
+from cmu610bsp.zephyr import board_view
+
+# Each hart's boot-stage stack sits at the top of its own domain's SRAM (never in the other
+# domain's, which that domain's firmware may already be using); images must leave it free.
+STACK = 0x800
+
+
+def partitions(board: Board) -> list[flash.Partition]:
+    """The board's partition table as flash.py (standard library only) takes it."""
+    harts = {"secure": board.domains.secure.hart, "bmc": board.domains.bmc.hart}
+    return [flash.Partition(p.name, p.offset, p.size, p.role, p.owner, harts[p.owner], p.slot)
+            for p in board.flash.partitions]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where a domain's image runs: its SRAM slice, less the boot stage's stack at its top."""
+
+    hart: int
+    base: int
+    size: int
+
+    @property
+    def image_limit(self) -> int:
+        return self.size - STACK
+
+
+def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict[str, Window]:
+    """domain -> the RAM its image is copied to, as the domain's devicetree says (zephyr.py)."""
+    view = board_view(board, soc, catalog, twin)
+    return {d.name: Window(d.hart, d.sram.base, d.sram.size) for d in view.domains}
+
+
+def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
+    """flash-layout.json: the partition table as flash.Partition fields, each domain's RAM window,
+    the flash size."""
+    return {
+        "board": board.name, "machine": names.machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
+        "partitions": [asdict(p) for p in partitions(board)],
+        "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit}
+                    for d, w in sorted(windows(board, soc, catalog, twin).items())},
+    }
+
+
+def pack(board: Board, soc: Soc, images: Mapping[str, flash.Image], boot: bytes) -> bytes:
+    """The board's whole flash image: the boot stage and each domain's image (keyed by domain) in
+    its partitions (flash.pack); what does not fit or has no place is the user's error."""
+    try:
+        return flash.pack(partitions(board), images, soc.memory["flash"].size, boot=boot)
+    except flash.FlashError as e:
+        raise BspError(f"{board.name}: the flash image cannot be packed: {e}") from None
