@@ -3,12 +3,13 @@ directory, through kas (its shell for devtool), as child processes that cannot o
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cmu610bsp import proc
+from cmu610bsp import proc, wslock
 from cmu610bsp.errors import BspError, ChildFailed
 from cmu610bsp.kasbuild import bitbake, compose, lines_of
 from cmu610bsp.layout import BUILD_DIR, KAS_DIR, BuildPaths, openbmc_checkout
@@ -30,7 +31,9 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     # run in a fresh build directory has none to keep
     keep = ["-k"] if (paths.build / "conf" / "bblayers.conf").is_file() else []
     argv = compose.kas("shell", *keep, compose.composition(root, line), "-c", command)
-    with bitbake.claim(paths.build):
+    # `finish` writes the recipe's changes into meta-cmu610: a writer of the workspace
+    writes = wslock.held(root, "devtool finish") if args[:1] == ["finish"] else contextlib.nullcontext()
+    with writes, bitbake.claim(paths.build):
         bitbake.devtool_layer_as_devtool_writes_it(paths.build)
         bitbake.drop_stale_parser_tables(paths.build)
         rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line, lines.toolchain))
@@ -46,7 +49,8 @@ def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600)
     _, machine = lines.machine(line, None)
     compose.write_overlay(root, req, machine)
     argv = compose.kas("lock", compose.composition(root, line))
-    r = proc.run(argv, cwd=root, env=compose.environment(root, line, lines.toolchain), timeout=timeout)
+    with wslock.held(root, "lock"):  # kas writes its lock files into configs/kas, a generated directory
+        r = proc.run(argv, cwd=root, env=compose.environment(root, line, lines.toolchain), timeout=timeout)
     if r.returncode:
         raise ChildFailed(list(argv), r.returncode, hint=(r.stderr or r.stdout).strip()[-800:])
     return sorted(str(p.relative_to(root)) for p in (root / KAS_DIR).glob("*.lock.yml"))

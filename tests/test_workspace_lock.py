@@ -95,3 +95,25 @@ def test_two_syncs_at_once_lose_nothing(cli: Cli, workspace: Path, round_: int) 
     assert [rc for rc, _ in results] == [0, 0], results
     assert (workspace / MINE).read_text() == "# mine, not committed\n"
     assert cli("sync", "--check", cwd=workspace).returncode == 0
+
+
+def test_lock_and_devtool_finish_write_the_workspace_and_take_its_lock(cli: Cli, workspace: Path) -> None:
+    """kas's lock files land in configs/kas and `devtool finish` writes into meta-cmu610: both
+    wait for a writer in flight, then refuse naming it, before kas runs (nothing written)."""
+    src = str(Path(__file__).parent / "fixtures" / "buildsys")
+    _user_files(workspace)  # a description edit: the sync has something to write, and pauses doing it
+    before = snapshot(workspace)
+    first = _paused(workspace, ["sync"], "staged")
+    try:
+        for argv in (["lock", "littlebmc", "--source", f"openbmc={src}"],
+                     ["devtool", "finish", "cmu610-bmc-fw", "--line", "littlebmc", "--source",
+                      f"openbmc={src}"]):
+            r = cli(*argv, cwd=workspace, env={"CMU610BSP_LOCK_WAIT": "0.3"})
+            assert r.returncode == 2, (argv, r.stdout, r.stderr)
+            assert f"being written by pid {first.pid}: cmu610bsp sync" in r.stderr, r.stderr
+            assert not (workspace / "configs/kas/base.lock.yml").exists()
+    finally:
+        first.kill()
+        first.wait()
+    assert cli("board", "show", cwd=workspace).returncode == 0
+    assert {k: v for k, v in snapshot(workspace).items() if not k.startswith("build/")} == before
