@@ -9,10 +9,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cmu610bsp import proc, wslock
+from cmu610bsp import components, proc, wslock
 from cmu610bsp.errors import BspError, ChildFailed
 from cmu610bsp.kasbuild import bitbake, compose, lines_of
 from cmu610bsp.layout import BUILD_DIR, KAS_DIR, BuildPaths, openbmc_checkout
+from cmu610bsp.names import component_variant
 
 
 def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,
@@ -26,7 +27,7 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     if sources or offline or not paths.overlay.is_file():
         _, machine = lines.machine(line, None)
         compose.write_overlay(root, req, machine)
-    command = shlex.join(["devtool", *args])
+    command = shlex.join(["devtool", *recipe_args(args)])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
     # run in a fresh build directory has none to keep
     keep = ["-k"] if (paths.build / "conf" / "bblayers.conf").is_file() else []
@@ -39,6 +40,14 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
         rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line, lines.toolchain))
     if rc:
         raise ChildFailed(["devtool", *args], rc, hint=f"the output above; kas ran it as: {shlex.join(argv)}")
+
+
+def recipe_args(args: list[str]) -> list[str]:
+    """devtool's arguments with each OpenBMC component the firmware takes (libpldm) named as the
+    layer's variant of its recipe that the firmware is built from (cmu610-zephyr-lib-libpldm):
+    `devtool modify libpldm` edits what the BMC hart runs. OpenBMC's Linux recipe is untouched;
+    `finish` writes the patch as a bbappend of the recipe file, which both variants read."""
+    return [component_variant(a) if a in components.COMPONENTS else a for a in args]
 
 
 def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600) -> list[str]:

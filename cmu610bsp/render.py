@@ -17,6 +17,7 @@ import jinja2
 from cmu610bsp import (
     __version__,
     bootstage,
+    components,
     entity_manager,
     escape,
     firmware,
@@ -172,7 +173,7 @@ def _render_layer(put: Put, project: Project, domains: list[securedomain.SecureD
     contact = layer.contact(project.maintainer)
     put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines, maintainer=contact, **common)
     put(f"{LAYER}/SECURITY.md", "layer/SECURITY.md.j2", maintainer=contact)
-    put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", **common)
+    put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", components=components.used(project.products), **common)
     put(f"{LAYER}/conf/machine/include/{soc.name}.inc", "layer/soc.inc.j2", tune_features=layer.tune_features(soc))
     variants = layer.board_variants(boards, soc, domains)
     archs = sorted({str(v["arch"]) for v in variants} | {sd.variant.replace("-", "_") for sd in domains})
@@ -209,11 +210,13 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     put(f"{LAYER}/classes/cmu610_zephyr.bbclass", "layer/classes/cmu610_zephyr.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_parse_cache.bbclass", "layer/classes/cmu610_parse_cache.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_plan.bbclass", "layer/classes/cmu610_plan.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_zephyr_lib.bbclass", "layer/classes/cmu610_zephyr_lib.bbclass.j2")
     fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
     put(f"{fw}/cmu610-zephyr-source_1.0.bb", "layer/zephyr-source.bb.j2", zephyr=project.zephyr,
         zephyr_git=layer.git_src_uri(project.zephyr.url), zephyr_license_md5=ZEPHYR_LICENSE_MD5)
     for domain, title, what in FIRMWARE:
-        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what)
+        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what,
+            secure_components=components.SECURE)
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
     put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
@@ -245,7 +248,7 @@ def _render_kas(put: Put, project: Project) -> None:
         # the line's default board: the first in the description that serves it (what `build`
         # takes without --board; kas with base.yml:<line>.yml alone builds the same)
         machine = next((b.name for b in project.boards if p.name in b.product_lines), None)
-        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
+        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine, components=components.for_line(p))
     tv = zephyr.toolchain_view(project.toolchain)
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
     put(TOOLCHAIN_ENV, "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)

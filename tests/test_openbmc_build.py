@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, as_user, openbmc_runner, processes
+from conftest import REPO, as_user, firmware_sources, openbmc_runner, processes
 from toolchains import MISSING as NO_DEBIAN_GCC
 from toolchains import debian_gcc_archive
 
@@ -272,12 +272,11 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
     firmware and the flash image for the twin and smoke-tests that image; a no-op rebuild; `build
     bigbmc --smoke` restores the secure firmware from shared state; `devtool modify` of the BMC
     firmware, an edit, `build --smoke` sees it, `devtool reset`, and the edit is gone."""
-    if not ZEPHYR_BASE or not (Path(ZEPHYR_BASE) / ".git").exists():
-        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    fw_sources = firmware_sources()
     if not shutil.which("qemu-system-riscv32"):
         pytest.skip("qemu-system-riscv32 not installed")
     ws = Path(str(tool["ws"]))
-    src = ("--offline", "--source", f"openbmc={tool['tree']}", "--source", f"zephyr={ZEPHYR_BASE}")
+    src = ("--offline", "--source", f"openbmc={tool['tree']}", *fw_sources)
     figures = {}
 
     def build(line: str, name: str) -> dict[str, object]:
@@ -358,8 +357,7 @@ def test_installed_toolchain_builds_the_firmware_and_another_archive_rebuilds_on
     firmware recipes ran it from the install cache, not /usr/bin. A second archive of the same
     compiler (another checksum) installed the same way reruns the compiling tasks and nothing else;
     a third, unchanged build runs nothing."""
-    if not ZEPHYR_BASE or not (Path(ZEPHYR_BASE) / ".git").exists():
-        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    fw_sources = firmware_sources()
     if NO_DEBIAN_GCC:
         pytest.skip(NO_DEBIAN_GCC)
     ws = Path(str(tool["ws"]))
@@ -370,8 +368,7 @@ def test_installed_toolchain_builds_the_firmware_and_another_archive_rebuilds_on
     env = {"CMU610BSP_CACHE": str(ws.parent / "toolchain-cache")}
     config = ws / "cmu610bsp.yml"
     before = config.read_text()
-    src = ("--board", "cmu610-evb-qemu", "--offline", "--source", f"openbmc={tool['tree']}",
-           "--source", f"zephyr={ZEPHYR_BASE}", "--json")
+    src = ("--board", "cmu610-evb-qemu", "--offline", "--source", f"openbmc={tool['tree']}", *fw_sources, "--json")
     figures: dict[str, float] = {}
 
     def install(label: str, extra: dict[str, str] | None = None) -> Path:
