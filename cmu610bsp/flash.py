@@ -161,3 +161,47 @@ def manifest(partitions: Sequence[Partition], flash: bytes) -> list[dict[str, ob
                               "hart": h.hart, "sha256": h.sha256.hex()}
         out.append(entry)
     return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A loadable segment (PT_LOAD) of a firmware ELF: where it sits, its bytes in the image, its
+    bytes in RAM (more than in the image for .bss and .noinit)."""
+
+    address: int
+    filesz: int
+    memsz: int
+
+
+def elf_load(elf: bytes, where: str) -> tuple[int, list[Segment]]:
+    """(e_entry, the loadable segments) of a 32-bit little-endian ELF (a firmware's zephyr.elf)."""
+    if elf[:6] != b"\x7fELF\x01\x01":
+        raise FlashError(f"{where}: not a 32-bit little-endian ELF")
+    entry, phoff = struct.unpack_from("<II", elf, 24)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 42)
+    out = []
+    for i in range(phnum):
+        ptype, _off, _vaddr, paddr, filesz, memsz = struct.unpack_from("<IIIIII", elf, phoff + i * phentsize)
+        if ptype == 1 and memsz:
+            out.append(Segment(paddr, filesz, memsz))
+    if not any(s.filesz for s in out):
+        raise FlashError(f"{where}: no loadable segment")
+    return entry, out
+
+
+def budget(domain: str, segments: Sequence[Segment], base: int, size: int, image: Image,
+           partitions: Sequence[Partition]) -> dict[str, object]:
+    """What a domain's firmware takes of what the description gives it (JSON-ready): ROM, its
+    image behind the header in each of its firmware partitions; RAM, the span its segments take
+    of the domain's RAM window (code, data, .bss, .noinit, stacks: everything Zephyr places there),
+    from the window's base. Segments outside the window (none today) are counted apart."""
+    inside = [s for s in segments if base <= s.address < base + size]
+    used = max((s.address + s.memsz for s in inside), default=base) - base
+    outside = sum(s.memsz for s in segments if s not in inside)
+    slots = [p for p in partitions if p.domain == domain and p.role == "firmware"]
+    rom = HEADER_SIZE + len(image.data)
+    return {
+        "hart": image.hart,
+        "rom": {"used": rom, "size": min((p.size for p in slots), default=0), "partitions": [p.name for p in slots]},
+        "ram": {"base": base, "used": used, "size": size, "outside_window": outside},
+    }
