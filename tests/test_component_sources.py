@@ -131,3 +131,12 @@ def test_devtool_modify_of_a_component_modifies_the_firmware_source(cli: Cli, wo
     assert r.returncode == 0 and "sources/cmu610-zephyr-lib-libpldm" in r.stdout, r.stdout + r.stderr
     r = cli("devtool", "reset", "libpldm", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 0 and "cmu610-zephyr-lib-libpldm" in r.stdout, r.stdout
+
+
+def test_an_openbmc_tree_without_the_recipe_is_refused_before_kas_runs(cli: Cli, workspace: Path,
+                                                                      tmp_path: Path) -> None:
+    tree = _openbmc(tmp_path / "openbmc", {"libpldm": "2" * 40})   # no libmctp recipe in it
+    r = cli("build", "littlebmc", "--source", f"openbmc={tree}", cwd=workspace)
+    assert r.returncode == 2, r.stderr
+    assert f"the OpenBMC tree {tree} has no recipe for libmctp" in r.stderr, r.stderr
+    assert "configs/products/littlebmc.yaml" in r.stderr and not (workspace / "build/.kas").exists()

@@ -61,12 +61,21 @@ def lines_from(project: Project) -> Lines:
                  {p.name: components.used([p]) for p in project.products})
 
 
-def _offline_sources(root: Path, req: Request, lines: Lines) -> None:
-    """Refuse, before BitBake runs, an offline build that could not fetch a component's source."""
+def _component_sources(root: Path, req: Request, lines: Lines) -> None:
+    """Refuse, before BitBake runs, a component the OpenBMC tree has no recipe for, and an offline
+    build that could not fetch a component's source."""
+    names, tree = lines.components.get(req.line, ()), compose.openbmc_tree(root, req)
+    if (tree / "meta-phosphor").is_dir():
+        absent = [n for n in names if not (tree / components.COMPONENTS[n].recipe).is_file()]
+        if absent:
+            raise BspError(f"the OpenBMC tree {tree} has no recipe for {', '.join(absent)} "
+                           f"({', '.join(components.COMPONENTS[n].recipe for n in absent)})",
+                           hint=f"the firmware of {req.line} takes it (`firmware.openbmc` of configs/products/"
+                                f"{req.line}.yaml; the secure firmware takes {', '.join(components.SECURE)}): "
+                                "an OpenBMC tree that has it, or a line without it")
     if not req.offline:
         return
-    missing = libsource.unfetchable(lines.components.get(req.line, ()), req.sources,
-                                    compose.openbmc_tree(root, req), compose.downloads(root, req))
+    missing = libsource.unfetchable(names, req.sources, tree, compose.downloads(root, req))
     if missing:
         raise BspError(f"--offline: no source of {', '.join(missing)} to build the firmware with (its recipe's "
                        "revision is in no download)",
@@ -100,7 +109,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     compose.check_paths(root, req)
     lines = lines or lines_of(root)
     board, machine = lines.machine(req.line, req.board)
-    _offline_sources(root, req, lines)
+    _component_sources(root, req, lines)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
     env = compose.environment(root, req.line, lines.toolchain)
