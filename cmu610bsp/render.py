@@ -28,12 +28,14 @@ from cmu610bsp import (
     pipelines,
     resources,
     securedomain,
+    sensor_twin,
     zephyr,
 )
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE, smoke_spec
 from cmu610bsp.model import Soc
 from cmu610bsp.project import Project
+from cmu610bsp.smoke_spec import smoke_spec as line_smoke_spec
 
 # Layers of the openbmc/openbmc tree a CMU610 build uses (paths inside that repository).
 OPENBMC_LAYERS = (
@@ -83,6 +85,7 @@ def environment() -> jinja2.Environment:
     env.filters["hex"] = _hex
     env.filters["xnode"] = lambda v: f"{v:x}"
     env.filters["kib"] = lambda v: v // 1024
+    env.filters["hexbyte"] = lambda v: f"{v:02x}"
     # text from a description is written through one of these, by the file's language (escape.py)
     env.filters["line"] = escape.line            # a `#` comment, a line of plain text
     env.filters["c_comment"] = escape.c_comment  # inside /* */
@@ -263,6 +266,10 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
     z, soc = ZEPHYR_MODULE, project.soc
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware.yaml", "zephyr/bindings/firmware.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-inventory.yaml", "zephyr/bindings/inventory.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-mctp.yaml", "zephyr/bindings/mctp.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware-images.yaml", "zephyr/bindings/firmware-images.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-sensors.yaml", "zephyr/bindings/sensors.yaml.j2",
+        backdoors=sensor_twin.BACKDOORS)
     products = sorted(project.products, key=lambda p: p.name)
     lines = [p.name for p in products]
     version = firmware.version_parts(__version__)
@@ -280,7 +287,7 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
         for p in products:
             if p.name in b.product_lines:
                 put(smoke_spec(b.name, p.name), "zephyr/smoke.yaml.j2",
-                    spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__,
+                    spec=line_smoke_spec(b, soc, project.catalog, p, __version__,
                                              securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 
 
@@ -294,9 +301,13 @@ def _render_board(put: Put, bv: zephyr.BoardView, soc: Soc, project: Project) ->
     for dom in bv.domains:
         dts = names.board_dts(bv.board.vendor, bv.board.name, soc.name, dom.hart, bv.twin)
         stem = f"{ZEPHYR_MODULE}/{dts.removesuffix('.dts')}"
-        inventory = firmware.inventory(bv.board, soc, project.catalog) if dom.name == "bmc" else None
+        bmc = dom.name == "bmc"
         put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, fw=firmware.firmware_node(bv.board, soc, dom.name),
-            inventory=inventory, **ctx)
+            inventory=firmware.inventory(bv.board, soc, project.catalog) if bmc else None,
+            sensors=firmware.sensor_nodes(bv.board, soc, project.catalog, bv.twin) if bmc else None,
+            mctp=firmware.mctp_node(bv.board, soc, dom.name, bv.twin),
+            images=firmware.firmware_images(bv.board) if not bmc else None,
+            adc_ref_mv=sensor_twin.ADC_REF_MV, adc_resolution=sensor_twin.ADC_RESOLUTION, **ctx)
         put(f"{stem}_defconfig", "zephyr/board/defconfig.j2", dom=dom, **ctx)
         put(f"{stem}.yaml", "zephyr/board/twister.yaml.j2", dom=dom, **ctx)
 

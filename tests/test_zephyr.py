@@ -199,14 +199,14 @@ def test_the_boards_firmware_passes_its_generated_smoke_spec(cli: Cli, zephyr_en
     # count line) no longer match, the boot markers still do
     import dataclasses
 
-    from cmu610bsp import __version__, firmware, render
+    from cmu610bsp import __version__, render, smoke_spec
     from cmu610bsp.project import load_project
 
     project = load_project(ws)
     board = project.boards[0]
     fewer = board.model_copy(update={"sensors": board.sensors[1:]})
     product = next(p for p in project.products if p.name == line)
-    spec = dataclasses.replace(firmware.smoke_spec(fewer, project.soc, project.catalog, product, __version__),
+    spec = dataclasses.replace(smoke_spec.smoke_spec(fewer, project.soc, project.catalog, product, __version__),
                                command_within=15)  # the window this test wants to see run out
     bad = tmp_path / "fewer.yaml"
     bad.write_text(render.environment().get_template("zephyr/smoke.yaml.j2").render(spec=spec))
