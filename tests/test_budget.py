@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import flash, flash_layout, proc, resources
+from cmu610bsp import __version__, flash, flash_layout, proc, resources
 from cmu610bsp.kasbuild import report
 from cmu610bsp.model import load_board, load_catalog, load_soc
 from flashimg import GCC, _image
@@ -77,7 +77,7 @@ def test_the_packer_overflow_is_named_by_domain_and_partition(tmp_path: Path) ->
     assert o == report.Overflow("bmc", "flash partition bmc-fw-a", 100 + flash.HEADER_SIZE), e.value
 
 
-def test_the_layers_packer_writes_the_budgets_into_the_manifest(workspace: Path, tmp_path: Path) -> None:
+def test_the_layers_packer_writes_budgets_and_versions_into_the_manifest(workspace: Path, tmp_path: Path) -> None:
     """The flash recipe's packer as BitBake runs it (the layer's files, the host's python3), on
     two real test images: the manifest it deploys (summary.json's `flash`) has both budgets."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
@@ -95,8 +95,15 @@ def test_the_layers_packer_writes_the_budgets_into_the_manifest(workspace: Path,
                   "--boot", str(tmp_path / "boot.bin"), "--firmware", str(fw), "--out", str(out),
                   "--manifest", str(manifest)], timeout=120)
     assert r.returncode == 0, r.stderr
-    budgets = json.loads(manifest.read_text())["budgets"]
+    data = json.loads(manifest.read_text())
+    budgets = data["budgets"]
     assert sorted(budgets) == ["bmc", "secure"]
+    # each image's header carries the applications' version (what GetFirmwareParameters reports)
+    images = [p["image"] for p in data["partitions"] if p["role"] == "firmware"]
+    assert len(images) == 3 and {i["version"] for i in images} == {__version__}, images
+    raw = out.read_bytes()
+    slot = next(p for p in data["partitions"] if p["partition"] == "bmc-fw-a")
+    assert flash.image_version(raw[slot["offset"]:slot["offset"] + slot["size"]]) == __version__
     for domain, w in windows.items():
         b = budgets[domain]
         assert b["hart"] == w.hart and b["ram"]["base"] == w.base and b["ram"]["size"] == w.size

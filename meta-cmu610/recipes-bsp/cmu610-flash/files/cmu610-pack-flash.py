@@ -35,7 +35,7 @@ def main() -> int:
         if len(data) > w["image_limit"]:
             raise flash.FlashError(f"{stem}.bin: {len(data)} bytes, the {domain} domain's RAM holds {w['image_limit']}"
                                  f" (the boot stage's stack is at its top): {len(data) - w['image_limit']} bytes too many")
-        images[domain] = flash.Image(data, base, entry, w["hart"])
+        images[domain] = flash.Image(data, base, entry, w["hart"], tuple(w["version"]) if w.get("version") else None)
         budgets[domain] = flash.budget(domain, segments, w["base"], w["size"], images[domain], parts)
     image = flash.pack(parts, images, layout["flash_size"], boot=args.boot.read_bytes())
     args.out.write_bytes(image)
