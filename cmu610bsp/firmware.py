@@ -23,8 +23,16 @@ from cmu610bsp.sensors import sensor_views
 
 # The applications, in hart order of their domains; the BMC one takes the line's fragment.
 APPS = ("secure", "bmc")
-APP_SOURCES = {"secure": ("src/main.c",), "bmc": ("src/main.c", "src/inventory.c")}
-COMMON_SOURCES = ("common/banner.c", "common/cmu610_firmware.h")
+APP_SOURCES = {"secure": ("src/main.c", "src/pldm_responder.c", "src/pldm_responder.h"),
+               "bmc": ("src/main.c", "src/inventory.c", "src/sensors.c", "src/sensors.h", "src/twin.c",
+                       "src/pldm_requester.c", "src/pldm_requester.h")}
+COMMON_SOURCES = ("common/banner.c", "common/cmu610_firmware.h", "common/cmu610_mctp.c", "common/cmu610_mctp.h",
+                  "common/mctp_shm.c", "common/mctp_shm.h", "common/cmu610_image.c", "common/cmu610_image.h",
+                  "common/compat/memmem.c", "common/compat/include/endian.h", "common/compat/include/stdint.h",
+                  "common/compat/include/string.h", "common/compat/include/uchar.h")
+# The layer's Zephyr module wrapping an OpenBMC component that has none (components.py: libmctp)
+MODULE_SOURCES = ("modules/libmctp/zephyr/module.yml", "modules/libmctp/zephyr/CMakeLists.txt",
+                  "modules/libmctp/zephyr/Kconfig")
 
 
 @dataclass(frozen=True)

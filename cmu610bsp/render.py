@@ -274,12 +274,17 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
     lines = [p.name for p in products]
     version = firmware.version_parts(__version__)
     apps = resources.templates_dir() / "zephyr" / "apps"
+    line_components = [(p.name, components.for_line(p)) for p in products]
     for app in firmware.APPS:
         for name in ("CMakeLists.txt", "prj.conf"):
-            put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines)
+            put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines, line_components=line_components,
+                secure_components=components.SECURE, secure_kconfig=firmware.app_kconfig(None))
         put(f"{z}/apps/{app}/VERSION", "zephyr/apps/VERSION.j2", version=version)
         _ship(out, apps / app, f"{z}/apps/{app}", firmware.APP_SOURCES[app])
     _ship(out, apps, f"{z}/apps", firmware.COMMON_SOURCES)
+    put(f"{z}/apps/common/components.cmake", "zephyr/apps/components.cmake.j2",
+        components=list(components.COMPONENTS.values()))
+    _ship(out, resources.templates_dir() / "zephyr", z, firmware.MODULE_SOURCES)
     put(f"{z}/apps/bmc/Kconfig", "zephyr/apps/bmc/Kconfig.j2", features=firmware.features(project.products))
     for p in products:
         put(f"{z}/apps/bmc/{p.name}.conf", "zephyr/apps/bmc/line.conf.j2", product=p, config=firmware.line_config(p))
