@@ -95,7 +95,13 @@ int mctp_shm_poll(struct mctp_binding *binding)
 	struct shm_ring *r = &s->win->ring[s->self];
 	int n = 0;
 
-	for (; r->tail != r->head; n++) {
+	/* the other hart writes the indices: more than a ring's worth pending is not a ring any
+	 * more (the secure hart must not spin on what the BMC hart wrote there): drop it all */
+	if (r->head - r->tail > SHM_SLOTS) {
+		r->tail = r->head;
+		return 0;
+	}
+	for (; r->tail != r->head && n < SHM_SLOTS; n++) {
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		struct shm_slot *slot = &r->slot[r->tail % SHM_SLOTS];
 		uint32_t len = slot->len;
