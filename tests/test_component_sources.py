@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from cmu610bsp import workspace as wsmod
-from cmu610bsp.checks.yocto import check_bitbake
+from cmu610bsp.checks.yocto import check_bitbake, import_bb
 from cmu610bsp.kasbuild import libsource
 from conftest import Cli, edit
 
@@ -131,6 +131,34 @@ def test_devtool_modify_of_a_component_modifies_the_firmware_source(cli: Cli, wo
     assert r.returncode == 0 and "sources/cmu610-zephyr-lib-libpldm" in r.stdout, r.stdout + r.stderr
     r = cli("devtool", "reset", "libpldm", "--line", "littlebmc", cwd=workspace)
     assert r.returncode == 0 and "cmu610-zephyr-lib-libpldm" in r.stdout, r.stdout
+
+
+def test_devtool_finish_of_a_component_keeps_openbmcs_linux_recipe_parsing(cli: Cli, workspace: Path) -> None:
+    """devtool writes the variant's patches under ${THISDIR}/${PN} (the variant's name) into a
+    bbappend that OpenBMC's Linux recipe reads too, where the patch is not found: a parse error
+    (seen with the real devtool). The tool scopes them to the firmware's variant; sync keeps the
+    bbappend and check still passes."""
+    assert cli("build", "littlebmc", "--source", f"openbmc={FIXTURE}", cwd=workspace).returncode == 0
+    assert cli("devtool", "modify", "libpldm", "--line", "littlebmc", cwd=workspace).returncode == 0
+    r = cli("devtool", "finish", "libpldm", "--line", "littlebmc", cwd=workspace)
+    assert r.returncode == 0, r.stdout + r.stderr
+    append = workspace / "meta-cmu610/recipes-phosphor/libpldm/libpldm_%.bbappend"
+    assert (append.parent / "cmu610-zephyr-lib-libpldm/0001-local.patch").is_file()
+    assert append.read_text().endswith('SRC_URI:remove:pn-libpldm = "file://0001-local.patch"\n'), append.read_text()
+    assert cli("sync", cwd=workspace).returncode == 0 and append.is_file()
+    ws = wsmod.open_workspace(workspace)
+    assert check_bitbake(ws).status == "ok"
+    # BitBake's parser: the Linux recipe drops the patch, the firmware's variant keeps it
+    bb = import_bb()
+    recipe = workspace / "libpldm_git.bb"   # OpenBMC's recipe stood in: the bbappend is what is tested
+    recipe.write_text('SRC_URI = "git://github.com/openbmc/libpldm;branch=main;protocol=https"\n')
+    for pn, wanted in (("libpldm", False), ("cmu610-zephyr-lib-libpldm", True)):
+        d = bb.data.init()
+        d.setVar("PN", pn)
+        d.setVar("OVERRIDES", "pn-${PN}")
+        d.setVar("__BBAPPEND", str(append))
+        d = bb.parse.handle(str(recipe), d, False)[""]  # the recipe itself (no variants)
+        assert ("file://0001-local.patch" in d.getVar("SRC_URI").split()) == wanted, (pn, d.getVar("SRC_URI"))
 
 
 def test_an_openbmc_tree_without_the_recipe_is_refused_before_kas_runs(cli: Cli, workspace: Path,

@@ -162,7 +162,8 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                 variants.clear()
                 if parse(stand, d, include=False, shown=root / "conf/layer.conf") is not None:
                     findings += _component_findings(comp, variants, ws.root / layout.LAYER / "conf/layer.conf", ws.root)
-        for append in sorted(root.glob("recipes-*/*/*.bbappend")):
+        # entity-manager's (the layer's own; a devtool finish may have added others, e.g. libpldm's)
+        for append in sorted(root.glob("recipes-*/*/entity-manager*.bbappend")):
             for b in project.boards:
                 d = store(b.name)
                 d.setVar("__BBAPPEND", str(append))
