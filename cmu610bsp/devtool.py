@@ -67,7 +67,7 @@ def recipe_args(args: list[str]) -> list[str]:
     """devtool's arguments with each OpenBMC component the firmware takes (libpldm) named as the
     layer's variant of its recipe that the firmware is built from (cmu610-zephyr-lib-libpldm):
     `devtool modify libpldm` edits what the BMC hart runs. OpenBMC's Linux recipe is untouched;
-    `finish` writes the patch as a bbappend of the recipe file, which both variants read."""
+    `finish` writes the patch as a bbappend of the recipe file, for the variant (scope_component_append)."""
     return [component_variant(a) if a in components.COMPONENTS else a for a in args]
 
 
