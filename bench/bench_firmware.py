@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """On a workspace that has built a line for real (kas + BitBake, e.g. `cmu610bsp build littlebmc
---smoke --offline --source openbmc=... --source zephyr=...`), two whole-process comparisons:
+--smoke --offline --source openbmc=... --source zephyr=... --source libpldm=... --source libmctp=...`),
+two whole-process comparisons:
 
 1. `cmu610bsp build LINE <the same arguments>` as a no-op rebuild against `kas build` of the
    composition the tool hands kas, with the environment the tool gives it (its API computes both),

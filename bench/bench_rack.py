@@ -14,7 +14,8 @@ firmwares (one BMC firmware a board, one secure firmware a distinct secure domai
 second run: none), what the boards shared, and the wall time. Run it as an ordinary user (BitBake
 refuses root) with the interpreter cmu610bsp is installed in:
 
-    python3 bench/bench_rack.py DIR [--sleds N] -- --offline --source openbmc=TREE --source zephyr=TREE
+    python3 bench/bench_rack.py DIR [--sleds N] -- --offline --source openbmc=TREE --source zephyr=TREE \\
+        --source libpldm=TREE --source libmctp=TREE
 """
 
 from __future__ import annotations

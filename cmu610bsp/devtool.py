@@ -9,10 +9,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cmu610bsp import proc, wslock
+from cmu610bsp import components, proc, wslock
 from cmu610bsp.errors import BspError, ChildFailed
+from cmu610bsp.fileio import write_whole
 from cmu610bsp.kasbuild import bitbake, compose, lines_of
 from cmu610bsp.layout import BUILD_DIR, KAS_DIR, BuildPaths, openbmc_checkout
+from cmu610bsp.names import component_variant
 
 
 def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,
@@ -26,7 +28,9 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     if sources or offline or not paths.overlay.is_file():
         _, machine = lines.machine(line, None)
         compose.write_overlay(root, req, machine)
-    command = shlex.join(["devtool", *args])
+    component = args[1] if args[:1] == ["finish"] and len(args) > 2 and args[1] in components.COMPONENTS else None
+    # finish's own clean parses OpenBMC's recipe before the bbappend is scoped (below): skipped
+    command = shlex.join(["devtool", *recipe_args([*args[:1], "--no-clean", *args[1:]] if component else args)])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
     # run in a fresh build directory has none to keep
     keep = ["-k"] if (paths.build / "conf" / "bblayers.conf").is_file() else []
@@ -39,6 +43,32 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
         rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line, lines.toolchain))
     if rc:
         raise ChildFailed(["devtool", *args], rc, hint=f"the output above; kas ran it as: {shlex.join(argv)}")
+    if component:
+        with wslock.held(root, "devtool finish"):
+            scope_component_append(Path(args[-1]), component)
+
+
+def scope_component_append(layer: Path, name: str) -> None:
+    """`devtool finish` of a component's variant writes a bbappend of OpenBMC's recipe file with
+    the patches under ${THISDIR}/${PN}, the variant's name: OpenBMC's Linux recipe reads the same
+    bbappend, finds no such patch and fails to parse. The patches are the firmware's (devtool
+    worked on the variant the firmware is built from): the Linux recipe is told to leave them out."""
+    variant = component_variant(name)
+    for append in sorted(layer.glob(f"recipes-*/{name}/{name}_*.bbappend")):
+        patches = sorted(f"file://{p.name}" for p in (append.parent / variant).glob("*") if p.is_file())
+        line = f'SRC_URI:remove:pn-{name} = "{" ".join(patches)}"\n'
+        text = append.read_text()
+        if patches and line not in text:
+            write_whole(append, text + f"# the patches above are the firmware's ({variant}); OpenBMC's {name} stays as it is\n"
+                        + line)
+
+
+def recipe_args(args: list[str]) -> list[str]:
+    """devtool's arguments with each OpenBMC component the firmware takes (libpldm) named as the
+    layer's variant of its recipe that the firmware is built from (cmu610-zephyr-lib-libpldm):
+    `devtool modify libpldm` edits what the BMC hart runs. OpenBMC's Linux recipe is untouched;
+    `finish` writes the patch as a bbappend of the recipe file, for the variant (scope_component_append)."""
+    return [component_variant(a) if a in components.COMPONENTS else a for a in args]
 
 
 def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600) -> list[str]:

@@ -3,10 +3,13 @@ layer's module (meta-cmu610/zephyr/apps/secure and apps/bmc), each product line'
 of the BMC application, and the smoke spec that checks both on the board's QEMU twin.
 
 The applications hold no board data: they read the `cmu610_firmware` node (board, domain, hart,
-the devices the domain owns) and, in the BMC domain, the `cmu610_inventory` node (one child per
-sensor and fan of the description). Like `zephyr.py`, this decides and the templates print; the
-smoke spec's patterns are built here from the same data, so the spec and the firmware's output
-are two renderings of one description.
+the devices the domain owns), the `cmu610_mctp` node (their MCTP endpoint: EIDs, the shared window,
+the peer), in the secure domain the `cmu610_images` node (the firmware partitions whose image
+versions GetFirmwareParameters reports) and in the BMC domain the `cmu610_inventory` node (one
+child per sensor and fan of the description) and the `cmu610_sensors` node (one child per sensor:
+its PLDM PDR, pdr.py, and on the QEMU twin its emulated device). Like `zephyr.py`, this decides
+and the templates print; the smoke spec (smoke_spec.py) is built from the same data, so the spec
+and the firmware's output are two renderings of one description.
 """
 
 from __future__ import annotations
@@ -14,18 +17,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cmu610bsp import escape
+from cmu610bsp import components, escape, mctp, pdr, sensor_twin
 from cmu610bsp.model import Board, Catalog, Product, Soc
 from cmu610bsp.sensors import sensor_views
 
 # The applications, in hart order of their domains; the BMC one takes the line's fragment.
 APPS = ("secure", "bmc")
-APP_SOURCES = {"secure": ("src/main.c",), "bmc": ("src/main.c", "src/inventory.c")}
-COMMON_SOURCES = ("common/banner.c", "common/cmu610_firmware.h")
-SHELL_PROMPT = "uart:~$ "
-# What the generated spec never accepts: Zephyr's fatal error and assertion reports, and the
-# applications' own report of an image started on the wrong hart.
-NEVER = (">>> ZEPHYR FATAL ERROR", "ASSERTION FAIL", "Halting system", "runs on hart")
+APP_SOURCES = {"secure": ("src/main.c", "src/pldm_responder.c", "src/pldm_responder.h"),
+               "bmc": ("src/main.c", "src/inventory.c", "src/sensors.c", "src/sensors.h", "src/twin.c",
+                       "src/pldm_requester.c", "src/pldm_requester.h")}
+COMMON_SOURCES = ("common/banner.c", "common/cmu610_firmware.h", "common/cmu610_mctp.c", "common/cmu610_mctp.h",
+                  "common/mctp_shm.c", "common/mctp_shm.h", "common/cmu610_image.c", "common/cmu610_image.h",
+                  "common/compat/memmem.c", "common/compat/include/endian.h", "common/compat/include/stdint.h",
+                  "common/compat/include/string.h", "common/compat/include/uchar.h")
+# The layer's Zephyr module wrapping an OpenBMC component that has none (components.py: libmctp)
+MODULE_SOURCES = ("modules/libmctp/zephyr/module.yml", "modules/libmctp/zephyr/CMakeLists.txt",
+                  "modules/libmctp/zephyr/Kconfig")
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,67 @@ def inventory(board: Board, soc: Soc, catalog: Catalog) -> list[InventoryItem]:
     return out
 
 
+@dataclass(frozen=True)
+class SensorNode:
+    """A child of the BMC domain's `cmu610_sensors` node: what the firmware reads a sensor with."""
+
+    node: str
+    name: str
+    pdr: bytes
+    device: str | None       # the label of the device to read (the twin's emulated one); None on the
+                             # chip, whose bus controllers (cmu,cmu610-*) have no Zephyr driver yet
+    backdoor: str | None     # how the twin moves its reading (sensor_twin.BACKDOORS)
+    emulator: bool           # the device is a Zephyr emulator (the firmware takes EMUL_DT_GET of it)
+
+
+def sensor_nodes(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> list[SensorNode]:
+    """One per sensor, in the description's order (sensor ID and PDR record handle 1, 2, ...)."""
+    views = sensor_views(board, soc, catalog)
+    twins = {t.view.name: t for t in sensor_twin.twin_sensors(views)} if twin else {}
+    out = []
+    for record in pdr.repository(views):
+        t = twins.get(record.name)
+        out.append(SensorNode(f"sensor-{record.name.replace('_', '-')}", record.name, record.data,
+                              t.label if t else None, t.emulator.backdoor if t else None,
+                              bool(t and t.emulator.emul)))
+    return out
+
+
+@dataclass(frozen=True)
+class MctpNode:
+    """The `cmu610_mctp` node of one domain's tree: its endpoint and the window to its peer."""
+
+    address: int
+    size: int
+    eid: int
+    peer_eid: int
+    peer_hart: int
+    tid: int
+    owner: bool                        # this side clears and marks the window (the secure domain)
+    peer_components: tuple[str, ...]   # what the peer's GetFirmwareParameters components are (BMC side)
+
+
+def firmware_images(board: Board) -> list[tuple[str, int, int, str]]:
+    """(partition, offset, size, domain) of every firmware partition, in flash order: the components
+    of the secure hart's GetFirmwareParameters, identifiers 1, 2, ..."""
+    return [(p.name, p.offset, p.size, p.owner)
+            for p in sorted(board.flash.partitions, key=lambda p: p.offset) if p.role == "firmware"]
+
+
+def mctp_node(board: Board, soc: Soc, domain: str, twin: bool) -> MctpNode:
+    ep = mctp.endpoints(board)
+    peer = ep.peer(domain)
+    images = tuple(name for name, *_ in firmware_images(board)) if domain == "bmc" else ()
+    return MctpNode(ep.window.address(soc, twin), ep.window.size, ep.eid(domain), ep.eid(peer),
+                    getattr(board.domains, peer).hart, mctp.TIDS[domain], domain == "secure", images)
+
+
+def app_kconfig(product: Product | None) -> list[str]:
+    """What the OpenBMC components an application takes need in its configuration: the secure
+    application's (product None), or the line's BMC application's."""
+    return components.kconfig(components.SECURE if product is None else components.for_line(product))
+
+
 def version_parts(version: str) -> tuple[int, int, int]:
     """The tool's version as Zephyr's app VERSION file gives it (major, minor, patch level)."""
     m = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
@@ -101,87 +169,6 @@ def line_config(product: Product) -> list[str]:
     out = [f'CONFIG_CMU610_PRODUCT_LINE="{product.name}"',
            f'CONFIG_CMU610_FEATURES="{" ".join(fw.features)}"']
     out += [f"CONFIG_{feature_symbol(f)}=y" for f in fw.features]
+    out += app_kconfig(product)
     out += [f"{k}={_kconfig_value(v)}" for k, v in sorted(fw.kconfig.items())]
     return out
-
-
-def banner(node: FirmwareNode, version: str, line: str | None) -> str:
-    """The first line an application prints (common/banner.c prints the same from the tree)."""
-    text = f"{node.soc} {node.domain} firmware {version}: board {node.board}, domain {node.domain}, hart {node.hart}"
-    return text + (f", line {line}" if line else "")
-
-
-def inventory_lines(items: list[InventoryItem]) -> list[str]:
-    """The `inventory` command's reply: one line an entry (fields as printed, any run of spaces
-    between them), then the count."""
-    fans = sum(i.fan for i in items)
-    return [*(f"{i.name} {i.bus} {i.address} {i.kind}" for i in items),
-            f"inventory: {len(items)} entries ({len(items) - fans} sensors, {fans} fans)"]
-
-
-def _rx(text: str, spaces: bool = False) -> str:
-    """`text` as a spec pattern: a regular expression matching it literally (with `spaces`, a space
-    matches any run of spaces), braces doubled since the smoke runner fills {placeholders}."""
-    rx = re.sub(r"([.^$*+?(){}\[\]|\\])", r"\\\1", text)
-    if spaces:
-        rx = rx.replace(" ", " +")
-    return rx.replace("{", "{{").replace("}", "}}")
-
-
-# Windows: a passing case returns as soon as its text is seen; these only bound a failing one
-# (a loaded 2-core machine has taken 90 s to reach a prompt).
-MARKER_WITHIN = 120
-COMMAND_WITHIN = 60
-DEADLINE = 240
-
-
-@dataclass(frozen=True)
-class Marker:
-    """A boot marker of the spec: what it checks (the case's name in a test report), its pattern."""
-
-    name: str
-    pattern: str
-
-
-@dataclass(frozen=True)
-class SmokeSpec:
-    name: str
-    board: str
-    deadline: int
-    prompt: str
-    markers: dict[str, list[Marker]]   # cpu0, cpu1: in boot order
-    command: str
-    command_name: str                  # what the reply shows
-    expect: str
-    never: list[str]
-    marker_within: int = MARKER_WITHIN
-    command_within: int = COMMAND_WITHIN
-
-
-def smoke_spec(board: Board, soc: Soc, catalog: Catalog, product: Product, version: str,
-               secure_domain: str | None = None) -> SmokeSpec:
-    """The line's smoke spec on the board's QEMU twin: both banners and the devices each domain
-    owns, the BMC line's features, the shell prompt, and the `inventory` reply: every entry of the
-    description, in order, each line right after the previous one, then the count line (an entry
-    more or less fails)."""
-    markers = {}
-    for domain in APPS:
-        node = firmware_node(board, soc, domain)
-        line = product.name if domain == "bmc" else None
-        first = _rx(banner(node, version, line))
-        if domain == "secure" and secure_domain:
-            # BitBake builds the secure firmware once per distinct secure domain (securedomain.py):
-            # it names the domain, a build for the board's own Zephyr target names the board
-            first = first.replace(f"board {_rx(node.board)},", f"board ({_rx(node.board)}|{_rx(secure_domain)}),")
-        found = [Marker(f"{domain} firmware banner" + (f" of {line}" if line else ""), first)]
-        if domain == "bmc":
-            found.append(Marker(f"features of {product.name}",
-                                _rx(f"features: {' '.join(product.firmware.features) or '(none)'}")))
-        found.append(Marker(f"devices of the {domain} domain", _rx("devices: " + " ".join(node.devices))))
-        markers[f"cpu{node.hart}"] = found
-    items = inventory(board, soc, catalog)
-    reply = r"\r*\n".join(_rx(line, spaces=True) for line in inventory_lines(items))
-    fans = sum(i.fan for i in items)
-    return SmokeSpec(product.name, board.name, DEADLINE, _rx(SHELL_PROMPT), dict(sorted(markers.items())),
-                     "inventory", f"replies with {len(items) - fans} sensors and {fans} fans", r"\n" + reply,
-                     [_rx(p) for p in NEVER])

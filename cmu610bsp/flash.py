@@ -16,7 +16,9 @@ right behind it); the boot stage (data/bootstage/boot.c) reads the same layout:
    16  image_size   u32  bytes of image behind the header
    20  hart         u32  the hart that may run it
    24  sha256       32 bytes over the image
-   56  reserved     u32  0
+   56  image_version     the image's own version: major u8, minor u8, revision u16; 0 = none
+                         (read by `image_version` here and cmu610_image.c in the firmware: one
+                         reader each, to switch when the header format changes)
    60  header_crc   u32  CRC-32 (zlib's) over bytes 0..59
 """
 
@@ -60,6 +62,7 @@ class Image:
     load_address: int
     entry: int
     hart: int
+    version: tuple[int, int, int] | None = None   # major, minor, revision (the header's image_version)
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,18 @@ class Header:
     hart: int
     sha256: bytes
     version: int = HEADER_VERSION
+    image_version: tuple[int, int, int] | None = None
 
 
 def header(image: Image) -> bytes:
     """The HEADER_SIZE bytes that precede `image` in its partition."""
+    v = image.version
+    if v is not None and not (0 <= v[0] < 256 and 0 <= v[1] < 256 and 0 <= v[2] < 65536 and any(v)):
+        raise FlashError(f"image version {'.'.join(map(str, v))}: the header holds major and minor 0-255, "
+                         "revision 0-65535, not all 0")
+    word = v[0] | v[1] << 8 | v[2] << 16 if v else 0
     body = struct.pack(_FORMAT, MAGIC, HEADER_VERSION, HEADER_SIZE, image.load_address, image.entry,
-                       len(image.data), image.hart, hashlib.sha256(image.data).digest(), 0)
+                       len(image.data), image.hart, hashlib.sha256(image.data).digest(), word)
     return body + struct.pack("<I", zlib.crc32(body))
 
 
@@ -84,14 +93,26 @@ def read_header(raw: bytes, where: str) -> Header:
     if len(raw) < HEADER_SIZE:
         raise FlashError(f"{where}: {len(raw)} bytes, too short for a {HEADER_SIZE}-byte image header")
     body, (crc,) = raw[:HEADER_SIZE - 4], struct.unpack_from("<I", raw, HEADER_SIZE - 4)
-    magic, version, size, load, entry, image_size, hart, digest, _ = struct.unpack(_FORMAT, body)
+    magic, version, size, load, entry, image_size, hart, digest, word = struct.unpack(_FORMAT, body)
     if magic != MAGIC:
         raise FlashError(f"{where}: bad magic {magic:#010x} (expected {MAGIC:#010x}): no image header")
     if crc != zlib.crc32(body):
         raise FlashError(f"{where}: header CRC {crc:#010x} does not match its bytes ({zlib.crc32(body):#010x})")
     if version != HEADER_VERSION or size != HEADER_SIZE:
         raise FlashError(f"{where}: header version {version} size {size}, this tool writes {HEADER_VERSION} size {HEADER_SIZE}")
-    return Header(load, entry, image_size, hart, digest, version)
+    image_version = (word & 0xFF, word >> 8 & 0xFF, word >> 16) if word else None
+    return Header(load, entry, image_size, hart, digest, version, image_version)
+
+
+def image_version(raw: bytes) -> str | None:
+    """The version a firmware partition's header gives its image ("1.2.3"), or None: no valid
+    header, or one without a version. What the secure firmware reports through PLDM
+    GetFirmwareParameters (cmu610_image.c reads the same field)."""
+    try:
+        v = read_header(raw, "").image_version
+    except FlashError:
+        return None
+    return ".".join(map(str, v)) if v else None
 
 
 def check_image(raw: bytes, where: str) -> Header:
@@ -158,6 +179,51 @@ def manifest(partitions: Sequence[Partition], flash: bytes) -> list[dict[str, ob
         if p.role == "firmware":
             h = check_image(raw, p.name)
             entry["image"] = {"load_address": h.load_address, "entry": h.entry, "size": h.image_size,
-                              "hart": h.hart, "sha256": h.sha256.hex()}
+                              "hart": h.hart, "sha256": h.sha256.hex(),
+                              "version": ".".join(map(str, h.image_version)) if h.image_version else None}
         out.append(entry)
     return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A loadable segment (PT_LOAD) of a firmware ELF: where it sits, its bytes in the image, its
+    bytes in RAM (more than in the image for .bss and .noinit)."""
+
+    address: int
+    filesz: int
+    memsz: int
+
+
+def elf_load(elf: bytes, where: str) -> tuple[int, list[Segment]]:
+    """(e_entry, the loadable segments) of a 32-bit little-endian ELF (a firmware's zephyr.elf)."""
+    if elf[:6] != b"\x7fELF\x01\x01":
+        raise FlashError(f"{where}: not a 32-bit little-endian ELF")
+    entry, phoff = struct.unpack_from("<II", elf, 24)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 42)
+    out = []
+    for i in range(phnum):
+        ptype, _off, _vaddr, paddr, filesz, memsz = struct.unpack_from("<IIIIII", elf, phoff + i * phentsize)
+        if ptype == 1 and memsz:
+            out.append(Segment(paddr, filesz, memsz))
+    if not any(s.filesz for s in out):
+        raise FlashError(f"{where}: no loadable segment")
+    return entry, out
+
+
+def budget(domain: str, segments: Sequence[Segment], base: int, size: int, image: Image,
+           partitions: Sequence[Partition]) -> dict[str, object]:
+    """What a domain's firmware takes of what the description gives it (JSON-ready): ROM, its
+    image behind the header in each of its firmware partitions; RAM, the span its segments take
+    of the domain's RAM window (code, data, .bss, .noinit, stacks: everything Zephyr places there),
+    from the window's base. Segments outside the window (none today) are counted apart."""
+    inside = [s for s in segments if base <= s.address < base + size]
+    used = max((s.address + s.memsz for s in inside), default=base) - base
+    outside = sum(s.memsz for s in segments if s not in inside)
+    slots = [p for p in partitions if p.domain == domain and p.role == "firmware"]
+    rom = HEADER_SIZE + len(image.data)
+    return {
+        "hart": image.hart,
+        "rom": {"used": rom, "size": min((p.size for p in slots), default=0), "partitions": [p.name for p in slots]},
+        "ram": {"base": base, "used": used, "size": size, "outside_window": outside},
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from cmu610bsp import flash, names
+from cmu610bsp import __version__, firmware, flash, names
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import Board, Catalog, Soc
 from cmu610bsp.zephyr import board_view
@@ -46,11 +46,14 @@ def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict
 
 def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
     """flash-layout.json: the partition table as flash.Partition fields, each domain's RAM window,
-    the flash size."""
+    the flash size, and the version each domain's image carries in its header: the applications'
+    own (their VERSION file, rendered from the same version), which the secure hart's
+    GetFirmwareParameters reads back from the headers."""
     return {
         "board": board.name, "machine": names.machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
         "partitions": [asdict(p) for p in partitions(board)],
-        "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit}
+        "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit,
+                        "version": list(firmware.version_parts(__version__))}
                     for d, w in sorted(windows(board, soc, catalog, twin).items())},
     }
 

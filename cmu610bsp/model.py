@@ -212,6 +212,23 @@ class Network(Strict):
     hostname: Annotated[str, Grammar("hostname"), AfterValidator(check_hostname)]
 
 
+class MctpWindow(Strict):
+    """The RAM both harts reach that carries MCTP between them: a slice of the SoC's SRAM or PSRAM
+    that no domain's memory covers (cmu610bsp/mctp.py)."""
+
+    region: Literal["sram", "psram"]
+    offset: Size
+    size: Size = Field(gt=0)
+
+
+class Mctp(Strict):
+    """The two harts' MCTP endpoints: their EIDs and the shared window; each defaults when absent."""
+
+    secure_eid: int | None = None
+    bmc_eid: int | None = None
+    window: MctpWindow | None = None
+
+
 class Board(Strict):
     name: BoardName
     vendor: Name
@@ -224,11 +241,13 @@ class Board(Strict):
     fans: list[Fan] = []
     gpio_lines: list[GpioLine] = []
     network: Network | None = None
+    mctp: Mctp = Mctp()
 
 
 U = TypeVar("U", bound=str)
 KconfigName = Annotated[str, Field(pattern=r"^CONFIG_[A-Z0-9_]+$")]
 FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+RecipeName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")]
 
 
 def _not_generated(value: dict[str, bool | int | str]) -> dict[str, bool | int | str]:
@@ -261,6 +280,8 @@ class ProductFirmware(Strict):
 
     kconfig: Annotated[dict[KconfigName, KconfigValue], AfterValidator(_not_generated)] = {}
     features: Annotated[list[FeatureName], AfterValidator(unique)] = []
+    # OpenBMC recipes whose code the line's BMC firmware is built with (cmu610bsp/components.py)
+    openbmc: Annotated[list[RecipeName], AfterValidator(unique)] = []
 
 
 class Product(Strict):
@@ -283,6 +304,9 @@ class SensorKind(Strict):
     addresses: list[int] = Field(default=[], max_length=2)
     lvr: int | None = Field(default=None, ge=0)   # an I2C part's LVR when it sits on an I3C bus
     dt_properties: dict[DtProperty, int] = {}
+    # the Zephyr emulator that serves it on the QEMU twin: its own part's (a driver with an
+    # emulator), or a stand-in of the same quantity (sensor_twin.py knows which it can drive)
+    twin: Compatible | None = None
 
 
 class Catalog(Strict):

@@ -105,6 +105,12 @@ def flash_var_name(partition: str) -> str:
     return re.sub(r"[^A-Z0-9]", "_", partition.upper())
 
 
+def component_variant(recipe: str) -> str:
+    """The layer's source-only variant of an OpenBMC recipe the firmware is built with
+    (classes/cmu610_zephyr_lib.bbclass): what BitBake and devtool call it."""
+    return f"cmu610-zephyr-lib-{recipe}"
+
+
 def secure_domain_prefix(soc: Soc) -> str:
     """What every secure domain's name starts with (securedomain.py: `<soc>-sd-<hash>`)."""
     return f"{soc.name}-sd-"

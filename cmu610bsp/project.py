@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from cmu610bsp import resources
+from cmu610bsp import components, resources, sensor_twin
 from cmu610bsp.config import STANDIN_TOOLCHAIN, CiSystem, ToolchainRecord, WorkspaceConfig, ZephyrPin, load_config
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE
@@ -70,13 +70,15 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
     product_paths = [root / p for p in cfg.products]
     errors: list[BspError] = []
     soc = _attempt(errors, load_soc, soc_path)
-    catalog = _attempt(errors, load_catalog, root / cfg.catalog if cfg.catalog else resources.sensor_catalog())
+    catalog_path = root / cfg.catalog if cfg.catalog else resources.sensor_catalog()
+    catalog = _attempt(errors, load_catalog, catalog_path)
     products = [x for p in product_paths if (x := _attempt(errors, load_product, p))]
     boards = [b for p in board_paths if (b := _attempt(errors, load_board, p))]
     if errors:
         raise _together(errors, headline)
     assert soc is not None and catalog is not None
-    findings = check_soc(soc, soc_path)
+    findings = check_soc(soc, soc_path) + sensor_twin.check_catalog(catalog, catalog_path)
+    findings += components.check_products(products, product_paths)
     for board, path in zip(boards, board_paths, strict=True):
         findings += check_board(board, soc, catalog, path)
     findings += check_workspace(cfg.boards, boards, board_paths, products, str(root / CONFIG_FILE))

@@ -17,6 +17,7 @@ import jinja2
 from cmu610bsp import (
     __version__,
     bootstage,
+    components,
     entity_manager,
     escape,
     firmware,
@@ -27,12 +28,14 @@ from cmu610bsp import (
     pipelines,
     resources,
     securedomain,
+    sensor_twin,
     zephyr,
 )
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import KAS_DIR, LAYER, TOOLCHAIN_ENV, ZEPHYR_MODULE, smoke_spec
 from cmu610bsp.model import Soc
 from cmu610bsp.project import Project
+from cmu610bsp.smoke_spec import smoke_spec as line_smoke_spec
 
 # Layers of the openbmc/openbmc tree a CMU610 build uses (paths inside that repository).
 OPENBMC_LAYERS = (
@@ -82,6 +85,7 @@ def environment() -> jinja2.Environment:
     env.filters["hex"] = _hex
     env.filters["xnode"] = lambda v: f"{v:x}"
     env.filters["kib"] = lambda v: v // 1024
+    env.filters["hexbyte"] = lambda v: f"{v:02x}"
     # text from a description is written through one of these, by the file's language (escape.py)
     env.filters["line"] = escape.line            # a `#` comment, a line of plain text
     env.filters["c_comment"] = escape.c_comment  # inside /* */
@@ -172,7 +176,7 @@ def _render_layer(put: Put, project: Project, domains: list[securedomain.SecureD
     contact = layer.contact(project.maintainer)
     put(f"{LAYER}/README.md", "layer/README.md.j2", machines=machines, products=lines, maintainer=contact, **common)
     put(f"{LAYER}/SECURITY.md", "layer/SECURITY.md.j2", maintainer=contact)
-    put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", **common)
+    put(f"{LAYER}/conf/layer.conf", "layer/layer.conf.j2", components=components.used(project.products), **common)
     put(f"{LAYER}/conf/machine/include/{soc.name}.inc", "layer/soc.inc.j2", tune_features=layer.tune_features(soc))
     variants = layer.board_variants(boards, soc, domains)
     archs = sorted({str(v["arch"]) for v in variants} | {sd.variant.replace("-", "_") for sd in domains})
@@ -209,11 +213,13 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     put(f"{LAYER}/classes/cmu610_zephyr.bbclass", "layer/classes/cmu610_zephyr.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_parse_cache.bbclass", "layer/classes/cmu610_parse_cache.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_plan.bbclass", "layer/classes/cmu610_plan.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_zephyr_lib.bbclass", "layer/classes/cmu610_zephyr_lib.bbclass.j2")
     fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
     put(f"{fw}/cmu610-zephyr-source_1.0.bb", "layer/zephyr-source.bb.j2", zephyr=project.zephyr,
         zephyr_git=layer.git_src_uri(project.zephyr.url), zephyr_license_md5=ZEPHYR_LICENSE_MD5)
     for domain, title, what in FIRMWARE:
-        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what)
+        put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what,
+            secure_components=components.SECURE)
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
     put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
@@ -245,7 +251,7 @@ def _render_kas(put: Put, project: Project) -> None:
         # the line's default board: the first in the description that serves it (what `build`
         # takes without --board; kas with base.yml:<line>.yml alone builds the same)
         machine = next((b.name for b in project.boards if p.name in b.product_lines), None)
-        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine)
+        put(f"{KAS_DIR}/{p.name}.yml", "kas/line.yml.j2", product=p, machine=machine, components=components.for_line(p))
     tv = zephyr.toolchain_view(project.toolchain)
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
     put(TOOLCHAIN_ENV, "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
@@ -260,16 +266,25 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
     z, soc = ZEPHYR_MODULE, project.soc
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware.yaml", "zephyr/bindings/firmware.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-inventory.yaml", "zephyr/bindings/inventory.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-mctp.yaml", "zephyr/bindings/mctp.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware-images.yaml", "zephyr/bindings/firmware-images.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-sensors.yaml", "zephyr/bindings/sensors.yaml.j2",
+        backdoors=sensor_twin.BACKDOORS)
     products = sorted(project.products, key=lambda p: p.name)
     lines = [p.name for p in products]
     version = firmware.version_parts(__version__)
     apps = resources.templates_dir() / "zephyr" / "apps"
+    line_components = [(p.name, components.for_line(p)) for p in products]
     for app in firmware.APPS:
         for name in ("CMakeLists.txt", "prj.conf"):
-            put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines)
+            put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines, line_components=line_components,
+                secure_components=components.SECURE, secure_kconfig=firmware.app_kconfig(None))
         put(f"{z}/apps/{app}/VERSION", "zephyr/apps/VERSION.j2", version=version)
         _ship(out, apps / app, f"{z}/apps/{app}", firmware.APP_SOURCES[app])
     _ship(out, apps, f"{z}/apps", firmware.COMMON_SOURCES)
+    put(f"{z}/apps/common/components.cmake", "zephyr/apps/components.cmake.j2",
+        components=list(components.COMPONENTS.values()))
+    _ship(out, resources.templates_dir() / "zephyr", z, firmware.MODULE_SOURCES)
     put(f"{z}/apps/bmc/Kconfig", "zephyr/apps/bmc/Kconfig.j2", features=firmware.features(project.products))
     for p in products:
         put(f"{z}/apps/bmc/{p.name}.conf", "zephyr/apps/bmc/line.conf.j2", product=p, config=firmware.line_config(p))
@@ -277,7 +292,7 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
         for p in products:
             if p.name in b.product_lines:
                 put(smoke_spec(b.name, p.name), "zephyr/smoke.yaml.j2",
-                    spec=firmware.smoke_spec(b, soc, project.catalog, p, __version__,
+                    spec=line_smoke_spec(b, soc, project.catalog, p, __version__,
                                              securedomain.of_machine(domains, names.machine_name(b.name, True)).name))
 
 
@@ -291,9 +306,13 @@ def _render_board(put: Put, bv: zephyr.BoardView, soc: Soc, project: Project) ->
     for dom in bv.domains:
         dts = names.board_dts(bv.board.vendor, bv.board.name, soc.name, dom.hart, bv.twin)
         stem = f"{ZEPHYR_MODULE}/{dts.removesuffix('.dts')}"
-        inventory = firmware.inventory(bv.board, soc, project.catalog) if dom.name == "bmc" else None
+        bmc = dom.name == "bmc"
         put(f"{stem}.dts", "dts/board.dts.j2", dom=dom, fw=firmware.firmware_node(bv.board, soc, dom.name),
-            inventory=inventory, **ctx)
+            inventory=firmware.inventory(bv.board, soc, project.catalog) if bmc else None,
+            sensors=firmware.sensor_nodes(bv.board, soc, project.catalog, bv.twin) if bmc else None,
+            mctp=firmware.mctp_node(bv.board, soc, dom.name, bv.twin),
+            images=firmware.firmware_images(bv.board) if not bmc else None,
+            adc_ref_mv=sensor_twin.ADC_REF_MV, adc_resolution=sensor_twin.ADC_RESOLUTION, **ctx)
         put(f"{stem}_defconfig", "zephyr/board/defconfig.j2", dom=dom, **ctx)
         put(f"{stem}.yaml", "zephyr/board/twister.yaml.j2", dom=dom, **ctx)
 

@@ -4,12 +4,15 @@ where it is: its devicetree reg cells, node name and unit address, entity-manage
 (or Index), the inventory's address, with what it measures (unit, thresholds, label).
 
 The devicetree (zephyr.py), entity-manager's configuration (entity_manager.py), the firmware's
-inventory and the smoke spec built from it (firmware.py) read these views; a new consumer of the
-sensors (a PLDM PDR repository, one numeric sensor PDR per sensor) is one more reader.
+inventory and the smoke spec built from it (firmware.py), the PLDM PDR repository (pdr.py) and
+the QEMU twin's emulated devices (sensor_twin.py) read these views. What a reading is (its unit,
+the value the twin starts at, the range the smoke accepts, the value that crosses critical_high)
+is decided here too, once, in the unit the firmware reports: thousandths of the quantity's unit.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +23,25 @@ from cmu610bsp.model import Board, Catalog, Sensor, SensorKind, Soc, Thresholds
 # adc: a channel of an ADC block; i2c: an I2C device on an I2C bus; i3c: an I3C target;
 # i2c-on-i3c: a legacy I2C device on an I3C bus (validated by sensor_rules.py)
 BusKind = Literal["adc", "i2c", "i3c", "i2c-on-i3c"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quantity as DSP0248 names it (baseUnit) and the range a board sensor of it plausibly reads."""
+
+    code: int        # DSP0248 Table 74 baseUnit: 2 degrees C, 5 volts, 6 amps, 7 watts
+    symbol: str      # what the firmware prints after a value
+    low: float       # plausible range when the description gives no threshold on that side
+    high: float
+
+
+UNITS = {"temperature": Unit(2, "C", 0.0, 125.0), "voltage": Unit(5, "V", 0.0, 60.0),
+         "current": Unit(6, "A", 0.0, 100.0), "power": Unit(7, "W", 0.0, 2000.0)}
+
+
+def milli(value: float) -> int:
+    """A value in thousandths of its unit, as the PDRs and the firmware carry readings."""
+    return round(value * 1000)
 
 
 @dataclass(frozen=True)
@@ -79,6 +101,57 @@ class SensorView:
         s = self.sensor
         at = s.assigned_address if s.assigned_address is not None else s.address
         return i3c.pid_text(s.pid or 0) if at is None else f"{at:#04x}"
+
+    @property
+    def quantity(self) -> Unit:
+        return UNITS[self.kind.unit]
+
+    def _given(self, *names: str) -> list[float]:
+        return [v for n in names if (v := getattr(self.thresholds, n)) is not None]
+
+    @property
+    def normal_band(self) -> tuple[float, float]:
+        """Between the highest low threshold and the lowest high one (the unit's plausible range
+        on a side without one)."""
+        lows, highs = self._given("warning_low", "critical_low"), self._given("warning_high", "critical_high")
+        return max(lows, default=self.quantity.low), min(highs, default=self.quantity.high)
+
+    @property
+    def nominal(self) -> int:
+        """The reading the QEMU twin starts at: the middle of the normal band (milli-units)."""
+        lo, hi = self.normal_band
+        return milli((lo + hi) / 2)
+
+    @property
+    def plausible(self) -> tuple[int, int]:
+        """What a smoke accepts as a reading: between the critical thresholds, else the unit's range."""
+        t, q = self.thresholds, self.quantity
+        low = t.critical_low if t.critical_low is not None else min([q.low, *self._given("warning_low")])
+        high = t.critical_high if t.critical_high is not None else max([q.high, *self._given("warning_high")])
+        return milli(low), milli(high)
+
+    @property
+    def crossing(self) -> int | None:
+        """A value above critical_high that reads back critical (the next whole unit past 110 %
+        of it), or None without a critical_high."""
+        high = self.thresholds.critical_high
+        if high is None:
+            return None
+        return milli(float(math.floor(high * 1.1 if high > 0 else high + 1) + 1))
+
+    @property
+    def needed(self) -> tuple[int, int]:
+        """The readings this sensor must be able to show (milli-units): its thresholds, the value
+        the twin starts at, the crossing value."""
+        values = [milli(v) for v in self._given("critical_low", "warning_low", "warning_high", "critical_high")]
+        values += [self.nominal] + ([c] if (c := self.crossing) is not None else [])
+        return min(values), max(values)
+
+    @property
+    def readable(self) -> tuple[int, int]:
+        """The PDR's minReadable and maxReadable: the unit's plausible range and what is needed."""
+        lo, hi = self.needed
+        return min(lo, milli(self.quantity.low)), max(hi, milli(self.quantity.high))
 
     @property
     def inventory_address(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,11 +38,22 @@ class Core(Strict):
     markers: list[Marker] = Field(min_length=1)
 
 
+class Bound(Strict):
+    """A number in a command's reply that must lie within bounds (a regex cannot say 10.8 to 13.2):
+    `pattern`'s first group, searched in the text `expect` matched."""
+
+    pattern: str
+    low: float
+    high: float
+    name: Text | None = None          # what the number is (a sensor's reading)
+
+
 class Command(Strict):
     send: str
     expect: str
     within: float = Field(10, gt=0)
     name: Text | None = None          # what the reply shows, as a test report names the case
+    values: list[Bound] = []  # noqa: RUF012 - a pydantic field (ruff cannot see Strict's base): defaults are copied
 
 
 class Spec(Strict):
@@ -57,7 +69,21 @@ class Spec(Strict):
 
 def load_spec(path: Path, values: dict[str, str]) -> Spec:
     """Read a spec; `{zephyr_board}`-style placeholders are filled from `values`."""
-    spec = parse_model(Spec, read_yaml(path), path)
+    return checked(read_spec(path), path, values)
+
+
+def read_spec(path: Path) -> Spec:
+    """A spec as written, its patterns not yet checked (`checked`)."""
+    return parse_model(Spec, read_yaml(path), path)
+
+
+def placeholders(spec: Spec) -> set[str]:
+    """The `{name}` placeholders its patterns use."""
+    return {f for text in _patterns(spec) for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def checked(spec: Spec, path: Path, values: dict[str, str]) -> Spec:
+    """The spec, once every pattern compiles with its placeholders filled from `values`."""
     for text in _patterns(spec):
         try:
             re.compile(text.format(**values))
@@ -68,8 +94,28 @@ def load_spec(path: Path, values: dict[str, str]) -> Spec:
 
 def _patterns(spec: Spec) -> list[str]:
     out = [m.pattern for c in spec.cores.values() for m in c.markers]
-    out += [c.expect for c in spec.commands] + spec.never + ([spec.prompt] if spec.prompt else [])
-    return out
+    out += [c.expect for c in spec.commands] + [b.pattern for c in spec.commands for b in c.values]
+    return out + spec.never + ([spec.prompt] if spec.prompt else [])
+
+
+def out_of_bounds(cmd: Command, reply: str, values: dict[str, str]) -> str:
+    """What in `reply` (the text `cmd.expect` matched) breaks the command's bounds: "" when nothing.
+    A bound whose number is missing fails as surely as one out of range."""
+    bad = []
+    for b in cmd.values:
+        what = b.name or b.pattern
+        hit = re.search(b.pattern.format(**values), reply)
+        if hit is None:
+            bad.append(f"{what}: not in the reply")
+            continue
+        try:
+            value = float(hit.group(1))
+        except (IndexError, ValueError):
+            bad.append(f"{what}: {hit.group(0)!r} is not a number")
+            continue
+        if not b.low <= value <= b.high:
+            bad.append(f"{what}: {value:g} outside {b.low:g} to {b.high:g}")
+    return "; ".join(bad)
 
 
 def _plain(pattern: str) -> str | None:
@@ -184,7 +230,7 @@ def run(soc: Soc, images: Images, spec: Spec, target: str, results: Path, values
                                               time.monotonic() - start, why))
                         return res
                 prompt_ready = False
-                ok, why = _command(child, cmd, wait_for, time.monotonic() - start)
+                ok, why = _command(child, cmd, wait_for, time.monotonic() - start, values)
                 res.cases.append(Case(name, "command", ok, time.monotonic() - start, why))
                 if not ok:
                     return res
@@ -203,7 +249,7 @@ RESENDS = 2   # a command the console never answered at all is typed again, at m
 
 
 def _command(child: pexpect.spawn, cmd: Command, wait_for: Callable[[str, float], tuple[bool, str]],
-             now: float) -> tuple[bool, str]:
+             now: float, values: dict[str, str] | None = None) -> tuple[bool, str]:
     """Send `cmd` and wait for its reply. The twin's harts share one UART, and on a loaded host a
     line typed at a shell can be lost before the shell reads it (seen: no echo, no reply, once in
     about a dozen flash boots); a command answered by nothing at all, not even its echo, within a
@@ -214,6 +260,10 @@ def _command(child: pexpect.spawn, cmd: Command, wait_for: Callable[[str, float]
         before = len(child.buffer)
         last = attempt == RESENDS
         ok, why = wait_for(cmd.expect, now + (cmd.within if last else share * (attempt + 1)))
+        if ok and cmd.values:
+            after = child.after if isinstance(child.after, str) else child.after.decode(errors="replace")
+            why = out_of_bounds(cmd, after, values or {})
+            return not why, why
         if ok or last or len(child.buffer) > before or why.startswith("QEMU exited"):
             return ok, why + (f" (typed {attempt + 1} times)" if attempt and why else "")
     return False, "unreachable"

@@ -6,17 +6,19 @@ jobs here, the same way; `smoke.py` runs one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from cmu610bsp import qemu, smoke
+from cmu610bsp import flash, qemu, smoke
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import writing
 from cmu610bsp.layout import FLASH_IMAGE, BuildPaths, smoke_spec
 from cmu610bsp.model import Soc
 from cmu610bsp.names import twin_machine, zephyr_board
+from cmu610bsp.smoke_spec import IMAGE_VERSION
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,30 @@ def job(root: Path, board: str, line: str, images: Callable[[], qemu.Images], re
     missing spec is said before missing images)."""
     values = {"board": board, "line": line, "zephyr_board": zephyr_board(board, True)}
     path = spec_path(root, board, line, spec)
-    loaded = smoke.load_spec(path, values)
-    return Job(f"{board}/{line}", images(), loaded, path, results, values)
+    read = smoke.read_spec(path)
+    booted = images()
+    values |= image_versions(booted, smoke.placeholders(read))
+    return Job(f"{board}/{line}", booted, smoke.checked(read, path, values), path, results, values)
+
+
+def image_versions(images: qemu.Images, names: set[str]) -> dict[str, str]:
+    """The `{image_version@OFFSET}` placeholders among `names`, each filled (as a pattern) with the
+    version the header of the flash image's partition at OFFSET gives: what the secure firmware
+    must report through PLDM. "(none)" when there is no header there or the twin boots ELF files
+    (its flash is blank)."""
+    out = {}
+    for name in sorted(n for n in names if n.startswith(IMAGE_VERSION)):
+        try:
+            offset = int(name.removeprefix(IMAGE_VERSION), 0)
+        except ValueError:
+            continue   # not one of ours: checking the spec names it
+        raw = b""
+        if images.flash:
+            with images.flash.open("rb") as f:
+                f.seek(offset)
+                raw = f.read(flash.HEADER_SIZE)
+        out[name] = re.escape(flash.image_version(raw) or "(none)")
+    return out
 
 
 def spec_path(ws_root: Path, board: str, line: str, spec: Path | None) -> Path:

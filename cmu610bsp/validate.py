@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from cmu610bsp import mctp
 from cmu610bsp.errors import Finding
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import CONFIG_FILE
@@ -16,6 +17,8 @@ from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
 from cmu610bsp.sensor_rules import bus_finding, check_sensors
 
 FLASH_SECTOR = 4096
+# the nodes the firmware applications read (firmware.py, templates/dts/board.dts.j2)
+FIRMWARE_NODES = ("cmu610_firmware", "cmu610_inventory", "cmu610_sensors", "cmu610_mctp", "cmu610_images")
 
 def _overlaps(spans: Iterable[tuple[str, int, int]]) -> list[tuple[str, str]]:
     """Pairs of (name, start, size) spans that intersect, in address order."""
@@ -87,6 +90,7 @@ def check_board(board: Board, soc: Soc, catalog: Catalog, path: Path) -> list[Fi
     out += check_sensors(board, soc, catalog, owner, f)
     out += _check_fans_gpio_net(board, soc, owner, f)
     out += _check_labels(board, soc, f)
+    out += mctp.check(board, soc, f)
     return out
 
 
@@ -123,8 +127,11 @@ def soc_labels(soc: Soc) -> dict[str, str]:
         out[f"hlic{h.id}"] = f"hart {h.id}'s interrupt controller"
     for name in ("soc", "plic", "clint", "flash0", "virt_uart"):
         out.setdefault(name, f"the SoC node {name}")
-    for name in ("cmu610_firmware", "cmu610_inventory"):
+    for name in FIRMWARE_NODES:
         out.setdefault(name, f"the firmware applications' node {name}")
+    for name, p in soc.peripherals.items():
+        if p.kind in ("i2c", "i3c", "adc"):
+            out.setdefault(f"twin_{name}", f"the QEMU twin's emulated {name}")
     for region in ("sram", "psram"):
         for dname in ("secure", "bmc"):
             out.setdefault(f"{region}_{dname}", f"the {dname} domain's {region} slice")

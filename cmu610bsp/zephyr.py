@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cmu610bsp import escape, names
+from cmu610bsp import escape, mctp, names, sensor_twin
 from cmu610bsp.config import ToolchainRecord
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.kinds import KINDS, Kind
@@ -106,6 +106,8 @@ class DomainView:
     leds: list[dict[str, object]] = field(default_factory=list)
     fans: list[dict[str, object]] = field(default_factory=list)
     network: dict[str, object] | None = None
+    # the QEMU twin's emulated buses and their devices (BMC domain): (controller, i2c|adc, sensors)
+    twin_buses: list[tuple[str, str, list[sensor_twin.TwinSensor]]] = field(default_factory=list)
 
     @property
     def features(self) -> list[str]:
@@ -135,7 +137,9 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
         dom = getattr(board.domains, dname)
         bases = {"sram": soc.qemu.sram_base if twin else soc.memory["sram"].base,
                  "psram": soc.qemu.psram_base if twin else soc.memory["psram"].base}
-        slices = {m.region: Slice(f"{m.region}_{dname}", bases[m.region] + m.offset, m.size) for m in dom.memory}
+        # less what the MCTP window took from its end (mctp.py: a default window)
+        slices = {m.region: Slice(f"{m.region}_{dname}", bases[m.region] + m.offset,
+                                  m.size - mctp.carved(board, dname, m.region)) for m in dom.memory}
         view = DomainView(
             name=dname, hart=dom.hart, cluster=f"cpu{dom.hart}", description=dom.firmware,
             console="virt_uart" if twin else dom.console, sram=slices["sram"], psram=slices.get("psram"),
@@ -147,6 +151,8 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
         )
         if not twin:
             _fill_hardware(view, board, soc, catalog, owner, dname)
+        elif dname == "bmc":
+            view.twin_buses = sensor_twin.emulated_buses(sensor_twin.twin_sensors(sensor_views(board, soc, catalog)), soc)
         domains.append(view)
     return BoardView(board, names.zephyr_board(board.name, twin), twin, names.title(board.full_name, twin), domains,
                      names.machine_name(soc.name, twin))

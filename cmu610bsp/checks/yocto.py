@@ -13,10 +13,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-from cmu610bsp import layer, layout, proc, resources
+from cmu610bsp import components, layer, layout, proc, resources
 from cmu610bsp.checks.result import CheckResult, read_generated, result
 from cmu610bsp.errors import BspError, Finding
-from cmu610bsp.names import machine_name
+from cmu610bsp.names import component_variant, machine_name
 from cmu610bsp.project import Project
 from cmu610bsp.workspace import Workspace, load_project
 
@@ -147,7 +147,23 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                                  for field, reason in _firmware_findings(pn, v, variant=True)]
                 if pn in (*FIRMWARE, FLASH_IMAGE) and not variants:
                     findings.append(Finding(str(recipe.relative_to(ws.root)), "BBCLASSEXTEND", "no board variants"))
-        for append in sorted(root.glob("recipes-*/*/*.bbappend")):
+        for comp in components.used(project.products):
+            # OpenBMC's recipe stood in (a git SRC_URI and a SRCREV, as libpldm's and libmctp's
+            # have), in the layer's configuration: the layer must make its source variant
+            stand = standin / "recipes" / f"{comp}_git.bb"
+            stand.write_text(f'LICENSE = "Apache-2.0"\nSRCREV = "{"0" * 40}"\n'
+                             f'SRC_URI = "git://github.com/openbmc/{comp};branch=main;protocol=https"\n')
+            d = parse(root / "conf/layer.conf", store(first))
+            d = parse(root / "conf/machine" / f"{first}.conf", d) if d is not None else None
+            if d is not None:
+                d.setVar("PN", comp)
+                d.setVar("BPN", comp)  # bitbake.conf's, from PN
+                d.setVar("OVERRIDES", "pn-${PN}:${MACHINEOVERRIDES}")  # bitbake.conf's pn- override
+                variants.clear()
+                if parse(stand, d, include=False, shown=root / "conf/layer.conf") is not None:
+                    findings += _component_findings(comp, variants, ws.root / layout.LAYER / "conf/layer.conf", ws.root)
+        # entity-manager's (the layer's own; a devtool finish may have added others, e.g. libpldm's)
+        for append in sorted(root.glob("recipes-*/*/entity-manager*.bbappend")):
             for b in project.boards:
                 d = store(b.name)
                 d.setVar("__BBAPPEND", str(append))
@@ -156,6 +172,25 @@ def check_bitbake(ws: Workspace) -> CheckResult:
                     findings.append(Finding(
                         str(append.relative_to(ws.root)), "SRC_URI", f"{b.name}.json not fetched for MACHINE={b.name}"))
     return result("bitbake-parse", findings, f"{parsed} parses with BitBake's parser (oe-core and meta-phosphor files stood in)")
+
+
+def _component_findings(comp: str, variants: dict[str, Any], conf: Path, root: Path) -> list[Finding]:
+    """What the firmware needs of an OpenBMC recipe's source variant: its name, the task the
+    firmware waits for, and nothing built (the recipe's meson/autotools never runs)."""
+    where = str(conf.relative_to(root))
+    v = next((x for k, x in variants.items() if k.startswith("cmu610_zephyr_lib")), None)
+    if v is None:
+        return [Finding(where, "BBCLASSEXTEND", f"no cmu610_zephyr_lib variant of {comp}")]
+    tasks = v.getVar("__BBTASKS", False) or []
+    out = []
+    if v.getVar("PN") != component_variant(comp):
+        out.append(Finding(where, f"PN ({comp})", f"{v.getVar('PN')}, not {component_variant(comp)}"))
+    if "do_cmu610_share" not in tasks:
+        out.append(Finding(where, f"do_cmu610_share ({comp})", "the variant does not share its source"))
+    built = [t for t in ("do_configure", "do_compile", "do_install") if t in tasks]
+    if built:
+        out.append(Finding(where, f"tasks ({comp})", f"the source variant still has {', '.join(built)}"))
+    return out
 
 
 FIRMWARE = ("cmu610-secure-fw", "cmu610-bmc-fw")
@@ -192,6 +227,9 @@ def _firmware_findings(pn: str, d: Any, variant: bool = False) -> list[tuple[str
             out.append(("S", "not the layer's application of the recipe's domain"))
         if "cmu610-zephyr-source:do_patch" not in flag("do_configure", "depends"):
             out.append(("do_configure[depends]", "does not wait for the shared Zephyr tree (cmu610-zephyr-source)"))
+        for comp in (d.getVar("CMU610_FW_COMPONENTS") or "").split():
+            if f"{component_variant(comp)}:do_cmu610_share" not in flag("do_configure", "depends"):
+                out.append(("do_configure[depends]", f"does not wait for the source of {comp}"))
     if pn == FLASH_IMAGE and variant:
         missing = [f for f in FIRMWARE if not any(x.startswith(f"{f}-") and x.endswith(":do_deploy")
                                                   for x in flag("do_compile", "depends"))]

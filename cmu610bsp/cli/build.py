@@ -114,7 +114,8 @@ def build(
         _report(summary)
     _stopped(summary.result, timeout, summary.log)
     if summary.result != "success":
-        raise CheckFailed(f"the build of {summary.line} for {summary.machine} failed; log: {summary.log}")
+        why = f": {summary.overflow.text()}" if summary.overflow else ""
+        raise CheckFailed(f"the build of {summary.line} for {summary.machine} failed{why}; log: {summary.log}")
     if summary.smoke is not None and not summary.smoke.passed:
         raise CheckFailed(f"smoke failed on {summary.machine}: {'; '.join(summary.smoke.failed)}; "
                           f"transcript: {summary.smoke.transcript}")
@@ -242,6 +243,13 @@ def _report(s: Summary) -> None:
             image = p.get("image") or {}
             hart = f"  hart {image['hart']}" if "hart" in image else ""
             print(f"  {p.get('partition', '?'):<12} 0x{int(p.get('offset', 0)):08x}  {int(p.get('size', 0)):>9} bytes{hart}")
+    budgets = s.flash.get("budgets") if s.flash else None
+    if isinstance(budgets, dict) and budgets:
+        print("budgets (used of what the description gives):")
+    for domain, b in sorted(budgets.items()) if isinstance(budgets, dict) else []:
+        rom, ram = b["rom"], b["ram"]
+        print(f"  {domain:<7} ROM {rom['used']:>9} of {rom['size']:>9} bytes ({', '.join(rom['partitions'])}); "
+              f"RAM {ram['used']:>8} of {ram['size']:>8} bytes at 0x{ram['base']:08x}")
     if s.smoke is not None:
         print(f"smoke: {'PASS' if s.smoke.passed else 'FAIL'} in {s.smoke.seconds:.1f} s; junit {s.smoke.junit}; "
               f"transcript {s.smoke.transcript}")

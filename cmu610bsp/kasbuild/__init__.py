@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import manifest, proc, toolchain, workspace
+from cmu610bsp import components, manifest, proc, toolchain, workspace
 from cmu610bsp.errors import BspError, Timeout
-from cmu610bsp.kasbuild import bitbake, compose, plan, report
+from cmu610bsp.kasbuild import bitbake, compose, libsource, plan, report
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import Summary
 from cmu610bsp.layout import BuildPaths
@@ -57,7 +57,29 @@ def lines_of(root: Path) -> Lines:
 def lines_from(project: Project) -> Lines:
     """The same, from a description already loaded (`build --smoke` needs it for QEMU too)."""
     return Lines(tuple(p.name for p in project.products),
-                 {b.name: tuple(b.product_lines) for b in project.boards}, project.toolchain)
+                 {b.name: tuple(b.product_lines) for b in project.boards}, project.toolchain,
+                 {p.name: components.used([p]) for p in project.products})
+
+
+def _component_sources(root: Path, req: Request, lines: Lines) -> None:
+    """Refuse, before BitBake runs, a component the OpenBMC tree has no recipe for, and an offline
+    build that could not fetch a component's source."""
+    names, tree = lines.components.get(req.line, ()), compose.openbmc_tree(root, req)
+    if (tree / "meta-phosphor").is_dir():
+        absent = [n for n in names if not (tree / components.COMPONENTS[n].recipe).is_file()]
+        if absent:
+            raise BspError(f"the OpenBMC tree {tree} has no recipe for {', '.join(absent)} "
+                           f"({', '.join(components.COMPONENTS[n].recipe for n in absent)})",
+                           hint=f"the firmware of {req.line} takes it (`firmware.openbmc` of configs/products/"
+                                f"{req.line}.yaml; the secure firmware takes {', '.join(components.SECURE)}): "
+                                "an OpenBMC tree that has it, or a line without it")
+    if not req.offline:
+        return
+    missing = libsource.unfetchable(names, req.sources, tree, compose.downloads(root, req))
+    if missing:
+        raise BspError(f"--offline: no source of {', '.join(missing)} to build the firmware with (its recipe's "
+                       "revision is in no download)",
+                       hint=" ".join(f"--source {n}=PATH" for n in missing) + ": a local git checkout of each")
 
 
 def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
@@ -87,6 +109,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     compose.check_paths(root, req)
     lines = lines or lines_of(root)
     board, machine = lines.machine(req.line, req.board)
+    _component_sources(root, req, lines)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
     env = compose.environment(root, req.line, lines.toolchain)

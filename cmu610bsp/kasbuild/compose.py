@@ -19,18 +19,19 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import buildpath, proc, toolchain
+from cmu610bsp import buildpath, components, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
-from cmu610bsp.kasbuild import plan
+from cmu610bsp.kasbuild import libsource, plan
 from cmu610bsp.layout import KAS_DIR, BuildPaths, openbmc_checkout
 from cmu610bsp.names import board_of, is_twin, machine_name, twin_machine
 from cmu610bsp.yamlio import read_text
 
 # Sources a recipe fetches (not kas repositories) that --source can point at a local tree:
-# Zephyr, fetched by the firmware recipes at the revision pinned in cmu610bsp.yml (`zephyr:`).
-BITBAKE_SOURCES = ("zephyr",)
+# Zephyr, fetched by the firmware recipes at the revision pinned in cmu610bsp.yml (`zephyr:`), and
+# the OpenBMC recipes the firmware is built with, at the revision their recipe pins (libsource.py).
+BITBAKE_SOURCES = ("zephyr", *components.COMPONENTS)
 _HASHSERV = re.compile(r"[\w.-]+:\d+")
 _URL = re.compile(r"(https?|file|ftp|s3|gs)://\S+")
 
@@ -107,6 +108,8 @@ class Lines:
     lines: tuple[str, ...]
     boards: dict[str, tuple[str, ...]]   # board -> the lines it serves, in description order
     toolchain: ToolchainRecord = STANDIN_TOOLCHAIN
+    # line -> the OpenBMC recipes its two firmwares are built with (components.py)
+    components: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def machine(self, line: str, board: str | None) -> tuple[str, str]:
         """(board, machine) of a build of `line`: --board (a board, or its QEMU twin
@@ -198,6 +201,8 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
     data["repos"] = repos
     data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req))}
     conf = _zephyr_tree(req.sources.get("zephyr"))
+    for name in sorted(set(req.sources) & set(components.COMPONENTS)):
+        conf += libsource.checkout_lines(name, req.sources[name], openbmc_tree(root, req))[0]
     if req.offline:
         conf.append('BB_NO_NETWORK = "1"')
     if req.cache:
@@ -219,12 +224,8 @@ def _zephyr_tree(tree: Path | None) -> list[str]:
     if tree is None:
         return []
     path = tree.resolve()
-    # a shared checkout may belong to another user: git refuses it without safe.directory
-    r = proc.run(["git", "-c", f"safe.directory={path}", "-C", str(path), "rev-parse", "HEAD"], timeout=60)
-    if r.returncode or not re.fullmatch(r"[0-9a-f]{40}", r.stdout.strip()):
-        raise BspError(f"--source zephyr={tree}: not a git checkout with a commit ({r.stderr.strip() or r.stdout.strip()})",
-                       hint="the firmware recipes clone Zephyr at a revision: give a git clone of Zephyr")
-    return [f'CMU610_ZEPHYR_TREE = "{path}"', f'CMU610_ZEPHYR_SRCREV = "{r.stdout.strip()}"']
+    rev = libsource.head(path, "zephyr", hint="the firmware recipes clone Zephyr at a revision: give a git clone of Zephyr")
+    return [f'CMU610_ZEPHYR_TREE = "{path}"', f'CMU610_ZEPHYR_SRCREV = "{rev}"']
 
 
 def _bitbake_lib(root: Path, req: Request) -> Path:
@@ -236,8 +237,18 @@ def _bitbake_lib(root: Path, req: Request) -> Path:
     (pyshtables.py) into the build directory; the next BitBake process, even the second one inside
     a single devtool command, then imports them from there and dies ("No module named 'pysh'").
     kas's `env:` replaces the value after the init script ran: the same path without the ':'."""
+    return openbmc_tree(root, req) / "bitbake" / "lib"
+
+
+def downloads(root: Path, req: Request) -> Path:
+    """BitBake's DL_DIR in this run: the --cache's, else the workspace's (configs/kas/cache.yml)."""
+    return req.cache.resolve() / "downloads" if req.cache else BuildPaths(root, req.line).work / "downloads"
+
+
+def openbmc_tree(root: Path, req: Request) -> Path:
+    """The OpenBMC tree of this run: --source openbmc, else kas's checkout of it."""
     tree = req.sources.get("openbmc")
-    return (tree.resolve() if tree else openbmc_checkout(root)) / "bitbake" / "lib"
+    return tree.resolve() if tree else openbmc_checkout(root)
 
 
 def write_overlay(root: Path, req: Request, machine: str) -> Path:
@@ -313,7 +324,9 @@ def unpinned(root: Path, req: Request) -> list[str]:
     lock_file = root / KAS_DIR / "base.lock.yml"
     lock = read_kas_file(lock_file) if lock_file.is_file() else {}
     locked = set((lock.get("overrides") or {}).get("repos") or {})
-    out = [f"{name} (local checkout {req.sources[name]})" for name in BITBAKE_SOURCES if name in req.sources]
+    out = [f"{name} (local checkout {req.sources[name]})" for name in BITBAKE_SOURCES if name in req.sources
+           and (name not in components.COMPONENTS
+                or not libsource.checkout_lines(name, req.sources[name], openbmc_tree(root, req))[1])]
     for name, repo in sorted(composed_repos(root, req.line).items()):
         if name in req.sources:
             out.append(f"{name} (local checkout {req.sources[name]})")

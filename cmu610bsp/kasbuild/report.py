@@ -1,10 +1,12 @@
 """What a build leaves for people and CI: summary.json (result, task counts, the first failure
 with its log's tail, every deployed artifact with its size and sha256, the flash image's layout,
-and with `--smoke` the smoke verdict)."""
+each firmware's ROM and RAM against what the description gives it, and with `--smoke` the smoke
+verdict)."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,6 +47,42 @@ class FailedTask:
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """A firmware that does not fit what the description gives its domain, as the failed task's
+    log says it: Zephyr's linker (`region `RAM' overflowed by N bytes`) or the flash packer."""
+
+    domain: str        # secure | bmc
+    region: str        # the linker's memory region, or the flash partition / RAM window
+    bytes: int         # how much too much
+
+    def text(self) -> str:
+        return (f"the {self.domain} domain's firmware does not fit: {self.region} overflowed by {self.bytes} bytes "
+                f"(its memory and partitions are the board description's `domains.{self.domain}` and `flash`)")
+
+
+_LD_OVERFLOW = re.compile(r"region `([^']+)' overflowed by (\d+) bytes")
+_PACK_RAM = re.compile(r"the (secure|bmc) domain's RAM holds \d+ .*: (\d+) bytes too many")
+_PACK_PARTITION = re.compile(r"(\S+): the (secure|bmc) image .* does not fit: .*, (\d+) bytes too many")
+_FW_RECIPE = re.compile(r"cmu610-(secure|bmc)-fw")
+
+
+def overflow(task: str, log: str | None) -> Overflow | None:
+    """What did not fit, read from the failed task's log (a firmware's compile, the flash image)."""
+    try:
+        text = Path(log).read_text(errors="replace")[-200_000:] if log else ""
+    except OSError:
+        return None
+    domain = _FW_RECIPE.search(task)
+    if domain and (m := _LD_OVERFLOW.search(text)):
+        return Overflow(domain.group(1), f"its linker region {m.group(1)}", int(m.group(2)))
+    if m := _PACK_RAM.search(text):
+        return Overflow(m.group(1), "its RAM window (the image, below the boot stage's stack)", int(m.group(2)))
+    if m := _PACK_PARTITION.search(text):
+        return Overflow(m.group(2), f"flash partition {m.group(1)}", int(m.group(3)))
+    return None
+
+
+@dataclass(frozen=True)
 class Smoke:
     """The smoke verdict on what the build deployed (`build --smoke`)."""
 
@@ -74,6 +112,7 @@ class Summary:
     # the flash image's manifest as the flash recipe deployed it (partition, offset, size, sha256, hart)
     flash: dict[str, object] | None = None
     failed_task: FailedTask | None = None
+    overflow: Overflow | None = None
     error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
     smoke: Smoke | None = None
     plan_detail: BuildPlan | None = None   # with --plan: what would run, be restored, per recipe
@@ -86,7 +125,7 @@ class Summary:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        for key in ("failed_task", "flash", "smoke"):
+        for key in ("failed_task", "flash", "smoke", "overflow"):
             if data[key] is None:
                 del data[key]
         del data["plan_detail"]
@@ -111,6 +150,7 @@ def summarize(result: str, line: str, board: str, machine: str, plan: bool, seco
         artifacts=artifacts(build_dir) if result == "success" and not plan else (),
         flash=flash_layout(build_dir, machine) if result == "success" and not plan else None,
         failed_task=failed,
+        overflow=overflow(failed.task, failed.log) if failed else None,
         error=tuple(prog.errors) if result == "failed" and failed is None else (),
         plan_detail=planned,
     )

@@ -34,6 +34,18 @@ CMU610_FW_HART = "${@d.getVar('CMU610_HART_' + d.getVar('CMU610_FW_DOMAIN').uppe
 CMU610_FW_CONF ??= ""
 CMU610_FW_CMAKE_ARGS ??= ""
 
+# The OpenBMC recipes whose code the application takes (the recipe sets CMU610_FW_COMPONENTS):
+# each one's source as OpenBMC's recipe pins it, unpacked by its cmu610-zephyr-lib-<recipe>
+# variant (cmu610_zephyr_lib.bbclass), given to the application's CMake as <RECIPE>_SOURCE.
+# A new revision, or an edit under devtool, changes that task's signature and so this one's.
+CMU610_FW_COMPONENTS ??= ""
+python () {
+    for name in (d.getVar("CMU610_FW_COMPONENTS") or "").split():
+        d.appendVarFlag("do_configure", "depends", " cmu610-zephyr-lib-%s:do_cmu610_share" % name)
+}
+CMU610_FW_SOURCES = "${@' '.join('-D%s_SOURCE=%s/%s/source' % (n.upper().replace('-', '_'), d.getVar('CMU610_ZEPHYR_LIBS'), n) \
+                                 for n in (d.getVar('CMU610_FW_COMPONENTS') or '').split())}"
+
 # A Python with Zephyr's build packages (pykwalify, PyYAML, packaging): `cmu610bsp build` passes
 # its own interpreter. Where it is does not change what is built.
 CMU610_ZEPHYR_PYTHON ??= "python3"
@@ -58,6 +70,7 @@ do_configure() {
         -DEXTRA_LDFLAGS="-L$(dirname $libgcc)" \
         ${@'-DEXTRA_CONF_FILE="%s"' % ';'.join(d.getVar('CMU610_FW_CONF').split()) if d.getVar('CMU610_FW_CONF') else ''} \
         ${CMU610_FW_CMAKE_ARGS} \
+        ${CMU610_FW_SOURCES} \
         -DCONFIG_BUILD_OUTPUT_BIN=y
 }
 

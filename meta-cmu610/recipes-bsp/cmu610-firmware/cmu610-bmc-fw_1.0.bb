@@ -13,6 +13,10 @@ S = "${UNPACKDIR}/cmu610-module/zephyr/apps/bmc"
 # the line's Kconfig fragment, apps/bmc/<line>.conf, rendered from configs/products/<line>.yaml
 CMU610_PRODUCT_LINE ??= ""
 CMU610_FW_CMAKE_ARGS = "-DCMU610_LINE=${CMU610_PRODUCT_LINE}"
+# the OpenBMC recipes the line's firmware takes (`firmware.openbmc` of configs/products/<line>.yaml,
+# set by the line's kas file with the line)
+CMU610_BMC_COMPONENTS ??= ""
+CMU610_FW_COMPONENTS = "${CMU610_BMC_COMPONENTS}"
 python cmu610_check_line() {
     if not d.getVar("CMU610_PRODUCT_LINE"):
         bb.fatal("CMU610_PRODUCT_LINE is not set: build through a line's kas file (cmu610bsp build LINE)")

@@ -10,7 +10,9 @@ CMU610_FW_DOMAIN = "secure"
 # the module, this application in it)
 S = "${UNPACKDIR}/cmu610-module/zephyr/apps/secure"
 # The same for every product line: nothing here depends on CMU610_PRODUCT_LINE, so a second
-# line's build restores it from shared state
+# line's build restores it from shared state. The OpenBMC recipes its MCTP endpoint and PLDM
+# responder are built with:
+CMU610_FW_COMPONENTS = "libpldm libmctp"
 
 inherit cmu610_zephyr
 
