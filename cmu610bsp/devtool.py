@@ -50,17 +50,21 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
 
 def scope_component_append(layer: Path, name: str) -> None:
     """`devtool finish` of a component's variant writes a bbappend of OpenBMC's recipe file with
-    the patches under ${THISDIR}/${PN}, the variant's name: OpenBMC's Linux recipe reads the same
-    bbappend, finds no such patch and fails to parse. The patches are the firmware's (devtool
-    worked on the variant the firmware is built from): the Linux recipe is told to leave them out."""
+    its patches under <variant>/ and `FILESEXTRAPATHS:prepend := "${THISDIR}/${PN}:"`, which is
+    expanded when the bbappend is read, before the variant is made: ${PN} is the recipe's own name
+    there, so the variant does not find its patches, and OpenBMC's Linux recipe, which reads the
+    same bbappend, fails to parse (both seen with the real devtool). The patches are the firmware's
+    (devtool worked on the variant the firmware is built from): the variant is given their
+    directory, the Linux recipe is told to leave them out."""
     variant = component_variant(name)
     for append in sorted(layer.glob(f"recipes-*/{name}/{name}_*.bbappend")):
         patches = sorted(f"file://{p.name}" for p in (append.parent / variant).glob("*") if p.is_file())
-        line = f'SRC_URI:remove:pn-{name} = "{" ".join(patches)}"\n'
+        lines = (f"# the patches above are the firmware's ({variant}); OpenBMC's {name} stays as it is\n"
+                 f'FILESEXTRAPATHS:prepend := "${{THISDIR}}/{variant}:"\n'
+                 f'SRC_URI:remove:pn-{name} = "{" ".join(patches)}"\n')
         text = append.read_text()
-        if patches and line not in text:
-            write_whole(append, text + f"# the patches above are the firmware's ({variant}); OpenBMC's {name} stays as it is\n"
-                        + line)
+        if patches and lines not in text:
+            write_whole(append, text + lines)
 
 
 def recipe_args(args: list[str]) -> list[str]:

@@ -144,7 +144,8 @@ def test_devtool_finish_of_a_component_keeps_openbmcs_linux_recipe_parsing(cli: 
     assert r.returncode == 0, r.stdout + r.stderr
     append = workspace / "meta-cmu610/recipes-phosphor/libpldm/libpldm_%.bbappend"
     assert (append.parent / "cmu610-zephyr-lib-libpldm/0001-local.patch").is_file()
-    assert append.read_text().endswith('SRC_URI:remove:pn-libpldm = "file://0001-local.patch"\n'), append.read_text()
+    assert append.read_text().endswith('FILESEXTRAPATHS:prepend := "${THISDIR}/cmu610-zephyr-lib-libpldm:"\n'
+                                       'SRC_URI:remove:pn-libpldm = "file://0001-local.patch"\n'), append.read_text()
     assert cli("sync", cwd=workspace).returncode == 0 and append.is_file()
     ws = wsmod.open_workspace(workspace)
     assert check_bitbake(ws).status == "ok"
@@ -157,8 +158,11 @@ def test_devtool_finish_of_a_component_keeps_openbmcs_linux_recipe_parsing(cli: 
         d.setVar("PN", pn)
         d.setVar("OVERRIDES", "pn-${PN}")
         d.setVar("__BBAPPEND", str(append))
+        d.setVar("THISDIR", "${@os.path.dirname(d.getVar('FILE'))}")  # bitbake.conf's
         d = bb.parse.handle(str(recipe), d, False)[""]  # the recipe itself (no variants)
         assert ("file://0001-local.patch" in d.getVar("SRC_URI").split()) == wanted, (pn, d.getVar("SRC_URI"))
+        if wanted:  # where BitBake's fetcher looks for it (FILESEXTRAPATHS, expanded when read)
+            assert str(append.parent / "cmu610-zephyr-lib-libpldm") in d.getVar("FILESEXTRAPATHS"), d.getVar("FILESEXTRAPATHS")
 
 
 def test_an_openbmc_tree_without_the_recipe_is_refused_before_kas_runs(cli: Cli, workspace: Path,
