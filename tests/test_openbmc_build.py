@@ -377,7 +377,9 @@ def test_devtool_finish_on_a_component_writes_a_bbappend_the_firmware_is_built_w
     base_c.write_text(text.replace("\tpldm_msgbuf_extract(buf, resp->tid);\n",
                                    "\tpldm_msgbuf_extract(buf, resp->tid);\n\tresp->tid += 100; /* devtool edit */\n", 1))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tree)]
-    for step in (["add", "-A"], ["commit", "-q", "-m", "tid plus 100"]):
+    # OE's patch QA wants an Upstream-Status in every patch of a layer: devtool finish takes the
+    # patch's header from the commit message, so the developer states it there
+    for step in (["add", "-A"], ["commit", "-q", "-m", "tid plus 100\n\nUpstream-Status: Inappropriate [test edit]"]):
         r = subprocess.run(as_user(tool["user"], [*git, *step]), capture_output=True, text=True)  # type: ignore[arg-type]
         assert r.returncode == 0, r.stderr
     r = _run(tool, "devtool", "finish", "libpldm", "--line", "littlebmc", timeout=3600)
