@@ -326,7 +326,7 @@ def unpinned(root: Path, req: Request) -> list[str]:
     locked = set((lock.get("overrides") or {}).get("repos") or {})
     out = [f"{name} (local checkout {req.sources[name]})" for name in BITBAKE_SOURCES if name in req.sources
            and (name not in components.COMPONENTS
-                or not libsource.checkout_lines(name, req.sources[name], openbmc_tree(root, req))[1])]
+                or not libsource.pinned(name, req.sources[name], openbmc_tree(root, req)))]
     for name, repo in sorted(composed_repos(root, req.line).items()):
         if name in req.sources:
             out.append(f"{name} (local checkout {req.sources[name]})")

@@ -75,10 +75,16 @@ def checkout_lines(name: str, checkout: Path, openbmc: Path) -> tuple[list[str],
     if why:
         raise BspError(f"--source {name}={checkout}: {why}")
     lines = [f'CMU610_ZEPHYR_LIB_TREE:pn-{component_variant(name)} = "{path}"']
-    recipe = pin(openbmc, name)
-    if recipe is not None and has_commit(path, recipe.srcrev):
+    if pinned(name, path, openbmc):
         return lines, True
     return [*lines, f'SRCREV:pn-{component_variant(name)} = "{head(path, name)}"'], False
+
+
+def pinned(name: str, checkout: Path, openbmc: Path) -> bool:
+    """Whether a --source checkout holds the revision the component's recipe pins (the build
+    then takes that revision, not the checkout's HEAD)."""
+    recipe = pin(openbmc, name)
+    return recipe is not None and has_commit(checkout.resolve(), recipe.srcrev)
 
 
 def unfetchable(names: tuple[str, ...], sources: dict[str, Path], openbmc: Path, downloads: Path) -> list[str]:
