@@ -147,6 +147,8 @@ def run(toolchain_path: str | None, prefix: str, stand_in: bool, where: Path, fi
         _kas(),
         _tool("dtc", "dtc", apt + "device-tree-compiler"),
         _tool("qemu", "qemu-system-riscv32", apt + "qemu-system-misc"),
+        # `debug`: gdb on the QEMU twin's stub, both harts (RISC-V 32: Debian's multiarch gdb)
+        _tool("gdb", "gdb-multiarch", apt + "gdb-multiarch"),
         # the firmware recipes take these from the host (HOSTTOOLS), as Zephyr's build does
         _tool("cmake", "cmake", apt + "cmake"),
         _tool("ninja", "ninja", apt + "ninja-build"),

@@ -109,6 +109,11 @@ def smoke_results(root: Path, board: str, line: str) -> Path:
     return root / BUILD_DIR / "smoke" / f"{board}-{line}"
 
 
+def debug_console(root: Path, board: str, line: str) -> Path:
+    """Where `debug` keeps the twin's console while gdb has the terminal."""
+    return root / BUILD_DIR / "debug" / f"{board}-{line}" / "console.log"
+
+
 def find_root(start: Path | None = None) -> Path:
     """The workspace containing `start` (like git and west, search upwards)."""
     here = (start or Path.cwd()).resolve()

@@ -3,6 +3,7 @@ never lets it outlive the caller (timeout, Ctrl-C, SIGTERM or an exception all k
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -176,6 +177,48 @@ def interactive(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None)
     except BaseException:
         kill_group(proc)
         raise
+
+
+def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) -> int:
+    """Run an interactive program that owns Ctrl-C (a debugger interrupts its target with it) on
+    this terminal until it exits; its exit code. It stays in the tool's process group, so the
+    terminal's Ctrl-C reaches it, while the tool ignores SIGINT meanwhile (as Zephyr's west
+    runners do around gdb); SIGTERM, an exception or the tool's death still stop it."""
+    import threading
+
+    args = tuple(str(a) for a in argv)
+    log.debug("%s$ %s", cwd or Path.cwd(), shlex.join(args))
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        proc = subprocess.Popen(args, cwd=cwd, preexec_fn=_owns_ctrl_c)
+        try:
+            return proc.wait()
+        except BaseException:
+            _stop(proc)
+            raise
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _owns_ctrl_c() -> None:
+    """foreground's child, before exec: SIGINT's default back (the tool ignores it meanwhile,
+    and exec would hand SIG_IGN on), and SIGKILL when the tool dies."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """SIGTERM one child that shares our process group, then SIGKILL it after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def console(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) -> pexpect.spawn:

@@ -45,11 +45,15 @@ class Images:
         return {"flash": self.flash} if self.flash else {f"hart {h}": p for h, p in sorted(self.by_hart.items())}
 
 
-def command(soc: Soc, images: Images, qmp_socket: Path, binary: str) -> list[str]:
+def command(soc: Soc, images: Images, qmp_socket: Path, binary: str, gdb: str | None = None) -> list[str]:
+    """QEMU's command line for the twin; with `gdb` (a chardev: `tcp:127.0.0.1:1234`,
+    `unix:PATH,server=on,wait=off`) its gdb stub listens there and every hart starts halted (-S)."""
     q = soc.qemu
     argv = [binary, "-machine", q.machine, "-smp", str(q.smp), "-m", str(q.ram_mib), "-bios", "none",
             "-display", "none", "-monitor", "none", "-serial", "stdio", "-net", "none", "-no-reboot",
             "-qmp", f"unix:{qmp_socket},server=on,wait=off"]
+    if gdb:
+        argv += ["-gdb", gdb, "-S"]
     if images.flash:
         # read-only: the build's artifact is booted, never written (QEMU's option syntax doubles commas)
         return [*argv, "-drive", f"if=pflash,unit=0,format=raw,readonly=on,file={str(images.flash).replace(',', ',,')}"]
@@ -91,14 +95,18 @@ def sweep_scratch(tmp: Path | None = None) -> list[Path]:
 class Qemu:
     """One running QEMU; use as a context manager so it is always stopped."""
 
-    def __init__(self, soc: Soc, images: Images, transcript: Path | None = None):
+    def __init__(self, soc: Soc, images: Images, transcript: Path | None = None, gdb: bool = False):
         for what, path in images.files().items():
             if not path.is_file():
                 raise BspError(f"image for {what} not found: {path}")
         sweep_scratch()
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         self.qmp_socket = Path(self._tmp.name) / "qmp.sock"
-        self.argv = command(soc, images, self.qmp_socket, find_binary())
+        # with `gdb`: the stub on a socket only this user can reach (no port to collide on or to
+        # expose), every hart halted until the debugger continues them
+        self.gdb_socket = Path(self._tmp.name) / "gdb.sock" if gdb else None
+        stub = f"unix:{self.gdb_socket},server=on,wait=off" if self.gdb_socket else None
+        self.argv = command(soc, images, self.qmp_socket, find_binary(), stub)
         self.transcript = transcript
         self.child: pexpect.spawn | None = None
         self._log: TextIO | None = None

@@ -31,7 +31,7 @@ def _image(out: Path, name: str, window: flash_layout.Window) -> flash.Image:
     libgcc = Path(_ok([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"]).strip()).parent
     elf, binary = out / f"{name}.elf", out / f"{name}.bin"
     _ok([GCC, "-march=rv32imac_zicsr_zifencei", "-mabi=ilp32", "-mcmodel=medany", "-ffreestanding", "-nostdlib",
-         "-nostartfiles", "-O2", "-DAMP_IMAGE", f"-Wl,--defsym=LOAD_ADDRESS={window.base:#x}", "-T", str(FW / "link.ld"),
+         "-nostartfiles", "-O2", "-g", "-DAMP_IMAGE", f"-Wl,--defsym=LOAD_ADDRESS={window.base:#x}", "-T", str(FW / "link.ld"),
          "-Wl,--no-warn-rwx-segments", str(FW / "start.S"), str(FW / "fw.c"), f"-L{libgcc}", "-lgcc", "-o", str(elf)])
     _ok(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(binary)])
     (entry,) = struct.unpack_from("<I", elf.read_bytes(), 24)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from conftest import Cli
 
-EXPECTED = ["python", "git", "kas", "dtc", "qemu", "cmake", "ninja", "toolchain", "locale", "path", "disk", "/dev/shm", "user",
-            "open files", "inotify"]
+EXPECTED = ["python", "git", "kas", "dtc", "qemu", "gdb", "cmake", "ninja", "toolchain", "locale", "path", "disk",
+            "/dev/shm", "user", "open files", "inotify"]
 
 
 def test_doctor_on_this_machine(cli: Cli, workspace: Path) -> None:

@@ -35,6 +35,7 @@ project.register(app)
 build.register(app)
 ci.register(app)
 app.add_typer(qemu.app, name="qemu")
+app.command("debug")(qemu.debug_command)
 app.add_typer(toolchain.app, name="toolchain")
 app.command()(toolchain.doctor)
 
@@ -111,7 +112,8 @@ def _process_state() -> Iterator[None]:
 def _run(argv: list[str]) -> int:
     try:
         try:
-            rc = typer.main.get_command(app).main(args=argv, prog_name="cmu610bsp", standalone_mode=False)
+            rc = typer.main.get_command(app).main(args=common.optional_values(argv), prog_name="cmu610bsp",
+                                                  standalone_mode=False)
         except typer.Exit as e:
             rc = e.exit_code
         except typer.Abort:

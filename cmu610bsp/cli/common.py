@@ -78,6 +78,24 @@ def _argument(p: Any) -> str:
     return name + ("..." if p.nargs != 1 else "")
 
 
+# Options whose value may be left out (`qemu run --gdb` is `--gdb=1234`), with what it is then:
+# typer's parser has no such option, so the bare option is given its value before it parses.
+OPTIONAL_VALUES = {"--gdb": "1234"}
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """argv with each bare option of OPTIONAL_VALUES given its value: one that is last, or followed
+    by another option, takes the default; `--gdb 4000` and `--gdb=4000` are left as written."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        if arg in OPTIONAL_VALUES and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            arg = f"{arg}={OPTIONAL_VALUES[arg]}"
+        out.append(arg)
+    return out
+
+
 @contextmanager
 def fresh_globals() -> Iterator[None]:
     """One command line's global options: none set when it starts, the earlier ones back when it

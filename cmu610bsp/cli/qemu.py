@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cmu610bsp import layout
-from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt, open_ws
+from cmu610bsp.cli.common import OPTIONAL_VALUES, DebugOpt, WorkspaceOpt, open_ws
 from cmu610bsp.errors import BspError, CheckFailed
 from cmu610bsp.names import board_of, machine_name
 
@@ -66,22 +66,34 @@ def _images(root: Path, board: str, line: str, harts: int, image: list[str] | No
     return smoke_jobs.last_flash(root, line, board)
 
 
+# `--gdb` alone means this port (cli/common.py: OPTIONAL_VALUES): QEMU's own default, as `-s`
+GDB_PORT = int(OPTIONAL_VALUES["--gdb"])
+
+
 @app.command("run")
 def run(board: BoardOpt = None, line: LineOpt = None, image: ImageOpt = None, deploy: DeployOpt = None,
+        gdb: Annotated[int | None, typer.Option(
+            "--gdb", metavar="[PORT]", show_default=False,
+            help=f"Start halted, with QEMU's gdb stub on 127.0.0.1:PORT (--gdb alone: {GDB_PORT}).")] = None,
         workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """Boot the QEMU twin: the flash image of the line's last build (pflash), or each domain's ELF
     on its hart (--image/--deploy); console on this terminal (Ctrl-A X quits QEMU)."""
+    from cmu610bsp import debug as debugger
     from cmu610bsp import proc, qemu, ui
 
     ws, project, targets = _targets(board, line, workspace, debug, not (image or deploy))
     b, ln = targets[0]
     images = _images(ws.root, b.name, ln, len(project.soc.harts), image, deploy)
-    argv = qemu.command(project.soc, images, Path("/dev/null"), qemu.find_binary())
+    stub = debugger.tcp_stub(gdb) if gdb is not None else None
+    argv = qemu.command(project.soc, images, Path("/dev/null"), qemu.find_binary(), stub)
     i = argv.index("-qmp")
     del argv[i:i + 2]
     argv[argv.index("-serial") + 1] = "mon:stdio"
     what = f"the flash image of the last {ln} build" if images.flash else "the given images"
     ui.err.print(f"booting {machine_name(b.name, True)} with {what}; Ctrl-A X quits")
+    if stub:
+        ui.err.print(f"halted: gdb stub on 127.0.0.1:{gdb} (`target remote :{gdb}`; thread N+1 is hart N), "
+                     f"or `cmu610bsp debug` for both harts with their symbols")
     rc = proc.interactive(argv)
     if rc:
         raise BspError(f"QEMU exited with {rc}")
@@ -130,3 +142,37 @@ def smoke(
     failed = [r.target for r in runs if not r.passed]
     if failed:
         raise CheckFailed(f"smoke failed: {', '.join(failed)}")
+
+
+def debug_command(
+    board: Annotated[str | None, typer.Option("--board", "-b", metavar="BOARD", show_default=False,
+                                              help="Board (default: the first of the workspace).")] = None,
+    line: Annotated[str | None, typer.Option("--line", "-l", metavar="LINE", show_default=False,
+                                             help="Product line (default: the one built last).")] = None,
+    image: ImageOpt = None, deploy: DeployOpt = None,
+    batch: Annotated[Path | None, typer.Option("--batch", metavar="FILE", show_default=False,
+                                               help="Run gdb's commands from FILE and exit (gdb -batch -x FILE).")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", show_default=False,
+                                                  help="With --batch: stop the session after this long.")] = None,
+    workspace: WorkspaceOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Debug both harts: the QEMU twin started halted and gdb-multiarch attached to it, each hart a
+    thread (thread N+1 is hart N), both firmwares' symbols loaded from the last build (or the
+    --image ELFs). Ctrl-C is gdb's; quitting gdb stops QEMU."""
+    from cmu610bsp import debug as debugger
+    from cmu610bsp import ui
+
+    last = not (image or deploy)
+    ws, project, targets = _targets([board] if board else None, [line] if line else None, workspace, debug, last)
+    b, ln = targets[0]
+    harts = len(project.soc.harts)
+    debugger.find_gdb()
+    images = _images(ws.root, b.name, ln, harts, image, deploy)
+    symbols = (debugger.deployed_symbols(images.flash.parent, harts) if images.flash
+               else debugger.image_symbols(images))
+    transcript = layout.debug_console(ws.root, b.name, ln)
+    what = f"the flash image of the last {ln} build" if images.flash else "the given images"
+    ui.err.print(f"debugging {machine_name(b.name, True)} with {what}; console: {transcript}")
+    ui.err.print(debugger.banner(symbols, harts))
+    debugger.session(project.soc, images, symbols, transcript, batch, timeout, lambda text: print(text, flush=True))
