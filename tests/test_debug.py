@@ -181,8 +181,10 @@ def test_qemu_run_gdb_starts_the_twin_halted_with_its_stub(workspace: Path, buil
             time.sleep(0.05)
         r = None
         while time.monotonic() < end:
-            r = proc.run([GDB, "-q", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{port}", "-ex", "info threads"],
-                         timeout=60)
+            r = proc.run([GDB, "-q", "-nx", "-batch", "-ex", f"target remote 127.0.0.1:{port}", "-ex", "info threads",
+                          "-ex", "disconnect"], timeout=60)
+            # disconnect leaves the twin halted: gdb -batch's end would kill QEMU, and detach would
+            # let the test image run to its power-off, either racing the Ctrl-C below
             if "CPU#1" in r.stdout:
                 break
             time.sleep(0.2)
