@@ -18,7 +18,7 @@ from cmu610bsp.fileio import write_whole, writing
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Strict, parse_model, unique
 from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Url
-from cmu610bsp.yamlio import parse_yaml, read_text, read_yaml, with_key
+from cmu610bsp.yamlio import parse_yaml, read_text, read_yaml, with_key, yaml_value
 
 DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
 
@@ -112,7 +112,7 @@ def set_key(root: Path, key: str, value: object, comment: str, command: str) -> 
     with wslock.held(root, command):
         path = root / CONFIG_FILE
         old = read_text(path)
-        new = with_key(old, key, _yaml(value), comment)
+        new = with_key(old, key, yaml_value(value), comment)
         if new != old:
             _write(path, new)
         return old
@@ -137,13 +137,3 @@ def _write(path: Path, text: str) -> None:
     parse_model(WorkspaceConfig, parse_yaml(text, path), path)
     write_whole(path, text, "it was left as it was")
 
-
-def _yaml(value: object) -> str:
-    """`value` as with_key takes it: a mapping as an indented block, the rest in flow style."""
-    if isinstance(value, dict):
-        block = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=_ONE_LINE)
-        return "".join(f"\n  {line}" for line in block.splitlines())
-    return yaml.safe_dump(value, default_flow_style=True, width=_ONE_LINE).removesuffix("\n...\n").strip()
-
-
-_ONE_LINE = 1 << 30  # a value PyYAML would fold at 80 columns is written on one line

@@ -215,20 +215,82 @@ def _node_findings(node: yaml.Node | None, loc: tuple[int | str, ...],
     return out
 
 
-def with_key(text: str, key: str, value: str, comment: str = "") -> str:
-    """`text`, a YAML mapping the reader accepted, with its top-level `key` set to `value` (flow
-    style YAML, or a block: indented lines, each after a line break) and everything else as
-    written: comments, order, quoting. An absent key is appended, after `comment` (a line of its
-    own) when given."""
+def with_key(text: str, key: str, value: str, comment: str = "", parent: str | None = None) -> str:
+    """`text`, a YAML mapping the reader accepted, with `key` set to `value` (flow style YAML, or a
+    block: lines indented by two, each after a line break: `yaml_value`'s) and everything else as
+    written: comments, order, quoting. The key is top-level, or in the block mapping of the
+    top-level key `parent` (`firmware` for firmware.kconfig), at its siblings' column. An absent
+    key (or parent) is appended to its mapping, a top-level one after `comment` (a line of its own)."""
     node = yaml.compose(text, Loader=yaml.SafeLoader)  # the pure-Python loader: marks count characters
     if node is not None and not isinstance(node, yaml.MappingNode):
         raise BspError("cannot set a key: the document is not a mapping")
-    colon = ":" if value.startswith("\n") else ": "
+    if parent is None:
+        return _set(text, node, key, value, comment)
+    inner = _value_of(node, parent)
+    if inner is None or _empty(inner):
+        return _set(text, node, parent, f"\n  {key}{_colon(value)}{_indented(value, 2)}", comment)
+    if not isinstance(inner, yaml.MappingNode) or inner.flow_style:
+        raise BspError(f"cannot set {parent}.{key}: {parent} is not written as a block mapping",
+                       hint=f"write {parent}: as indented lines, one key a line")
+    return _nested(text, inner, key, value)
+
+
+def _colon(value: str) -> str:
+    return ":" if value.startswith("\n") else ": "
+
+
+def _indented(value: str, by: int) -> str:
+    """A block value's lines moved right by `by` columns (a flow value is one line: unchanged)."""
+    return value.replace("\n", "\n" + " " * by) if value.startswith("\n") else value
+
+
+def _empty(node: yaml.Node) -> bool:
+    if isinstance(node, yaml.ScalarNode):
+        return bool(node.tag.endswith(":null"))
+    return isinstance(node, yaml.CollectionNode) and not node.value
+
+
+def _value_of(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    for k, v in node.value if isinstance(node, yaml.MappingNode) else []:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v  # type: ignore[no-any-return]
+    return None
+
+
+def _set(text: str, node: yaml.Node | None, key: str, value: str, comment: str) -> str:
+    """A top-level key set in place, or appended after `comment`."""
     for k, v in node.value if node is not None else []:
         if isinstance(k, yaml.ScalarNode) and k.value == key:
-            return f"{text[:k.end_mark.index]}{colon}{value}{text[_end(v):]}"
+            return f"{text[:k.end_mark.index]}{_colon(value)}{value}{text[_end(v):]}"
     head = text if not text or text.endswith("\n") else text + "\n"
-    return head + (f"# {comment}\n" if comment else "") + f"{key}{colon}{value}\n"
+    return head + (f"# {comment}\n" if comment else "") + f"{key}{_colon(value)}{value}\n"
+
+
+def _nested(text: str, mapping: yaml.MappingNode, key: str, value: str) -> str:
+    """`key` set in a block mapping nested in the document, at its keys' column."""
+    column = mapping.value[0][0].start_mark.column
+    shifted = _indented(value, column)
+    for k, v in mapping.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return f"{text[:k.end_mark.index]}{_colon(value)}{shifted}{text[_end(v):]}"
+    at = _end(mapping)
+    eol = text.find("\n", at)
+    at = len(text) if eol < 0 else eol
+    return f"{text[:at]}\n{' ' * column}{key}{_colon(value)}{shifted}{text[at:]}"
+
+
+def yaml_value(value: object) -> str:
+    """`value` as with_key takes it: a mapping as a block (lines indented by two, each after a
+    line break), anything else in flow style on one line."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        block = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=_ONE_LINE)
+        return "".join(f"\n  {line}" for line in block.splitlines())
+    return yaml.safe_dump(value, default_flow_style=True, width=_ONE_LINE).removesuffix("\n...\n").strip()
+
+
+_ONE_LINE = 1 << 30  # a value PyYAML would fold at 80 columns is written on one line
 
 
 def _end(node: yaml.Node) -> int:
