@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field
 from cmu610bsp import wslock
 from cmu610bsp.fileio import write_whole, writing
 from cmu610bsp.layout import CONFIG_FILE
-from cmu610bsp.model import Strict, parse_model, unique
+from cmu610bsp.model import KconfigSettings, Strict, parse_model, unique
 from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Url
 from cmu610bsp.yamlio import parse_yaml, read_text, read_yaml, with_key, yaml_value
 
@@ -63,6 +63,14 @@ STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)"
 CiSystem = Literal["gitlab", "github"]
 
 
+class SecureFirmware(Strict):
+    """The secure-domain firmware's settings (hart 0): one image serves every line and every board
+    of the workspace, so they are the workspace's, not a line's (`cmu610bsp config LINE --domain
+    secure` writes them), rendered into the secure application's prj.conf."""
+
+    kconfig: KconfigSettings = Field(default_factory=dict)
+
+
 def _name_and_email(value: str) -> str:
     if not re.fullmatch(r"[^<>@]+ <[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+>", value):
         raise ValueError('expected "Name <email>", e.g. "Jane Doe <jane@example.com>"')
@@ -86,6 +94,7 @@ class WorkspaceConfig(Strict):
     maintainer: Annotated[Text, AfterValidator(_name_and_email)] | None = None
     # the CI systems to generate a pipeline for (`cmu610bsp ci gitlab github`); none by default
     ci: Annotated[list[CiSystem], AfterValidator(unique)] = Field(default_factory=list)
+    secure_firmware: SecureFirmware = SecureFirmware()
 
 
 def load_config(root: Path) -> WorkspaceConfig:
@@ -136,4 +145,3 @@ def check_writable(root: Path, outcome: str) -> None:
 def _write(path: Path, text: str) -> None:
     parse_model(WorkspaceConfig, parse_yaml(text, path), path)
     write_whole(path, text, "it was left as it was")
-

@@ -15,6 +15,7 @@ and the firmware's output are two renderings of one description.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cmu610bsp import components, escape, mctp, pdr, sensor_twin
@@ -144,12 +145,24 @@ def version_parts(version: str) -> tuple[int, int, int]:
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
+# A hex option's value as a description writes it: text, "0x1000" (a YAML number is written in
+# decimal, which Kconfig would read as hex digits: 4096 as 0x4096)
+HEX_VALUE = re.compile(r"0x[0-9a-fA-F]+")
+
+
 def _kconfig_value(value: bool | int | str) -> str:
     if isinstance(value, bool):
         return "y" if value else "n"
     if isinstance(value, int):
         return str(value)
+    if HEX_VALUE.fullmatch(value):
+        return value
     return escape.kconfig(value)
+
+
+def kconfig_lines(settings: Mapping[str, bool | int | str]) -> list[str]:
+    """A description's Kconfig settings as fragment lines, sorted by symbol."""
+    return [f"{k}={_kconfig_value(v)}" for k, v in sorted(settings.items())]
 
 
 def feature_symbol(feature: str) -> str:
@@ -170,5 +183,4 @@ def line_config(product: Product) -> list[str]:
            f'CONFIG_CMU610_FEATURES="{" ".join(fw.features)}"']
     out += [f"CONFIG_{feature_symbol(f)}=y" for f in fw.features]
     out += app_kconfig(product)
-    out += [f"{k}={_kconfig_value(v)}" for k, v in sorted(fw.kconfig.items())]
-    return out
+    return out + kconfig_lines(fw.kconfig)

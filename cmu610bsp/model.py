@@ -253,7 +253,8 @@ RecipeName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")]
 def _not_generated(value: dict[str, bool | int | str]) -> dict[str, bool | int | str]:
     taken = [k for k in value if k.startswith("CONFIG_CMU610_")]
     if taken:
-        raise ValueError(f"{', '.join(taken)}: CONFIG_CMU610_* is set from the line's name and features")
+        raise ValueError(f"{', '.join(taken)}: CONFIG_CMU610_* is set from the description (a line's name, features and "
+                         "components), not by hand")
     return value
 
 
@@ -263,6 +264,10 @@ def _kconfig_value(value: bool | int | str) -> bool | int | str:
 
 # a Kconfig setting: y/n, a number, or a string (its grammar: text.check_kconfig_text)
 KconfigValue = Annotated[bool | int | str, Grammar("kconfig-text"), AfterValidator(_kconfig_value)]
+
+
+# a firmware's Kconfig settings as a description gives them (CONFIG_CMU610_* refused: generated)
+KconfigSettings = Annotated[dict[KconfigName, KconfigValue], AfterValidator(_not_generated)]
 
 
 def unique(value: list[U]) -> list[U]:
@@ -278,7 +283,7 @@ class ProductFirmware(Strict):
     features, rendered as the line's Kconfig fragment of the BMC application. The secure
     firmware is the same for every line."""
 
-    kconfig: Annotated[dict[KconfigName, KconfigValue], AfterValidator(_not_generated)] = {}
+    kconfig: KconfigSettings = {}
     features: Annotated[list[FeatureName], AfterValidator(unique)] = []
     # OpenBMC recipes whose code the line's BMC firmware is built with (cmu610bsp/components.py)
     openbmc: Annotated[list[RecipeName], AfterValidator(unique)] = []

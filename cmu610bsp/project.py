@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cmu610bsp import components, resources, sensor_twin
-from cmu610bsp.config import STANDIN_TOOLCHAIN, CiSystem, ToolchainRecord, WorkspaceConfig, ZephyrPin, load_config
+from cmu610bsp.config import STANDIN_TOOLCHAIN, CiSystem, SecureFirmware, ToolchainRecord, WorkspaceConfig, ZephyrPin, load_config
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, load_board, load_catalog, load_product, load_soc
@@ -36,6 +36,7 @@ class Project:
     maintainer: str | None = None
     zephyr: ZephyrPin = field(default_factory=ZephyrPin)
     ci: tuple[CiSystem, ...] = ()
+    secure_firmware: SecureFirmware = field(default_factory=SecureFirmware)
 
 
 M = TypeVar("M")
@@ -87,4 +88,4 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
         raise BspError(headline, findings)
     return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
                    cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer, cfg.zephyr,
-                   tuple(cfg.ci))
+                   tuple(cfg.ci), cfg.secure_firmware)

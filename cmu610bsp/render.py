@@ -278,7 +278,8 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
     for app in firmware.APPS:
         for name in ("CMakeLists.txt", "prj.conf"):
             put(f"{z}/apps/{app}/{name}", f"zephyr/apps/{app}/{name}.j2", lines=lines, line_components=line_components,
-                secure_components=components.SECURE, secure_kconfig=firmware.app_kconfig(None))
+                secure_components=components.SECURE, secure_kconfig=firmware.app_kconfig(None),
+                settings=firmware.kconfig_lines(project.secure_firmware.kconfig))
         put(f"{z}/apps/{app}/VERSION", "zephyr/apps/VERSION.j2", version=version)
         _ship(out, apps / app, f"{z}/apps/{app}", firmware.APP_SOURCES[app])
     _ship(out, apps, f"{z}/apps", firmware.COMMON_SOURCES)

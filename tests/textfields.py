@@ -109,11 +109,11 @@ TOOLCHAIN = {"name": "vendor RISC-V GCC 13", "path": "/opt/riscv-gcc", "prefix":
 def full_description() -> dict[str, Any]:
     """{workspace-relative path: YAML data} of a workspace whose description sets every field: the
     reference one, with a catalogue file, pinned repositories, a toolchain record and a Kconfig
-    string setting added."""
+    string setting of each firmware added."""
     config = yaml.safe_load((REPO / layout.CONFIG_FILE).read_text())
     config.update({"catalog": "configs/catalog/sensor-kinds.yaml", "keep": ["meta-cmu610/README.md"], "ci": ["gitlab"],
                    "openbmc": OpenBmcPin().model_dump(), "zephyr": ZephyrPin().model_dump(),
-                   "toolchain": dict(TOOLCHAIN)})
+                   "toolchain": dict(TOOLCHAIN), "secure_firmware": {"kconfig": {"CONFIG_SHELL_PROMPT_UART": "sec:~$ "}}})
     files: dict[str, Any] = {layout.CONFIG_FILE: config}
     for rel in [config["soc"], *config["boards"], *config["products"], config["catalog"]]:
         files[rel] = yaml.safe_load((REPO / rel).read_text())
