@@ -250,11 +250,14 @@ FeatureName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 RecipeName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]*$")]
 
 
+GENERATED_KCONFIG = "CONFIG_CMU610_"
+GENERATED_WHY = "CONFIG_CMU610_* is set from the description (a line's name, features and components), not by hand"
+
+
 def _not_generated(value: dict[str, bool | int | str]) -> dict[str, bool | int | str]:
-    taken = [k for k in value if k.startswith("CONFIG_CMU610_")]
+    taken = [k for k in value if k.startswith(GENERATED_KCONFIG)]
     if taken:
-        raise ValueError(f"{', '.join(taken)}: CONFIG_CMU610_* is set from the description (a line's name, features and "
-                         "components), not by hand")
+        raise ValueError(f"{', '.join(taken)}: {GENERATED_WHY}")
     return value
 
 

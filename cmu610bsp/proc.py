@@ -179,7 +179,8 @@ def interactive(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None)
         raise
 
 
-def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) -> int:
+def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None,
+               env: Mapping[str, str] | None = None) -> int:
     """Run an interactive program that owns Ctrl-C (a debugger interrupts its target with it) on
     this terminal until it exits; its exit code. It stays in the tool's process group, so the
     terminal's Ctrl-C reaches it, while the tool ignores SIGINT meanwhile (as Zephyr's west
@@ -191,7 +192,7 @@ def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) 
     main = threading.current_thread() is threading.main_thread()  # only it may set handlers
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        proc = subprocess.Popen(args, cwd=cwd, preexec_fn=_owns_ctrl_c)
+        proc = subprocess.Popen(args, cwd=cwd, env=dict(env) if env is not None else None, preexec_fn=_owns_ctrl_c)
         try:
             return proc.wait()
         except BaseException:

@@ -49,6 +49,11 @@ def zephyr_schemas() -> Path:
     return _PKG / "data" / "zephyr-schemas"
 
 
+def kconfig_frontend() -> Path:
+    """The Kconfig frontend `config` has Zephyr's build run (kconfig_tree.py)."""
+    return _PKG / "data" / "kconfig" / "cmu610_kconfig.py"
+
+
 def entity_manager_schemas() -> Path:
     """entity-manager's JSON schemas (entry point global.json), as shipped."""
     return _PKG / "data" / "entity-manager-schemas"

@@ -1,6 +1,6 @@
 """The workspace lock: one writer at a time.
 
-Every command that writes the workspace (generate, sync, init, ci, toolchain install, and the
+Every command that writes the workspace (generate, sync, init, ci, config, toolchain install, and the
 roll-back of a write a killed command left half done) holds an exclusive flock on
 `.cmu610bsp/lock` for as long as it reads what it is about to write and writes it. Two writers
 at once shared one transaction directory: one rolled the other's swap back in the middle and
