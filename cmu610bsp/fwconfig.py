@@ -11,7 +11,7 @@ application's prj.conf and (BMC) the line's name and features, give the configur
 
 With a Zephyr tree (--source zephyr=DIR, $ZEPHYR_BASE, or the one the last build unpacked) and the
 sources of the OpenBMC components the firmware takes (--source libpldm=DIR ..., as `build` takes
-them: their Kconfig options are the firmware's too), every value is checked by Zephyr's own
+them, else the last build's: their Kconfig options are the firmware's too), every value is checked by Zephyr's own
 Kconfig (kconfig_tree.py); without a tree, `--set` writes the values as
 given, checked by the description's rules only (the build checks them against Kconfig), and
 menuconfig is refused. The description's rules refuse CONFIG_CMU610_* here as everywhere.
@@ -175,7 +175,7 @@ def run(ws: workspace.Workspace, line: str, domain: str, board: str | None, set_
     if tree is None:
         after = {**before, **given}
     else:
-        libs = kconfig_tree.component_sources(project, domain, line, sources)
+        libs = kconfig_tree.component_sources(ws.root, project, domain, line, sources)
         scratch = kconfig_tree.configure(ws.root, project, target, domain, line, tree, libs)
         if not sets:
             kconfig_tree.menuconfig(scratch)

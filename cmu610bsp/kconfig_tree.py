@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -27,7 +28,9 @@ from cmu610bsp.project import Project
 
 FRONTEND_TARGET = "cmu610_kconfig"
 REQUEST_ENV = "CMU610_KCONFIG_REQUEST"
-ZEPHYR_SOURCES = "tmp/work-shared/cmu610-zephyr/sources/zephyr"  # where a build unpacks Zephyr (layer.conf)
+# where a build unpacks Zephyr and the OpenBMC components' sources (the layer's layer.conf)
+ZEPHYR_SOURCES = "tmp/work-shared/cmu610-zephyr/sources/zephyr"
+COMPONENT_SOURCES = "tmp/work-shared/cmu610-zephyr-libs"
 
 
 def zephyr_tree(root: Path, given: Path | None) -> Path | None:
@@ -40,8 +43,17 @@ def zephyr_tree(root: Path, given: Path | None) -> Path | None:
     env = os.environ.get("ZEPHYR_BASE")
     if env and (Path(env) / "Kconfig.zephyr").is_file():
         return Path(env).resolve()
-    built = [t for t in (root / layout.BUILD_DIR).glob(f"*/{ZEPHYR_SOURCES}") if (t / "Kconfig.zephyr").is_file()]
-    return max(built, key=lambda t: t.stat().st_mtime) if built else None
+    return _built(root, ZEPHYR_SOURCES, lambda t: (t / "Kconfig.zephyr").is_file())
+
+
+def _is_source(name: str, path: Path) -> bool:
+    return components.source_finding(name, path) is None
+
+
+def _built(root: Path, where: str, usable: Callable[[Path], bool]) -> Path | None:
+    """The newest build's copy of a source (`where` in a line's build directory), if usable."""
+    found = [t for t in (root / layout.BUILD_DIR).glob(f"*/{where}") if usable(t)]
+    return max(found, key=lambda t: t.stat().st_mtime) if found else None
 
 
 @dataclass(frozen=True)
@@ -54,15 +66,16 @@ class Scratch:
     env: dict[str, str]
 
 
-def component_sources(project: Project, domain: str, line: str, given: Mapping[str, Path]) -> dict[str, Path]:
+def component_sources(root: Path, project: Project, domain: str, line: str, given: Mapping[str, Path]) -> dict[str, Path]:
     """The checkouts of the OpenBMC components the domain's application takes (components.py):
     their Kconfig options are part of its configuration, so Zephyr's build needs them as a build
-    does (`--source libpldm=PATH`, as `build` takes them)."""
+    does: `--source libpldm=PATH` (as `build` takes them), else the source the newest build
+    unpacked."""
     product = next(p for p in project.products if p.name == line)
     names = components.SECURE if domain == "secure" else components.for_line(product)
     out, findings = {}, []
     for name in names:
-        path = given.get(name)
+        path = given.get(name) or _built(root, f"{COMPONENT_SOURCES}/{name}/sources/{name}", partial(_is_source, name))
         why = "not given" if path is None else components.source_finding(name, path.resolve())
         if why:
             findings.append(Finding("--source", name, why))

@@ -118,3 +118,22 @@ def test_menuconfig_through_a_pty_writes_what_set_writes(cli: Cli, sources: list
     assert (ws / LITTLE).read_text() == (by_set / LITTLE).read_text()
     assert (ws / "meta-cmu610/zephyr/apps/bmc/littlebmc.conf").read_text() == \
         (by_set / "meta-cmu610/zephyr/apps/bmc/littlebmc.conf").read_text()
+
+
+def test_the_trees_default_to_the_last_build_s_and_a_missing_one_is_named(cli: Cli, sources: list[str],
+                                                                           tmp_path: Path) -> None:
+    """Without --source: Zephyr and the components' sources where the newest build unpacked them
+    (the layer's work-shared directories; links to the trees stand in for a build here)."""
+    ws = _fresh(tmp_path)
+    r = cli("config", LINE, "--set", "CONFIG_MAIN_STACK_SIZE=2048", "--source", f"zephyr={ZEPHYR_BASE}",
+            "--source", f"libpldm={DIRS['libpldm']}", cwd=ws, timeout=600)
+    assert r.returncode == 2 and "--source: libmctp: not given" in r.stderr, r.stderr
+    shared = ws / "build" / LINE / "tmp/work-shared"
+    (shared / "cmu610-zephyr/sources").mkdir(parents=True)
+    (shared / "cmu610-zephyr/sources/zephyr").symlink_to(ZEPHYR_BASE)
+    for name, path in DIRS.items():
+        (shared / f"cmu610-zephyr-libs/{name}/sources").mkdir(parents=True)
+        (shared / f"cmu610-zephyr-libs/{name}/sources/{name}").symlink_to(path)
+    r = cli("config", LINE, "--set", "CONFIG_MAIN_STACK_SIZE=2048", cwd=ws, timeout=600, unset=("ZEPHYR_BASE",))
+    assert r.returncode == 0 and "no Zephyr tree" not in r.stderr, r.stderr
+    assert "CONFIG_MAIN_STACK_SIZE: 2048" in (ws / LITTLE).read_text()

@@ -28,7 +28,8 @@ def config(
     source: Annotated[list[str] | None, typer.Option(
         "--source", metavar="NAME=PATH", show_default=False,
         help="zephyr=DIR (default: $ZEPHYR_BASE, else the last build's), and the checkouts of the OpenBMC "
-             "components the firmware takes (libpldm=DIR, libmctp=DIR), as `build` takes them (repeatable).")] = None,
+             "components the firmware takes (libpldm=DIR, libmctp=DIR; default: the last build's), as `build` "
+             "takes them (repeatable).")] = None,
     allow_dirty: Annotated[bool, typer.Option(
         "--allow-dirty", help="Merge even into hand-edited files whose edits are not committed (as sync).")] = False,
     workspace: WorkspaceOpt = None,
