@@ -31,13 +31,14 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     req = compose.Request(line, sources=sources, offline=offline, full=full)
     compose.check_paths(root, req)
     paths = req.paths(root)
-    firmware_overlay = BuildPaths(root, line).overlay
-    if sources or offline or not (paths.overlay.is_file() or firmware_overlay.is_file()):
+    other = BuildPaths(root, line, not req.openbmc).overlay
+    if sources or offline or not (paths.overlay.is_file() or other.is_file()):
         _, machine = lines.machine(line, None)
         compose.write_overlay(root, req, machine)
     elif not paths.overlay.is_file():
-        # the line's last build was of its firmware: the same sources, caches and network setting
-        write_whole(paths.overlay, firmware_overlay.read_text())
+        # the line's last run was in its other build directory: the same sources, caches and
+        # network setting
+        write_whole(paths.overlay, other.read_text())
     if full:
         _share_workspace(paths)
     component = args[1] if args[:1] == ["finish"] and len(args) > 2 and args[1] in components.COMPONENTS else None
