@@ -12,16 +12,55 @@ python cmu610_firmware_only() {
 }
 
 # The build configuration BitBake prints names each layer's branch and revision, as base.bbclass's
-# get_layers_branch_rev does; that function also runs `git diff` twice in every layer (a result it
-# does not print), about 0.2 s a layer on a large checkout: a second of every firmware build.
+# get_layers_branch_rev does; that function runs git four times a layer (twice for `git diff`, a
+# result it does not print): 28 processes, a second of every firmware build, most of a no-op's
+# time in BitBake's server after the configuration. Here each repository's HEAD is read from its
+# files, once for all its layers; git only where the files do not say (an unborn branch).
 BUILDCFG_FUNCS = "buildcfg_vars cmu610_layers_branch_rev buildcfg_neededvars"
 
 def cmu610_layers_branch_rev(d):
     import oe.buildcfg
-    rows = []
+    rows, heads = [], {}
     for path in (d.getVar("BBLAYERS") or "").split():
-        branch = oe.buildcfg.get_metadata_git_branch(path).strip()
-        rows.append((os.path.basename(path), '"%s:%s"' % (branch, oe.buildcfg.get_metadata_git_revision(path))))
+        top = cmu610_git_toplevel(path)
+        if top not in heads:
+            heads[top] = cmu610_git_head(top) if top else None
+        branch, rev = heads[top] or (oe.buildcfg.get_metadata_git_branch(path), oe.buildcfg.get_metadata_git_revision(path))
+        rows.append((os.path.basename(path), '"%s:%s"' % (branch, rev)))
     # consecutive layers of one repository: its revision once, on the last of them
     return ["%-20s = %s" % (name, rev) if i + 1 == len(rows) or rows[i + 1][1] != rev else name
             for i, (name, rev) in enumerate(rows)]
+
+def cmu610_git_toplevel(path):
+    """The directory holding the .git of the checkout `path` is in, or None."""
+    d = os.path.abspath(path)
+    while not os.path.exists(os.path.join(d, ".git")):
+        if os.path.dirname(d) == d:
+            return None
+        d = os.path.dirname(d)
+    return d
+
+def cmu610_git_head(top):
+    """(branch, revision) of the checkout at `top` as `git rev-parse --abbrev-ref HEAD` and `git
+    rev-parse HEAD` print them, read from its git directory (a linked worktree's too), or None."""
+    def read(path):
+        with open(path) as f:
+            return f.read().strip()
+    try:
+        git = os.path.join(top, ".git")
+        if os.path.isfile(git):  # a linked worktree or a submodule: "gitdir: PATH"
+            git = os.path.join(top, read(git).split("gitdir:", 1)[1].strip())
+        common = os.path.join(git, read(os.path.join(git, "commondir"))) if os.path.isfile(os.path.join(git, "commondir")) else git
+        head = read(os.path.join(git, "HEAD"))
+        if not head.startswith("ref: "):
+            return ("HEAD", head)  # detached
+        ref = head[len("ref: "):]
+        if os.path.isfile(os.path.join(common, ref)):
+            return (ref.replace("refs/heads/", "", 1), read(os.path.join(common, ref)))
+        with open(os.path.join(common, "packed-refs")) as f:
+            for line in f:
+                if line.rstrip("\n").endswith(" " + ref):
+                    return (ref.replace("refs/heads/", "", 1), line.split()[0])
+    except (OSError, IndexError):
+        pass
+    return None
