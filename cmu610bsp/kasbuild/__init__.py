@@ -72,7 +72,9 @@ def _component_sources(root: Path, req: Request, lines: Lines) -> None:
                            hint=f"the firmware of {req.line} takes it (`firmware.openbmc` of configs/products/"
                                 f"{req.line}.yaml; the secure firmware takes {', '.join(components.SECURE)}): "
                                 "an OpenBMC tree that has it, or a line without it")
-    if not req.offline:
+    if not req.offline or req.openbmc:
+        # the whole OpenBMC composition builds OpenBMC's own recipes from their pins: the
+        # firmware's variant of each, the one a --source serves, is the firmware composition's
         return
     missing = libsource.unfetchable(names, req.sources, tree, compose.downloads(root, req))
     if missing:
