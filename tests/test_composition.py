@@ -178,3 +178,20 @@ def test_offline_the_openbmc_image_needs_no_source_of_the_firmwares_components(c
     r = cli("build", "littlebmc", "--offline", "--plan", "--target", "cmu610-littlebmc-image", "--source", SRC,
             cwd=workspace)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_components_variant_depends_on_nothing_the_composition_lacks(workspace: Path) -> None:
+    """`check` (BitBake's parser) parses each component's variant from a stand-in recipe that
+    appends DEPENDS as meson's class does: the variant drops it; a layer that did not would leave
+    the firmware composition without a provider of python3-native, and is reported."""
+    from cmu610bsp import workspace as wsp
+    from cmu610bsp.checks.yocto import check_bitbake
+
+    assert check_bitbake(wsp.open_workspace(workspace)).status == "ok"
+    cls = workspace / "meta-cmu610/classes/cmu610_zephyr_lib.bbclass"
+    text = cls.read_text()
+    assert '    d.setVar("DEPENDS", "")\n' in text
+    cls.write_text(text.replace('    d.setVar("DEPENDS", "")\n', ""))
+    res = check_bitbake(wsp.open_workspace(workspace))
+    assert res.status == "failed"
+    assert {f.field for f in res.findings} == {"DEPENDS (libpldm)", "DEPENDS (libmctp)"}, res.findings
