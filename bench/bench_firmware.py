@@ -49,8 +49,9 @@ def main() -> None:
                  f"(cmu610bsp build {a.line} --board BOARD-qemu ...)")
     tool = [sys.executable, "-m", "cmu610bsp", "build", a.line, "--board", summary["machine"], *a.build_args]
     subprocess.run(tool, cwd=ws, check=True, capture_output=True)  # the overlay of these arguments, current
-    kas = compose.build_command(ws, compose.Request(a.line))
-    env = compose.environment(ws, a.line, lines_of(ws).toolchain)
+    req = compose.Request(a.line)
+    kas = compose.build_command(ws, req)
+    env = compose.environment(ws, req, lines_of(ws).toolchain)
     kas_t, ours = [], []
     for _ in range(a.runs):  # interleaved, so load drifts hit both alike
         start = time.perf_counter()

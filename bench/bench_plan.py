@@ -43,9 +43,10 @@ def main() -> None:
         plans.append((time.perf_counter() - start, json.loads(r.stdout)["planned"]))
     from cmu610bsp.kasbuild import compose, lines_of
 
-    env = compose.environment(ws, a.line, lines_of(ws).toolchain)  # the plan's overlay is current
+    req = compose.Request(a.line, target=target)
+    env = compose.environment(ws, req, lines_of(ws).toolchain)  # the plan's overlay is current
     start = time.perf_counter()
-    r = subprocess.run(compose.kas("shell", compose.composition(ws, a.line), "-c", f"bitbake -n {target}"),
+    r = subprocess.run(compose.kas("shell", compose.composition_of(ws, req), "-c", f"bitbake -n {target}"),
                        cwd=ws, env=env, capture_output=True, text=True, check=True)
     dry = time.perf_counter() - start
     m = _SUMMARY.search(r.stdout + r.stderr)

@@ -3,13 +3,15 @@ directory, through kas (its shell for devtool), as child processes that cannot o
 
 from __future__ import annotations
 
+import configparser
 import contextlib
+import io
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cmu610bsp import components, proc, wslock
+from cmu610bsp import components, composition, proc, wslock
 from cmu610bsp.errors import BspError, ChildFailed
 from cmu610bsp.fileio import write_whole
 from cmu610bsp.kasbuild import bitbake, compose, lines_of
@@ -18,29 +20,40 @@ from cmu610bsp.names import component_variant
 
 
 def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offline: bool,
-        on_line: Callable[[str], None]) -> None:
-    """`devtool ARGS` in the line's kas shell. Without --source and --offline the last build's
-    overlay (its sources, caches, network setting) is kept; BitBake's server is stopped after."""
-    req = compose.Request(line, sources=sources, offline=offline)
-    compose.check_paths(root, req)
-    paths = BuildPaths(root, line)
+        on_line: Callable[[str], None], recipe: str | None = None) -> None:
+    """`devtool ARGS` in the line's kas shell: the firmware composition's (build/<line>) for a
+    recipe it parses (the firmware's, and the OpenBMC recipes the firmware takes) and for `status`,
+    the whole OpenBMC composition's (build/<line>-openbmc) for any other `recipe`; both share the
+    line's devtool workspace. Without --source and --offline the last build's overlay (its sources,
+    caches, network setting) is kept; BitBake's server is stopped after."""
     lines = lines_of(root)
-    if sources or offline or not paths.overlay.is_file():
+    full = recipe is not None and not composition.parses(recipe, lines.composed)
+    req = compose.Request(line, sources=sources, offline=offline, full=full)
+    compose.check_paths(root, req)
+    paths = req.paths(root)
+    other = BuildPaths(root, line, not req.openbmc).overlay
+    if sources or offline or not (paths.overlay.is_file() or other.is_file()):
         _, machine = lines.machine(line, None)
         compose.write_overlay(root, req, machine)
+    elif not paths.overlay.is_file():
+        # the line's last run was in its other build directory: the same sources, caches and
+        # network setting
+        write_whole(paths.overlay, other.read_text())
+    if full:
+        _share_workspace(paths)
     component = args[1] if args[:1] == ["finish"] and len(args) > 2 and args[1] in components.COMPONENTS else None
     # finish's own clean parses OpenBMC's recipe before the bbappend is scoped (below): skipped
     command = shlex.join(["devtool", *recipe_args([*args[:1], "--no-clean", *args[1:]] if component else args)])
     # -k: keep bblayers.conf as devtool left it (kas would drop the workspace layer); the first
     # run in a fresh build directory has none to keep
     keep = ["-k"] if (paths.build / "conf" / "bblayers.conf").is_file() else []
-    argv = compose.kas("shell", *keep, compose.composition(root, line), "-c", command)
+    argv = compose.kas("shell", *keep, compose.composition_of(root, req), "-c", command)
     # `finish` writes the recipe's changes into meta-cmu610: a writer of the workspace
     writes = wslock.held(root, "devtool finish") if args[:1] == ["finish"] else contextlib.nullcontext()
     with writes, bitbake.claim(paths.build):
-        bitbake.devtool_layer_as_devtool_writes_it(paths.build)
+        bitbake.devtool_layer_as_devtool_writes_it(paths.build, paths.devtool_workspace)
         bitbake.drop_stale_parser_tables(paths.build)
-        rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, line, lines.toolchain))
+        rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, req, lines.toolchain))
     if rc:
         raise ChildFailed(["devtool", *args], rc, hint=f"the output above; kas ran it as: {shlex.join(argv)}")
     if component:
@@ -75,6 +88,23 @@ def recipe_args(args: list[str]) -> list[str]:
     return [component_variant(a) if a in components.COMPONENTS else a for a in args]
 
 
+def _share_workspace(paths: BuildPaths) -> None:
+    """devtool in the whole OpenBMC composition's build directory uses the line's workspace layer
+    (conf/devtool.conf, workspace_path: devtool's own setting), kept beside the firmware build."""
+    conf = paths.build / "conf" / "devtool.conf"
+    config = configparser.ConfigParser()
+    if conf.is_file():
+        config.read(conf)
+    if not config.has_section("General"):
+        config.add_section("General")
+    if config.get("General", "workspace_path", fallback=None) == str(paths.devtool_workspace):
+        return
+    config.set("General", "workspace_path", str(paths.devtool_workspace))
+    out = io.StringIO()
+    config.write(out)
+    write_whole(conf, out.getvalue())
+
+
 def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600) -> list[str]:
     """Pin every repository of the line's composition in kas lock files; returns them."""
     req = compose.Request(line, sources=sources)
@@ -82,9 +112,9 @@ def lock(root: Path, line: str, sources: dict[str, Path], timeout: float = 3600)
     lines = lines_of(root)
     _, machine = lines.machine(line, None)
     compose.write_overlay(root, req, machine)
-    argv = compose.kas("lock", compose.composition(root, line))
+    argv = compose.kas("lock", compose.composition_of(root, req))
     with wslock.held(root, "lock"):  # kas writes its lock files into configs/kas, a generated directory
-        r = proc.run(argv, cwd=root, env=compose.environment(root, line, lines.toolchain), timeout=timeout)
+        r = proc.run(argv, cwd=root, env=compose.environment(root, req, lines.toolchain), timeout=timeout)
     if r.returncode:
         raise ChildFailed(list(argv), r.returncode, hint=(r.stderr or r.stdout).strip()[-800:])
     return sorted(str(p.relative_to(root)) for p in (root / KAS_DIR).glob("*.lock.yml"))

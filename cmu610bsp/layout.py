@@ -39,28 +39,52 @@ LOCK_FILE = ".cmu610bsp/lock"
 BUILD_DIR = "build"
 # What the flash image recipe deploys for a machine (BitBake's DEPLOY_DIR_IMAGE of a line's build).
 DEPLOY_IMAGES = "tmp/deploy/images"
+# A line's build of the whole OpenBMC composition: build/<line><suffix> (BuildPaths.openbmc).
+OPENBMC_BUILD_SUFFIX = "-openbmc"
 FLASH_IMAGE = "flash.bin"
 FLASH_MANIFEST = "flash-manifest.json"
 
 
 @dataclass(frozen=True)
 class BuildPaths:
-    """Where one line's build lives in the workspace (`root` may be relative: the CI pipelines')."""
+    """Where one line's build lives in the workspace (`root` may be relative: the CI pipelines'):
+    build/<line> is the line's firmware build (the flash image, `--smoke`, `--all-boards`: the
+    firmware composition, composition.py), build/<line>-openbmc its build of the whole OpenBMC
+    composition (`--target cmu610-<line>-image` and its `--plan`)."""
 
     root: Path
     line: str
+    openbmc: bool = False
 
     @property
     def work(self) -> Path:
         return self.root / BUILD_DIR
 
     @property
+    def name(self) -> str:
+        return f"{self.line}{OPENBMC_BUILD_SUFFIX}" if self.openbmc else self.line
+
+    @property
     def build(self) -> Path:
-        return self.work / self.line
+        return self.work / self.name
 
     @property
     def overlay(self) -> Path:
-        return self.work / ".kas" / f"{self.line}.yml"
+        return self.work / ".kas" / f"{self.name}.yml"
+
+    @property
+    def devtool_workspace(self) -> Path:
+        """devtool's workspace layer of the line, shared by both of its build directories: a
+        recipe modified in either is modified in both (in the firmware composition, those it
+        does not parse are masked with the rest)."""
+        return self.work / self.line / "workspace"
+
+    @property
+    def pycache(self) -> Path:
+        """Where BitBake's processes keep their Python bytecode (PYTHONPYCACHEPREFIX): a BitBake
+        tree the build user cannot write (a shared checkout) is otherwise compiled again by every
+        BitBake process of every run, about a second of a no-op build."""
+        return self.work / ".pycache"
 
     @property
     def log(self) -> Path:

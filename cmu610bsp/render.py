@@ -18,6 +18,7 @@ from cmu610bsp import (
     __version__,
     bootstage,
     components,
+    composition,
     entity_manager,
     escape,
     firmware,
@@ -210,6 +211,8 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     """Classes and recipes that build both harts' Zephyr firmware and the flash image."""
     soc = project.soc
     put(f"{LAYER}/classes/cmu610_baremetal.bbclass", "layer/classes/cmu610_baremetal.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_nofakeroot.bbclass", "layer/classes/cmu610_nofakeroot.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_firmware_only.bbclass", "layer/classes/cmu610_firmware_only.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_zephyr.bbclass", "layer/classes/cmu610_zephyr.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_parse_cache.bbclass", "layer/classes/cmu610_parse_cache.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_plan.bbclass", "layer/classes/cmu610_plan.bbclass.j2")
@@ -256,6 +259,8 @@ def _render_kas(put: Put, project: Project) -> None:
     put(f"{KAS_DIR}/toolchain.yml", "kas/toolchain.yml.j2", toolchain=project.toolchain, tv=tv)
     put(TOOLCHAIN_ENV, "zephyr/toolchain.env.j2", toolchain=project.toolchain, tv=tv)
     put(f"{KAS_DIR}/cache.yml", "kas/cache.yml.j2")
+    recipes = composition.recipes(components.used(project.products))
+    put(f"{KAS_DIR}/firmware.yml", "kas/firmware.yml.j2", recipes=recipes, mask=composition.mask(recipes))
     put(f"{KAS_DIR}/local-sources.yml", "kas/local-sources.yml.j2")
 
 

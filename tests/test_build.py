@@ -41,7 +41,7 @@ def test_dry_run_prints_command_and_composed_config(cli: Cli, workspace: Path) -
     first, _, dump = r.stdout.partition("\n")
     assert "KAS_WORK_DIR=" in first and "KAS_BUILD_DIR=" in first and first.endswith(
         "kas build configs/kas/base.yml:configs/kas/littlebmc.yml:configs/kas/toolchain.yml:configs/kas/cache.yml:"
-        "build/.kas/littlebmc.yml")
+        "configs/kas/firmware.yml:build/.kas/littlebmc.yml")
     cfg = yaml.safe_load(dump)
     assert cfg["target"] == "cmu610-flash-image" and cfg["machine"] == "cmu610-evb"
     assert cfg["repos"]["openbmc"]["path"] == str(FIXTURE) and cfg["repos"]["openbmc"]["url"] is None

@@ -57,7 +57,8 @@ def test_build_defaults_say_what_they_are(cli: Cli) -> None:
         return "".join(text.split())
 
     text = words(cli("build", "--help").stdout)
-    assert words("--target TARGET BitBake target (default: the line's flash image, cmu610-flash-image;") in text
+    assert words("--target TARGET BitBake target (default: the line's flash image, cmu610-flash-image, "
+                 "built in build/LINE from the firmware's recipes alone;") in text
     assert words("the line's image)") not in text
     # --json with --dry-run prints the dry run, not "the plan" (that is --plan's plan.json)
     assert words("--json Print summary.json (with --plan plan.json; with --dry-run the dry run) on stdout.") in text

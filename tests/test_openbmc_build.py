@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cmu610bsp.layout import BuildPaths
 from conftest import REPO, as_user, firmware_sources, openbmc_runner, processes
 from toolchains import MISSING as NO_DEBIAN_GCC
 from toolchains import debian_gcc_archive
@@ -87,9 +88,10 @@ import subprocess, sys, time
 from pathlib import Path
 from cmu610bsp.kasbuild import compose, lines_of
 ws, line, target = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-env = compose.environment(ws, line, lines_of(ws).toolchain)
+req = compose.Request(line, target=target)
+env = compose.environment(ws, req, lines_of(ws).toolchain)
 start = time.monotonic()
-r = subprocess.run(compose.kas("shell", compose.composition(ws, line), "-c", f"bitbake -n {target}"),
+r = subprocess.run(compose.kas("shell", compose.composition_of(ws, req), "-c", f"bitbake -n {target}"),
                    cwd=ws, env=env, capture_output=True, text=True)
 print(r.stdout + r.stderr)
 print(f"seconds {time.monotonic() - start:.1f} exit {r.returncode}")
@@ -130,7 +132,9 @@ def test_plan_counts_match_bitbake_dry_run(tool: dict[str, object], line: str) -
     assert sum(r["tasks"] for r in p["recipes"]) == p["total"]
     log = Path(data["log"]).read_text()
     assert "Nothing PROVIDES" not in log and "Nothing RPROVIDES" not in log
-    assert 'BB_NO_NETWORK = "1"' in (Path(str(tool["ws"])) / "build" / line / "conf" / "local.conf").read_text()
+    # the OpenBMC image is built from the whole OpenBMC composition, in the line's other build directory
+    build = BuildPaths(Path(str(tool["ws"])), line, openbmc=True).build
+    assert 'BB_NO_NETWORK = "1"' in (build / "conf" / "local.conf").read_text()
     assert _bitbake_left(Path(str(tool["ws"]))) == []
     again, second = plan()
     assert again["planned"] == p
@@ -145,7 +149,7 @@ def test_no_bitbake_outlives_the_tool(tool: dict[str, object], how: str) -> None
     """The real BitBake server daemonizes out of the tool's process group: on SIGTERM and on
     --timeout the tool still stops it (by bitbake.lock) and nothing holds the build directory."""
     ws = Path(str(tool["ws"]))
-    build = ws / "build" / "littlebmc"
+    build = BuildPaths(ws, "littlebmc", openbmc=True).build  # the OpenBMC image's build directory
     # the plan answers in seconds once the parse cache is warm (the tests above warmed it):
     # the timeout has to catch the server loading its cache
     extra = ["--timeout", "6"] if how == "timeout" else []

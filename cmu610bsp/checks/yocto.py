@@ -151,8 +151,11 @@ def check_bitbake(ws: Workspace) -> CheckResult:
             # OpenBMC's recipe stood in (a git SRC_URI and a SRCREV, as libpldm's and libmctp's
             # have), in the layer's configuration: the layer must make its source variant
             stand = standin / "recipes" / f"{comp}_git.bb"
+            # DEPENDS appended as meson's python3native class does: the firmware composition has
+            # no native recipe to provide it (composition.py)
             stand.write_text(f'LICENSE = "Apache-2.0"\nSRCREV = "{"0" * 40}"\n'
-                             f'SRC_URI = "git://github.com/openbmc/{comp};branch=main;protocol=https"\n')
+                             f'SRC_URI = "git://github.com/openbmc/{comp};branch=main;protocol=https"\n'
+                             'DEPENDS:append = " python3-native"\n')
             d = parse(root / "conf/layer.conf", store(first))
             d = parse(root / "conf/machine" / f"{first}.conf", d) if d is not None else None
             if d is not None:
@@ -187,6 +190,9 @@ def _component_findings(comp: str, variants: dict[str, Any], conf: Path, root: P
         out.append(Finding(where, f"PN ({comp})", f"{v.getVar('PN')}, not {component_variant(comp)}"))
     if "do_cmu610_share" not in tasks:
         out.append(Finding(where, f"do_cmu610_share ({comp})", "the variant does not share its source"))
+    if (v.getVar("DEPENDS") or "").strip():
+        out.append(Finding(where, f"DEPENDS ({comp})", f"the source variant depends on {v.getVar('DEPENDS').strip()}, "
+                           "which the firmware composition does not parse"))
     built = [t for t in ("do_configure", "do_compile", "do_install") if t in tasks]
     if built:
         out.append(Finding(where, f"tasks ({comp})", f"the source variant still has {', '.join(built)}"))

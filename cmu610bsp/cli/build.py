@@ -44,8 +44,10 @@ def build(
     all_boards: Annotated[bool, typer.Option("--all-boards", help="Every board of the line in one BitBake run "
                                              "(one summary a board, one for the run).")] = False,
     target: Annotated[str | None, typer.Option("--target", "-t", metavar="TARGET", show_default=False,
-                                               help="BitBake target (default: the line's flash image, cmu610-flash-image; "
-                                                    "cmu610-LINE-image is the OpenBMC userspace image).")] = None,
+                                               help="BitBake target (default: the line's flash image, cmu610-flash-image, "
+                                                    "built in build/LINE from the firmware's recipes alone; other "
+                                                    "targets, e.g. cmu610-LINE-image, the OpenBMC userspace image, "
+                                                    "in build/LINE-openbmc from all of OpenBMC's).")] = None,
     plan: Annotated[bool, typer.Option("--plan", help="What the build would do, per recipe (run, restored from "
                                        "shared state, current), from BitBake's task graph; builds nothing.")] = False,
     source: SourceOpt = None,
@@ -71,6 +73,7 @@ def build(
     debug: DebugOpt = False,
 ) -> None:
     """Compose base + line + toolchain + cache + this run's overlay and run `kas build`."""
+    from cmu610bsp import composition
     from cmu610bsp import kasbuild as b
     from cmu610bsp import workspace as wsp
     from cmu610bsp.kasbuild import compose
@@ -92,6 +95,9 @@ def build(
     if smoke:
         if plan:
             raise BspError("--smoke boots what a build deployed: not with --plan")
+        if not composition.serves(target):
+            raise BspError(f"--smoke boots the line's flash image: not with --target {target}",
+                           hint="build the flash image (no --target) with --smoke; the OpenBMC image is built apart")
         one = lines.smoke_machine(line, one)
     elif junit:
         raise BspError("--junit is the report of --smoke: give --smoke too")
@@ -312,12 +318,12 @@ RecipeArg = Annotated[str, typer.Argument(metavar="RECIPE", help="The recipe.", 
 
 
 def _devtool(args: list[str], line: str, source: list[str] | None, offline: bool, workspace: Path | None,
-             debug: bool) -> Path:
+             debug: bool, recipe: str | None = None) -> Path:
     from cmu610bsp import devtool
     from cmu610bsp.kasbuild import compose
 
     ws = root(workspace, debug)
-    devtool.run(ws, args, line, compose.parse_sources(source), offline, lambda text: print(text, flush=True))
+    devtool.run(ws, args, line, compose.parse_sources(source), offline, lambda text: print(text, flush=True), recipe)
     return ws
 
 
@@ -335,14 +341,14 @@ def modify(
     if no_extract and srctree is None:
         raise BspError("--no-extract needs SRCTREE: the source tree to build RECIPE from")
     _devtool(["modify", *(["--no-extract"] if no_extract else []), recipe, *([str(srctree.resolve())] if srctree else [])],
-             line, source, offline, workspace, debug)
+             line, source, offline, workspace, debug, recipe)
 
 
 @devtool_app.command("build", cls=Command)
 def devtool_build(recipe: RecipeArg, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
                   workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """Build RECIPE from the devtool workspace."""
-    _devtool(["build", recipe], line, source, offline, workspace, debug)
+    _devtool(["build", recipe], line, source, offline, workspace, debug, recipe)
 
 
 @devtool_app.command("status")
@@ -356,7 +362,7 @@ def status(line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineO
 def reset(recipe: RecipeArg, line: LineOpt = "bigbmc", source: SourceOpt = None, offline: OfflineOpt = False,
           workspace: WorkspaceOpt = None, debug: DebugOpt = False) -> None:
     """Drop RECIPE from the devtool workspace."""
-    _devtool(["reset", recipe], line, source, offline, workspace, debug)
+    _devtool(["reset", recipe], line, source, offline, workspace, debug, recipe)
 
 
 @devtool_app.command("finish", cls=Command)
@@ -368,5 +374,5 @@ def finish(recipe: RecipeArg,
     """Turn RECIPE's workspace changes into patches/bbappend in a layer (meta-cmu610 by default)."""
     ws = root(workspace, debug)
     dest = (layer or ws / "meta-cmu610").resolve()
-    _devtool(["finish", recipe, str(dest)], line, source, offline, ws, debug)
+    _devtool(["finish", recipe, str(dest)], line, source, offline, ws, debug, recipe)
     print(f"devtool finish wrote {recipe}'s changes into {dest}")

@@ -29,7 +29,6 @@ from cmu610bsp.errors import BspError, Timeout
 from cmu610bsp.kasbuild import bitbake, compose, libsource, plan, report
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import Summary
-from cmu610bsp.layout import BuildPaths
 from cmu610bsp.yamlio import read_text
 
 if TYPE_CHECKING:
@@ -73,7 +72,9 @@ def _component_sources(root: Path, req: Request, lines: Lines) -> None:
                            hint=f"the firmware of {req.line} takes it (`firmware.openbmc` of configs/products/"
                                 f"{req.line}.yaml; the secure firmware takes {', '.join(components.SECURE)}): "
                                 "an OpenBMC tree that has it, or a line without it")
-    if not req.offline:
+    if not req.offline or req.openbmc:
+        # the whole OpenBMC composition builds OpenBMC's own recipes from their pins: the
+        # firmware's variant of each, the one a --source serves, is the firmware composition's
         return
     missing = libsource.unfetchable(names, req.sources, tree, compose.downloads(root, req))
     if missing:
@@ -112,10 +113,10 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     _component_sources(root, req, lines)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
-    env = compose.environment(root, req.line, lines.toolchain)
+    env = compose.environment(root, req, lines.toolchain)
     for text in _warnings(root, req, lines):
         on_event(Event("warning", text))
-    paths = BuildPaths(root, req.line)
+    paths = req.paths(root)
     log_path = paths.plan_log if req.plan else paths.log
     prog = prog if prog is not None else bitbake.Progress()
     result, start = "failed", time.monotonic()
@@ -178,15 +179,15 @@ def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
     _, machine = lines.machine(req.line, req.board)
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
-    changes = compose.changes(root, req.line, lines.toolchain)
+    changes = compose.changes(root, req, lines.toolchain)
     warnings = tuple(_warnings(root, req, lines))
-    missing = compose.unfetched(root, req.line)
+    missing = compose.unfetched(root, req)
     if missing:
-        files = "".join(f"# --- {f.relative_to(root)}\n{read_text(f)}" for f in compose.kas_files(root, req.line))
+        files = "".join(f"# --- {f.relative_to(root)}\n{read_text(f)}" for f in compose.kas_files(root, req))
         note = (f"kas dump skipped: it would clone {', '.join(missing)} first; with --source NAME=PATH "
                 "or after a first build it shows the merged configuration")
         return DryRun(str(root), changes.set, changes.unset, tuple(argv), files, False, note, warnings)
-    r = proc.run(compose.kas("dump", compose.composition(root, req.line)), cwd=root, env=changes.apply(os.environ))
+    r = proc.run(compose.kas("dump", compose.composition_of(root, req)), cwd=root, env=changes.apply(os.environ))
     if r.returncode:
         raise BspError("kas dump failed on the composed configuration", hint=r.stderr.strip()[-500:])
     return DryRun(str(root), changes.set, changes.unset, tuple(argv), r.stdout, True, warnings=warnings)

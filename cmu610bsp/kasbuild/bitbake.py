@@ -166,22 +166,26 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def devtool_layer_as_devtool_writes_it(build_dir: Path) -> None:
-    """kas lists devtool's workspace layer as `${TOPDIR}/workspace`; devtool compares bblayers.conf
-    entries as text (bb.utils.edit_bblayers_conf expands nothing) and adds the absolute path again,
-    so BitBake then stops on a duplicated 'workspacelayer'. Before devtool runs on the kept file,
-    write the entry the way devtool does, once (kas and devtool both write one entry per line)."""
+def devtool_layer_as_devtool_writes_it(build_dir: Path, workspace: Path) -> None:
+    """kas lists devtool's workspace layer relative to TOPDIR (`${TOPDIR}/workspace`, or
+    `${TOPDIR}/../<line>/workspace` from the line's other build directory); devtool compares
+    bblayers.conf entries as text (bb.utils.edit_bblayers_conf expands nothing) and adds the
+    absolute path again, so BitBake then stops on a duplicated 'workspacelayer'. Before devtool runs
+    on the kept file, write the entry the way devtool does, once (kas and devtool both write one
+    entry per line)."""
     conf = build_dir / "conf" / "bblayers.conf"
     if not conf.is_file():
         return
     text = conf.read_text()
-    absolute = str(build_dir / "workspace")
+    absolute = os.path.normpath(workspace)
     out, seen = [], False
     for line in text.splitlines(keepends=True):
-        if line.strip().rstrip("\\").strip() in ("${TOPDIR}/workspace", absolute):
+        entry = line.strip().rstrip("\\").strip()
+        if os.path.normpath(entry.replace("${TOPDIR}", str(build_dir))) == absolute:
             if seen:
                 continue
-            seen, line = True, line.replace("${TOPDIR}/workspace", absolute)
+            seen = True
+            line = line.replace(entry, absolute, 1)
         out.append(line)
     if "".join(out) != text:
         conf.write_text("".join(out))

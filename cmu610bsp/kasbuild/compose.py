@@ -2,8 +2,10 @@
 overlay (board, target, local sources, caches), kas's environment and command line.
 
 Layout: KAS_WORK_DIR = <ws>/build (repos, downloads, shared state: shared by every line and run),
-KAS_BUILD_DIR = <ws>/build/<line> (one per product line), the per-run overlay in
-<ws>/build/.kas/<line>.yml (kas wants every file of a composition inside one repository).
+KAS_BUILD_DIR = <ws>/build/<line> for the line's firmware composition (its flash image:
+composition.py) and <ws>/build/<line>-openbmc for its whole OpenBMC composition (another target),
+the per-run overlay in <ws>/build/.kas/<build>.yml (kas wants every file of a composition inside
+one repository).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import buildpath, components, toolchain
+from cmu610bsp import buildpath, components, composition, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
@@ -32,6 +34,8 @@ from cmu610bsp.yamlio import read_text
 # Zephyr, fetched by the firmware recipes at the revision pinned in cmu610bsp.yml (`zephyr:`), and
 # the OpenBMC recipes the firmware is built with, at the revision their recipe pins (libsource.py).
 BITBAKE_SOURCES = ("zephyr", *components.COMPONENTS)
+# The firmware composition's own file (composition.py), between the cache file and the overlay.
+FIRMWARE_FILE = "firmware.yml"
 _HASHSERV = re.compile(r"[\w.-]+:\d+")
 _URL = re.compile(r"(https?|file|ftp|s3|gs)://\S+")
 
@@ -54,6 +58,9 @@ class Request:
     # which goes on past a failed task so that every board gets its result (bitbake -k)
     targets: tuple[str, ...] = ()
     keep_going: bool = False
+    # the whole OpenBMC composition whatever the target (devtool on a recipe the firmware
+    # composition does not parse)
+    full: bool = False
 
     def __post_init__(self) -> None:
         if self.timeout is not None and not self.timeout > 0:
@@ -65,6 +72,14 @@ class Request:
         for name, path in sorted(self.sources.items()):
             if not (path / ".").is_dir():
                 raise BspError(f"--source {name}={path}: not a directory")
+
+    @property
+    def openbmc(self) -> bool:
+        """Built by the whole OpenBMC composition (build/<line>-openbmc), not the firmware one."""
+        return self.full or not composition.serves(self.target)
+
+    def paths(self, root: Path) -> BuildPaths:
+        return BuildPaths(root, self.line, self.openbmc)
 
 
 def check_paths(root: Path, req: Request) -> None:
@@ -111,6 +126,12 @@ class Lines:
     # line -> the OpenBMC recipes its two firmwares are built with (components.py)
     components: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @property
+    def composed(self) -> tuple[str, ...]:
+        """The recipes the firmware composition parses (the same for every line: configs/kas/firmware.yml)."""
+        used = {n for names in self.components.values() for n in names}
+        return composition.recipes(tuple(n for n in components.COMPONENTS if n in used))
+
     def machine(self, line: str, board: str | None) -> tuple[str, str]:
         """(board, machine) of a build of `line`: --board (a board, or its QEMU twin
         `<board>-qemu`) or the first board of the description serving the line."""
@@ -151,25 +172,28 @@ def line_file(root: Path, line: str) -> Path:
     return path
 
 
-def kas_files(root: Path, line: str) -> list[Path]:
-    """base + line + toolchain + cache + the run's overlay (written by `write_overlay`)."""
+def kas_files(root: Path, req: Request) -> list[Path]:
+    """base + line + toolchain + cache (+ firmware: the firmware composition's mask) + the run's
+    overlay (written by `write_overlay`)."""
     kas = root / KAS_DIR
-    files = [kas / "base.yml", line_file(root, line), kas / "toolchain.yml", kas / "cache.yml"]
+    files = [kas / "base.yml", line_file(root, req.line), kas / "toolchain.yml", kas / "cache.yml"]
+    if not req.openbmc:
+        files.append(kas / FIRMWARE_FILE)
     for f in files:
         if not f.is_file():
             raise BspError(f"{f.relative_to(root)} not found", hint="run `cmu610bsp sync`")
-    return [*files, BuildPaths(root, line).overlay]
+    return [*files, req.paths(root).overlay]
 
 
-def composition(root: Path, line: str) -> str:
+def composition_of(root: Path, req: Request) -> str:
     """The colon-separated kas files of this run, relative to the workspace (kas's config argument)."""
-    return ":".join(str(f.relative_to(root)) for f in kas_files(root, line))
+    return ":".join(str(f.relative_to(root)) for f in kas_files(root, req))
 
 
-def composed_repos(root: Path, line: str) -> dict[str, dict[str, object]]:
+def composed_repos(root: Path, req: Request) -> dict[str, dict[str, object]]:
     """The repos section of the composition, merged the way kas merges it (later files win)."""
     repos: dict[str, dict[str, object]] = {}
-    for f in kas_files(root, line):
+    for f in kas_files(root, req):
         if f.is_file():
             for name, repo in (read_kas_file(f).get("repos") or {}).items():
                 repos.setdefault(name, {}).update(repo or {})
@@ -186,7 +210,7 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
     # the layer's repository is the workspace itself, also when the workspace sits inside another
     # git repository (kas would take that one's top level, and miss meta-cmu610)
     repos: dict[str, object] = {"cmu610bsp": {"path": str(root)}}
-    known = composed_repos(root, req.line)
+    known = composed_repos(root, req)
     for name, path in sorted(req.sources.items()):
         if name in BITBAKE_SOURCES:
             continue
@@ -194,12 +218,12 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
             raise BspError(f"--source {name}={path}: the configuration has no repository {name!r}",
                            hint="repositories: " + ", ".join(sorted([*known, *BITBAKE_SOURCES])))
         repos[name] = {"url": None, "path": str(path.resolve())}
-    workspace_layer = BuildPaths(root, req.line).build / "workspace"
-    if (workspace_layer / "conf" / "layer.conf").is_file():
+    paths = req.paths(root)
+    if (paths.devtool_workspace / "conf" / "layer.conf").is_file():
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
-        repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
+        repos["devtool-workspace"] = {"path": str(paths.devtool_workspace), "layers": {".": None}}
     data["repos"] = repos
-    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req))}
+    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req)), "PYTHONPYCACHEPREFIX": str(paths.pycache)}
     conf = _zephyr_tree(req.sources.get("zephyr"))
     for name in sorted(set(req.sources) & set(components.COMPONENTS)):
         conf += libsource.checkout_lines(name, req.sources[name], openbmc_tree(root, req))[0]
@@ -253,7 +277,7 @@ def openbmc_tree(root: Path, req: Request) -> Path:
 
 def write_overlay(root: Path, req: Request, machine: str) -> Path:
     """Write the run's overlay atomically (kas reads it as one of the composition's files)."""
-    path = BuildPaths(root, req.line).overlay
+    path = req.paths(root).overlay
     data = overlay(root, req, machine)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     text = "# Written by cmu610bsp build for this run; not to be edited.\n" + yaml.dump(data, Dumper=dumper, sort_keys=True)
@@ -276,21 +300,21 @@ class Environment:
         return env
 
 
-def changes(root: Path, line: str, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
+def changes(root: Path, req: Request, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
     """kas's work and build directories, where the workspace's toolchain is on this machine and
     the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), and
     LANG when the caller has none; on top of `base` (this process's environment)."""
     base = os.environ if base is None else base
-    p = BuildPaths(root, line)
+    p = req.paths(root)
     values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
     if "LANG" not in base:
         values["LANG"] = "en_US.UTF-8"
     return Environment(values, tuple(sorted(k for k in base if k.startswith("KAS_") and k not in values)))
 
 
-def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str]:
+def environment(root: Path, req: Request, record: ToolchainRecord) -> dict[str, str]:
     """The whole environment kas runs in: this process's, with `changes` made."""
-    return changes(root, line, record).apply(os.environ)
+    return changes(root, req, record).apply(os.environ)
 
 
 def kas(*args: str) -> list[str]:
@@ -313,9 +337,9 @@ def build_command(root: Path, req: Request) -> list[str]:
     bbplan.py in `kas shell`, asking BitBake's server for the target's task graph and shared-state
     lookup (cmu610bsp/kasbuild/plan.py says why not `bitbake -n`)."""
     if not req.plan:
-        return kas("build", composition(root, req.line), *(["--", "-k"] if req.keep_going else []))
-    script = [sys.executable, str(plan.script()), str(BuildPaths(root, req.line).plan_facts), target(root, req)]
-    return kas("shell", composition(root, req.line), "-c", shlex.join(script))
+        return kas("build", composition_of(root, req), *(["--", "-k"] if req.keep_going else []))
+    script = [sys.executable, str(plan.script()), str(req.paths(root).plan_facts), target(root, req)]
+    return kas("shell", composition_of(root, req), "-c", shlex.join(script))
 
 
 def unpinned(root: Path, req: Request) -> list[str]:
@@ -327,7 +351,7 @@ def unpinned(root: Path, req: Request) -> list[str]:
     out = [f"{name} (local checkout {req.sources[name]})" for name in BITBAKE_SOURCES if name in req.sources
            and (name not in components.COMPONENTS
                 or not libsource.pinned(name, req.sources[name], openbmc_tree(root, req)))]
-    for name, repo in sorted(composed_repos(root, req.line).items()):
+    for name, repo in sorted(composed_repos(root, req).items()):
         if name in req.sources:
             out.append(f"{name} (local checkout {req.sources[name]})")
         elif repo.get("url") and not repo.get("commit") and name not in locked:
@@ -335,16 +359,16 @@ def unpinned(root: Path, req: Request) -> list[str]:
     return out
 
 
-def unfetched(root: Path, line: str) -> list[str]:
+def unfetched(root: Path, req: Request) -> list[str]:
     """Repositories kas would have to clone before it can do anything (even `kas dump`)."""
-    work = BuildPaths(root, line).work
-    return [name for name, repo in sorted(composed_repos(root, line).items())
+    work = req.paths(root).work
+    return [name for name, repo in sorted(composed_repos(root, req).items())
             if repo.get("url") and not (work / name / ".git").exists()]
 
 
 def devtool_recipes(root: Path, line: str) -> list[str]:
     """Recipes devtool's workspace layer overrides in this line's build directory."""
-    appends = BuildPaths(root, line).build / "workspace" / "appends"
+    appends = BuildPaths(root, line).devtool_workspace / "appends"
     if not appends.is_dir():
         return []
     return sorted(p.name.split("_")[0].removesuffix(".bbappend") for p in appends.glob("*.bbappend"))

@@ -26,7 +26,7 @@ from cmu610bsp.kasbuild import report
 from cmu610bsp.kasbuild.bitbake import Progress
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import FailedTask, Summary, Tasks
-from cmu610bsp.layout import DEPLOY_IMAGES, BuildPaths
+from cmu610bsp.layout import DEPLOY_IMAGES
 from cmu610bsp.names import twin_machine
 from cmu610bsp.securedomain import SecureDomain, of_machine
 
@@ -194,7 +194,7 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
     prog = Progress()
     whole = kasbuild.run(root, req, on_event, lines, prog)
     log = TaskLog.of(prog)
-    build_dir = BuildPaths(root, req.line).build
+    build_dir = req.paths(root).build
     boards = tuple(board_summary(whole, b, m, chains[m], log, build_dir) for b, m in picked)
     mine = {r for c in chains.values() for r in c}
     compiled = tuple(r for r, t in log.ran if t == "do_compile" and r in mine)

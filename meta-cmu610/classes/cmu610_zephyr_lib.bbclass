@@ -57,6 +57,10 @@ addtask cmu610_share after do_patch before do_build
 
 CMU610_ZEPHYR_LIB_TREE ??= ""
 python () {
+    # what the recipe's classes append to DEPENDS (meson's python3native: python3-native) is never
+    # staged here, yet BitBake wants a provider of each DEPENDS: the firmware composition
+    # (configs/kas/firmware.yml) parses no native recipe. setVar drops the appends.
+    d.setVar("DEPENDS", "")
     tree = d.getVar("CMU610_ZEPHYR_LIB_TREE")
     if tree:
         # the recipe's git URL stays as it is (SRC_URI and its signature unchanged): a premirror

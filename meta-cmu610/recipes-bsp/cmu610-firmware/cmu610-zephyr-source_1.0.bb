@@ -51,7 +51,7 @@ INHIBIT_DEFAULT_DEPS = "1"
 DEPENDS = ""
 PACKAGES = ""
 EXCLUDE_FROM_WORLD = "1"
-inherit nopackages
+inherit nopackages cmu610_nofakeroot
 PATCHTOOL = "patch"
 PATCHDEPENDENCY:remove = "patch-replacement-native:do_populate_sysroot"
 deltask do_configure
