@@ -14,8 +14,10 @@ from cmu610bsp.model import Board, Catalog, Soc
 from cmu610bsp.zephyr import board_view
 
 # Each hart's boot-stage stack sits at the top of its own domain's SRAM (never in the other
-# domain's, which that domain's firmware may already be using); images must leave it free.
-STACK = 0x800
+# domain's, which that domain's firmware may already be using); images must leave it free. The
+# secure hart's verifies signatures (libsodium's Ed25519 takes about 3 KiB of stack) and holds the
+# boot stage's .bss at its bottom; the BMC hart's holds its entry point there.
+STACK = 0x2000
 
 
 def partitions(board: Board) -> list[flash.Partition]:
@@ -58,10 +60,11 @@ def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, ob
     }
 
 
-def pack(board: Board, soc: Soc, images: Mapping[str, flash.Image], boot: bytes) -> bytes:
-    """The board's whole flash image: the boot stage and each domain's image (keyed by domain) in
-    its partitions (flash.pack); what does not fit or has no place is the user's error."""
+def pack(board: Board, soc: Soc, images: Mapping[str, flash.Image], boot: bytes, key: str) -> bytes:
+    """The board's whole flash image: the boot stage and each domain's image (keyed by domain),
+    signed with `key` (a PEM path or a pkcs11: URI), in its partitions (flash.pack); what does
+    not fit, has no place or cannot be signed is the user's error."""
     try:
-        return flash.pack(partitions(board), images, soc.memory["flash"].size, boot=boot)
+        return flash.pack(partitions(board), images, soc.memory["flash"].size, boot=boot, key=key)
     except flash.FlashError as e:
         raise BspError(f"{board.name}: the flash image cannot be packed: {e}") from None

@@ -50,7 +50,7 @@ do_compile() {
         -L$(dirname $libgcc) -lgcc -o ${B}/bootstage.elf
     ${CMU610_CROSS_COMPILE}objcopy -O binary ${B}/bootstage.elf ${B}/bootstage.bin
     python3 ${S}/cmu610-pack-flash.py --layout ${S}/flash-layout.json --boot ${B}/bootstage.bin \
-        --firmware ${B}/firmware --out ${B}/flash.bin --manifest ${B}/flash-manifest.json
+        --firmware ${B}/firmware --out ${B}/flash.bin --manifest ${B}/flash-manifest.json --key "${CMU610_SIGNING_KEY}"
 }
 do_compile[vardeps] += "CMU610_BOOTSTAGE_CFLAGS"
 
