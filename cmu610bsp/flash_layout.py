@@ -48,14 +48,15 @@ def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict
 
 def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
     """flash-layout.json: the partition table as flash.Partition fields, each domain's RAM window,
-    the flash size, and the version each domain's image carries in its header: the applications'
+    the flash size, the version each domain's image carries in its header: the applications'
     own (their VERSION file, rendered from the same version), which the secure hart's
-    GetFirmwareParameters reads back from the headers."""
+    GetFirmwareParameters reads back from the headers, and its security counter (the domain's)."""
+    counters = {"secure": board.domains.secure.security_counter, "bmc": board.domains.bmc.security_counter}
     return {
         "board": board.name, "machine": names.machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
         "partitions": [asdict(p) for p in partitions(board)],
         "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit,
-                        "version": list(firmware.version_parts(__version__))}
+                        "version": list(firmware.version_parts(__version__)), "security_counter": counters[d]}
                     for d, w in sorted(windows(board, soc, catalog, twin).items())},
     }
 

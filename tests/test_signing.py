@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cmu610bsp import bootcrypto, flash, flash_layout, mcuimage, proc, resources
 from cmu610bsp.errors import BspError
-from cmu610bsp.model import load_board
+from cmu610bsp.model import load_board, load_catalog, load_soc
 from flashimg import signing_key
 
 IMAGES = {"secure": flash.Image(b"s" * 1000, 0x80000000, 0x80000010, 0, (1, 2, 3), 5),
@@ -134,3 +134,18 @@ def test_only_the_named_sources_leave_the_archive(tmp_path: Path) -> None:
     del members[root + bootcrypto.SOURCES[0]]
     with pytest.raises(BspError, match=r"no crypto_hash/sha256/cp/hash_sha256_cp.c in the archive"):
         bootcrypto._extract(_tarball(tmp_path / "b.tar.gz", members, {}), tmp_path / "tree2")
+
+
+def test_the_security_counter_comes_from_the_description(tmp_path: Path) -> None:
+    text = resources.builtin_board().read_text()
+    assert "    hart: 1\n" in text
+    path = tmp_path / "board.yaml"
+    path.write_text(text.replace("    hart: 1\n", "    hart: 1\n    security_counter: 9\n", 1))
+    board, soc = load_board(path), load_soc(resources.builtin_soc())
+    windows = flash_layout.layout(board, soc, load_catalog(resources.sensor_catalog()), True)["windows"]
+    assert isinstance(windows, dict)
+    assert (windows["bmc"]["security_counter"], windows["secure"]["security_counter"]) == (9, 0)
+    path.write_text(text.replace("    hart: 1\n", "    hart: 1\n    security_counter: 2048\n", 1))
+    with pytest.raises(BspError) as e:
+        load_board(path)
+    assert "domains.bmc.security_counter" in str(e.value) and "2047" in str(e.value), str(e.value)
