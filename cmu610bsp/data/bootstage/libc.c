@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmu610_boot.h"
+#include "image.h"
 
 void *memcpy(void *dst, const void *src, size_t n)
 {

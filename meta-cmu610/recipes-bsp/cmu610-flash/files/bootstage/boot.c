@@ -12,13 +12,12 @@
  */
 #include <stdint.h>
 
-#include "cmu610_boot.h"
 #include "cmu610_boot_config.h"
+#include "image.h"
 
-static const struct cmu610_domain secure = {"secure", CMU610_SECURE_HART, CMU610_SECURE_RAM_BASE, CMU610_SECURE_RAM_SIZE,
-                                            CMU610_SECURE_OTP, CMU610_SECURE_NSLOTS, {CMU610_SECURE_SLOTS}};
-static const struct cmu610_domain bmc = {"bmc", CMU610_BMC_HART, CMU610_BMC_RAM_BASE, CMU610_BMC_RAM_SIZE,
-                                         CMU610_BMC_OTP, CMU610_BMC_NSLOTS, {CMU610_BMC_SLOTS}};
+static const struct cmu610_domain secure = {"secure", CMU610_SECURE_RAM_BASE, CMU610_SECURE_RAM_SIZE, CMU610_SECURE_NSLOTS,
+                                            {CMU610_SECURE_SLOTS}};
+static const struct cmu610_domain bmc = {"bmc", CMU610_BMC_RAM_BASE, CMU610_BMC_RAM_SIZE, CMU610_BMC_NSLOTS, {CMU610_BMC_SLOTS}};
 
 #define MSIP(hart) ((volatile uint32_t *)(CMU610_CLINT_BASE + 4 * (hart)))
 #define MIP_MSIP (1u << 3)
@@ -53,13 +52,14 @@ static void stop(void)
     for (;;) __asm__ volatile("wfi");
 }
 
-/* Verify and copy a domain's image (its slots in order); its entry point, or 0 if none is valid. */
-static uint32_t load(const struct cmu610_domain *d)
+/* Verify and copy the image of a domain (its slots in order) for its hart; its entry point, or 0
+ * if none is valid. */
+static uint32_t load(const struct cmu610_domain *d, uint32_t hart)
 {
     for (uint32_t i = 0; i < d->nslots; i++) {
         const struct cmu610_slot *s = &d->slot[i];
         struct cmu610_image img;
-        const char *why = cmu610_verify(d, s, &img);
+        const char *why = cmu610_verify(d, s, hart, &img);
         puts_("boot: ");
         puts_(s->name);
         if (why) {
@@ -68,7 +68,7 @@ static uint32_t load(const struct cmu610_domain *d)
             puts_(i + 1 < d->nslots ? ", trying the next slot\r\n" : "\r\n");
             continue;
         }
-        memcpy((void *)img.load, img.payload, img.size);
+        memcpy((void *)img.load, img.data, img.size);
         __asm__ volatile("fence.i" ::: "memory");
         puts_(": ok, version ");
         putdec(img.major); putc_('.'); putdec(img.minor); putc_('.'); putdec(img.revision);
@@ -79,7 +79,7 @@ static uint32_t load(const struct cmu610_domain *d)
         puts_(" bytes to ");
         puthex(img.load);
         puts_(", hart ");
-        putdec(d->hart);
+        putdec(hart);
         puts_("\r\n");
         return img.entry;
     }
@@ -111,9 +111,9 @@ static void jump(uint32_t entry, uint32_t hart)
 void boot_main(uint32_t hart)
 {
     if (hart == CMU610_SECURE_HART) {
-        uint32_t entry = load(&secure);
+        uint32_t entry = load(&secure, hart);
         if (!entry) stop();
-        uint32_t bmc_entry = load(&bmc);
+        uint32_t bmc_entry = load(&bmc, CMU610_BMC_HART);
         if (!bmc_entry && CMU610_POWEROFF_BASE) stop();
         if (bmc_entry) {
             *BMC_ENTRY = bmc_entry;

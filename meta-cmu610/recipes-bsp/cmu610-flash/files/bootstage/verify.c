@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cmu610_boot.h"
 #include "cmu610_boot_config.h"
+#include "image.h"
 #include "crypto_hash_sha256.h"
 #include "crypto_sign_ed25519.h"
 
@@ -28,6 +28,9 @@
 #define TLV_SHA256       0x10u
 #define TLV_ED25519      0x24u
 #define TLV_SEC_CNT      0x50u
+#ifndef CMU610_TRAILER_SIZE
+#define CMU610_TRAILER_SIZE 0u  /* no slot ends in an A/B trailer */
+#endif
 /* SubjectPublicKeyInfo of an Ed25519 key: this prefix, then the 32-byte key (imgtool's PUBKEY) */
 static const uint8_t ED25519_SPKI[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
 
@@ -62,23 +65,26 @@ static int trusted(const uint8_t *der, uint32_t len)
     return 0;
 }
 
-uint32_t cmu610_otp_read(const struct cmu610_domain *d)
+uint32_t cmu610_otp_read(uint32_t hart)
 {
-    const uint8_t *otp = (const uint8_t *)(CMU610_FLASH_BASE + CMU610_KEYS_OFFSET + d->otp_offset);
+    uint32_t at = hart == CMU610_SECURE_HART ? CMU610_SECURE_OTP : CMU610_BMC_OTP;
+    const uint8_t *otp = (const uint8_t *)(CMU610_FLASH_BASE + CMU610_KEYS_OFFSET + at);
     uint32_t n = 0;
     for (uint32_t i = 0; i < CMU610_OTP_BYTES; i++)
         for (uint8_t b = (uint8_t)~otp[i]; b; b &= (uint8_t)(b - 1)) n++;
     return n;
 }
 
-const char *cmu610_verify(const struct cmu610_domain *d, const struct cmu610_slot *s, struct cmu610_image *out)
+const char *cmu610_verify(const struct cmu610_domain *d, const struct cmu610_slot *s, uint32_t hart,
+                          struct cmu610_image *out)
 {
-    const uint8_t *h = (const uint8_t *)(CMU610_FLASH_BASE + s->offset), *end = h + s->size;
+    uint32_t area = s->size - (s->trailer ? CMU610_TRAILER_SIZE : 0);
+    const uint8_t *h = (const uint8_t *)(CMU610_FLASH_BASE + s->offset), *end = h + area;
     uint32_t hdr = le16(h + 8), prot = le16(h + 10), size = le32(h + 12), flags = le32(h + 16);
     uint8_t digest[32];
 
     if (le32(h) != IMAGE_MAGIC) return "bad magic (no signed image)";
-    if (hdr < IMAGE_HEADER || hdr > s->size || size > s->size - hdr) return "image runs past the partition";
+    if (hdr < IMAGE_HEADER || hdr > area || size > area - hdr) return "image runs past the partition";
     const uint8_t *ptlv = h + hdr + size, *utlv = ptlv + prot;
     if (prot && (prot < 4 || prot > (uint32_t)(end - ptlv) || le16(ptlv) != TLV_PROT_INFO || le16(ptlv + 2) != prot))
         return "bad protected TLV area";
@@ -101,12 +107,12 @@ const char *cmu610_verify(const struct cmu610_domain *d, const struct cmu610_slo
     const uint8_t *cnt = prot ? tlv(ptlv, pend, TLV_SEC_CNT, 4) : 0, *boot = prot ? tlv(ptlv, pend, CMU610_TLV_BOOT, 8) : 0;
     if (!cnt || !boot) return "no security counter or boot TLV";
     if (flags != F_RAM_LOAD) return "unsupported image flags";
-    uint32_t hart = le32(boot), entry = le32(boot + 4), load = le32(h + 4);
+    uint32_t entry = le32(boot + 4), load = le32(h + 4);
     uint32_t stack_bottom = d->ram_base + d->ram_size - CMU610_BOOT_STACK;
-    if (hart != d->hart) return "image is for another hart";
+    if (le32(boot) != hart) return "image is for another hart";
     if (load < d->ram_base || load > stack_bottom || size > stack_bottom - load) return "image does not fit the domain's RAM";
     if (entry < load || entry - load >= size) return "entry point outside the image";
-    if (le32(cnt) < cmu610_otp_read(d)) return "security counter below the anti-rollback counter (downgrade)";
-    *out = (struct cmu610_image){h + hdr, size, load, entry, le32(cnt), h[20], h[21], (uint16_t)le16(h + 22)};
+    if (le32(cnt) < cmu610_otp_read(hart)) return "security counter below the anti-rollback counter (downgrade)";
+    *out = (struct cmu610_image){h + hdr, load, entry, size, le32(cnt), h[20], h[21], (uint16_t)le16(h + 22)};
     return 0;
 }
