@@ -54,9 +54,14 @@ class Tree:
         return [self.root / "include" / "sodium"]
 
 
+def location(cache: Path | None = None) -> Path:
+    """Where `libsodium` keeps the sources in the cache (whether or not they are there yet)."""
+    return (cache or cache_dir()) / "bootcrypto" / f"libsodium-{LIBSODIUM_VERSION}-{SDIST_SHA256[:12]}"
+
+
 def libsodium(cache: Path | None = None) -> Tree:
     """The libsodium sources verification needs, from the cache, else downloaded (pip) and checked."""
-    root = (cache or cache_dir()) / "bootcrypto" / f"libsodium-{LIBSODIUM_VERSION}-{SDIST_SHA256[:12]}"
+    root = location(cache)
     if (root / COMPLETE).is_file():
         return Tree(root)
     with tempfile.TemporaryDirectory(prefix="cmu610bsp-sodium-") as tmp:

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import buildpath, components, toolchain
+from cmu610bsp import bootcrypto, buildpath, components, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
@@ -289,7 +289,10 @@ def changes(root: Path, line: str, record: ToolchainRecord, base: Mapping[str, s
 
 
 def environment(root: Path, line: str, record: ToolchainRecord) -> dict[str, str]:
-    """The whole environment kas runs in: this process's, with `changes` made."""
+    """The whole environment kas runs in: this process's, with `changes` made; the boot stage's
+    libsodium sources prepared in the cache where `changes` says they are (the flash image's
+    recipe compiles them)."""
+    bootcrypto.libsodium()
     return changes(root, line, record).apply(os.environ)
 
 
