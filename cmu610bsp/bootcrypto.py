@@ -8,7 +8,7 @@ the cache; the boot stage builds them bare-metal with its own libc.c and libc/ h
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
 import sys
 import tarfile
 import tempfile
@@ -64,14 +64,18 @@ def libsodium(cache: Path | None = None) -> Tree:
     root = location(cache)
     if (root / COMPLETE).is_file():
         return Tree(root)
-    with tempfile.TemporaryDirectory(prefix="cmu610bsp-sodium-") as tmp:
-        archive = _download(Path(tmp))
-        staged = Path(tmp) / "tree"
-        _extract(archive, staged)
-        with writing(root, "the libsodium sources were not cached"):
-            root.parent.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(root, ignore_errors=True)
-            shutil.move(str(staged), root)
+    with writing(root, "the libsodium sources were not cached"):
+        root.parent.mkdir(parents=True, exist_ok=True)
+        # staged beside its place and renamed into it whole: another build (or test worker) doing
+        # the same at the same time either finds the complete tree or loses the rename to it
+        with tempfile.TemporaryDirectory(prefix=".staging-", dir=root.parent) as tmp:
+            staged = Path(tmp) / "tree"
+            _extract(_download(Path(tmp)), staged)
+            try:
+                os.rename(staged, root)
+            except OSError:
+                if not (root / COMPLETE).is_file():
+                    raise
     return Tree(root)
 
 
