@@ -14,7 +14,7 @@ from cmu610bsp.flash_layout import STACK, partitions, windows
 from cmu610bsp.model import Board, Catalog, Soc
 
 SOURCES = Path(__file__).resolve().parent / "data" / "bootstage"
-C_SOURCES = ("start.S", "boot.c", "verify.c", "libc.c")
+C_SOURCES = ("start.S", "boot.c", "verify.c", "otp.c", "libc.c")
 # sifive_test on QEMU virt: the boot stage powers the twin off with an exit code when it refuses.
 TWIN_POWEROFF = 0x100000
 

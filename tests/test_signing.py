@@ -6,6 +6,7 @@ refuses; and the libsodium sources taken out of their archive by name only."""
 from __future__ import annotations
 
 import io
+import shutil
 import sys
 import tarfile
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cmu610bsp import bootcrypto, flash, flash_layout, mcuimage, proc, resources
+from cmu610bsp import bootcrypto, bootstage, flash, flash_layout, mcuimage, proc, resources
 from cmu610bsp.errors import BspError
 from cmu610bsp.model import load_board, load_catalog, load_soc
 from flashimg import signing_key
@@ -149,3 +150,30 @@ def test_the_security_counter_comes_from_the_description(tmp_path: Path) -> None
     with pytest.raises(BspError) as e:
         load_board(path)
     assert "domains.bmc.security_counter" in str(e.value) and "2047" in str(e.value), str(e.value)
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs the host's gcc")
+def test_the_boot_stages_counter_advance_matches_the_tool(tmp_path: Path) -> None:
+    """otp.c, compiled for the host with the default board's generated constants, reads the
+    counters the tool writes, advances one by clearing bits only (each word programmed once), to
+    the very bytes mcuimage.advance_otp writes, and never lowers it."""
+    board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
+    (tmp_path / "cmu610_boot_config.h").write_text(
+        bootstage.config_header(board, soc, load_catalog(resources.sensor_catalog())))
+    exe = tmp_path / "otp_host"
+    r = proc.run(["gcc", "-O2", "-Wall", "-Werror", f"-I{tmp_path}", f"-I{bootstage.SOURCES}",
+                  str(Path(__file__).parent / "firmware" / "otp_host.c"), "-o", str(exe)], timeout=120)
+    assert r.returncode == 0, r.stderr
+    keys = tmp_path / "keys.bin"
+    start = mcuimage.keys_partition([b"\1" * 32], 64 * 1024, {"secure": 3, "bmc": 5})
+    keys.write_bytes(start)
+    hart = {"secure": board.domains.secure.hart, "bmc": board.domains.bmc.hart}
+    r = proc.run([str(exe), str(keys), str(hart["bmc"]), "37"], timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["5", "37", "2"], (r.stdout, r.stderr)   # words 0 and 1
+    assert keys.read_bytes() == mcuimage.advance_otp(start, "bmc", 37)
+    assert mcuimage.otp_value(keys.read_bytes(), "secure") == 3
+    r = proc.run([str(exe), str(keys), str(hart["bmc"]), "20"], timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["37", "37", "0"], (r.stdout, r.stderr)
+    r = proc.run([str(exe), str(keys), str(hart["secure"]), "2048"], timeout=60)
+    assert r.returncode == 0 and r.stdout.split() == ["3", "2048", "64"], (r.stdout, r.stderr)
+    assert mcuimage.otp_value(keys.read_bytes(), "bmc") == 37

@@ -30,7 +30,13 @@ struct cmu610_image {
 const char *cmu610_verify(const struct cmu610_domain *d, const struct cmu610_slot *s, uint32_t hart,
                           struct cmu610_image *img);
 
-/* The hart's anti-rollback counter: the cleared bits of its OTP region in the keys partition
- * (flash programming only clears bits, so it only grows). */
+/* The hart's anti-rollback counter (otp.c): the cleared bits of its OTP region in the keys
+ * partition (flash programming only clears bits, so it only grows). */
 uint32_t cmu610_otp_read(uint32_t hart);
+
+/* Raise the hart's anti-rollback counter to `value` (never lower it) with `program`, a word
+ * program that runs from RAM (flashprog.S): for the image a hart runs once it is confirmed (a
+ * domain's only slot, or an A/B slot whose trial its firmware confirmed). */
+typedef void cmu610_program_fn(volatile uint32_t *word, uint32_t value);
+void cmu610_otp_advance(uint32_t hart, uint32_t value, cmu610_program_fn *program);
 #endif

@@ -28,9 +28,6 @@
 #define TLV_SHA256       0x10u
 #define TLV_ED25519      0x24u
 #define TLV_SEC_CNT      0x50u
-#ifndef CMU610_TRAILER_SIZE
-#define CMU610_TRAILER_SIZE 0u  /* no slot ends in an A/B trailer */
-#endif
 /* SubjectPublicKeyInfo of an Ed25519 key: this prefix, then the 32-byte key (imgtool's PUBKEY) */
 static const uint8_t ED25519_SPKI[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
 
@@ -65,20 +62,10 @@ static int trusted(const uint8_t *der, uint32_t len)
     return 0;
 }
 
-uint32_t cmu610_otp_read(uint32_t hart)
-{
-    uint32_t at = hart == CMU610_SECURE_HART ? CMU610_SECURE_OTP : CMU610_BMC_OTP;
-    const uint8_t *otp = (const uint8_t *)(CMU610_FLASH_BASE + CMU610_KEYS_OFFSET + at);
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < CMU610_OTP_BYTES; i++)
-        for (uint8_t b = (uint8_t)~otp[i]; b; b &= (uint8_t)(b - 1)) n++;
-    return n;
-}
-
 const char *cmu610_verify(const struct cmu610_domain *d, const struct cmu610_slot *s, uint32_t hart,
                           struct cmu610_image *out)
 {
-    uint32_t area = s->size - (s->trailer ? CMU610_TRAILER_SIZE : 0);
+    uint32_t area = s->size;        /* the caller's image area: an A/B slot less its trailer */
     const uint8_t *h = (const uint8_t *)(CMU610_FLASH_BASE + s->offset), *end = h + area;
     uint32_t hdr = le16(h + 8), prot = le16(h + 10), size = le32(h + 12), flags = le32(h + 16);
     uint8_t digest[32];

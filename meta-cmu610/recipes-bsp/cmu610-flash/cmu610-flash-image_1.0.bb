@@ -40,7 +40,7 @@ CMU610_BOOTSTAGE_CFLAGS = "-march=${CMU610_ISA} -mabi=${CMU610_ABI} -mcmodel=med
 CMU610_LIBSODIUM_DIR ??= ""
 CMU610_LIBSODIUM_ID = "pynacl-1.6.2.tar.gz 018494d6d696ae03c7e656e5e74cdfd8ea1326962cc401bcf018f1ed8436811c"
 CMU610_ZEPHYR_PYTHON ??= "python3"
-CMU610_BOOTSTAGE_SOURCES = "start.S boot.c verify.c libc.c"
+CMU610_BOOTSTAGE_SOURCES = "start.S boot.c verify.c otp.c libc.c"
 CMU610_LIBSODIUM_SOURCES = "crypto_hash/sha256/cp/hash_sha256_cp.c crypto_hash/sha512/cp/hash_sha512_cp.c crypto_core/ed25519/ref10/ed25519_ref10.c crypto_sign/ed25519/ref10/open.c crypto_sign/ed25519/ref10/sign.c crypto_verify/verify.c"
 CMU610_LIBSODIUM_DEFINES = "-DNATIVE_LITTLE_ENDIAN=1 -DHAVE_GCC_MEMORY_FENCES=1 -DCONFIGURED=1"
 do_compile[vardeps] += "CMU610_LIBSODIUM_ID"
