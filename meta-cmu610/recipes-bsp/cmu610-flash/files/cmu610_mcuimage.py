@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 KEYS_MAGIC = 0x594B3643          # b"C6KY" read as a little-endian u32
 KEYS_FORMAT = 1
@@ -93,14 +95,9 @@ def sign(data: bytes, *, load: int, entry: int, hart: int, version: tuple[int, i
     img.infile_data = data
     img.image_size = len(data)
     tlvs = {TLV_BOOT: struct.pack("<II", hart, entry)}
-    if key.startswith("pkcs11:"):
-        raise ImageError(f"{key}: signing with a PKCS#11 key is not available in this build")
-    try:
-        signer = imgtool_keys.load(key)
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{key}: not a readable private key: {e}") from None
-    if not isinstance(signer, imgtool_keys.Ed25519):
-        raise ImageError(f"{key}: an {type(signer).__name__} key; the boot stage verifies Ed25519 signatures")
+    signer = _pkcs11_signer(key) if key.startswith("pkcs11:") else _pem_signer(key)
+    if not isinstance(signer, imgtool_keys.Ed25519Public):
+        raise ImageError(f"{_shown(key)}: an {type(signer).__name__} key; the boot stage verifies Ed25519 signatures")
     with contextlib.redirect_stdout(io.StringIO()):     # imgtool prints "sign the digest"
         img.create(signer, "full", None, custom_tlvs=tlvs)
     out = bytes(img.payload)
@@ -109,14 +106,41 @@ def sign(data: bytes, *, load: int, entry: int, hart: int, version: tuple[int, i
     return out
 
 
-def public_key(key: str) -> bytes:
-    """The public key (DER SubjectPublicKeyInfo, as the PUBKEY TLV carries it) of a PEM private key."""
+def _pem_signer(path: str) -> Any:
     from imgtool import keys as imgtool_keys
 
     try:
-        return bytes(imgtool_keys.load(key).get_public_bytes())
+        return imgtool_keys.load(path)
     except (OSError, ValueError) as e:
-        raise ImageError(f"{key}: not a readable private key: {e}") from None
+        raise ImageError(f"{path}: not a readable private key: {e}") from None
+
+
+def _pkcs11_signer(uri: str) -> Any:
+    """An imgtool key object whose signatures the token makes: hsm.signer, from the HSM module
+    (cmu610bsp.hsm; in the layer its neighbour cmu610_hsm.py), which needs python-pkcs11."""
+    for name in ("cmu610bsp.hsm", "cmu610_hsm"):
+        try:
+            hsm = importlib.import_module(name)
+        except ImportError:
+            continue
+        try:
+            return hsm.signer(uri)
+        except hsm.HsmError as e:
+            raise ImageError(str(e)) from None
+    raise ImageError(f"{_shown(uri)}: signing with a PKCS#11 key needs the HSM module (hsm.py, python-pkcs11), "
+                     "which this installation lacks")
+
+
+def _shown(key: str) -> str:
+    """A key as messages name it: a pkcs11: URI without its query (a module path, a PIN)."""
+    return key.partition("?")[0] if key.startswith("pkcs11:") else key
+
+
+def public_key(key: str) -> bytes:
+    """The public key (DER SubjectPublicKeyInfo, as the PUBKEY TLV carries it) of a signing key:
+    a PEM private key's path or a pkcs11: URI."""
+    signer = _pkcs11_signer(key) if key.startswith("pkcs11:") else _pem_signer(key)
+    return bytes(signer.get_public_bytes())
 
 
 def key_hash(public_der: bytes) -> bytes:
