@@ -277,12 +277,14 @@ class Environment:
 
 
 def changes(root: Path, line: str, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
-    """kas's work and build directories, where the workspace's toolchain is on this machine and
-    the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), and
-    LANG when the caller has none; on top of `base` (this process's environment)."""
+    """kas's work and build directories, where the workspace's toolchain is on this machine, the
+    Python Zephyr's scripts run in and the boot stage's libsodium sources are
+    (configs/kas/toolchain.yml declares them as kas env), and LANG when the caller has none; on
+    top of `base` (this process's environment)."""
     base = os.environ if base is None else base
     p = BuildPaths(root, line)
     values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
+    values["CMU610_LIBSODIUM_DIR"] = str(bootcrypto.location())      # prepared by `environment`
     if "LANG" not in base:
         values["LANG"] = "en_US.UTF-8"
     return Environment(values, tuple(sorted(k for k in base if k.startswith("KAS_") and k not in values)))
