@@ -78,6 +78,7 @@ def sign(data: bytes, *, load: int, entry: int, hart: int, version: tuple[int, i
          security_counter: int, key: str) -> bytes:
     """The ONE signing function: `data` as an MCUboot image signed with `key`, a PEM file's path
     (an Ed25519 private key) or a `pkcs11:` URI (a key in an HSM)."""
+    # imgtool (and click, cbor2 behind it) only where an image is signed: reading versions does not need it
     from imgtool import image as imgtool_image
     from imgtool import keys as imgtool_keys
     from imgtool.version import decode_version

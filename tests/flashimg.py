@@ -19,6 +19,7 @@ from cmu610bsp.model import Board, Soc, load_board, load_catalog, load_soc
 FW = Path(__file__).parent / "firmware"
 GCC = "riscv64-unknown-elf-gcc"
 QEMU = "qemu-system-riscv32"
+REFUSED = 3     # the boot stage's power-off code when a domain has no valid image (data/bootstage/boot.c)
 MISSING = (f"needs {GCC} (Debian's gcc-riscv64-unknown-elf) and {QEMU} (qemu-system-misc)"
            if not (shutil.which(GCC) and shutil.which(QEMU)) else "")
 
@@ -67,7 +68,18 @@ def amp_flash_image(out: Path) -> Amp:
     with a key made for it."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     catalog = load_catalog(resources.sensor_catalog())
-    boot = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
+    stage = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
     images = {d: _image(out, d, w) for d, w in flash_layout.windows(board, soc, catalog).items()}
     key = signing_key(out / "signing-key.pem")
-    return Amp(board, soc, flash_layout.pack(board, soc, images, boot, key), images, key)
+    return Amp(board, soc, flash_layout.pack(board, soc, images, stage, key), images, key)
+
+
+def boot(img: bytes, tmp: Path) -> tuple[int, str]:
+    """Boot a flash image on the twin: QEMU's exit code and the console."""
+    path = tmp / "flash.bin"
+    path.write_bytes(img)
+    lines: list[str] = []
+    code = proc.stream([QEMU, "-machine", "virt", "-smp", "2", "-m", "256", "-bios", "none", "-display", "none",
+                        "-monitor", "none", "-serial", "stdio", "-drive", f"if=pflash,unit=0,format=raw,file={path}",
+                        "-no-reboot"], lines.append, timeout=120)
+    return code, "\n".join(lines)

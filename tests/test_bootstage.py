@@ -11,28 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from cmu610bsp import flash, proc
+from cmu610bsp import flash
 from cmu610bsp.model import Board
-from flashimg import MISSING, QEMU, Amp, amp_flash_image
+from flashimg import MISSING, REFUSED, Amp, amp_flash_image, boot
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
-REFUSED = 3     # the boot stage's power-off code (data/bootstage/boot.c)
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory: pytest.TempPathFactory) -> Amp:
     return amp_flash_image(tmp_path_factory.mktemp("flashboot"))
-
-
-def boot(img: bytes, tmp: Path) -> tuple[int, str]:
-    """Boot a flash image on the twin: QEMU's exit code and the console."""
-    path = tmp / "flash.bin"
-    path.write_bytes(img)
-    lines: list[str] = []
-    code = proc.stream([QEMU, "-machine", "virt", "-smp", "2", "-m", "256", "-bios", "none", "-display", "none",
-                        "-monitor", "none", "-serial", "stdio", "-drive", f"if=pflash,unit=0,format=raw,file={path}",
-                        "-no-reboot"], lines.append, timeout=120)
-    return code, "\n".join(lines)
 
 
 def _damaged(board: Board, img: bytes, partition: str, at: int) -> bytes:

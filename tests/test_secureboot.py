@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from cmu610bsp import flash, mcuimage
-from flashimg import MISSING, Amp, amp_flash_image, signing_key
-from test_bootstage import REFUSED, boot
+from flashimg import MISSING, REFUSED, Amp, amp_flash_image, boot, signing_key
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=MISSING)
 HASH = "hash mismatch (header, image or protected TLVs changed)"
