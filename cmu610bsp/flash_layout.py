@@ -14,8 +14,10 @@ from cmu610bsp.model import Board, Catalog, Soc
 from cmu610bsp.zephyr import board_view
 
 # Each hart's boot-stage stack sits at the top of its own domain's SRAM (never in the other
-# domain's, which that domain's firmware may already be using); images must leave it free.
-STACK = 0x800
+# domain's, which that domain's firmware may already be using); images must leave it free. The
+# secure hart's verifies signatures (libsodium's Ed25519 takes about 3 KiB of stack) and holds the
+# boot stage's .bss at its bottom; the BMC hart's holds its entry point there.
+STACK = 0x2000
 
 
 def partitions(board: Board) -> list[flash.Partition]:
@@ -46,22 +48,24 @@ def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict
 
 def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
     """flash-layout.json: the partition table as flash.Partition fields, each domain's RAM window,
-    the flash size, and the version each domain's image carries in its header: the applications'
+    the flash size, the version each domain's image carries in its header: the applications'
     own (their VERSION file, rendered from the same version), which the secure hart's
-    GetFirmwareParameters reads back from the headers."""
+    GetFirmwareParameters reads back from the headers, and its security counter (the domain's)."""
+    counters = {"secure": board.domains.secure.security_counter, "bmc": board.domains.bmc.security_counter}
     return {
         "board": board.name, "machine": names.machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
         "partitions": [asdict(p) for p in partitions(board)],
         "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit,
-                        "version": list(firmware.version_parts(__version__))}
+                        "version": list(firmware.version_parts(__version__)), "security_counter": counters[d]}
                     for d, w in sorted(windows(board, soc, catalog, twin).items())},
     }
 
 
-def pack(board: Board, soc: Soc, images: Mapping[str, flash.Image], boot: bytes) -> bytes:
-    """The board's whole flash image: the boot stage and each domain's image (keyed by domain) in
-    its partitions (flash.pack); what does not fit or has no place is the user's error."""
+def pack(board: Board, soc: Soc, images: Mapping[str, flash.Image], boot: bytes, key: str) -> bytes:
+    """The board's whole flash image: the boot stage and each domain's image (keyed by domain),
+    signed with `key` (a PEM path or a pkcs11: URI), in its partitions (flash.pack); what does
+    not fit, has no place or cannot be signed is the user's error."""
     try:
-        return flash.pack(partitions(board), images, soc.memory["flash"].size, boot=boot)
+        return flash.pack(partitions(board), images, soc.memory["flash"].size, boot=boot, key=key)
     except flash.FlashError as e:
         raise BspError(f"{board.name}: the flash image cannot be packed: {e}") from None

@@ -138,6 +138,9 @@ class Domain(Strict):
     console: Name
     memory: list[MemorySlice] = Field(min_length=1)
     peripherals: list[Name]
+    # the security counter its signed image carries (MCUboot's SEC_CNT): raise it to make the
+    # boot stage refuse older images once this one has run (mcuimage.py: the OTP holds 0-2047)
+    security_counter: int = Field(0, ge=0, le=2047)
 
 
 class Domains(Strict):

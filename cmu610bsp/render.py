@@ -16,6 +16,7 @@ import jinja2
 
 from cmu610bsp import (
     __version__,
+    bootcrypto,
     bootstage,
     components,
     composition,
@@ -25,6 +26,7 @@ from cmu610bsp import (
     flash,
     flash_layout,
     layer,
+    mcuimage,
     names,
     pipelines,
     resources,
@@ -224,17 +226,20 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
         put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what,
             secure_components=components.SECURE)
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
-    put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
+    put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2", sodium={
+        "sdist": bootcrypto.SDIST, "sha256": bootcrypto.SDIST_SHA256, "sources": bootcrypto.SOURCES,
+        "defines": bootcrypto.DEFINES, "bootstage": bootstage.C_SOURCES})
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
-    # what BitBake cannot import from cmu610bsp: the packer module, as it is, and the boot stage's sources
+    # what BitBake cannot import from cmu610bsp: the packer's modules, as they are, and the boot stage's sources
     out[f"{fl}/files/cmu610_flash.py"] = Path(flash.__file__).read_text()
+    out[f"{fl}/files/cmu610_mcuimage.py"] = Path(mcuimage.__file__).read_text()
     _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
-          sorted(src.name for src in bootstage.SOURCES.iterdir() if src.is_file()))
+          sorted(src.relative_to(bootstage.SOURCES).as_posix() for src in bootstage.SOURCES.rglob("*") if src.is_file()))
     for b in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
             mdir = f"{fl}/files/{names.machine_name(b.name, twin)}"
             out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
-            out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
+            out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(b, soc, project.catalog, twin)
             out[f"{mdir}/flash-layout.json"] = json.dumps(flash_layout.layout(b, soc, project.catalog, twin),
                                                           indent=2, sort_keys=True, allow_nan=False) + "\n"
 

@@ -144,7 +144,9 @@ def recorded_as(record: ToolchainRecord) -> str:
 def kas_env(record: ToolchainRecord) -> dict[str, str]:
     """The kas env values `build` gives on this machine (configs/kas/toolchain.yml declares them,
     with defaults a plain `kas build` falls back to): where the toolchain is, and the Python
-    Zephyr's build scripts run in (pykwalify and pyelftools are dependencies of cmu610bsp)."""
+    Zephyr's build scripts and the flash packer run in (pykwalify, pyelftools and imgtool are
+    dependencies of cmu610bsp). The file also declares CMU610_LIBSODIUM_DIR: kasbuild.compose
+    gives it."""
     return {"CMU610_TOOLCHAIN_PATH": str(location(record)), "CMU610_ZEPHYR_PYTHON": sys.executable}
 
 

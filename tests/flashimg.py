@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import shutil
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from cmu610bsp import bootstage, flash, flash_layout, proc, resources
 from cmu610bsp.model import Board, Soc, load_board, load_catalog, load_soc
@@ -15,6 +19,7 @@ from cmu610bsp.model import Board, Soc, load_board, load_catalog, load_soc
 FW = Path(__file__).parent / "firmware"
 GCC = "riscv64-unknown-elf-gcc"
 QEMU = "qemu-system-riscv32"
+REFUSED = 3     # the boot stage's power-off code when a domain has no valid image (data/bootstage/boot.c)
 MISSING = (f"needs {GCC} (Debian's gcc-riscv64-unknown-elf) and {QEMU} (qemu-system-misc)"
            if not (shutil.which(GCC) and shutil.which(QEMU)) else "")
 
@@ -38,10 +43,43 @@ def _image(out: Path, name: str, window: flash_layout.Window) -> flash.Image:
     return flash.Image(binary.read_bytes(), window.base, entry, window.hart)
 
 
-def amp_flash_image(out: Path) -> tuple[Board, Soc, bytes]:
-    """The default board, its SoC and its 32 MiB flash image with the two test images."""
+def signing_key(path: Path) -> str:
+    """A fresh Ed25519 private key in a PEM file (PKCS#8, as `imgtool keygen -t ed25519` writes
+    it): the path flash.pack signs with."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return str(path)
+
+
+@dataclass(frozen=True)
+class Amp:
+    """The default board's flash image with the two test images, and what made it."""
+
+    board: Board
+    soc: Soc
+    flash: bytes
+    images: dict[str, flash.Image]
+    key: str
+
+
+def amp_flash_image(out: Path) -> Amp:
+    """The default board, its SoC and its 32 MiB flash image with the two test images, signed
+    with a key made for it."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     catalog = load_catalog(resources.sensor_catalog())
-    boot = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
+    stage = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
     images = {d: _image(out, d, w) for d, w in flash_layout.windows(board, soc, catalog).items()}
-    return board, soc, flash_layout.pack(board, soc, images, boot)
+    key = signing_key(out / "signing-key.pem")
+    return Amp(board, soc, flash_layout.pack(board, soc, images, stage, key), images, key)
+
+
+def boot(img: bytes, tmp: Path) -> tuple[int, str]:
+    """Boot a flash image on the twin: QEMU's exit code and the console."""
+    path = tmp / "flash.bin"
+    path.write_bytes(img)
+    lines: list[str] = []
+    code = proc.stream([QEMU, "-machine", "virt", "-smp", "2", "-m", "256", "-bios", "none", "-display", "none",
+                        "-monitor", "none", "-serial", "stdio", "-drive", f"if=pflash,unit=0,format=raw,file={path}",
+                        "-no-reboot"], lines.append, timeout=120)
+    return code, "\n".join(lines)

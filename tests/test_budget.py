@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from cmu610bsp import __version__, flash, flash_layout, proc, resources
 from cmu610bsp.kasbuild import report
 from cmu610bsp.model import load_board, load_catalog, load_soc
-from flashimg import GCC, _image
+from flashimg import GCC, _image, signing_key
 
 pytestmark = pytest.mark.skipif(not shutil.which(GCC), reason=f"needs {GCC} (Debian's gcc-riscv64-unknown-elf)")
 
@@ -39,7 +40,7 @@ def test_budget_of_a_real_image_is_what_readelf_says(tmp_path: Path) -> None:
     b = flash.budget("bmc", segments, w.base, w.size, image, flash_layout.partitions(board))
     assert b["ram"] == {"base": w.base, "used": max(a + m for a, _, m in loads) - w.base, "size": w.size,
                         "outside_window": 0}
-    assert b["rom"] == {"used": flash.HEADER_SIZE + len(image.data), "size": 10 * 1024 * 1024,
+    assert b["rom"] == {"used": flash.OVERHEAD + len(image.data), "size": 10 * 1024 * 1024,
                         "partitions": ["bmc-fw-a", "bmc-fw-b"]}
     assert b["ram"]["used"] >= len(image.data) and entry == image.entry  # type: ignore[index]
 
@@ -70,16 +71,16 @@ def test_the_packer_overflow_is_named_by_domain_and_partition(tmp_path: Path) ->
     images = {"secure": flash.Image(b"s" * 64, 0x80000000, 0x80000000, 0),
               "bmc": flash.Image(b"b" * (slot.size + 100), 0x800C0000, 0x800C0000, 1)}
     with pytest.raises(flash.FlashError) as e:
-        flash.pack(parts, images, soc.memory["flash"].size, boot=b"\0" * 64)
+        flash.pack(parts, images, soc.memory["flash"].size, boot=b"\0" * 64, key=signing_key(tmp_path / "key.pem"))
     log = tmp_path / "log.do_compile"
     log.write_text(f"ERROR: cmu610_flash.FlashError: {e.value}\n")
     o = report.overflow("mc::virtual:cmu610_variant:cmu610-evb-qemu:/ws/cmu610-flash-image_1.0.bb:do_compile", str(log))
-    assert o == report.Overflow("bmc", "flash partition bmc-fw-a", 100 + flash.HEADER_SIZE), e.value
+    assert o == report.Overflow("bmc", "flash partition bmc-fw-a", 100 + flash.OVERHEAD), e.value
 
 
 def test_the_layers_packer_writes_budgets_and_versions_into_the_manifest(workspace: Path, tmp_path: Path) -> None:
-    """The flash recipe's packer as BitBake runs it (the layer's files, the host's python3), on
-    two real test images: the manifest it deploys (summary.json's `flash`) has both budgets."""
+    """The flash recipe's packer as BitBake runs it (the layer's files, a python3 with imgtool: this
+    one), on two real test images: the manifest it deploys (summary.json's `flash`) has both budgets."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     windows = flash_layout.windows(board, soc, load_catalog(resources.sensor_catalog()))
     fw = tmp_path / "deploy"
@@ -91,7 +92,8 @@ def test_the_layers_packer_writes_budgets_and_versions_into_the_manifest(workspa
     files = workspace / "meta-cmu610/recipes-bsp/cmu610-flash/files"
     (tmp_path / "boot.bin").write_bytes(b"\x13\x00\x00\x00" * 16)
     out, manifest = tmp_path / "flash.bin", tmp_path / "flash-manifest.json"
-    r = proc.run(["python3", str(files / "cmu610-pack-flash.py"), "--layout", str(files / "cmu610-evb-qemu/flash-layout.json"),
+    r = proc.run([sys.executable, str(files / "cmu610-pack-flash.py"), "--key", signing_key(tmp_path / "key.pem"),
+                  "--layout", str(files / "cmu610-evb-qemu/flash-layout.json"),
                   "--boot", str(tmp_path / "boot.bin"), "--firmware", str(fw), "--out", str(out),
                   "--manifest", str(manifest)], timeout=120)
     assert r.returncode == 0, r.stderr
@@ -108,4 +110,4 @@ def test_the_layers_packer_writes_budgets_and_versions_into_the_manifest(workspa
         b = budgets[domain]
         assert b["hart"] == w.hart and b["ram"]["base"] == w.base and b["ram"]["size"] == w.size
         binary = fw / f"zephyr-cpu{w.hart}.bin"
-        assert 0 < b["ram"]["used"] < w.size and b["rom"]["used"] == flash.HEADER_SIZE + binary.stat().st_size
+        assert 0 < b["ram"]["used"] < w.size and b["rom"]["used"] == flash.OVERHEAD + binary.stat().st_size

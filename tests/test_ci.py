@@ -296,7 +296,7 @@ def test_the_gitlab_pipeline_runs_green_with_gitlab_ci_local(cli: Cli, workspace
     shutil.copytree(FIXTURE, openbmc)
     flash = tmp_path / "flash" / "flash.bin"
     flash.parent.mkdir()
-    flash.write_bytes(amp_flash_image(flash.parent)[2])
+    flash.write_bytes(amp_flash_image(flash.parent).flash)
     (openbmc / "fake-bitbake.json").write_text(json.dumps({"deploy": {"flash.bin": str(flash)}}))
     assert cli("ci", "gitlab", cwd=workspace).returncode == 0
     for line in ("bigbmc", "littlebmc"):  # the test images' smoke spec, committed as a team's would be

@@ -21,6 +21,7 @@ from cmu610bsp import __version__, bootstage, firmware, flash, flash_layout, lay
 from cmu610bsp.model import load_board
 from cmu610bsp.project import load_project
 from conftest import Cli, cli_in_process
+from flashimg import signing_key
 from test_zephyr import _build, zephyr_env
 
 RACK40 = Path(__file__).parent / "fixtures/boards/cmu610-rack40.yaml"
@@ -119,7 +120,7 @@ def test_the_flash_images_versions_reach_the_bmc_over_pldm(cli: Cli, zephyr_env:
     boot = bootstage.build(board, soc, catalog, tmp_path / "boot").read_bytes()
     deploy = layout.BuildPaths(ws, "littlebmc").deploy(names.twin_machine(board.name)) / layout.FLASH_IMAGE
     deploy.parent.mkdir(parents=True, exist_ok=True)
-    deploy.write_bytes(flash_layout.pack(board, soc, images, boot))
+    deploy.write_bytes(flash_layout.pack(board, soc, images, boot, signing_key(tmp_path / "key.pem")))
     try:
         r = cli("qemu", "smoke", "--line", "littlebmc", "--json", "--results", str(tmp_path / "smoke"), cwd=ws, timeout=600)
     finally:

@@ -20,6 +20,7 @@ from cmu610bsp import smoke_spec as spec_module
 from cmu610bsp.model import Board, load_board
 from cmu610bsp.project import Project, load_project
 from cmu610bsp.sensors import SensorView, sensor_views
+from flashimg import signing_key
 from test_firmware import Z, _dts, _node, needs_dtc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -234,10 +235,11 @@ def test_the_versions_expected_are_the_flash_images(project: Project, tmp_path: 
     board = load_board(BOARDS["evb"])
     blob = bytearray(b"\xff" * 0x1000000)
     image = flash.Image(b"x" * 100, 0x80000000, 0x80000000, 0, (1, 2, 3))
-    blob[0x40000:0x40000 + flash.HEADER_SIZE] = flash.header(image)
+    key = signing_key(tmp_path / "key.pem")
+    blob[0x40000:0x40000 + flash.OVERHEAD + 100] = flash.signed(image, key)
     (tmp_path / "flash.bin").write_bytes(bytes(blob))
     assert flash.image_version(bytes(blob[0x40000:])) == "1.2.3"
-    assert flash.image_version(flash.header(dataclasses.replace(image, version=None))) is None
+    assert flash.image_version(flash.signed(dataclasses.replace(image, version=None), key)) is None
     spec, values = _loaded(_spec(project, board), tmp_path, qemu.Images(flash=tmp_path / "flash.bin"))
     assert values["image_version@0x40000"] == re.escape("1.2.3") and values["image_version@0x400000"] == re.escape("(none)")
     assert failures(spec, values, replies(board, project, {"secure-fw": "1.2.3"})) == []
@@ -246,6 +248,6 @@ def test_the_versions_expected_are_the_flash_images(project: Project, tmp_path: 
 
 
 @pytest.mark.parametrize("version", [(0, 0, 0), (256, 0, 0), (1, 0, 65536)])
-def test_an_image_version_the_header_cannot_hold_is_refused(version: tuple[int, int, int]) -> None:
+def test_an_image_version_the_header_cannot_hold_is_refused(version: tuple[int, int, int], tmp_path: Path) -> None:
     with pytest.raises(flash.FlashError, match="the header holds major and minor 0-255"):
-        flash.header(flash.Image(b"x", 0, 0, 0, version))
+        flash.signed(flash.Image(b"x", 0, 0, 0, version), signing_key(tmp_path / "key.pem"))

@@ -221,7 +221,7 @@ def test_smoke_boots_each_boards_flash_image(cli: Cli, rack_ws: Path, tmp_path: 
     if MISSING:
         pytest.skip(MISSING)
     flash = tmp_path / "flash.bin"
-    flash.write_bytes(amp_flash_image(tmp_path)[2])
+    flash.write_bytes(amp_flash_image(tmp_path).flash)
     _fixture_ctl(rack_ws, "littlebmc", deploy={"flash.bin": str(flash)})
     (rack_ws / "configs" / "smoke").mkdir(exist_ok=True)
     (rack_ws / "configs" / "smoke" / "littlebmc.yaml").write_text(SPEC)

@@ -35,7 +35,7 @@ never: ['no good image']
 def flash_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("flash")
     path = out / "flash.bin"
-    path.write_bytes(amp_flash_image(out)[2])
+    path.write_bytes(amp_flash_image(out).flash)
     return path
 
 

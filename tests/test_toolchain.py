@@ -56,8 +56,9 @@ def test_install_check_show_and_consumers(cli: Cli, workspace: Path, real_toolch
     generated = "".join((workspace / f).read_text() for f in ("configs/kas/toolchain.yml", "meta-cmu610/toolchain.env"))
     assert cache["CMU610BSP_CACHE"] not in generated  # nothing machine-specific is committed
     kas = yaml.safe_load((workspace / "configs/kas/toolchain.yml").read_text())
-    # the building machine's, set by `build` (and the Python Zephyr's scripts run in)
-    assert kas["env"] == {"CMU610_TOOLCHAIN_PATH": "", "CMU610_ZEPHYR_PYTHON": "python3"}
+    # the building machine's, set by `build` (and the Python Zephyr's scripts and the packer run
+    # in, and where the boot stage's libsodium sources are)
+    assert kas["env"] == {"CMU610_TOOLCHAIN_PATH": "", "CMU610_ZEPHYR_PYTHON": "python3", "CMU610_LIBSODIUM_DIR": ""}
     assert f'CMU610_TOOLCHAIN_SHA256 = "{digest}"' in kas["local_conf_header"]["cmu610-toolchain"]
     r = cli("toolchain", "show", "--json", cwd=workspace, env=cache)
     shown = json.loads(r.stdout)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import buildpath, components, composition, toolchain
+from cmu610bsp import bootcrypto, buildpath, components, composition, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
@@ -301,19 +301,24 @@ class Environment:
 
 
 def changes(root: Path, req: Request, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
-    """kas's work and build directories, where the workspace's toolchain is on this machine and
-    the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), and
-    LANG when the caller has none; on top of `base` (this process's environment)."""
+    """kas's work and build directories, where the workspace's toolchain is on this machine, the
+    Python Zephyr's scripts run in and the boot stage's libsodium sources are
+    (configs/kas/toolchain.yml declares them as kas env), and LANG when the caller has none; on
+    top of `base` (this process's environment)."""
     base = os.environ if base is None else base
     p = req.paths(root)
     values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
+    values["CMU610_LIBSODIUM_DIR"] = str(bootcrypto.location())      # prepared by `environment`
     if "LANG" not in base:
         values["LANG"] = "en_US.UTF-8"
     return Environment(values, tuple(sorted(k for k in base if k.startswith("KAS_") and k not in values)))
 
 
 def environment(root: Path, req: Request, record: ToolchainRecord) -> dict[str, str]:
-    """The whole environment kas runs in: this process's, with `changes` made."""
+    """The whole environment kas runs in: this process's, with `changes` made; the boot stage's
+    libsodium sources prepared in the cache where `changes` says they are (the flash image's
+    recipe compiles them)."""
+    bootcrypto.libsodium()
     return changes(root, req, record).apply(os.environ)
 
 

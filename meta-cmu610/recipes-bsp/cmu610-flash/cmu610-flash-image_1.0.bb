@@ -16,11 +16,12 @@ inherit cmu610_baremetal
 BBCLASSEXTEND = "${@d.getVar('CMU610_BOARD_VARIANTS') or ''}"
 CMU610_ALIAS_OF = "${MACHINE}"
 
-# The boot stage's sources and the packer (a copy of cmu610bsp's flash.py, standard library
-# only) are layer files; the board's constants, linker base and partition table are per machine
+# The boot stage's sources and the packer (copies of cmu610bsp's flash.py and mcuimage.py) are
+# layer files; the board's constants, linker base and partition table are per machine
 # (files/<machine>/), rendered from the description.
 SRC_URI = "file://bootstage \
            file://cmu610_flash.py \
+           file://cmu610_mcuimage.py \
            file://cmu610-pack-flash.py \
            file://cmu610_boot_config.h \
            file://cmu610_boot_config.ld \
@@ -30,7 +31,20 @@ S = "${UNPACKDIR}"
 B = "${WORKDIR}/build"
 
 CMU610_BOOTSTAGE_CFLAGS = "-march=${CMU610_ISA} -mabi=${CMU610_ABI} -mcmodel=medany -ffreestanding \
-    -fno-builtin -nostdlib -nostartfiles -Os -Wall -ffunction-sections -Wl,--gc-sections"
+    -fno-builtin -nostdlib -nostartfiles -Os -Wall -Wno-unused-function -ffunction-sections -Wl,--gc-sections"
+
+# The boot stage's cryptography: libsodium's verification sources, which `cmu610bsp build` takes
+# from pynacl-1.6.2.tar.gz (pinned by its sha256) into its cache on the building machine and
+# passes as CMU610_LIBSODIUM_DIR, as it passes the toolchain; their identity, not their place, is
+# in the signature. The packer signs with imgtool, in cmu610bsp's own Python (CMU610_ZEPHYR_PYTHON).
+CMU610_LIBSODIUM_DIR ??= ""
+CMU610_LIBSODIUM_ID = "pynacl-1.6.2.tar.gz 018494d6d696ae03c7e656e5e74cdfd8ea1326962cc401bcf018f1ed8436811c"
+CMU610_ZEPHYR_PYTHON ??= "python3"
+CMU610_BOOTSTAGE_SOURCES = "start.S boot.c verify.c otp.c libc.c"
+CMU610_LIBSODIUM_SOURCES = "crypto_hash/sha256/cp/hash_sha256_cp.c crypto_hash/sha512/cp/hash_sha512_cp.c crypto_core/ed25519/ref10/ed25519_ref10.c crypto_sign/ed25519/ref10/open.c crypto_sign/ed25519/ref10/sign.c crypto_verify/verify.c"
+CMU610_LIBSODIUM_DEFINES = "-DNATIVE_LITTLE_ENDIAN=1 -DHAVE_GCC_MEMORY_FENCES=1 -DCONFIGURED=1"
+do_compile[vardeps] += "CMU610_LIBSODIUM_ID"
+do_compile[vardepsexclude] += "CMU610_LIBSODIUM_DIR CMU610_ZEPHYR_PYTHON"
 
 # both harts' firmware, deployed by their variants: the board's BMC firmware, and the secure
 # firmware of the board's secure domain (shared with every board whose secure domain is the same)
@@ -43,16 +57,22 @@ do_compile() {
     for f in elf bin; do
         cp ${CMU610_SECURE_DEPLOY}/zephyr-cpu${CMU610_HART_SECURE}.$f ${DEPLOY_DIR_IMAGE}/zephyr-cpu${CMU610_HART_BMC}.$f ${B}/firmware/
     done
+    if [ ! -f "${CMU610_LIBSODIUM_DIR}/.complete" ]; then
+        bbfatal "no libsodium sources at '${CMU610_LIBSODIUM_DIR}': build with \`cmu610bsp build\` (it prepares them), or set CMU610_LIBSODIUM_DIR"
+    fi
     libgcc=$(${CMU610_CROSS_COMPILE}gcc -march=${CMU610_LIBGCC_MARCH} -mabi=${CMU610_ABI} -print-libgcc-file-name)
-    ${CMU610_CROSS_COMPILE}gcc ${CMU610_BOOTSTAGE_CFLAGS} -I${S} -L${S} \
-        -T ${S}/bootstage/link.ld -Wl,--no-warn-rwx-segments \
-        ${S}/bootstage/start.S ${S}/bootstage/boot.c ${S}/bootstage/sha256.c \
+    sources=""
+    for f in ${CMU610_BOOTSTAGE_SOURCES}; do sources="$sources ${S}/bootstage/$f"; done
+    for f in ${CMU610_LIBSODIUM_SOURCES}; do sources="$sources ${CMU610_LIBSODIUM_DIR}/$f"; done
+    ${CMU610_CROSS_COMPILE}gcc ${CMU610_BOOTSTAGE_CFLAGS} -I${S} -I${S}/bootstage -I${S}/bootstage/libc \
+        -I${CMU610_LIBSODIUM_DIR}/include/sodium ${CMU610_LIBSODIUM_DEFINES} -L${S} \
+        -T ${S}/bootstage/link.ld -Wl,--no-warn-rwx-segments $sources \
         -L$(dirname $libgcc) -lgcc -o ${B}/bootstage.elf
     ${CMU610_CROSS_COMPILE}objcopy -O binary ${B}/bootstage.elf ${B}/bootstage.bin
-    python3 ${S}/cmu610-pack-flash.py --layout ${S}/flash-layout.json --boot ${B}/bootstage.bin \
-        --firmware ${B}/firmware --out ${B}/flash.bin --manifest ${B}/flash-manifest.json
+    ${CMU610_ZEPHYR_PYTHON} ${S}/cmu610-pack-flash.py --layout ${S}/flash-layout.json --boot ${B}/bootstage.bin \
+        --firmware ${B}/firmware --out ${B}/flash.bin --manifest ${B}/flash-manifest.json --key "${CMU610_SIGNING_KEY}"
 }
-do_compile[vardeps] += "CMU610_BOOTSTAGE_CFLAGS"
+do_compile[vardeps] += "CMU610_BOOTSTAGE_CFLAGS CMU610_BOOTSTAGE_SOURCES CMU610_LIBSODIUM_SOURCES CMU610_LIBSODIUM_DEFINES"
 
 do_deploy() {
     install -m 0644 ${B}/flash.bin ${DEPLOYDIR}/flash.bin

@@ -1,44 +1,34 @@
-"""The flash image: the board's partition table filled with the boot stage and each domain's
-image behind a header the boot stage checks, erased (0xFF) everywhere else, and its manifest.
+"""The flash image: the board's partition table filled with the boot stage, each domain's image
+signed in MCUboot's format (mcuimage.py) in its firmware partitions, the keys partition the boot
+stage trusts them by, erased (0xFF) everywhere else, and its manifest.
 
-Standard library only and nothing from cmu610bsp, so the layer's BitBake recipe runs this very file
-(files/cmu610_flash.py is a byte-for-byte copy); the model is turned into `Partition`s by
-`cmu610bsp.flash_layout.partitions`, and the tool turns a `FlashError` into its user error.
-
-Header (little-endian, HEADER_SIZE bytes, at offset 0 of each firmware partition, the image
-right behind it); the boot stage (data/bootstage/boot.c) reads the same layout:
-
-    0  magic        u32  b"C610"
-    4  version      u16  HEADER_VERSION
-    6  header_size  u16  HEADER_SIZE
-    8  load_address u32  where the image is copied to (its domain's RAM)
-   12  entry        u32  where the hart jumps, inside the copied image
-   16  image_size   u32  bytes of image behind the header
-   20  hart         u32  the hart that may run it
-   24  sha256       32 bytes over the image
-   56  image_version     the image's own version: major u8, minor u8, revision u16; 0 = none
-                         (read by `image_version` here and cmu610_image.c in the firmware: one
-                         reader each, to switch when the header format changes)
-   60  header_crc   u32  CRC-32 (zlib's) over bytes 0..59
+Standard library and mcuimage.py only, nothing from cmu610bsp, so the layer's BitBake recipe runs
+this very file (files/cmu610_flash.py and files/cmu610_mcuimage.py are byte-for-byte copies); the
+model is turned into `Partition`s by `cmu610bsp.flash_layout.partitions`, and the tool turns a
+`FlashError` into its user error. The boot stage (data/bootstage/verify.c) checks what
+`mcuimage.verify` checks, and the domain's hart, RAM window and anti-rollback counter.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-MAGIC = 0x30313643  # b"C610" read as a little-endian u32
-HEADER_VERSION = 1
-_FORMAT = "<IHHIIII32sI"
-HEADER_SIZE = struct.calcsize(_FORMAT) + 4
+try:        # in the layer, mcuimage.py is the packer's neighbour cmu610_mcuimage.py
+    from cmu610bsp import mcuimage
+except ImportError:
+    import cmu610_mcuimage as mcuimage  # type: ignore[no-redef]
+
+HEADER_SIZE = mcuimage.HEADER_SIZE
+OVERHEAD = mcuimage.OVERHEAD    # what signing adds around each image
 ERASED = 0xFF
+KEYS = "keys"                   # the partition of the key hashes and anti-rollback counters
 
 
 class FlashError(Exception):
-    """An image that cannot be packed or a header that does not check, with where and why."""
+    """An image that cannot be packed or does not verify, with where and why."""
 
 
 @dataclass(frozen=True)
@@ -62,86 +52,48 @@ class Image:
     load_address: int
     entry: int
     hart: int
-    version: tuple[int, int, int] | None = None   # major, minor, revision (the header's image_version)
+    version: tuple[int, int, int] | None = None   # major, minor, revision (MCUboot's header version)
+    security_counter: int = 0                     # the SEC_CNT TLV: the anti-rollback counter's floor
 
 
-@dataclass(frozen=True)
-class Header:
-    load_address: int
-    entry: int
-    image_size: int
-    hart: int
-    sha256: bytes
-    version: int = HEADER_VERSION
-    image_version: tuple[int, int, int] | None = None
-
-
-def header(image: Image) -> bytes:
-    """The HEADER_SIZE bytes that precede `image` in its partition."""
-    v = image.version
-    if v is not None and not (0 <= v[0] < 256 and 0 <= v[1] < 256 and 0 <= v[2] < 65536 and any(v)):
-        raise FlashError(f"image version {'.'.join(map(str, v))}: the header holds major and minor 0-255, "
-                         "revision 0-65535, not all 0")
-    word = v[0] | v[1] << 8 | v[2] << 16 if v else 0
-    body = struct.pack(_FORMAT, MAGIC, HEADER_VERSION, HEADER_SIZE, image.load_address, image.entry,
-                       len(image.data), image.hart, hashlib.sha256(image.data).digest(), word)
-    return body + struct.pack("<I", zlib.crc32(body))
-
-
-def read_header(raw: bytes, where: str) -> Header:
-    """Parse and check a header as the boot stage does; `where` names the partition in errors."""
-    if len(raw) < HEADER_SIZE:
-        raise FlashError(f"{where}: {len(raw)} bytes, too short for a {HEADER_SIZE}-byte image header")
-    body, (crc,) = raw[:HEADER_SIZE - 4], struct.unpack_from("<I", raw, HEADER_SIZE - 4)
-    magic, version, size, load, entry, image_size, hart, digest, word = struct.unpack(_FORMAT, body)
-    if magic != MAGIC:
-        raise FlashError(f"{where}: bad magic {magic:#010x} (expected {MAGIC:#010x}): no image header")
-    if crc != zlib.crc32(body):
-        raise FlashError(f"{where}: header CRC {crc:#010x} does not match its bytes ({zlib.crc32(body):#010x})")
-    if version != HEADER_VERSION or size != HEADER_SIZE:
-        raise FlashError(f"{where}: header version {version} size {size}, this tool writes {HEADER_VERSION} size {HEADER_SIZE}")
-    image_version = (word & 0xFF, word >> 8 & 0xFF, word >> 16) if word else None
-    return Header(load, entry, image_size, hart, digest, version, image_version)
+def signed(image: Image, key: str) -> bytes:
+    """A domain's image signed with `key` (a PEM path or a pkcs11: URI): what its partitions hold."""
+    try:
+        return mcuimage.sign(image.data, load=image.load_address, entry=image.entry, hart=image.hart,
+                             version=image.version, security_counter=image.security_counter, key=key)
+    except mcuimage.ImageError as e:
+        raise FlashError(str(e)) from None
 
 
 def image_version(raw: bytes) -> str | None:
-    """The version a firmware partition's header gives its image ("1.2.3"), or None: no valid
-    header, or one without a version. What the secure firmware reports through PLDM
+    """The version a firmware partition's MCUboot header gives its image ("1.2.3"), or None: no
+    header, or version 0.0.0. What the secure firmware reports through PLDM
     GetFirmwareParameters (cmu610_image.c reads the same field)."""
-    try:
-        v = read_header(raw, "").image_version
-    except FlashError:
-        return None
+    v = mcuimage.image_version(raw)
     return ".".join(map(str, v)) if v else None
 
 
-def check_image(raw: bytes, where: str) -> Header:
-    """What the boot stage checks of a firmware partition's bytes: the header, then the image's
-    size and sha256 against it."""
-    h = read_header(raw, where)
-    data = raw[HEADER_SIZE:HEADER_SIZE + h.image_size]
-    if len(data) < h.image_size:
-        raise FlashError(f"{where}: the header says {h.image_size} bytes of image, the partition holds {len(data)}")
-    if hashlib.sha256(data).digest() != h.sha256:
-        raise FlashError(f"{where}: the image's sha256 does not match its header")
-    return h
-
-
-def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_size: int, *, boot: bytes) -> bytes:
+def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_size: int, *, boot: bytes,
+         key: str, trusted: Sequence[bytes] | None = None) -> bytes:
     """One flash_size image: `boot` (the boot stage, raw) at the start of the boot partition, each
-    domain's header + image (`images` keyed by domain) in its firmware partition, in slot A and
-    in slot B alike (a factory image: either slot boots), 0xFF everywhere else.
-    A domain without an image, an image without a partition, or one that does not fit is a FlashError."""
+    domain's image (`images` keyed by domain) signed with `key` in its firmware partitions, in
+    slot A and in slot B alike (a factory image: either slot boots), the keys partition with the
+    `trusted` key hashes (default: the signing key's) and every anti-rollback counter at 0, 0xFF
+    everywhere else. A domain without an image, an image without a partition, or one that does
+    not fit is a FlashError."""
     out = bytearray([ERASED]) * flash_size
     unused = set(images)
+    signatures: dict[str, bytes] = {}
     for p in sorted(partitions, key=lambda p: p.offset):
         if p.offset + p.size > flash_size:
             raise FlashError(f"{p.name}: ends at {p.offset + p.size:#x}, past the end of the {flash_size:#x}-byte flash")
         if p.role == "boot":
             content, what = boot, "the boot stage"
         elif p.role == "firmware":
-            content, what = _image_content(p, images)
+            content, what = _image_content(p, images, key, signatures)
             unused.discard(p.domain)
+        elif p.name == KEYS:
+            content, what = _keys_content(p, key, trusted), "the key hashes and anti-rollback counters"
         else:
             continue
         if len(content) > p.size:
@@ -150,24 +102,39 @@ def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_siz
         out[p.offset:p.offset + len(content)] = content
     if unused:
         raise FlashError(f"no firmware partition for the image of domain {', '.join(sorted(unused))}")
+    if not any(p.name == KEYS for p in partitions):
+        raise FlashError(f"no {KEYS} partition: the boot stage has no key to trust the images by")
     return bytes(out)
 
 
-def _image_content(p: Partition, images: Mapping[str, Image]) -> tuple[bytes, str]:
-    """A firmware partition's bytes (header + image) and how to name them in an error."""
+def _image_content(p: Partition, images: Mapping[str, Image], key: str, signatures: dict[str, bytes]) -> tuple[bytes, str]:
+    """A firmware partition's bytes (the signed image, signed once per domain) and how to name them."""
     if p.domain not in images:
         have = ", ".join(sorted(images)) or "none"
         raise FlashError(f"{p.name}: no image given for the {p.domain} domain (have: {have})")
     image = images[p.domain]
     if image.hart != p.hart:
         raise FlashError(f"{p.name}: the {p.domain} image is for hart {image.hart}, the partition's domain runs on hart {p.hart}")
-    return header(image) + image.data, f"the {p.domain} image ({HEADER_SIZE}-byte header + {len(image.data)} bytes)"
+    if p.domain not in signatures:
+        signatures[p.domain] = signed(image, key)
+    return signatures[p.domain], f"the {p.domain} image ({len(image.data)} bytes + {OVERHEAD} of signed header and TLVs)"
+
+
+def _keys_content(p: Partition, key: str, trusted: Sequence[bytes] | None) -> bytes:
+    """The keys partition: the trusted key hashes, every anti-rollback counter erased (0)."""
+    try:
+        hashes = list(trusted) if trusted is not None else [mcuimage.key_hash(mcuimage.public_key(key))]
+        return mcuimage.keys_partition(hashes, p.size)
+    except mcuimage.ImageError as e:
+        raise FlashError(f"{p.name}: {e}") from None
 
 
 def manifest(partitions: Sequence[Partition], flash: bytes) -> list[dict[str, object]]:
     """What each partition of a packed image holds: offset, size, sha256 of the partition's bytes,
-    domain and hart (none for the boot partition: every hart starts there), and for an image
-    partition the header it carries, checked against the image (JSON-ready)."""
+    domain and hart (none for the boot partition: every hart starts there), for an image
+    partition the signed image it carries, verified against the keys partition, and for the keys
+    partition the key hashes and counters (JSON-ready)."""
+    keys = next((flash[p.offset:p.offset + p.size] for p in partitions if p.name == KEYS), b"")
     out: list[dict[str, object]] = []
     for p in sorted(partitions, key=lambda p: p.offset):
         raw = flash[p.offset:p.offset + p.size]
@@ -177,10 +144,13 @@ def manifest(partitions: Sequence[Partition], flash: bytes) -> list[dict[str, ob
             "erased": raw.count(ERASED) == len(raw),
         }
         if p.role == "firmware":
-            h = check_image(raw, p.name)
-            entry["image"] = {"load_address": h.load_address, "entry": h.entry, "size": h.image_size,
-                              "hart": h.hart, "sha256": h.sha256.hex(),
-                              "version": ".".join(map(str, h.image_version)) if h.image_version else None}
+            try:
+                entry["image"] = mcuimage.verify(raw, p.name, mcuimage.trusted_keys(keys)).as_dict()
+            except mcuimage.ImageError as e:
+                raise FlashError(str(e)) from None
+        elif p.name == KEYS:
+            entry["keys"] = {"key_sha256": [h.hex() for h in mcuimage.trusted_keys(raw)],
+                             "anti_rollback": {d: mcuimage.otp_value(raw, d) for d in mcuimage.OTP_DOMAINS}}
         out.append(entry)
     return out
 
@@ -214,14 +184,14 @@ def elf_load(elf: bytes, where: str) -> tuple[int, list[Segment]]:
 def budget(domain: str, segments: Sequence[Segment], base: int, size: int, image: Image,
            partitions: Sequence[Partition]) -> dict[str, object]:
     """What a domain's firmware takes of what the description gives it (JSON-ready): ROM, its
-    image behind the header in each of its firmware partitions; RAM, the span its segments take
+    signed image (the image, its header and TLVs) in each of its firmware partitions; RAM, the span its segments take
     of the domain's RAM window (code, data, .bss, .noinit, stacks: everything Zephyr places there),
     from the window's base. Segments outside the window (none today) are counted apart."""
     inside = [s for s in segments if base <= s.address < base + size]
     used = max((s.address + s.memsz for s in inside), default=base) - base
     outside = sum(s.memsz for s in segments if s not in inside)
     slots = [p for p in partitions if p.domain == domain and p.role == "firmware"]
-    rom = HEADER_SIZE + len(image.data)
+    rom = OVERHEAD + len(image.data)
     return {
         "hart": image.hart,
         "rom": {"used": rom, "size": min((p.size for p in slots), default=0), "partitions": [p.name for p in slots]},

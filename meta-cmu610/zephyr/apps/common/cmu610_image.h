@@ -1,8 +1,8 @@
 /*
  * The one reader, in the firmware, of what a firmware partition's image header says about its
- * image: its version. The header is written by cmu610bsp's flash.py (the layer's
- * cmu610_flash.py) and checked by the boot stage; should its format change (to MCUboot's, say),
- * this reader changes with it and nothing else does.
+ * image: its version. The image is MCUboot's format, written by imgtool through cmu610bsp's
+ * mcuimage.py (the layer's cmu610_mcuimage.py) and verified by the boot stage; should its format
+ * change, this reader changes with it and nothing else does.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -20,8 +20,9 @@ struct cmu610_image_version {
 
 /*
  * The version of the image whose header starts at `header` (`size` bytes readable there): 0, or
- * -ENOENT when no valid header is there (erased flash, another magic, a bad CRC) or it gives no
- * version, -ENOTSUP for a header format this firmware does not read.
+ * -ENOENT when no MCUboot header is there (erased flash, another magic) or it gives no version
+ * (0.0.0), -ENOTSUP for a header this firmware does not read (a header size below MCUboot's).
+ * The signature is the boot stage's to check, before this firmware ran.
  */
 int cmu610_image_version(const uint8_t *header, size_t size, struct cmu610_image_version *out);
 

@@ -1,9 +1,9 @@
 /*
- * The image header's version (cmu610_image.h). Layout (little-endian), as cmu610bsp/flash.py
- * writes it:
- *    0 magic "C610"   4 header version u16   6 header size u16   8 load address   12 entry
- *   16 image size    20 hart   24 sha256 (32 bytes)   56 image version: major u8, minor u8,
- *   revision u16 (0: the image has none)   60 CRC-32 (zlib's) of bytes 0..59
+ * The image header's version (cmu610_image.h). MCUboot's header (little-endian), as imgtool writes
+ * it through cmu610bsp/mcuimage.py:
+ *    0 magic 0x96f3b83d   4 load address   8 header size u16   10 protected TLV size u16
+ *   12 image size   16 flags   20 version: major u8, minor u8, revision u16, build u32   28 pad
+ * (version 0.0.0: the image has none)
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -11,13 +11,11 @@
 #include <string.h>
 
 #include <zephyr/sys/byteorder.h>
-#include <zephyr/sys/crc.h>
 
 #include "cmu610_image.h"
 
-#define HEADER_MAGIC   0x30313643u /* "C610" */
-#define HEADER_VERSION 1u
-#define HEADER_SIZE    64u
+#define IMAGE_MAGIC  0x96f3b83du
+#define HEADER_SIZE  32u
 
 int cmu610_image_version(const uint8_t *header, size_t size, struct cmu610_image_version *out)
 {
@@ -27,18 +25,17 @@ int cmu610_image_version(const uint8_t *header, size_t size, struct cmu610_image
 		return -ENOENT;
 	}
 	memcpy(h, header, sizeof(h));
-	if (sys_get_le32(&h[0]) != HEADER_MAGIC ||
-	    sys_get_le32(&h[60]) != crc32_ieee(h, HEADER_SIZE - 4)) {
+	if (sys_get_le32(&h[0]) != IMAGE_MAGIC) {
 		return -ENOENT;
 	}
-	if (sys_get_le16(&h[4]) != HEADER_VERSION || sys_get_le16(&h[6]) != HEADER_SIZE) {
+	if (sys_get_le16(&h[8]) < HEADER_SIZE) {
 		return -ENOTSUP;
 	}
-	if (sys_get_le32(&h[56]) == 0) {
+	if (h[20] == 0 && h[21] == 0 && sys_get_le16(&h[22]) == 0) {
 		return -ENOENT;
 	}
-	out->major = h[56];
-	out->minor = h[57];
-	out->revision = sys_get_le16(&h[58]);
+	out->major = h[20];
+	out->minor = h[21];
+	out->revision = sys_get_le16(&h[22]);
 	return 0;
 }
