@@ -186,6 +186,21 @@ def signing_key(ws: workspace.Workspace) -> str | None:
     return ref
 
 
+# what a build hands kas (and kas BitBake, cmu610_signing.bbclass): the key and its identity, and
+# for a key in a token the module, PIN and SoftHSM configuration of this machine's environment
+BUILD_ENV = ("CMU610_SIGNING_KEY", "CMU610_SIGNING_KEY_SHA256", hsm.MODULE_ENV, hsm.PIN_ENV, "SOFTHSM2_CONF")
+
+
+def build_env(root: Path) -> dict[str, str]:
+    """CMU610_SIGNING_KEY and CMU610_SIGNING_KEY_SHA256 for a build of the workspace at `root`
+    (checked as `signing_key` checks them); none for a workspace without a signing key."""
+    ws = workspace.open_workspace(root)
+    ref = signing_key(ws)
+    if ref is None or ws.config.signing is None:
+        return {}
+    return {"CMU610_SIGNING_KEY": ref, "CMU610_SIGNING_KEY_SHA256": ws.config.signing.slots[ws.config.signing.active].sha256}
+
+
 def _shown(ref: str) -> str:
     """A key reference as messages show it: a URI without its query (a module path, a PIN)."""
     return ref.partition("?")[0] if ref.startswith("pkcs11:") else ref

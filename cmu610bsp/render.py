@@ -214,6 +214,7 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     put(f"{LAYER}/classes/cmu610_parse_cache.bbclass", "layer/classes/cmu610_parse_cache.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_plan.bbclass", "layer/classes/cmu610_plan.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_zephyr_lib.bbclass", "layer/classes/cmu610_zephyr_lib.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_signing.bbclass", "layer/classes/cmu610_signing.bbclass.j2")
     fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
     put(f"{fw}/cmu610-zephyr-source_1.0.bb", "layer/zephyr-source.bb.j2", zephyr=project.zephyr,
         zephyr_git=layer.git_src_uri(project.zephyr.url), zephyr_license_md5=ZEPHYR_LICENSE_MD5)

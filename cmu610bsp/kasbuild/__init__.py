@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import components, manifest, proc, toolchain, workspace
+from cmu610bsp import components, keys, manifest, proc, toolchain, workspace
 from cmu610bsp.errors import BspError, Timeout
 from cmu610bsp.kasbuild import bitbake, compose, libsource, plan, report
 from cmu610bsp.kasbuild.compose import Lines, Request
@@ -95,6 +95,9 @@ def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     absent = toolchain.missing(lines.toolchain)
     if absent:
         out.append(f"{absent[0]}; {absent[1]}")
+    if not keys.build_env(root):
+        out.append("no image signing key: the flash image recipe cannot sign its images (`cmu610bsp keys generate`, "
+                   "or `keys generate --pkcs11 URI` for a key in an HSM)")
     for recipe in compose.devtool_recipes(root, req.line):
         out.append(f"devtool workspace overrides {recipe}: layer changes to it are not used "
                    f"(cmu610bsp devtool reset {recipe})")

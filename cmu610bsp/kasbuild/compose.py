@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import buildpath, components, toolchain
+from cmu610bsp import buildpath, components, keys, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
@@ -199,7 +199,9 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(workspace_layer), "layers": {".": None}}
     data["repos"] = repos
-    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req))}
+    # the signing key's variables, declared for kas to pass on to BitBake: their values come from
+    # the environment kas runs in (`changes`), never from this file (a PIN)
+    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req)), **dict.fromkeys(keys.BUILD_ENV, "")}
     conf = _zephyr_tree(req.sources.get("zephyr"))
     for name in sorted(set(req.sources) & set(components.COMPONENTS)):
         conf += libsource.checkout_lines(name, req.sources[name], openbmc_tree(root, req))[0]
@@ -278,11 +280,13 @@ class Environment:
 
 def changes(root: Path, line: str, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
     """kas's work and build directories, where the workspace's toolchain is on this machine and
-    the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), and
+    the Python Zephyr's scripts run in (configs/kas/toolchain.yml declares both as kas env), the
+    signing key (keys.build_env; the run's overlay declares it), and
     LANG when the caller has none; on top of `base` (this process's environment)."""
     base = os.environ if base is None else base
     p = BuildPaths(root, line)
-    values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
+    values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record),
+              **keys.build_env(root)}
     if "LANG" not in base:
         values["LANG"] = "en_US.UTF-8"
     return Environment(values, tuple(sorted(k for k in base if k.startswith("KAS_") and k not in values)))
