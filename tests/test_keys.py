@@ -187,3 +187,45 @@ def test_pkcs11_refusals(workspace: Path, cache: Path, token: str) -> None:
     assert rotated.active == 1 and keys.signing_key(ws_of(workspace)) == keys.reference(rotated)
     with pytest.raises(hsm.HsmError, match="not one of the attributes"):
         hsm.parse_uri("pkcs11:token=a;object=b;colour=red")
+
+
+SHIPPED = "meta-cmu610/recipes-bsp/cmu610-flash/files/cmu610_hsm.py"
+
+
+def test_hsm_py_is_shipped_as_it_is_and_imports_nothing_of_cmu610bsp() -> None:
+    """The flash image's packer signs with a token's key inside BitBake: the layer carries hsm.py
+    byte for byte, and it needs no module of cmu610bsp."""
+    import ast
+
+    from conftest import REPO
+
+    source = Path(hsm.__file__).read_text()
+    assert (REPO / SHIPPED).read_text() == source
+    tree = ast.parse(source)
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "cmu610bsp" not in names and {"pkcs11", "imgtool", "cryptography"} <= names
+
+
+def test_the_shipped_hsm_py_signs_in_a_process_of_its_own(workspace: Path, cache: Path, token: str, tmp_path: Path) -> None:
+    """The layer's copy, imported by its layer name in a fresh interpreter (as the packer runs it
+    in BitBake: a process, the point here), signs with the token through the environment alone
+    (module and PIN from PKCS11_MODULE and PKCS11_PIN); imgtool verify accepts the image."""
+    from conftest import REPO
+
+    rec = keys.generate(ws_of(workspace), "ed25519", pkcs11=token)
+    script = ("import sys, cmu610_hsm\nfrom imgtool import image, version\n"
+              "img = image.Image(version=version.decode_version('2.0.0'), header_size=0x20, pad_header=True)\n"
+              "img.load(sys.argv[2])\nimg.create(cmu610_hsm.signer(sys.argv[1]), 'full', None)\nimg.save(sys.argv[3])\n")
+    (tmp_path / "app.bin").write_bytes(os.urandom(2000))
+    env = {**os.environ, "PYTHONPATH": str((REPO / SHIPPED).parent)}
+    r = subprocess.run([sys.executable, "-c", script, keys.reference(rec), str(tmp_path / "app.bin"), str(tmp_path / "s.bin")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    pem = serialization.load_der_public_key(base64.b64decode(rec.slots[0].public)).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "pub.pem").write_bytes(pem)
+    imgtool = Path(sys.executable).parent / "imgtool"
+    v = subprocess.run([str(imgtool), "verify", "-k", str(tmp_path / "pub.pem"), str(tmp_path / "s.bin")],
+                       capture_output=True, text=True)
+    assert v.returncode == 0 and "correctly validated" in v.stdout, v.stdout + v.stderr

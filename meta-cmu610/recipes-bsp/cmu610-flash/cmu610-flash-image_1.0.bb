@@ -21,6 +21,7 @@ CMU610_ALIAS_OF = "${MACHINE}"
 # (files/<machine>/), rendered from the description.
 SRC_URI = "file://bootstage \
            file://cmu610_flash.py \
+           file://cmu610_hsm.py \
            file://cmu610-pack-flash.py \
            file://cmu610_boot_config.h \
            file://cmu610_boot_config.ld \
