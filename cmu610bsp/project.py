@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from cmu610bsp import components, resources, sensor_twin
-from cmu610bsp.config import STANDIN_TOOLCHAIN, CiSystem, ToolchainRecord, WorkspaceConfig, ZephyrPin, load_config
+from cmu610bsp.config import (
+    STANDIN_TOOLCHAIN,
+    CiSystem,
+    SigningRecord,
+    ToolchainRecord,
+    WorkspaceConfig,
+    ZephyrPin,
+    load_config,
+)
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, load_board, load_catalog, load_product, load_soc
@@ -36,6 +44,8 @@ class Project:
     maintainer: str | None = None
     zephyr: ZephyrPin = field(default_factory=ZephyrPin)
     ci: tuple[CiSystem, ...] = ()
+    # the image signing key's public halves (`keys generate|rotate`): the keys partition trusts both slots
+    signing: SigningRecord | None = None
 
 
 M = TypeVar("M")
@@ -87,4 +97,4 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
         raise BspError(headline, findings)
     return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
                    cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer, cfg.zephyr,
-                   tuple(cfg.ci))
+                   tuple(cfg.ci), cfg.signing)

@@ -231,12 +231,13 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     out[f"{fl}/files/cmu610_hsm.py"] = Path(hsm.__file__).read_text()
     _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
           sorted(src.name for src in bootstage.SOURCES.iterdir() if src.is_file()))
+    trusted = [s.sha256 for s in project.signing.slots] if project.signing else []
     for b in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
             mdir = f"{fl}/files/{names.machine_name(b.name, twin)}"
             out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
             out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(soc, twin)
-            out[f"{mdir}/flash-layout.json"] = json.dumps(flash_layout.layout(b, soc, project.catalog, twin),
+            out[f"{mdir}/flash-layout.json"] = json.dumps(flash_layout.layout(b, soc, project.catalog, twin, trusted),
                                                           indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 

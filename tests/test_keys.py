@@ -229,3 +229,17 @@ def test_the_shipped_hsm_py_signs_in_a_process_of_its_own(workspace: Path, cache
     v = subprocess.run([str(imgtool), "verify", "-k", str(tmp_path / "pub.pem"), str(tmp_path / "s.bin")],
                        capture_output=True, text=True)
     assert v.returncode == 0 and "correctly validated" in v.stdout, v.stdout + v.stderr
+
+
+def test_the_keys_partition_trusts_both_slots_after_a_rotation(workspace: Path, cache: Path) -> None:
+    """flash-layout.json (what the packer writes the keys partition from) lists each slot's key
+    hash: rendered from cmu610bsp.yml, so a rotation reaches the image through `sync`."""
+    from cmu610bsp import render
+    from cmu610bsp.workspace import load_project
+
+    layout = "meta-cmu610/recipes-bsp/cmu610-flash/files/cmu610-evb-qemu/flash-layout.json"
+    assert "trusted_keys" not in json.loads(render.render(load_project(ws_of(workspace)))[layout])
+    first = keys.generate(ws_of(workspace), "ed25519")
+    second = keys.rotate(ws_of(workspace))
+    rendered = json.loads(render.render(load_project(ws_of(workspace)))[layout])
+    assert rendered["trusted_keys"] == [first.slots[0].sha256, second.slots[1].sha256]
