@@ -115,15 +115,18 @@ def document(facts: Facts, manifest: Mapping[str, Any], flash_sha256: str,
                         comment=f"hart {image.get('hart')}, version {image.get('version')}"
                                 + (f", security counter {image['security_counter']}" if "security_counter" in image else ""))
             g.relate(part, "contains", [img])
-            if image.get("signed_sha256"):   # the signed image (MCUboot's header, the image, its TLVs)
+            if image.get("signed_sha256"):   # what the signature covers: MCUboot's SHA256 TLV
                 signed = g.add("software_File", f"partition/{p['partition']}/signed", name=f"{p['partition']} signed image",
-                               software_primaryPurpose="firmware", verifiedUsing=_hash(image["signed_sha256"]))
+                               software_primaryPurpose="firmware", verifiedUsing=_hash(image["signed_sha256"]),
+                               comment="MCUboot's SHA256 TLV: its header, the image and the protected TLVs, as signed")
                 g.relate(part, "contains", [signed])
             if image.get("key_sha256"):
                 keys.add(image["key_sha256"])
+        keys.update((p.get("keys") or {}).get("key_sha256", []))     # the keys partition's trusted keys
     g.relate(flash, "contains", parts)
     signers = [g.add("software_File", f"key/{k[:16]}", name=f"image signing key {k[:16]}", software_primaryPurpose="other",
-                     verifiedUsing=_hash(k), comment="the public key (DER) the images are signed with: its sha256")
+                     verifiedUsing=_hash(k), comment="the sha256 of a public key (DER) that signs the images or that "
+                                                     "the keys partition trusts")
                for k in sorted(keys)]
     outputs = [g.add("software_File", f"file/{path}", name=path, verifiedUsing=_hash(sha))
                for path, sha in sorted(files)]

@@ -45,6 +45,8 @@ def _flash(tmp: Path) -> tuple[Path, Path]:
         entry: dict[str, Any] = {"partition": name, "offset": off, "size": size, "role": "firmware" if domain else "data",
                                  "slot": "a" if name.endswith("-a") else None, "domain": domain or "secure",
                                  "sha256": _sha(bytes(flash[off:off + size])), "erased": False}
+        if name == "keys":
+            entry["keys"] = {"key_sha256": [_sha(b"public key"), _sha(b"next public key")], "anti_rollback": {"bmc": 1}}
         if domain:
             entry["image"] = {"hart": 0 if domain == "secure" else 1, "version": "0.1.0", "security_counter": 1,
                               "sha256": _sha(data[:100]), "signed_sha256": _sha(data), "key_sha256": _sha(b"public key")}
@@ -114,7 +116,8 @@ def test_the_sbom_is_listed_and_holds_every_sha256_of_the_flash_manifest(built: 
     graph = doc["@graph"]
     hashes = {h["hashValue"] for e in graph for h in e.get("verifiedUsing", [])}
     manifest_hashes = set(_hashes(built["manifest"]))
-    assert len(manifest_hashes) == 4 + 3 * 2 - 1   # 4 partitions, 2 images (payload, signed; one key)
+    # 4 partitions, 2 images (payload, signed), 2 keys (the signing one, the next one)
+    assert len(manifest_hashes) == 4 + 2 * 2 + 2
     assert manifest_hashes <= hashes, manifest_hashes - hashes
     assert _sha(built["flash"].read_bytes()) in hashes
     by_name = {e.get("name"): e for e in graph}
