@@ -51,6 +51,21 @@ def offline_model() -> Iterator[None]:
         urllib.request._opener = previous  # type: ignore[attr-defined]
 
 
+def manifest_hashes(data: Any, key: str = "") -> set[str]:
+    """Every sha256 a flash manifest holds: the value of any key named sha256 or ending in _sha256
+    (a string, or a list of them), anywhere in it."""
+    if isinstance(data, dict):
+        return {h for k, v in data.items() for h in manifest_hashes(v, k)}
+    if isinstance(data, list):
+        return {h for v in data for h in manifest_hashes(v, key)}
+    return {data} if isinstance(data, str) and (key == "sha256" or key.endswith("_sha256")) else set()
+
+
+def sbom_hashes(doc: dict[str, Any]) -> set[str]:
+    """Every sha256 an SPDX 3 document verifies something by."""
+    return {h["hashValue"] for e in doc["@graph"] for h in e.get("verifiedUsing", []) if h.get("algorithm") == "sha256"}
+
+
 def model_errors(path: Path) -> list[str]:
     """What spdx-python-model refuses in the document: reading it (types, properties, values) and
     writing it back (required properties, counts)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from in_toto_attestation.v1.statement import Statement
 
 from cmu610bsp import sbom
 from conftest import Cli
-from spdxcheck import model_errors, validate_errors
+from spdxcheck import manifest_hashes, model_errors, sbom_hashes, validate_errors
 
 FIXTURE = Path(__file__).parent / "fixtures" / "buildsys"
 SRC = f"openbmc={FIXTURE}"
@@ -77,18 +76,6 @@ def _oe_document(build: Path) -> tuple[Path, str]:
     return path, pkg
 
 
-def _hashes(data: Any, key: str = "") -> Iterator[str]:
-    """Every value of a key named sha256 or ending in _sha256, anywhere in the data."""
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _hashes(v, k)
-    elif isinstance(data, list):
-        for v in data:
-            yield from _hashes(v, key)
-    elif isinstance(data, str) and (key == "sha256" or key.endswith("_sha256")):
-        yield data
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, pristine: Any) -> dict[str, Any]:
     """One fixture build of littlebmc for the default board (module-wide: it is the expensive part)."""
@@ -114,11 +101,11 @@ def test_the_sbom_is_listed_and_holds_every_sha256_of_the_flash_manifest(built: 
     assert s["sbom"] in [a["path"] for a in s["artifacts"]] and s["provenance"] in [a["path"] for a in s["artifacts"]]
     doc = json.loads((build / s["sbom"]).read_text())
     graph = doc["@graph"]
-    hashes = {h["hashValue"] for e in graph for h in e.get("verifiedUsing", [])}
-    manifest_hashes = set(_hashes(built["manifest"]))
+    hashes = sbom_hashes(doc)
+    listed = manifest_hashes(built["manifest"])
     # 4 partitions, 2 images (payload, signed), 2 keys (the signing one, the next one)
-    assert len(manifest_hashes) == 4 + 2 * 2 + 2
-    assert manifest_hashes <= hashes, manifest_hashes - hashes
+    assert len(listed) == 4 + 2 * 2 + 2
+    assert listed <= hashes, listed - hashes
     assert _sha(built["flash"].read_bytes()) in hashes
     by_name = {e.get("name"): e for e in graph}
     assert by_name["zephyr"]["software_packageVersion"] == "0d6f47a50097fa9c77e4a75ace91d35a2ab80a21"

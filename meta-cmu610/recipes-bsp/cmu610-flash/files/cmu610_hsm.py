@@ -99,7 +99,7 @@ def pin(parsed: Uri, env: dict[str, str] | None = None) -> str | None:
             return Path(path).read_text().strip()
         except OSError as e:
             raise HsmError(f"{parsed.token}/{parsed.label}: pin-source {path}: {e.strerror}") from None
-    return env.get(PIN_ENV)
+    return env.get(PIN_ENV) or None     # kas passes a variable it declares but the caller lacks as ""
 
 
 def _session(parsed: Uri, rw: bool = False) -> Any:
