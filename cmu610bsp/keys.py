@@ -220,7 +220,8 @@ class Status:
         return {"algorithm": r.algorithm if r else None, "key": _shown(self.reference) if self.reference else None,
                 "overridden": bool(os.environ.get(ENV_OVERRIDE)), "usable": self.usable, "problem": self.problem,
                 "active": r.active if r else None,
-                "slots": [{"slot": i, "sha256": s.sha256, "active": i == r.active} for i, s in enumerate(r.slots)] if r else []}
+                "slots": [{"slot": i, "sha256": s.sha256, "active": i == r.active, "public_pem": public_pem(s)}
+                          for i, s in enumerate(r.slots)] if r else []}
 
 
 def status(ws: workspace.Workspace) -> Status:
@@ -232,6 +233,15 @@ def status(ws: workspace.Workspace) -> Status:
     except BspError as e:
         return Status(record, reference(record), False, str(e))
     return Status(record, reference(record), True, None)
+
+
+def public_pem(slot: KeySlot) -> str:
+    """A slot's public key as PEM: what `imgtool verify -k` takes."""
+    from cryptography.hazmat.primitives import serialization
+
+    der = base64.b64decode(slot.public)
+    return serialization.load_der_public_key(der).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def public_keys(record: SigningRecord) -> list[bytes]:

@@ -128,6 +128,7 @@ def test_keys_show_exit_codes(workspace: Path, cache: Path, cli: Cli) -> None:
     assert r.returncode == 0, r.stderr
     shown = json.loads(r.stdout)
     assert shown["usable"] and shown["algorithm"] == "ed25519" and [s["active"] for s in shown["slots"]] == [True]
+    assert shown["slots"][0]["public_pem"].startswith("-----BEGIN PUBLIC KEY-----")
     (cache / "keys" / Path(shown["key"]).name).unlink()
     r = cli("keys", "show", cwd=workspace)
     assert r.returncode == 2 and "no such key file" in r.stderr
