@@ -17,7 +17,7 @@ from cmu610bsp import wslock
 from cmu610bsp.fileio import write_whole, writing
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import KconfigSettings, Strict, parse_model, unique
-from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Url
+from cmu610bsp.text import AbsPath, Prefix, RelPath, Sha256, Text, Token, Url
 from cmu610bsp.yamlio import parse_yaml, read_text, read_yaml, with_key, yaml_value
 
 DEFAULT_PRODUCTS = ["configs/products/bigbmc.yaml", "configs/products/littlebmc.yaml"]
@@ -56,6 +56,35 @@ class ToolchainRecord(Strict):
     xuantie: bool = False          # accepts -mcpu=e906*
 
 
+class KeySlot(Strict):
+    """A public key the boot stage accepts (the keys partition holds every slot): its DER
+    (SubjectPublicKeyInfo, base64) and the sha256 of that DER, which is imgtool's KEYHASH."""
+
+    sha256: Sha256
+    public: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{40,1000}={0,2}$")]
+
+
+class Pkcs11Key(Strict):
+    """A key in a PKCS#11 token, by the token's label and the key's: the same on every machine the
+    token is plugged into (the module and the PIN are the machine's: $PKCS11_MODULE, $PKCS11_PIN)."""
+
+    token: Token
+    object: Token
+
+
+class SigningRecord(Strict):
+    """The workspace's image signing key (`cmu610bsp keys generate|rotate`): its public halves in
+    up to two slots (rotation: the old key stays accepted while the new one signs), and where the
+    private key is, never in git: a PEM in this machine's key cache (`cache`, below <cache>/keys/)
+    or an HSM's key (`pkcs11`); CMU610BSP_SIGNING_KEY (a PEM path or a pkcs11: URI) overrides both."""
+
+    algorithm: Literal["ed25519", "ecdsa-p256"]
+    slots: list[KeySlot] = Field(min_length=1, max_length=2)
+    active: int = Field(0, ge=0, le=1)   # the slot whose key signs
+    cache: RelPath | None = None
+    pkcs11: Pkcs11Key | None = None
+
+
 STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")
 
 
@@ -89,6 +118,7 @@ class WorkspaceConfig(Strict):
     openbmc: OpenBmcPin = OpenBmcPin()
     zephyr: ZephyrPin = ZephyrPin()
     toolchain: ToolchainRecord | None = None
+    signing: SigningRecord | None = None
     keep: list[Text] = Field(default_factory=list)   # globs of generated files left alone
     # the layer's maintainer: its README and SECURITY.md name them (yocto-check-layer)
     maintainer: Annotated[Text, AfterValidator(_name_and_email)] | None = None

@@ -5,7 +5,7 @@ flash.py's own error becomes the user's BspError."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from cmu610bsp import __version__, firmware, flash, names
@@ -46,13 +46,16 @@ def windows(board: Board, soc: Soc, catalog: Catalog, twin: bool = True) -> dict
     return {d.name: Window(d.hart, d.sram.base, d.sram.size) for d in view.domains}
 
 
-def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> dict[str, object]:
+def layout(board: Board, soc: Soc, catalog: Catalog, twin: bool, trusted: Sequence[str] = ()) -> dict[str, object]:
     """flash-layout.json: the partition table as flash.Partition fields, each domain's RAM window,
     the flash size, the version each domain's image carries in its header: the applications'
     own (their VERSION file, rendered from the same version), which the secure hart's
-    GetFirmwareParameters reads back from the headers, and its security counter (the domain's)."""
+    GetFirmwareParameters reads back from the headers, and its security counter (the domain's);
+    and `trusted_keys`, the sha256 of each public key the keys partition holds (the workspace's
+    signing slots, cmu610bsp.yml `signing`), where the workspace has a signing key."""
     counters = {"secure": board.domains.secure.security_counter, "bmc": board.domains.bmc.security_counter}
     return {
+        **({"trusted_keys": list(trusted)} if trusted else {}),
         "board": board.name, "machine": names.machine_name(board.name, twin), "flash_size": soc.memory["flash"].size,
         "partitions": [asdict(p) for p in partitions(board)],
         "windows": {d: {"hart": w.hart, "base": w.base, "size": w.size, "image_limit": w.image_limit,

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from cmu610bsp import components, resources, sensor_twin
-from cmu610bsp.config import STANDIN_TOOLCHAIN, CiSystem, SecureFirmware, ToolchainRecord, WorkspaceConfig, ZephyrPin, load_config
+from cmu610bsp.config import (
+    STANDIN_TOOLCHAIN,
+    CiSystem,
+    SecureFirmware,
+    SigningRecord,
+    ToolchainRecord,
+    WorkspaceConfig,
+    ZephyrPin,
+    load_config,
+)
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, load_board, load_catalog, load_product, load_soc
@@ -37,6 +46,8 @@ class Project:
     zephyr: ZephyrPin = field(default_factory=ZephyrPin)
     ci: tuple[CiSystem, ...] = ()
     secure_firmware: SecureFirmware = field(default_factory=SecureFirmware)
+    # the image signing key's public halves (`keys generate|rotate`): the keys partition trusts both slots
+    signing: SigningRecord | None = None
 
 
 M = TypeVar("M")
@@ -88,4 +99,4 @@ def load_project(root: Path, config: WorkspaceConfig | None = None,
         raise BspError(headline, findings)
     return Project(soc, tuple(boards), catalog, str(soc_path), tuple(products),
                    cfg.openbmc.url, cfg.openbmc.commit, cfg.toolchain or STANDIN_TOOLCHAIN, cfg.maintainer, cfg.zephyr,
-                   tuple(cfg.ci), cfg.secure_firmware)
+                   tuple(cfg.ci), cfg.secure_firmware, cfg.signing)

@@ -25,6 +25,7 @@ from cmu610bsp import (
     firmware,
     flash,
     flash_layout,
+    hsm,
     layer,
     mcuimage,
     names,
@@ -219,6 +220,7 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     put(f"{LAYER}/classes/cmu610_parse_cache.bbclass", "layer/classes/cmu610_parse_cache.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_plan.bbclass", "layer/classes/cmu610_plan.bbclass.j2")
     put(f"{LAYER}/classes/cmu610_zephyr_lib.bbclass", "layer/classes/cmu610_zephyr_lib.bbclass.j2")
+    put(f"{LAYER}/classes/cmu610_signing.bbclass", "layer/classes/cmu610_signing.bbclass.j2")
     fw = f"{LAYER}/recipes-bsp/cmu610-firmware"
     put(f"{fw}/cmu610-zephyr-source_1.0.bb", "layer/zephyr-source.bb.j2", zephyr=project.zephyr,
         zephyr_git=layer.git_src_uri(project.zephyr.url), zephyr_license_md5=ZEPHYR_LICENSE_MD5)
@@ -233,14 +235,17 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     # what BitBake cannot import from cmu610bsp: the packer's modules, as they are, and the boot stage's sources
     out[f"{fl}/files/cmu610_flash.py"] = Path(flash.__file__).read_text()
     out[f"{fl}/files/cmu610_mcuimage.py"] = Path(mcuimage.__file__).read_text()
+    # the signing function's PKCS#11 path: a key in an HSM signs inside BitBake too
+    out[f"{fl}/files/cmu610_hsm.py"] = Path(hsm.__file__).read_text()
     _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
           sorted(src.relative_to(bootstage.SOURCES).as_posix() for src in bootstage.SOURCES.rglob("*") if src.is_file()))
+    trusted = [s.sha256 for s in project.signing.slots] if project.signing else []
     for b in sorted(project.boards, key=lambda b: b.name):
         for twin in (False, True):
             mdir = f"{fl}/files/{names.machine_name(b.name, twin)}"
             out[f"{mdir}/cmu610_boot_config.h"] = bootstage.config_header(b, soc, project.catalog, twin)
             out[f"{mdir}/cmu610_boot_config.ld"] = bootstage.linker_config(b, soc, project.catalog, twin)
-            out[f"{mdir}/flash-layout.json"] = json.dumps(flash_layout.layout(b, soc, project.catalog, twin),
+            out[f"{mdir}/flash-layout.json"] = json.dumps(flash_layout.layout(b, soc, project.catalog, twin, trusted),
                                                           indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 

@@ -64,6 +64,11 @@ def tool() -> Iterator[dict[str, object]]:
     o: dict[str, object] = {"tree": tree, "user": user, "path": path, "cmd": cmd, "ws": ws, "src": src}
     r = _run(o, "init", str(ws))
     assert r.returncode == 0, r.stdout + r.stderr
+    # the flash image is signed: the workspace's key, in a key cache of this module's (every later
+    # command finds it through CMU610BSP_SIGNING_KEY, whatever cache a test gives)
+    r = _run(o, "keys", "generate", env={"CMU610BSP_CACHE": str(base / "keys")})
+    assert r.returncode == 0, r.stdout + r.stderr
+    o["key"] = str(base / "keys" / "keys" / yaml.safe_load((ws / "cmu610bsp.yml").read_text())["signing"]["cache"])
     yield o
     shutil.rmtree(base, ignore_errors=True)
 
@@ -71,7 +76,8 @@ def tool() -> Iterator[dict[str, object]]:
 def _run(o: dict[str, object], *args: str, timeout: float = 600,
          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The tool as the ordinary user in a clean environment (plus `env`: NAME=VALUE for env(1))."""
-    extra = [f"{k}={v}" for k, v in (env or {}).items()]
+    given = {"CMU610BSP_SIGNING_KEY": str(o["key"])} if "key" in o else {}
+    extra = [f"{k}={v}" for k, v in {**given, **(env or {})}.items()]
     argv = as_user(o["user"], [*extra, *o["cmd"], *args], path=str(o["path"]))  # type: ignore[arg-type, misc]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, start_new_session=True,
                           cwd=str(o["ws"]) if Path(str(o["ws"])).is_dir() else "/")

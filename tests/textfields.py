@@ -106,6 +106,11 @@ TOOLCHAIN = {"name": "vendor RISC-V GCC 13", "path": "/opt/riscv-gcc", "prefix":
              "sysroot": "sysroot", "sha256": "0" * 64, "xuantie": True}
 
 
+SIGNING = {"algorithm": "ed25519", "active": 0, "cache": "ws-0123456789ab.pem",
+           "pkcs11": {"token": "cmu610", "object": "signing"},
+           "slots": [{"sha256": "0" * 64, "public": "MCowBQYDK2VwAyEA" + "A" * 43 + "="}]}
+
+
 def full_description() -> dict[str, Any]:
     """{workspace-relative path: YAML data} of a workspace whose description sets every field: the
     reference one, with a catalogue file, pinned repositories, a toolchain record and a Kconfig
@@ -113,7 +118,8 @@ def full_description() -> dict[str, Any]:
     config = yaml.safe_load((REPO / layout.CONFIG_FILE).read_text())
     config.update({"catalog": "configs/catalog/sensor-kinds.yaml", "keep": ["meta-cmu610/README.md"], "ci": ["gitlab"],
                    "openbmc": OpenBmcPin().model_dump(), "zephyr": ZephyrPin().model_dump(),
-                   "toolchain": dict(TOOLCHAIN), "secure_firmware": {"kconfig": {"CONFIG_SHELL_PROMPT_UART": "sec:~$ "}}})
+                   "toolchain": dict(TOOLCHAIN), "signing": dict(SIGNING),
+                   "secure_firmware": {"kconfig": {"CONFIG_SHELL_PROMPT_UART": "sec:~$ "}}})
     files: dict[str, Any] = {layout.CONFIG_FILE: config}
     for rel in [config["soc"], *config["boards"], *config["products"], config["catalog"]]:
         files[rel] = yaml.safe_load((REPO / rel).read_text())

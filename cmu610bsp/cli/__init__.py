@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from cmu610bsp import __version__, txn
-from cmu610bsp.cli import build, ci, common, firmware, project, qemu, toolchain
+from cmu610bsp.cli import build, ci, common, firmware, keys, project, qemu, toolchain
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt
 from cmu610bsp.errors import BspError
 from cmu610bsp.streams import closed_pipe_guard
@@ -38,6 +38,7 @@ firmware.register(app)
 app.add_typer(qemu.app, name="qemu")
 app.command("debug")(qemu.debug_command)
 app.add_typer(toolchain.app, name="toolchain")
+app.add_typer(keys.app, name="keys")
 app.command()(toolchain.doctor)
 
 

@@ -8,6 +8,7 @@ BitBake's progress, and report. kas checks out and BitBake builds; this package 
                 bbplan.py is BitBake's side, run in kas's shell)
     rack.py     several boards of a line in one BitBake run (--all-boards)
     report.py   summary.json
+    attest.py   each board's SBOM (SPDX 3) and the build's provenance (in-toto/SLSA v1)
     smoke.py    --smoke: the verdict on what the build deployed, booted on the QEMU twin
 
 `run` is the API the CLI (and CI scripts in Python) call; it prints nothing and hands every line
@@ -24,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmu610bsp import components, manifest, proc, toolchain, workspace
+from cmu610bsp import components, keys, manifest, proc, toolchain, workspace
 from cmu610bsp.errors import BspError, Timeout
-from cmu610bsp.kasbuild import bitbake, compose, libsource, plan, report
+from cmu610bsp.kasbuild import attest, bitbake, compose, libsource, plan, report
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import Summary
 from cmu610bsp.yamlio import read_text
@@ -96,6 +97,9 @@ def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     absent = toolchain.missing(lines.toolchain)
     if absent:
         out.append(f"{absent[0]}; {absent[1]}")
+    if not keys.build_env(root):
+        out.append("no image signing key: the flash image recipe cannot sign its images (`cmu610bsp keys generate`, "
+                   "or `keys generate --pkcs11 URI` for a key in an HSM)")
     for recipe in compose.devtool_recipes(root, req.line):
         out.append(f"devtool workspace overrides {recipe}: layer changes to it are not used "
                    f"(cmu610bsp devtool reset {recipe})")
@@ -141,6 +145,8 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     planned = plan.load(paths.plan_facts) if req.plan and result == "success" else None
     summary = report.summarize(result, req.line, board, machine, req.plan, time.monotonic() - start, prog,
                                log_path, paths.build, shlex.join(argv), compose.target(root, req), planned)
+    if not req.targets:   # a rack's boards are attested one by one (rack.py)
+        summary = attest.write(root, req, lines, summary)
     report.write(summary, paths.plan_summary if req.plan else paths.summary)
     return summary
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from cmu610bsp import bootcrypto, buildpath, components, composition, toolchain
+from cmu610bsp import bootcrypto, buildpath, components, composition, keys, toolchain
 from cmu610bsp.config import STANDIN_TOOLCHAIN, ToolchainRecord
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
@@ -223,7 +223,10 @@ def overlay(root: Path, req: Request, machine: str) -> dict[str, object]:
         # kas rewrites bblayers.conf on every run: keep devtool's workspace layer in it
         repos["devtool-workspace"] = {"path": str(paths.devtool_workspace), "layers": {".": None}}
     data["repos"] = repos
-    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req)), "PYTHONPYCACHEPREFIX": str(paths.pycache)}
+    # the signing key's variables, declared for kas to pass on to BitBake: their values come from
+    # the environment kas runs in (`changes`), never from this file (a PIN)
+    data["env"] = {"PYTHONPATH": str(_bitbake_lib(root, req)), "PYTHONPYCACHEPREFIX": str(paths.pycache),
+                   **dict.fromkeys(keys.BUILD_ENV, "")}
     conf = _zephyr_tree(req.sources.get("zephyr"))
     for name in sorted(set(req.sources) & set(components.COMPONENTS)):
         conf += libsource.checkout_lines(name, req.sources[name], openbmc_tree(root, req))[0]
@@ -303,11 +306,13 @@ class Environment:
 def changes(root: Path, req: Request, record: ToolchainRecord, base: Mapping[str, str] | None = None) -> Environment:
     """kas's work and build directories, where the workspace's toolchain is on this machine, the
     Python Zephyr's scripts run in and the boot stage's libsodium sources are
-    (configs/kas/toolchain.yml declares them as kas env), and LANG when the caller has none; on
-    top of `base` (this process's environment)."""
+    (configs/kas/toolchain.yml declares them as kas env), the signing key (keys.build_env; the
+    run's overlay declares it), and LANG when the caller has none; on top of `base` (this
+    process's environment)."""
     base = os.environ if base is None else base
     p = req.paths(root)
-    values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record)}
+    values = {"KAS_WORK_DIR": str(p.work), "KAS_BUILD_DIR": str(p.build), **toolchain.kas_env(record),
+              **keys.build_env(root)}
     values["CMU610_LIBSODIUM_DIR"] = str(bootcrypto.location())      # prepared by `environment`
     if "LANG" not in base:
         values["LANG"] = "en_US.UTF-8"

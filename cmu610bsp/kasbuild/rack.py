@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from cmu610bsp import kasbuild
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import write_whole
-from cmu610bsp.kasbuild import report
+from cmu610bsp.kasbuild import attest, report
 from cmu610bsp.kasbuild.bitbake import Progress
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import FailedTask, Summary, Tasks
@@ -195,7 +195,8 @@ def run(root: Path, req: Request, picked: list[tuple[str, str]], domains: list[S
     whole = kasbuild.run(root, req, on_event, lines, prog)
     log = TaskLog.of(prog)
     build_dir = req.paths(root).build
-    boards = tuple(board_summary(whole, b, m, chains[m], log, build_dir) for b, m in picked)
+    lines = lines or kasbuild.lines_of(root)
+    boards = tuple(attest.write(root, req, lines, board_summary(whole, b, m, chains[m], log, build_dir)) for b, m in picked)
     mine = {r for c in chains.values() for r in c}
     compiled = tuple(r for r, t in log.ran if t == "do_compile" and r in mine)
     rack = RackSummary(whole, boards, tuple(sharing(chains, log)), req.hashserv or "auto", compiled)

@@ -115,6 +115,10 @@ class Summary:
     overflow: Overflow | None = None
     error: tuple[str, ...] = ()   # the last error lines when no task failed (kas, setup)
     smoke: Smoke | None = None
+    # the board's SBOM (SPDX 3) and the build's provenance (in-toto/SLSA), relative to the build
+    # directory (kasbuild/attest.py); both are among the artifacts too
+    sbom: str | None = None
+    provenance: str | None = None
     plan_detail: BuildPlan | None = None   # with --plan: what would run, be restored, per recipe
 
     @property
@@ -125,7 +129,7 @@ class Summary:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        for key in ("failed_task", "flash", "smoke", "overflow"):
+        for key in ("failed_task", "flash", "smoke", "overflow", "sbom", "provenance"):
             if data[key] is None:
                 del data[key]
         del data["plan_detail"]

@@ -8,7 +8,7 @@ DESCRIPTION = "FLASH_SIZE image laid out by the board's partition table, with it
 LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
 
-inherit cmu610_baremetal
+inherit cmu610_baremetal cmu610_signing
 
 # one variant a board machine (cmu610-flash-image-<machine>, deployed to images/<machine>); this
 # recipe itself is MACHINE's variant under the name the images and `bitbake` know
@@ -22,6 +22,7 @@ CMU610_ALIAS_OF = "${MACHINE}"
 SRC_URI = "file://bootstage \
            file://cmu610_flash.py \
            file://cmu610_mcuimage.py \
+           file://cmu610_hsm.py \
            file://cmu610-pack-flash.py \
            file://cmu610_boot_config.h \
            file://cmu610_boot_config.ld \
@@ -53,6 +54,7 @@ do_compile[depends] += "${@'cmu610-secure-fw-%s:do_deploy cmu610-bmc-fw-%s:do_de
 do_compile[cleandirs] = "${B}"
 do_compile() {
     cmu610_clean_env
+    cmu610_signing_key
     mkdir -p ${B}/firmware
     for f in elf bin; do
         cp ${CMU610_SECURE_DEPLOY}/zephyr-cpu${CMU610_HART_SECURE}.$f ${DEPLOY_DIR_IMAGE}/zephyr-cpu${CMU610_HART_BMC}.$f ${B}/firmware/

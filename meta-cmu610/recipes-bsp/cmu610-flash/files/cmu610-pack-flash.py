@@ -40,7 +40,10 @@ def main() -> int:
         images[domain] = flash.Image(data, base, entry, w["hart"], tuple(w["version"]) if w.get("version") else None,
                                      w.get("security_counter", 0))
         budgets[domain] = flash.budget(domain, segments, w["base"], w["size"], images[domain], parts)
-    image = flash.pack(parts, images, layout["flash_size"], boot=args.boot.read_bytes(), key=args.key)
+    # the keys partition trusts every signing slot of the workspace (a rotation keeps the old key's
+    # images bootable); a layout without them trusts the signing key alone
+    trusted = [bytes.fromhex(h) for h in layout.get("trusted_keys", [])] or None
+    image = flash.pack(parts, images, layout["flash_size"], boot=args.boot.read_bytes(), key=args.key, trusted=trusted)
     args.out.write_bytes(image)
     manifest = {"board": layout["board"], "machine": layout["machine"], "flash_size": layout["flash_size"],
                 "partitions": flash.manifest(parts, image), "budgets": budgets}
