@@ -46,8 +46,9 @@ def tool() -> Iterator[dict[str, object]]:
         if not (venv / "bin" / "cmu610bsp").exists():
             subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
             subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], check=True)
-        # this checkout's code, also in a reused virtualenv
+        # this checkout's code, also in a reused virtualenv, and any dependency it has gained since
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "--force-reinstall", str(REPO)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], check=True)
         path = f"{venv}/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         cmd = [str(venv / "bin" / "cmu610bsp")]
     else:
