@@ -43,9 +43,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cmu610bsp import flash, flash_layout
 
     out = tmp_path_factory.mktemp("deployed")
-    board, _soc, image = amp_flash_image(out)
-    (out / "flash.bin").write_bytes(image)
-    (out / "flash-manifest.json").write_text(json.dumps({"partitions": flash.manifest(flash_layout.partitions(board), image)}))
+    amp = amp_flash_image(out)
+    (out / "flash.bin").write_bytes(amp.flash)
+    manifest = flash.manifest(flash_layout.partitions(amp.board), amp.flash)
+    (out / "flash-manifest.json").write_text(json.dumps({"partitions": manifest}))
     shutil.copy(out / "secure.elf", out / "zephyr-cpu0.elf")
     shutil.copy(out / "bmc.elf", out / "zephyr-cpu1.elf")
     # and one image that boots on either hart and then runs for ever (hart 0 serves a console)
