@@ -111,7 +111,9 @@ def _dry_run(o: dict[str, object], line: str, target: str) -> tuple[int, int, fl
     the plan left it), with the interpreter the tool runs under (kas's environment names it, and
     a different one would change BitBake's configuration hash)."""
     python = Path(str(o["cmd"][0])).read_text().splitlines()[0].removeprefix("#!") if o["user"] else sys.executable  # type: ignore[index]
-    argv = as_user(o["user"], [python, "-c", _DRY_RUN, str(o["ws"]), line, target], path=str(o["path"]))  # type: ignore[arg-type]
+    # the workspace's signing key, as `_run` gives every command (the environment names it)
+    key = [f"CMU610BSP_SIGNING_KEY={o['key']}"] if "key" in o else []
+    argv = as_user(o["user"], [*key, python, "-c", _DRY_RUN, str(o["ws"]), line, target], path=str(o["path"]))  # type: ignore[arg-type]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=3600, cwd=str(o["ws"]))
     m, t = _SUMMARY.search(r.stdout), re.search(r"seconds ([\d.]+) exit 0", r.stdout)
     assert m and t, r.stdout[-4000:] + r.stderr[-2000:]
