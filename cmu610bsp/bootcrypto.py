@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
+import re
 import tarfile
 import tempfile
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from cmu610bsp import proc
 from cmu610bsp.errors import BspError
 from cmu610bsp.fileio import writing
 from cmu610bsp.toolchain import cache_dir
@@ -23,6 +24,10 @@ from cmu610bsp.toolchain import cache_dir
 SDIST = "pynacl-1.6.2.tar.gz"
 SDIST_SHA256 = "018494d6d696ae03c7e656e5e74cdfd8ea1326962cc401bcf018f1ed8436811c"
 REQUIREMENT = "pynacl==1.6.2"
+INDEX = "https://pypi.org/simple"
+_LINK = re.compile(r'href="([^"]+)"')
+_MAX_PAGE = 8 << 20          # an index page, read bounded
+_MAX_ARCHIVE = 16 << 20       # the archive is 3.5 MB
 LIBSODIUM_VERSION = "1.0.20"       # the tree inside that archive (its configure.ac)
 ROOT = "pynacl-1.6.2/src/libsodium/src/libsodium/"
 SOURCES = (
@@ -60,7 +65,7 @@ def location(cache: Path | None = None) -> Path:
 
 
 def libsodium(cache: Path | None = None) -> Tree:
-    """The libsodium sources verification needs, from the cache, else downloaded (pip) and checked."""
+    """The libsodium sources verification needs, from the cache, else downloaded and checked."""
     root = location(cache)
     if (root / COMPLETE).is_file():
         return Tree(root)
@@ -80,13 +85,25 @@ def libsodium(cache: Path | None = None) -> Tree:
 
 
 def _download(into: Path) -> Path:
-    """The pinned source archive, fetched by pip from the package index, checked by its sha256."""
-    r = proc.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                  "--disable-pip-version-check", "-q", "-d", str(into), REQUIREMENT], timeout=600)
-    archive = into / SDIST
-    if r.returncode or not archive.is_file():
-        raise BspError(f"the boot stage's libsodium sources ({REQUIREMENT}'s source archive) could not be downloaded",
-                       hint=(r.stderr.strip()[-800:] or "pip download gave no archive"))
+    """The pinned source archive, fetched from the package index's simple API (PEP 503:
+    $PIP_INDEX_URL, else PyPI's), checked by its sha256. Not `pip download`: for a source archive
+    pip prepares its metadata, which builds PyNaCl's build requirements (cffi) with a host C
+    compiler that a minimal CI image does not have, to learn what is not needed here."""
+    index = os.environ.get("PIP_INDEX_URL") or INDEX
+    page = index.rstrip("/") + "/pynacl/"
+    try:
+        with urllib.request.urlopen(page, timeout=120) as r:
+            links = _LINK.findall(r.read(_MAX_PAGE).decode("utf-8", "replace"))
+        href = next((h for h in links if h.split("#", 1)[0].rsplit("/", 1)[-1] == SDIST), None)
+        if href is None:
+            raise BspError(f"{page}: no {SDIST} listed", hint="the package index must carry PyNaCl's source archive")
+        archive = into / SDIST
+        with urllib.request.urlopen(urllib.parse.urljoin(page, href.split("#", 1)[0]), timeout=300) as r:
+            archive.write_bytes(r.read(_MAX_ARCHIVE))
+    except OSError as e:          # urllib's URLError and HTTPError are OSErrors
+        raise BspError(f"the boot stage's libsodium sources ({REQUIREMENT}'s source archive) could not be downloaded "
+                       f"from {page}: {e}", hint="set PIP_INDEX_URL to a reachable index, or fill the cache on a "
+                       "machine that reaches one") from None
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     if digest != SDIST_SHA256:
         raise BspError(f"{SDIST}: sha256 {digest}, expected {SDIST_SHA256}: refusing sources that are not the pinned ones")
