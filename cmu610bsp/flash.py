@@ -20,6 +20,16 @@ right behind it); the boot stage (data/bootstage/boot.c) reads the same layout:
                          (read by `image_version` here and cmu610_image.c in the firmware: one
                          reader each, to switch when the header format changes)
    60  header_crc   u32  CRC-32 (zlib's) over bytes 0..59
+
+A/B slots (partitions with a `slot`) end in MCUboot's image trailer, TRAILER_SIZE bytes, each
+field in its own 8-byte unit (MCUboot's BOOT_MAX_ALIGN) so that each is one flash program:
+
+    size-16  magic      MCUboot's boot_img_magic: the slot holds a whole image (written last)
+    size-24  image_ok   0x01 confirmed (by the BMC firmware after a healthy boot; 0xFF: not yet)
+    size-32  copy_done  0x01 the boot stage has started this image once on trial
+    size-48  generation u32, stored inverted (erased = 0): the slot with the higher generation is
+                        the newer image; in the unit MCUboot's swap modes keep swap_size, unused by
+                        its direct-xip mode whose revert logic this follows (update.py, slots.c)
 """
 
 from __future__ import annotations
@@ -35,6 +45,10 @@ HEADER_VERSION = 1
 _FORMAT = "<IHHIIII32sI"
 HEADER_SIZE = struct.calcsize(_FORMAT) + 4
 ERASED = 0xFF
+BOOT_MAGIC = bytes.fromhex("77c295f360d2ef7f3552500f2cb67980")   # MCUboot's (and imgtool's) boot_magic
+TRAILER_SIZE = 48
+MAGIC_OFF, IMAGE_OK_OFF, COPY_DONE_OFF, GENERATION_OFF = -16, -24, -32, -48
+FLAG_SET = 0x01
 
 
 class FlashError(Exception):
@@ -127,10 +141,22 @@ def check_image(raw: bytes, where: str) -> Header:
     return h
 
 
+def trailer(generation: int = 0, confirmed: bool = True) -> bytes:
+    """The TRAILER_SIZE bytes that end an A/B slot holding a whole image: confirmed (a factory
+    image) or pending its trial (an update), newer than every slot of a lower generation."""
+    out = bytearray([ERASED]) * TRAILER_SIZE
+    out[GENERATION_OFF:GENERATION_OFF + 4] = struct.pack("<I", ~generation & 0xFFFFFFFF)
+    if confirmed:
+        out[IMAGE_OK_OFF] = FLAG_SET
+    out[MAGIC_OFF:] = BOOT_MAGIC
+    return bytes(out)
+
+
 def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_size: int, *, boot: bytes) -> bytes:
     """One flash_size image: `boot` (the boot stage, raw) at the start of the boot partition, each
     domain's header + image (`images` keyed by domain) in its firmware partition, in slot A and
-    in slot B alike (a factory image: either slot boots), 0xFF everywhere else.
+    in slot B alike (a factory image: either slot boots; both confirmed, generation 0, so slot A
+    starts), 0xFF everywhere else.
     A domain without an image, an image without a partition, or one that does not fit is a FlashError."""
     out = bytearray([ERASED]) * flash_size
     unused = set(images)
@@ -144,10 +170,14 @@ def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_siz
             unused.discard(p.domain)
         else:
             continue
-        if len(content) > p.size:
-            raise FlashError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition, "
-                           f"{len(content) - p.size} bytes too many")
+        room = p.size - (TRAILER_SIZE if p.slot else 0)
+        if len(content) > room:
+            raise FlashError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition"
+                             f"{f' with its {TRAILER_SIZE}-byte trailer' if p.slot else ''}, "
+                             f"{len(content) - room} bytes too many")
         out[p.offset:p.offset + len(content)] = content
+        if p.slot:
+            out[p.offset + p.size - TRAILER_SIZE:p.offset + p.size] = trailer()
     if unused:
         raise FlashError(f"no firmware partition for the image of domain {', '.join(sorted(unused))}")
     return bytes(out)

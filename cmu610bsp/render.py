@@ -221,7 +221,7 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
         put(f"{fw}/cmu610-{domain}-fw_1.0.bb", "layer/firmware.bb.j2", domain=domain, title=title, description=what,
             secure_components=components.SECURE)
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
-    put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2")
+    put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2", bootstage_sources=bootstage.C_SOURCES)
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
     # what BitBake cannot import from cmu610bsp: the packer module, as it is, and the boot stage's sources
     out[f"{fl}/files/cmu610_flash.py"] = Path(flash.__file__).read_text()

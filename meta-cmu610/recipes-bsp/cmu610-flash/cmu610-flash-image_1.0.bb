@@ -46,7 +46,7 @@ do_compile() {
     libgcc=$(${CMU610_CROSS_COMPILE}gcc -march=${CMU610_LIBGCC_MARCH} -mabi=${CMU610_ABI} -print-libgcc-file-name)
     ${CMU610_CROSS_COMPILE}gcc ${CMU610_BOOTSTAGE_CFLAGS} -I${S} -L${S} \
         -T ${S}/bootstage/link.ld -Wl,--no-warn-rwx-segments \
-        ${S}/bootstage/start.S ${S}/bootstage/boot.c ${S}/bootstage/sha256.c \
+        ${S}/bootstage/start.S ${S}/bootstage/flashprog.S ${S}/bootstage/boot.c ${S}/bootstage/console.c ${S}/bootstage/slots.c ${S}/bootstage/verify.c ${S}/bootstage/sha256.c \
         -L$(dirname $libgcc) -lgcc -o ${B}/bootstage.elf
     ${CMU610_CROSS_COMPILE}objcopy -O binary ${B}/bootstage.elf ${B}/bootstage.bin
     python3 ${S}/cmu610-pack-flash.py --layout ${S}/flash-layout.json --boot ${B}/bootstage.bin \
