@@ -128,7 +128,7 @@ def test_boot_config_follows_the_description() -> None:
     sram = {m.region: m for m in board.domains.bmc.memory}["sram"]
     assert f"#define CMU610_BMC_RAM_BASE {soc.qemu.sram_base + sram.offset:#x}\n" in text
     assert '#define CMU610_BMC_SLOTS {0x200000, 0xc00000, "bmc-fw-a", 1}, {0xe00000, 0xc00000, "bmc-fw-b", 1}\n' in text
-    assert '#define CMU610_SECURE_SLOTS {0x20000, 0xe0000, "secure-fw"}\n' in text
+    assert '#define CMU610_SECURE_SLOTS {0x20000, 0xe0000, "secure-fw", 0}\n' in text
     assert f"#define CMU610_FLASH_BASE {soc.qemu.flash_base:#x}\n" in text
     chip = bootstage.config_header(board, soc, catalog, twin=False)
     assert f"#define CMU610_UART_BASE {soc.peripherals['uart0'].base:#x}\n" in chip
