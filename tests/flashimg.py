@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 from cmu610bsp import bootstage, flash, flash_layout, proc, resources
@@ -25,14 +26,15 @@ def _ok(argv: list[str]) -> str:
     return r.stdout
 
 
-def _image(out: Path, name: str, window: flash_layout.Window) -> flash.Image:
-    """The test firmware linked at `window.base`; entry read from the ELF header (e_entry)."""
+def _image(out: Path, name: str, window: flash_layout.Window, extra: Sequence[str] = ()) -> flash.Image:
+    """The test firmware linked at `window.base`; entry read from the ELF header (e_entry); `extra`:
+    more compiler arguments (defines, sources)."""
     # GCC 12 picks its rv64 multilib for rv32..._zicsr_zifencei: link with the rv32 libgcc
     libgcc = Path(_ok([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"]).strip()).parent
     elf, binary = out / f"{name}.elf", out / f"{name}.bin"
     _ok([GCC, "-march=rv32imac_zicsr_zifencei", "-mabi=ilp32", "-mcmodel=medany", "-ffreestanding", "-nostdlib",
          "-nostartfiles", "-O2", "-DAMP_IMAGE", f"-Wl,--defsym=LOAD_ADDRESS={window.base:#x}", "-T", str(FW / "link.ld"),
-         "-Wl,--no-warn-rwx-segments", str(FW / "start.S"), str(FW / "fw.c"), f"-L{libgcc}", "-lgcc", "-o", str(elf)])
+         "-Wl,--no-warn-rwx-segments", *extra, str(FW / "start.S"), str(FW / "fw.c"), f"-L{libgcc}", "-lgcc", "-o", str(elf)])
     _ok(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(binary)])
     (entry,) = struct.unpack_from("<I", elf.read_bytes(), 24)
     return flash.Image(binary.read_bytes(), window.base, entry, window.hart)
