@@ -41,6 +41,7 @@ BUILD_DIR = "build"
 DEPLOY_IMAGES = "tmp/deploy/images"
 FLASH_IMAGE = "flash.bin"
 FLASH_MANIFEST = "flash-manifest.json"
+UPDATE_PACKAGE = "bmc-update.pldm"     # the BMC image's update package (fwpackage.py)
 
 
 @dataclass(frozen=True)

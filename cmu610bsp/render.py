@@ -23,6 +23,7 @@ from cmu610bsp import (
     firmware,
     flash,
     flash_layout,
+    fwpackage,
     layer,
     names,
     pipelines,
@@ -225,6 +226,7 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
     # what BitBake cannot import from cmu610bsp: the packer module, as it is, and the boot stage's sources
     out[f"{fl}/files/cmu610_flash.py"] = Path(flash.__file__).read_text()
+    out[f"{fl}/files/cmu610_fwpackage.py"] = Path(fwpackage.__file__).read_text()
     _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
           sorted(src.name for src in bootstage.SOURCES.iterdir() if src.is_file()))
     for b in sorted(project.boards, key=lambda b: b.name):

@@ -15,10 +15,10 @@ import json
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cmu610bsp import flash
+from cmu610bsp import flash, fwpackage
 from cmu610bsp.errors import BspError, Finding
 
 # QEMU virt's pflash erases in 256 KiB blocks (the chip's NOR flash in no larger ones): partitions
@@ -159,3 +159,24 @@ def update_file(path: Path, partitions: Sequence[flash.Partition], content: byte
         f.flush()
         os.fsync(f.fileno())
     return done
+
+
+def package_image(partitions: Sequence[flash.Partition], package: Path) -> tuple[fwpackage.Package, bytes]:
+    """The package's image, checked: a PLDM package this tool wrote, for this flash's A/B slots
+    (the same partition table), with an image header that checks (flash.check_image)."""
+    try:
+        pkg = fwpackage.read(package.read_bytes())
+    except OSError as e:
+        raise BspError("cannot read the update package", [Finding(str(package), "(file)", e.strerror or str(e))]) from None
+    except fwpackage.PackageError as e:
+        raise BspError("not an update package", [Finding(str(package), "(package)", str(e))]) from None
+    ours = fwpackage.ab_slots([asdict(p) for p in partitions])
+    if pkg.metadata.get("slots") != ours:
+        raise BspError("the update package is for another flash layout",
+                       [Finding(str(package), "slots", f"built for {pkg.metadata.get('slots')!r}, this flash has {ours!r}")])
+    try:
+        flash.check_image(pkg.image, f"{package}: the BMC image")
+    except flash.FlashError as e:
+        raise BspError("the update package's image does not check", [Finding(str(package), "image", str(e))]) from None
+    return pkg, pkg.image
+

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cmu610bsp import bootstage, flash, flash_layout, proc, resources
@@ -47,3 +47,21 @@ def amp_flash_image(out: Path) -> tuple[Board, Soc, bytes]:
     boot = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
     images = {d: _image(out, d, w) for d, w in flash_layout.windows(board, soc, catalog).items()}
     return board, soc, flash_layout.pack(board, soc, images, boot)
+
+
+def run_layer_packer(workspace: Path, out: Path, *extra: str, env: Mapping[str, str] | None = None) -> proc.Result:
+    """The flash recipe's packer as BitBake runs it (the layer's files of `workspace`, the host's
+    python3) on the two test images for the default board's twin: out/flash.bin and
+    out/flash-manifest.json, and whatever `extra` asks of it."""
+    board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
+    fw = out / "deploy"
+    fw.mkdir()
+    for domain, w in flash_layout.windows(board, soc, load_catalog(resources.sensor_catalog())).items():
+        _image(out, domain, w)
+        for suffix in (".elf", ".bin"):
+            shutil.copy(out / f"{domain}{suffix}", fw / f"zephyr-cpu{w.hart}{suffix}")
+    files = workspace / "meta-cmu610/recipes-bsp/cmu610-flash/files"
+    (out / "boot.bin").write_bytes(b"\x13\x00\x00\x00" * 16)
+    return proc.run(["python3", str(files / "cmu610-pack-flash.py"), "--layout", str(files / "cmu610-evb-qemu/flash-layout.json"),
+                     "--boot", str(out / "boot.bin"), "--firmware", str(fw), "--out", str(out / "flash.bin"),
+                     "--manifest", str(out / "flash-manifest.json"), *extra], env=env, timeout=120)

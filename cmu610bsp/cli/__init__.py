@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from cmu610bsp import __version__, txn
-from cmu610bsp.cli import build, ci, common, project, qemu, toolchain
+from cmu610bsp.cli import build, ci, common, project, qemu, toolchain, update
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt
 from cmu610bsp.errors import BspError
 from cmu610bsp.streams import closed_pipe_guard
@@ -34,6 +34,7 @@ app = typer.Typer(
 project.register(app)
 build.register(app)
 ci.register(app)
+update.register(app)
 app.add_typer(qemu.app, name="qemu")
 app.add_typer(toolchain.app, name="toolchain")
 app.command()(toolchain.doctor)
