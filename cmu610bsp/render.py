@@ -270,6 +270,7 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-inventory.yaml", "zephyr/bindings/inventory.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-mctp.yaml", "zephyr/bindings/mctp.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware-images.yaml", "zephyr/bindings/firmware-images.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-ab-slots.yaml", "zephyr/bindings/ab-slots.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-sensors.yaml", "zephyr/bindings/sensors.yaml.j2",
         backdoors=sensor_twin.BACKDOORS)
     products = sorted(project.products, key=lambda p: p.name)
