@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cmu610_boot_config.h"
+#include "console.h"
 #include "image.h"
 #include "slots.h"
 

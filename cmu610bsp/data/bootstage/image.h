@@ -19,9 +19,4 @@ struct cmu610_image { const uint8_t *data; uint32_t load, entry, size; };
  * domain `d`? NULL with *img filled if so, else the reason, a short phrase for the console. */
 const char *cmu610_verify(const struct cmu610_domain *d, const struct cmu610_slot *s, uint32_t hart,
                           struct cmu610_image *img);
-
-/* The console (console.c). */
-void cmu610_putc(char c);
-void cmu610_puts(const char *s);
-void cmu610_puthex(uint32_t v);
 #endif

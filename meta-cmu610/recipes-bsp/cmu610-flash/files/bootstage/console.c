@@ -1,6 +1,6 @@
 /* The boot stage's console: the secure domain's UART (ns16550), polled. */
 #include "cmu610_boot_config.h"
-#include "image.h"
+#include "console.h"
 
 void cmu610_putc(char c)
 {

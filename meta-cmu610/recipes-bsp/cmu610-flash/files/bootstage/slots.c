@@ -6,6 +6,7 @@
  * it starts: one trial. Each write is one word program, and each state between two of them
  * leaves a complete, confirmed slot to fall back to (update.py never writes the confirmed one).
  */
+#include "console.h"
 #include "slots.h"
 #include "trailer.h"
 
