@@ -43,7 +43,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cmu610bsp import flash, flash_layout
 
     out = tmp_path_factory.mktemp("deployed")
-    board, _soc, image = amp_flash_image(out)
+    amp = amp_flash_image(out)
+    board, image = amp.board, amp.flash
     (out / "flash.bin").write_bytes(image)
     (out / "flash-manifest.json").write_text(json.dumps({"partitions": flash.manifest(flash_layout.partitions(board), image)}))
     shutil.copy(out / "secure.elf", out / "zephyr-cpu0.elf")
