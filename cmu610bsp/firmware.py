@@ -29,6 +29,7 @@ APP_SOURCES = {"secure": ("src/main.c", "src/pldm_responder.c", "src/pldm_respon
                        "src/pldm_requester.c", "src/pldm_requester.h")}
 COMMON_SOURCES = ("common/banner.c", "common/cmu610_firmware.h", "common/cmu610_mctp.c", "common/cmu610_mctp.h",
                   "common/mctp_shm.c", "common/mctp_shm.h", "common/cmu610_image.c", "common/cmu610_image.h",
+                  "common/cmu610_confirm.c", "common/cmu610_confirm.h",
                   "common/compat/memmem.c", "common/compat/include/endian.h", "common/compat/include/stdint.h",
                   "common/compat/include/string.h", "common/compat/include/uchar.h")
 # The layer's Zephyr module wrapping an OpenBMC component that has none (components.py: libmctp)

@@ -7,6 +7,16 @@ this very file (files/cmu610_flash.py and files/cmu610_mcuimage.py are byte-for-
 model is turned into `Partition`s by `cmu610bsp.flash_layout.partitions`, and the tool turns a
 `FlashError` into its user error. The boot stage (data/bootstage/verify.c) checks what
 `mcuimage.verify` checks, and the domain's hart, RAM window and anti-rollback counter.
+
+A/B slots (partitions with a `slot`) end in MCUboot's image trailer, TRAILER_SIZE bytes, each
+field in its own 8-byte unit (MCUboot's BOOT_MAX_ALIGN) so that each is one flash program:
+
+    size-16  magic      MCUboot's boot_img_magic: the slot holds a whole image (written last)
+    size-24  image_ok   0x01 confirmed (by the BMC firmware after a healthy boot; 0xFF: not yet)
+    size-32  copy_done  0x01 the boot stage has started this image once on trial
+    size-48  generation u32, stored inverted (erased = 0): the slot with the higher generation is
+                        the newer image; in the unit MCUboot's swap modes keep swap_size, unused by
+                        its direct-xip mode whose revert logic this follows (update.py, slots.c)
 """
 
 from __future__ import annotations
@@ -25,6 +35,10 @@ HEADER_SIZE = mcuimage.HEADER_SIZE
 OVERHEAD = mcuimage.OVERHEAD    # what signing adds around each image
 ERASED = 0xFF
 KEYS = "keys"                   # the partition of the key hashes and anti-rollback counters
+BOOT_MAGIC = bytes.fromhex("77c295f360d2ef7f3552500f2cb67980")   # MCUboot's (and imgtool's) boot_magic
+TRAILER_SIZE = 48
+MAGIC_OFF, IMAGE_OK_OFF, COPY_DONE_OFF, GENERATION_OFF = -16, -24, -32, -48
+FLAG_SET = 0x01
 
 
 class FlashError(Exception):
@@ -73,11 +87,23 @@ def image_version(raw: bytes) -> str | None:
     return ".".join(map(str, v)) if v else None
 
 
+def trailer(generation: int = 0, confirmed: bool = True) -> bytes:
+    """The TRAILER_SIZE bytes that end an A/B slot holding a whole image: confirmed (a factory
+    image) or pending its trial (an update), newer than every slot of a lower generation."""
+    out = bytearray([ERASED]) * TRAILER_SIZE
+    out[GENERATION_OFF:GENERATION_OFF + 4] = struct.pack("<I", ~generation & 0xFFFFFFFF)
+    if confirmed:
+        out[IMAGE_OK_OFF] = FLAG_SET
+    out[MAGIC_OFF:] = BOOT_MAGIC
+    return bytes(out)
+
+
 def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_size: int, *, boot: bytes,
          key: str, trusted: Sequence[bytes] | None = None) -> bytes:
     """One flash_size image: `boot` (the boot stage, raw) at the start of the boot partition, each
     domain's image (`images` keyed by domain) signed with `key` in its firmware partitions, in
-    slot A and in slot B alike (a factory image: either slot boots), the keys partition with the
+    slot A and in slot B alike (a factory image: either slot boots; both confirmed, generation 0,
+    so slot A starts), the keys partition with the
     `trusted` key hashes (default: the signing key's) and every anti-rollback counter at 0, 0xFF
     everywhere else. A domain without an image, an image without a partition, or one that does
     not fit is a FlashError."""
@@ -96,15 +122,30 @@ def pack(partitions: Sequence[Partition], images: Mapping[str, Image], flash_siz
             content, what = _keys_content(p, key, trusted), "the key hashes and anti-rollback counters"
         else:
             continue
-        if len(content) > p.size:
-            raise FlashError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition, "
-                           f"{len(content) - p.size} bytes too many")
+        room = p.size - (TRAILER_SIZE if p.slot else 0)
+        if len(content) > room:
+            raise FlashError(f"{p.name}: {what} does not fit: {len(content)} bytes in a {p.size}-byte partition"
+                             f"{f' with its {TRAILER_SIZE}-byte trailer' if p.slot else ''}, "
+                             f"{len(content) - room} bytes too many")
         out[p.offset:p.offset + len(content)] = content
+        if p.slot:
+            out[p.offset + p.size - TRAILER_SIZE:p.offset + p.size] = trailer()
     if unused:
         raise FlashError(f"no firmware partition for the image of domain {', '.join(sorted(unused))}")
     if not any(p.name == KEYS for p in partitions):
         raise FlashError(f"no {KEYS} partition: the boot stage has no key to trust the images by")
     return bytes(out)
+
+
+def signed_image(partitions: Sequence[Partition], flash: bytes, domain: str) -> bytes:
+    """The signed image a packed flash holds for `domain` (in its first firmware partition, as
+    `pack` wrote it): what an update package carries."""
+    p = min((p for p in partitions if p.role == "firmware" and p.domain == domain), key=lambda p: p.offset)
+    raw = flash[p.offset:p.offset + p.size - (TRAILER_SIZE if p.slot else 0)]
+    try:
+        return raw[:mcuimage.verify(raw, p.name).size + OVERHEAD]
+    except mcuimage.ImageError as e:
+        raise FlashError(str(e)) from None
 
 
 def _image_content(p: Partition, images: Mapping[str, Image], key: str, signatures: dict[str, bytes]) -> tuple[bytes, str]:
@@ -145,7 +186,8 @@ def manifest(partitions: Sequence[Partition], flash: bytes) -> list[dict[str, ob
         }
         if p.role == "firmware":
             try:
-                entry["image"] = mcuimage.verify(raw, p.name, mcuimage.trusted_keys(keys)).as_dict()
+                area = raw[:-TRAILER_SIZE] if p.slot else raw
+                entry["image"] = mcuimage.verify(area, p.name, mcuimage.trusted_keys(keys)).as_dict()
             except mcuimage.ImageError as e:
                 raise FlashError(str(e)) from None
         elif p.name == KEYS:

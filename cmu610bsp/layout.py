@@ -43,6 +43,7 @@ DEPLOY_IMAGES = "tmp/deploy/images"
 OPENBMC_BUILD_SUFFIX = "-openbmc"
 FLASH_IMAGE = "flash.bin"
 FLASH_MANIFEST = "flash-manifest.json"
+UPDATE_PACKAGE = "bmc-update.pldm"     # the BMC image's update package (fwpackage.py)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmu610bsp import __version__
-from cmu610bsp.layout import BUILD_DIR, CI_FILES, FLASH_IMAGE, FLASH_MANIFEST, BuildPaths, smoke_results
+from cmu610bsp.layout import BUILD_DIR, CI_FILES, FLASH_IMAGE, FLASH_MANIFEST, UPDATE_PACKAGE, BuildPaths, smoke_results
 from cmu610bsp.names import TWIN_SUFFIX, machine_name
 from cmu610bsp.project import Project
 
@@ -59,7 +59,7 @@ INSTALL = (
     '"$CMU610BSP_VENV/bin/python" -m pip install --quiet "$CMU610BSP_PIP_SPEC"',
 )
 # What the firmware build deploys and CI keeps (docs: "What a build produces").
-DEPLOYED = (FLASH_IMAGE, FLASH_MANIFEST, "bootstage.elf", "zephyr-cpu*.elf")
+DEPLOYED = (FLASH_IMAGE, FLASH_MANIFEST, UPDATE_PACKAGE, "bootstage.elf", "zephyr-cpu*.elf")
 # The pipelines' paths are the build's and the smoke's own (layout.py), relative to the checkout.
 HERE = Path()
 

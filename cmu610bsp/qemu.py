@@ -55,8 +55,9 @@ def command(soc: Soc, images: Images, qmp_socket: Path, binary: str, gdb: str | 
     if gdb:
         argv += ["-gdb", gdb, "-S"]
     if images.flash:
-        # read-only: the build's artifact is booted, never written (QEMU's option syntax doubles commas)
-        return [*argv, "-drive", f"if=pflash,unit=0,format=raw,readonly=on,file={str(images.flash).replace(',', ',,')}"]
+        # writable, as the chip's flash: the boot stage's trial and revert writes and the BMC
+        # firmware's confirmation land in the file (QEMU's option syntax doubles commas)
+        return [*argv, "-drive", f"if=pflash,unit=0,format=raw,file={str(images.flash).replace(',', ',,')}"]
     first = min(images.by_hart)
     for hart, elf in sorted(images.by_hart.items()):
         if hart == first:

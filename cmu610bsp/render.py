@@ -25,6 +25,7 @@ from cmu610bsp import (
     firmware,
     flash,
     flash_layout,
+    fwpackage,
     hsm,
     layer,
     mcuimage,
@@ -237,6 +238,7 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     out[f"{fl}/files/cmu610_mcuimage.py"] = Path(mcuimage.__file__).read_text()
     # the signing function's PKCS#11 path: a key in an HSM signs inside BitBake too
     out[f"{fl}/files/cmu610_hsm.py"] = Path(hsm.__file__).read_text()
+    out[f"{fl}/files/cmu610_fwpackage.py"] = Path(fwpackage.__file__).read_text()
     _ship(out, bootstage.SOURCES, f"{fl}/files/bootstage",
           sorted(src.relative_to(bootstage.SOURCES).as_posix() for src in bootstage.SOURCES.rglob("*") if src.is_file()))
     trusted = [s.sha256 for s in project.signing.slots] if project.signing else []
@@ -283,6 +285,7 @@ def _render_apps(put: Put, out: dict[str, str], project: Project,
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-inventory.yaml", "zephyr/bindings/inventory.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-mctp.yaml", "zephyr/bindings/mctp.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-firmware-images.yaml", "zephyr/bindings/firmware-images.yaml.j2")
+    put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-ab-slots.yaml", "zephyr/bindings/ab-slots.yaml.j2")
     put(f"{z}/dts/bindings/firmware/{soc.vendor},{soc.name}-sensors.yaml", "zephyr/bindings/sensors.yaml.j2",
         backdoors=sensor_twin.BACKDOORS)
     products = sorted(project.products, key=lambda p: p.name)

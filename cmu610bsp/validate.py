@@ -18,7 +18,8 @@ from cmu610bsp.sensor_rules import bus_finding, check_sensors
 
 FLASH_SECTOR = 4096
 # the nodes the firmware applications read (firmware.py, templates/dts/board.dts.j2)
-FIRMWARE_NODES = ("cmu610_firmware", "cmu610_inventory", "cmu610_sensors", "cmu610_mctp", "cmu610_images")
+FIRMWARE_NODES = ("cmu610_firmware", "cmu610_inventory", "cmu610_sensors", "cmu610_mctp", "cmu610_images",
+                  "cmu610_ab_slots")
 
 def _overlaps(spans: Iterable[tuple[str, int, int]]) -> list[tuple[str, str]]:
     """Pairs of (name, start, size) spans that intersect, in address order."""

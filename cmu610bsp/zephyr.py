@@ -145,7 +145,7 @@ def board_view(board: Board, soc: Soc, catalog: Catalog, twin: bool) -> BoardVie
             console="virt_uart" if twin else dom.console, sram=slices["sram"], psram=slices.get("psram"),
             partitions=[
                 {"label": f"part_{dt_label(p.name)}", "name": p.name, "offset": p.offset, "size": p.size,
-                 "read_only": p.read_only}
+                 "read_only": p.read_only, "slot": p.slot}
                 for p in sorted(board.flash.partitions, key=lambda p: p.offset) if p.owner == dname
             ],
         )

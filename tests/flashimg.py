@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shutil
 import struct
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,14 +32,15 @@ def _ok(argv: list[str]) -> str:
     return r.stdout
 
 
-def _image(out: Path, name: str, window: flash_layout.Window) -> flash.Image:
-    """The test firmware linked at `window.base`; entry read from the ELF header (e_entry)."""
+def _image(out: Path, name: str, window: flash_layout.Window, extra: Sequence[str] = ()) -> flash.Image:
+    """The test firmware linked at `window.base`; entry read from the ELF header (e_entry); `extra`:
+    more compiler arguments (defines, sources)."""
     # GCC 12 picks its rv64 multilib for rv32..._zicsr_zifencei: link with the rv32 libgcc
     libgcc = Path(_ok([GCC, "-march=rv32imac", "-mabi=ilp32", "-print-libgcc-file-name"]).strip()).parent
     elf, binary = out / f"{name}.elf", out / f"{name}.bin"
     _ok([GCC, "-march=rv32imac_zicsr_zifencei", "-mabi=ilp32", "-mcmodel=medany", "-ffreestanding", "-nostdlib",
          "-nostartfiles", "-O2", "-g", "-DAMP_IMAGE", f"-Wl,--defsym=LOAD_ADDRESS={window.base:#x}", "-T", str(FW / "link.ld"),
-         "-Wl,--no-warn-rwx-segments", str(FW / "start.S"), str(FW / "fw.c"), f"-L{libgcc}", "-lgcc", "-o", str(elf)])
+         "-Wl,--no-warn-rwx-segments", *extra, str(FW / "start.S"), str(FW / "fw.c"), f"-L{libgcc}", "-lgcc", "-o", str(elf)])
     _ok(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(binary)])
     (entry,) = struct.unpack_from("<I", elf.read_bytes(), 24)
     return flash.Image(binary.read_bytes(), window.base, entry, window.hart)
@@ -83,3 +86,22 @@ def boot(img: bytes, tmp: Path) -> tuple[int, str]:
                         "-monitor", "none", "-serial", "stdio", "-drive", f"if=pflash,unit=0,format=raw,file={path}",
                         "-no-reboot"], lines.append, timeout=120)
     return code, "\n".join(lines)
+
+
+def run_layer_packer(workspace: Path, out: Path, *extra: str, env: Mapping[str, str] | None = None) -> proc.Result:
+    """The flash recipe's packer as BitBake runs it (the layer's files of `workspace`, a python3
+    with imgtool: this one) on the two test images for the default board's twin, signed with a
+    fresh key (out/key.pem): out/flash.bin and out/flash-manifest.json, and whatever `extra` asks of it."""
+    board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
+    fw = out / "deploy"
+    fw.mkdir()
+    for domain, w in flash_layout.windows(board, soc, load_catalog(resources.sensor_catalog())).items():
+        _image(out, domain, w)
+        for suffix in (".elf", ".bin"):
+            shutil.copy(out / f"{domain}{suffix}", fw / f"zephyr-cpu{w.hart}{suffix}")
+    files = workspace / "meta-cmu610/recipes-bsp/cmu610-flash/files"
+    (out / "boot.bin").write_bytes(b"\x13\x00\x00\x00" * 16)
+    return proc.run([sys.executable, str(files / "cmu610-pack-flash.py"), "--key", signing_key(out / "key.pem"),
+                     "--layout", str(files / "cmu610-evb-qemu/flash-layout.json"),
+                     "--boot", str(out / "boot.bin"), "--firmware", str(fw), "--out", str(out / "flash.bin"),
+                     "--manifest", str(out / "flash-manifest.json"), *extra], env=env, timeout=120)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from cmu610bsp import __version__, flash, flash_layout, proc, resources
 from cmu610bsp.kasbuild import report
 from cmu610bsp.model import load_board, load_catalog, load_soc
-from flashimg import GCC, _image, signing_key
+from flashimg import GCC, _image, run_layer_packer, signing_key
 
 pytestmark = pytest.mark.skipif(not shutil.which(GCC), reason=f"needs {GCC} (Debian's gcc-riscv64-unknown-elf)")
 
@@ -75,27 +74,16 @@ def test_the_packer_overflow_is_named_by_domain_and_partition(tmp_path: Path) ->
     log = tmp_path / "log.do_compile"
     log.write_text(f"ERROR: cmu610_flash.FlashError: {e.value}\n")
     o = report.overflow("mc::virtual:cmu610_variant:cmu610-evb-qemu:/ws/cmu610-flash-image_1.0.bb:do_compile", str(log))
-    assert o == report.Overflow("bmc", "flash partition bmc-fw-a", 100 + flash.OVERHEAD), e.value
+    assert o == report.Overflow("bmc", "flash partition bmc-fw-a", 100 + flash.OVERHEAD + flash.TRAILER_SIZE), e.value
 
 
 def test_the_layers_packer_writes_budgets_and_versions_into_the_manifest(workspace: Path, tmp_path: Path) -> None:
-    """The flash recipe's packer as BitBake runs it (the layer's files, a python3 with imgtool: this
-    one), on two real test images: the manifest it deploys (summary.json's `flash`) has both budgets."""
+    """The flash recipe's packer as BitBake runs it (run_layer_packer), on two real test images: the
+    manifest it deploys (summary.json's `flash`) has both budgets."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     windows = flash_layout.windows(board, soc, load_catalog(resources.sensor_catalog()))
-    fw = tmp_path / "deploy"
-    fw.mkdir()
-    for domain, w in windows.items():
-        _image(tmp_path, domain, w)
-        for suffix in (".elf", ".bin"):
-            shutil.copy(tmp_path / f"{domain}{suffix}", fw / f"zephyr-cpu{w.hart}{suffix}")
-    files = workspace / "meta-cmu610/recipes-bsp/cmu610-flash/files"
-    (tmp_path / "boot.bin").write_bytes(b"\x13\x00\x00\x00" * 16)
-    out, manifest = tmp_path / "flash.bin", tmp_path / "flash-manifest.json"
-    r = proc.run([sys.executable, str(files / "cmu610-pack-flash.py"), "--key", signing_key(tmp_path / "key.pem"),
-                  "--layout", str(files / "cmu610-evb-qemu/flash-layout.json"),
-                  "--boot", str(tmp_path / "boot.bin"), "--firmware", str(fw), "--out", str(out),
-                  "--manifest", str(manifest)], timeout=120)
+    fw, out, manifest = tmp_path / "deploy", tmp_path / "flash.bin", tmp_path / "flash-manifest.json"
+    r = run_layer_packer(workspace, tmp_path)
     assert r.returncode == 0, r.stderr
     data = json.loads(manifest.read_text())
     budgets = data["budgets"]

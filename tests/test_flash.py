@@ -45,6 +45,8 @@ def test_fit_and_erased_bytes(key: str) -> None:
     assert img[12 * K:16 * K] == keys
     written = [(0, len(BOOT)), (4 * K, flash.OVERHEAD + 1000), (12 * K, 4 * K), (16 * K, flash.OVERHEAD + 3000),
                (32 * K, flash.OVERHEAD + 3000)]
+    written += [(end - flash.TRAILER_SIZE, flash.TRAILER_SIZE) for end in (32 * K, 48 * K)]  # the A/B slots' trailers
+    assert img[32 * K - flash.TRAILER_SIZE:32 * K] == flash.trailer()
     erased = bytearray(img)
     for start, n in written:
         erased[start:start + n] = b"\xff" * n
@@ -114,8 +116,8 @@ def test_boot_config_follows_the_description() -> None:
     text = bootstage.config_header(board, soc, catalog)
     sram = {m.region: m for m in board.domains.bmc.memory}["sram"]
     assert f"#define CMU610_BMC_RAM_BASE {soc.qemu.sram_base + sram.offset:#x}\n" in text
-    assert '#define CMU610_BMC_SLOTS {0x200000, 0xc00000, "bmc-fw-a"}, {0xe00000, 0xc00000, "bmc-fw-b"}\n' in text
-    assert '#define CMU610_SECURE_SLOTS {0x20000, 0xe0000, "secure-fw"}\n' in text
+    assert '#define CMU610_BMC_SLOTS {0x200000, 0xc00000, "bmc-fw-a", 1}, {0xe00000, 0xc00000, "bmc-fw-b", 1}\n' in text
+    assert '#define CMU610_SECURE_SLOTS {0x20000, 0xe0000, "secure-fw", 0}\n' in text
     assert f"#define CMU610_FLASH_BASE {soc.qemu.flash_base:#x}\n" in text
     chip = bootstage.config_header(board, soc, catalog, twin=False)
     assert f"#define CMU610_UART_BASE {soc.peripherals['uart0'].base:#x}\n" in chip

@@ -39,9 +39,14 @@ class Rig:
         return img[offset:offset + size]
 
     def put(self, img: bytes, name: str, content: bytes) -> bytes:
-        """img with the partition erased and `content` written at its start."""
+        """img with the partition erased and `content` written at its start; an A/B slot keeps its
+        trailer (a whole, confirmed image as far as slot selection knows: verification decides)."""
         offset, size = self.span(name)
-        return img[:offset] + content + b"\xff" * (size - len(content)) + img[offset + size:]
+        (p,) = [p for p in self.amp.board.flash.partitions if p.name == name]
+        keep = flash.TRAILER_SIZE if p.slot else 0
+        body = content[:size - keep]
+        return (img[:offset] + body + b"\xff" * (size - keep - len(body)) + img[offset + size - keep:offset + size]
+                + img[offset + size:])
 
     def signed(self, domain: str, key: str | None = None, counter: int = 0) -> bytes:
         image = dataclasses.replace(self.amp.images[domain], security_counter=counter)
@@ -168,3 +173,15 @@ def test_tamper_matrix(rig: Rig, tmp_path: Path, case: str) -> None:
     for line in unsaid:
         assert line not in out, (line, out)
     assert ("cpu0: boot ok" in out and "cpu1: boot ok" in out) == (code == 0), out
+
+
+def test_a_confirmed_image_raises_the_anti_rollback_counter(rig: Rig, tmp_path: Path) -> None:
+    """The boot stage advances a hart's OTP counter to the security counter of the confirmed image
+    it starts (slots.c, otp.c), in the twin's flash; an older image is refused from then on."""
+    img = rig.put(rig.put(rig.amp.flash, "bmc-fw-a", rig.signed("bmc", counter=3)), "bmc-fw-b", rig.signed("bmc", counter=3))
+    code, out = boot(img, tmp_path)
+    assert code == 0 and "boot: bmc-fw-a: ok, version 0.0.0, security counter 3" in out, out
+    keys = rig.get((tmp_path / "flash.bin").read_bytes(), flash.KEYS)
+    assert (mcuimage.otp_value(keys, "bmc"), mcuimage.otp_value(keys, "secure")) == (3, 0)
+    code, out = boot(rig.put((tmp_path / "flash.bin").read_bytes(), "bmc-fw-a", rig.signed("bmc", counter=2)), tmp_path)
+    assert code == 0 and f"boot: bmc-fw-a: {DOWNGRADE}, trying the next slot" in out and "boot: bmc-fw-b: ok" in out, out

@@ -19,7 +19,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from cmu610bsp import __version__, txn
-from cmu610bsp.cli import build, ci, common, firmware, keys, project, qemu, toolchain
+from cmu610bsp.cli import build, ci, common, firmware, keys, project, qemu, toolchain, update
 from cmu610bsp.cli.common import DebugOpt, WorkspaceOpt
 from cmu610bsp.errors import BspError
 from cmu610bsp.streams import closed_pipe_guard
@@ -35,6 +35,7 @@ project.register(app)
 build.register(app)
 ci.register(app)
 firmware.register(app)
+update.register(app)
 app.add_typer(qemu.app, name="qemu")
 app.command("debug")(qemu.debug_command)
 app.add_typer(toolchain.app, name="toolchain")

@@ -3,7 +3,9 @@
  * hart 0: banner, then a line-based console (ping, status, panic, hang, poweroff).
  * hart 1: waits for hart 0's banner, prints its own, then sleeps.
  * Build-time modes: -DNO_CPU1_MARKER (hart 1 stays silent), -DFATAL_AT_BOOT (prints a panic),
- * -DAMP_IMAGE (one domain's image started by the flash boot stage: see the end of this file).
+ * -DAMP_IMAGE (one domain's image started by the flash boot stage: see the end of this file), with
+ * -DIMAGE_TAG='"v2"' (hart 1 names its image) and -DCONFIRM (hart 1 confirms its A/B slot's trial
+ * through the boot stage's confirm.c, built with its generated cmu610_boot_config.h).
  * Idle harts wait with wfi: hart 0 wakes on the UART receive interrupt through the PLIC.
  */
 #include <stdint.h>
@@ -66,6 +68,12 @@ static void console(void)
 }
 
 #ifdef AMP_IMAGE
+#ifdef CONFIRM
+#include "cmu610_boot_config.h"
+#include "slots.h"
+static const struct cmu610_domain bmc = {"bmc", CMU610_BMC_RAM_BASE, CMU610_BMC_RAM_SIZE, CMU610_BMC_NSLOTS,
+                                         {CMU610_BMC_SLOTS}};
+#endif
 /* Each hart runs its own copy, in its own domain's RAM, so they share no variable: hart 0 reports,
  * then raises hart 1's software interrupt; hart 1 waits for it, reports and powers the twin off. */
 void fw_main(uint32_t hart)
@@ -81,6 +89,12 @@ void fw_main(uint32_t hart)
             __asm__ volatile("csrr %0, mip" : "=r"(mip));
         }
         puts_("cpu1: boot ok\r\n");
+#ifdef IMAGE_TAG
+        puts_("cpu1: image " IMAGE_TAG "\r\n");
+#endif
+#ifdef CONFIRM
+        puts_(cmu610_confirm(&bmc) ? "cpu1: confirmed\r\n" : "cpu1: nothing to confirm\r\n");
+#endif
         *(volatile uint32_t *)FINISHER = 0x5555;
     }
     hang();

@@ -1,50 +1,38 @@
 /*
  * CMU610 boot stage: runs in place from flash on both harts (they tell themselves apart by mhartid).
- * The secure hart is the root of trust: it verifies the secure firmware, then the BMC firmware
- * (slot A, then slot B), with cmu610_verify() (verify.c: MCUboot images, Ed25519), copies each
- * to its domain's SRAM, hands the BMC hart its entry point in a word at the bottom of the BMC
- * hart's boot stack area, releases it with a CLINT software interrupt and waits for its answer
- * (so the two never write the console at once); then it jumps. The BMC hart verifies nothing.
- * A refused image: "boot: <partition>: <reason>" on the UART; with no valid image for a domain,
- * power off with exit code 3 (the QEMU twin exits) or, where there is no power-off device, park
- * (a refused BMC firmware on the chip: the secure domain boots on, the BMC hart stays parked).
+ * The secure hart is the root of trust. The BMC hart parks in its own RAM (flashprog.S) at once,
+ * so that only the secure hart reads the flash while it writes it (the slots' trailers, the
+ * anti-rollback counters). The secure hart waits for it, picks and verifies its own domain's
+ * image (slots.c, verify.c: MCUboot images, Ed25519 with libsodium), copies it to its SRAM, then
+ * picks the BMC domain's slot (A/B, trial, revert), verifies and copies that image, hands the BMC
+ * hart its entry point in its mailbox (word 0: parked, word 1: entry point, at the bottom of the
+ * BMC hart's boot stack area) with a CLINT software interrupt and waits for its answer, so the
+ * two never write the console at once; then it jumps.
+ * A refused image: "boot: <partition>: <reason>" on the UART; no good image for a domain: power off
+ * with exit code 3 (the QEMU twin exits) or, where there is no power-off device, park the hart
+ * (with no BMC image, the secure domain boots on and the BMC hart stays parked).
  * Every address comes from cmu610_boot_config.h, generated from the board description.
  */
 #include <stdint.h>
 
 #include "cmu610_boot_config.h"
+#include "console.h"
 #include "image.h"
+#include "slots.h"
 
-static const struct cmu610_domain secure = {"secure", CMU610_SECURE_RAM_BASE, CMU610_SECURE_RAM_SIZE, CMU610_SECURE_NSLOTS,
-                                            {CMU610_SECURE_SLOTS}};
-static const struct cmu610_domain bmc = {"bmc", CMU610_BMC_RAM_BASE, CMU610_BMC_RAM_SIZE, CMU610_BMC_NSLOTS, {CMU610_BMC_SLOTS}};
+static const struct cmu610_domain secure = {"secure", CMU610_SECURE_RAM_BASE, CMU610_SECURE_RAM_SIZE,
+                                            CMU610_SECURE_NSLOTS, {CMU610_SECURE_SLOTS}};
+static const struct cmu610_domain bmc = {"bmc", CMU610_BMC_RAM_BASE, CMU610_BMC_RAM_SIZE, CMU610_BMC_NSLOTS,
+                                         {CMU610_BMC_SLOTS}};
 
 #define MSIP(hart) ((volatile uint32_t *)(CMU610_CLINT_BASE + 4 * (hart)))
 #define MIP_MSIP (1u << 3)
-#define BMC_ENTRY ((volatile uint32_t *)(CMU610_BMC_STACK_TOP - CMU610_BOOT_STACK))
+/* The BMC hart's mailbox (parked flag, entry point) and parking code, at the bottom of its boot stack. */
+#define MAILBOX ((volatile uint32_t *)(CMU610_BMC_STACK_TOP - CMU610_BOOT_STACK))
+#define PARKING (CMU610_BMC_STACK_TOP - CMU610_BOOT_STACK + 16)
 
-static void putc_(char c)
-{
-    volatile uint8_t *uart = (volatile uint8_t *)CMU610_UART_BASE;
-    while (!(uart[5] & 0x20)) { }
-    uart[0] = (uint8_t)c;
-}
-
-static void puts_(const char *s) { while (*s) putc_(*s++); }
-
-static void puthex(uint32_t v)
-{
-    puts_("0x");
-    for (int i = 28; i >= 0; i -= 4) putc_("0123456789abcdef"[(v >> i) & 15]);
-}
-
-static void putdec(uint32_t v)
-{
-    char buf[11], *p = buf + sizeof(buf) - 1;
-    *p = 0;
-    do *--p = (char)('0' + v % 10); while (v /= 10);
-    puts_(p);
-}
+extern const char cmu610_park[], cmu610_park_end[];
+typedef void park_fn(uint32_t hart, volatile uint32_t *mailbox, volatile uint32_t *msip, volatile uint32_t *answer);
 
 static void stop(void)
 {
@@ -52,41 +40,30 @@ static void stop(void)
     for (;;) __asm__ volatile("wfi");
 }
 
-/* Verify and copy the image of a domain (its slots in order) for its hart; its entry point, or 0
- * if none is valid. */
-static uint32_t load(const struct cmu610_domain *d, uint32_t hart)
+static void copy(const struct cmu610_slot *s, uint32_t hart, const struct cmu610_image *img, int trial)
 {
-    for (uint32_t i = 0; i < d->nslots; i++) {
-        const struct cmu610_slot *s = &d->slot[i];
-        struct cmu610_image img;
-        const char *why = cmu610_verify(d, s, hart, &img);
-        puts_("boot: ");
-        puts_(s->name);
-        if (why) {
-            puts_(": ");
-            puts_(why);
-            puts_(i + 1 < d->nslots ? ", trying the next slot\r\n" : "\r\n");
-            continue;
-        }
-        memcpy((void *)img.load, img.data, img.size);
-        __asm__ volatile("fence.i" ::: "memory");
-        puts_(": ok, version ");
-        putdec(img.major); putc_('.'); putdec(img.minor); putc_('.'); putdec(img.revision);
-        puts_(", security counter ");
-        putdec(img.security_counter);
-        puts_(", ");
-        puthex(img.size);
-        puts_(" bytes to ");
-        puthex(img.load);
-        puts_(", hart ");
-        putdec(hart);
-        puts_("\r\n");
-        return img.entry;
-    }
-    puts_("boot: no good image for the ");
-    puts_(d->name);
-    puts_(" domain: stopped\r\n");
-    return 0;
+    memcpy((void *)img->load, img->data, img->size);
+    __asm__ volatile("fence.i" ::: "memory");
+    cmu610_puts("boot: ");
+    cmu610_puts(s->name);
+    cmu610_puts(trial ? ": ok, on trial until its firmware confirms it, version " : ": ok, version ");
+    cmu610_putdec(img->major); cmu610_putc('.'); cmu610_putdec(img->minor); cmu610_putc('.'); cmu610_putdec(img->revision);
+    cmu610_puts(", security counter ");
+    cmu610_putdec(img->security_counter);
+    cmu610_puts(", ");
+    cmu610_puthex(img->size);
+    cmu610_puts(" bytes to ");
+    cmu610_puthex(img->load);
+    cmu610_puts(", hart ");
+    cmu610_putdec(hart);
+    cmu610_puts("\r\n");
+}
+
+static void refused(const struct cmu610_domain *d)
+{
+    cmu610_puts("boot: no good image for the ");
+    cmu610_puts(d->name);
+    cmu610_puts(" domain: stopped\r\n");
 }
 
 static void wait_for_msip(uint32_t hart)
@@ -108,24 +85,39 @@ static void jump(uint32_t entry, uint32_t hart)
     stop();
 }
 
+/* The BMC hart: copy the parking code into its RAM and wait there; it never returns. */
+static void park(uint32_t hart)
+{
+    const uint32_t *from = (const uint32_t *)(const void *)cmu610_park;
+    uint32_t *to = (uint32_t *)PARKING;
+    for (uint32_t i = 0; i < (uint32_t)(cmu610_park_end - cmu610_park) / 4; i++) to[i] = from[i];
+    __asm__ volatile("fence.i" ::: "memory");
+    ((park_fn *)(void *)to)(hart, MAILBOX, MSIP(hart), MSIP(CMU610_SECURE_HART));
+    stop();
+}
+
 void boot_main(uint32_t hart)
 {
-    if (hart == CMU610_SECURE_HART) {
-        uint32_t entry = load(&secure, hart);
-        if (!entry) stop();
-        uint32_t bmc_entry = load(&bmc, CMU610_BMC_HART);
-        if (!bmc_entry && CMU610_POWEROFF_BASE) stop();
-        if (bmc_entry) {
-            *BMC_ENTRY = bmc_entry;
-            __asm__ volatile("fence rw, rw" ::: "memory");
-            *MSIP(CMU610_BMC_HART) = 1;       /* release the BMC hart ... */
-            wait_for_msip(hart);              /* ... and wait for its answer */
-        }
-        jump(entry, hart);
-    } else {
-        wait_for_msip(hart);
-        uint32_t entry = *BMC_ENTRY;
-        *MSIP(CMU610_SECURE_HART) = 1;
-        jump(entry, hart);
+    struct cmu610_image sec_img, bmc_img;
+    int trial = 0;
+    if (hart != CMU610_SECURE_HART) park(hart);
+    while (MAILBOX[0] != 1) { }               /* the BMC hart runs from RAM before the flash is written */
+    int s = cmu610_select(&secure, hart, &sec_img, &trial);
+    if (s < 0) {
+        refused(&secure);
+        stop();
     }
+    copy(&secure.slot[s], hart, &sec_img, trial);
+    int b = cmu610_select(&bmc, CMU610_BMC_HART, &bmc_img, &trial);
+    if (b < 0) {
+        refused(&bmc);
+        if (CMU610_POWEROFF_BASE) stop();
+        jump(sec_img.entry, hart);            /* the secure domain boots on, the BMC hart stays parked */
+    }
+    copy(&bmc.slot[b], CMU610_BMC_HART, &bmc_img, trial);
+    MAILBOX[1] = bmc_img.entry;
+    __asm__ volatile("fence w, w" ::: "memory");
+    *MSIP(CMU610_BMC_HART) = 1;               /* release the BMC hart ... */
+    wait_for_msip(hart);                      /* ... and wait for its answer */
+    jump(sec_img.entry, hart);
 }

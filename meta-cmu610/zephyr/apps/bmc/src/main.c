@@ -3,8 +3,9 @@
  * the line's features, the devices the board gives its domain, the `inventory` shell command
  * (inventory.c); with the line's OpenBMC components, the board's sensors behind a PLDM Type 2
  * terminus (sensors.c, libpldm) and an MCTP endpoint (libmctp) to the secure hart, which it
- * asks over PLDM (pldm_requester.c). Board data comes from the devicetree, the line's from its
- * Kconfig fragment (<line>.conf).
+ * asks over PLDM (pldm_requester.c). After a healthy boot (with MCTP: the secure hart's endpoint
+ * answers), it confirms an A/B update's trial (cmu610_confirm.c). Board data comes from the
+ * devicetree, the line's from its Kconfig fragment (<line>.conf).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -19,8 +20,26 @@
 #include "cmu610_mctp.h"
 #include "pldm_requester.h"
 #endif
+#ifdef CONFIG_CMU610_CONFIRM
+#include "cmu610_confirm.h"
+#endif
 
 #define PEER_WAIT_MS 5000
+
+/* A healthy boot confirms the A/B slot the boot stage started on trial, if one is. */
+static void healthy(void)
+{
+#ifdef CONFIG_CMU610_CONFIRM
+	const char *slot = "";
+	int rc = cmu610_confirm(&slot);
+
+	if (rc == 1) {
+		printk("update: %s confirmed after a healthy boot\n", slot);
+	} else if (rc < 0) {
+		printk("update: %s not confirmed: the flash did not take the write (%d)\n", slot, rc);
+	}
+#endif
+}
 
 int main(void)
 {
@@ -48,10 +67,13 @@ int main(void)
 	}
 	if (rc == CMU610_MCTP_PEER) {
 		printk("mctp: endpoint %d up, peer endpoint %d answers\n", CMU610_MCTP_EID, rc);
+		healthy();
 	} else {
 		printk("mctp: endpoint %d up, peer endpoint %d does not answer (%d)\n", CMU610_MCTP_EID,
 		       CMU610_MCTP_PEER, rc);
 	}
+#else
+	healthy();
 #endif
 	return 0;
 }
