@@ -321,6 +321,7 @@ def test_line_build_smokes_its_flash_image_shares_the_secure_firmware_and_takes_
     print("\nbudgets: " + "; ".join(f"{d} ROM {b['rom']['used']}/{b['rom']['size']} RAM {b['ram']['used']}/{b['ram']['size']}"
                                    for d, b in sorted(budgets.items())))
     smoke_s = little["smoke"]["seconds"]  # type: ignore[index]
+    _signed_and_attested(tool, ws, little, deploy)
 
     noop = build("littlebmc", "no-op rebuild")
     assert noop["tasks"]["run"] == 0 or noop["tasks"]["attempted"] == noop["tasks"]["not_rerun"], noop["tasks"]  # type: ignore[index]
@@ -564,3 +565,34 @@ def test_cache_serve_answers_and_stops(tool: dict[str, object], sig: int) -> Non
     while time.monotonic() < end and server_left():
         time.sleep(0.2)
     assert not server_left()
+
+
+def _signed_and_attested(tool: dict[str, object], ws: Path, summary: dict[str, object], deploy: Path) -> None:
+    """Issue 25 on what BitBake built: MCUboot's own verifier (`imgtool verify`) accepts each
+    firmware partition of the deployed flash image with the workspace's public key, and the
+    board's SBOM passes spdx3-validate and holds every sha256 of the flash manifest."""
+    from cryptography.hazmat.primitives import serialization
+
+    from spdxcheck import manifest_hashes, sbom_hashes, validate_errors
+
+    private = serialization.load_pem_private_key(Path(str(tool["key"])).read_bytes(), None)
+    flash = (deploy / "flash.bin").read_bytes()
+    manifest = json.loads((deploy / "flash-manifest.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        public = Path(tmp) / "public.pem"
+        public.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
+        firmware = [p for p in manifest["partitions"] if p["role"] == "firmware"]
+        assert {p["partition"] for p in firmware} == {"secure-fw", "bmc-fw-a", "bmc-fw-b"}, firmware
+        for p in firmware:
+            part = Path(tmp) / f"{p['partition']}.bin"
+            part.write_bytes(flash[p["offset"]:p["offset"] + p["size"]])
+            r = subprocess.run([sys.executable, "-c", "import sys; from imgtool.main import imgtool; sys.exit(imgtool())",
+                                "verify", "-k", str(public), str(part)], capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0 and "Image was correctly validated" in r.stdout, (p["partition"], r.stdout, r.stderr)
+            print(f"imgtool verify {p['partition']}: {r.stdout.strip().splitlines()[-1]}")
+    sbom = ws / "build" / "littlebmc" / str(summary["sbom"])
+    assert validate_errors(sbom) == []
+    missing = manifest_hashes(manifest) - sbom_hashes(json.loads(sbom.read_text()))
+    assert not missing, missing
+    print(f"sbom {sbom.name}: spdx3-validate passed, {len(manifest_hashes(manifest))} manifest sha256 all present")
