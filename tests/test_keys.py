@@ -138,7 +138,8 @@ def test_keys_show_exit_codes(workspace: Path, cache: Path, cli: Cli) -> None:
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One SoftHSM token for the session (the library reads its configuration once per process),
     its configuration and store in the session's tmp; the PIN through $PKCS11_PIN, as a recorded
-    URI must have it."""
+    URI must have it (set by `token` for its test only: another module's test in the same worker
+    must not find a module and a PIN it did not ask for)."""
     if not SOFTHSM.is_file():
         pytest.skip("softhsm2 is not installed (scripts/bootstrap test installs it)")
     base = tmp_path_factory.mktemp("softhsm")
@@ -147,8 +148,6 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     mp = pytest.MonkeyPatch()
     mp.setenv("SOFTHSM2_CONF", str(conf))
-    mp.setenv(hsm.PIN_ENV, "1234")
-    mp.setenv(hsm.MODULE_ENV, str(SOFTHSM))
     subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "cmu610", "--pin", "1234", "--so-pin", "5678"],
                    check=True, capture_output=True)
     yield
@@ -156,8 +155,10 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture
-def token(softhsm: None, tmp_path: Path) -> str:
+def token(softhsm: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The URI of a key label of this test's own on the session's token (no PIN in it)."""
+    monkeypatch.setenv(hsm.PIN_ENV, "1234")
+    monkeypatch.setenv(hsm.MODULE_ENV, str(SOFTHSM))
     return f"pkcs11:token=cmu610;object=signing-{tmp_path.name}?module-path={SOFTHSM}"
 
 

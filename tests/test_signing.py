@@ -77,8 +77,7 @@ def test_every_image_has_the_same_overhead_and_verifies(key: str) -> None:
         mcuimage.verify(raw, "p", [b"\0" * 32])
 
 
-def test_the_signing_function_refuses_what_the_boot_stage_cannot_check(tmp_path: Path, key: str,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_signing_function_refuses_what_the_boot_stage_cannot_check(tmp_path: Path, key: str) -> None:
     ecdsa = tmp_path / "p256.pem"
     ecdsa.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -88,8 +87,6 @@ def test_the_signing_function_refuses_what_the_boot_stage_cannot_check(tmp_path:
     with pytest.raises(mcuimage.ImageError, match=r"missing.pem: not a readable private key"):
         mcuimage.sign(b"x", **args, key=str(tmp_path / "missing.pem"))   # type: ignore[arg-type]
     # a token key goes to hsm.py (i25-sbom); without a module it is refused, the PIN not repeated
-    # (test_keys's session token sets $PKCS11_MODULE for the worker that runs it)
-    monkeypatch.delenv("PKCS11_MODULE", raising=False)
     with pytest.raises(mcuimage.ImageError, match=r"no PKCS#11 module") as refused:
         mcuimage.sign(b"x", **args, key="pkcs11:token=t;object=k?pin-value=1234")   # type: ignore[arg-type]
     assert "1234" not in str(refused.value)
