@@ -2,7 +2,8 @@
 summary.json after a build (`build`, `build --all-boards`).
 
 What it says: the flash image and each partition's bytes and each firmware image, with their
-sha256 as the flash manifest has them; every deployed file; the two Zephyr applications and their
+sha256 as the flash manifest has them; every deployed file; the BMC update package and the signed
+image it carries (what `cmu610bsp update` writes into a slot); the two Zephyr applications and their
 version; the Zephyr tree and the OpenBMC recipes' sources the firmware links (URL and commit, or
 the local checkout a `--source` gave); the toolchain (name and checksum); the generator (this
 tool and its version); and, where BitBake's create-spdx wrote them (its deploy area), OE's own
@@ -54,6 +55,16 @@ class Facts:
     applications: tuple[tuple[str, str], ...] = ()   # (recipe name, version)
 
 
+@dataclass(frozen=True)
+class UpdatePackage:
+    """The deployed BMC update package (fwpackage.py): its path among the deployed files, and the
+    component it carries (the signed BMC image) by sha256 and version."""
+
+    path: str
+    image_sha256: str
+    version: str
+
+
 class _Graph:
     """The document's elements, each with its spdxId under the document's namespace."""
 
@@ -88,10 +99,12 @@ def _source(g: _Graph, src: Source) -> str:
 
 
 def document(facts: Facts, manifest: Mapping[str, Any], flash_sha256: str,
-             files: Iterable[tuple[str, str]], oe_docs: Iterable[tuple[str, str, list[str]]] = ()) -> dict[str, Any]:
+             files: Iterable[tuple[str, str]], oe_docs: Iterable[tuple[str, str, list[str]]] = (),
+             package: UpdatePackage | None = None) -> dict[str, Any]:
     """The SPDX document (JSON-ready). `manifest`: the flash manifest the recipe deployed;
     `files`: (path, sha256) of every deployed file; `oe_docs`: (path, sha256, the recipe package
-    ids it describes) of create-spdx's documents to import."""
+    ids it describes) of create-spdx's documents to import; `package`: the update package, one of
+    `files`, described with the image it carries."""
     ns = f"https://spdx.org/spdxdocs/cmu610bsp-{facts.line}-{facts.machine}-{flash_sha256[:16]}"
     g = _Graph(ns)
     tool = g.add("Tool", "tool/generator", name=facts.generator)
@@ -128,8 +141,16 @@ def document(facts: Facts, manifest: Mapping[str, Any], flash_sha256: str,
                      verifiedUsing=_hash(k), comment="the sha256 of a public key (DER) that signs the images or that "
                                                      "the keys partition trusts")
                for k in sorted(keys)]
-    outputs = [g.add("software_File", f"file/{path}", name=path, verifiedUsing=_hash(sha))
-               for path, sha in sorted(files)]
+    deployed = {path: g.add("software_File", f"file/{path}", name=path, verifiedUsing=_hash(sha),
+                            **(_package_file() if package and path == package.path else {}))
+                for path, sha in sorted(files)}
+    outputs = list(deployed.values())
+    if package and package.path in deployed:
+        carried = g.add("software_File", "update/bmc/image", name="bmc update image", software_primaryPurpose="firmware",
+                        verifiedUsing=_hash(package.image_sha256),
+                        comment=f"the signed BMC image (MCUboot format), version {package.version}: what `cmu610bsp "
+                                "update` writes into the inactive BMC slot")
+        g.relate(deployed[package.path], "contains", [carried])
     apps = [g.add("software_Package", f"application/{name}", name=name, software_packageVersion=version,
                   software_primaryPurpose="firmware") for name, version in facts.applications]
     zephyr = _source(g, facts.zephyr)
@@ -160,6 +181,11 @@ def document(facts: Facts, manifest: Mapping[str, Any], flash_sha256: str,
     creation = {"type": "CreationInfo", "@id": "_:creation", "specVersion": SPEC_VERSION, "created": facts.created,
                 "createdBy": [agent], "createdUsing": [tool]}
     return {"@context": SPDX_CONTEXT, "@graph": [creation, *g.items]}
+
+
+def _package_file() -> dict[str, str]:
+    return {"software_primaryPurpose": "firmware",
+            "comment": "PLDM firmware update package (DMTF DSP0267) of the BMC image"}
 
 
 def oe_documents(build_dir: Path, recipes: Iterable[str]) -> list[tuple[str, str, list[str]]]:

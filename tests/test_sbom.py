@@ -18,7 +18,7 @@ from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.statement import Statement
 
-from cmu610bsp import sbom
+from cmu610bsp import fwpackage, sbom
 from conftest import Cli
 from spdxcheck import manifest_hashes, model_errors, sbom_hashes, validate_errors
 
@@ -86,8 +86,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, pristine: Any) -> dict[str, 
     flash, manifest = _flash(tmp)
     build = ws / "build" / "littlebmc"
     build.mkdir(parents=True)
+    package = tmp / "bmc-update.pldm"
+    package.write_bytes(fwpackage.write(fwpackage.Package(b"B" * 512, {"board": "cmu610-evb"}, "0.1.0"), MACHINE))
     (build / "fake-bitbake.json").write_text(json.dumps({"deploy": {"flash.bin": str(flash),
-                                                                    "flash-manifest.json": str(manifest)}}))
+                                                                    "flash-manifest.json": str(manifest),
+                                                                    "bmc-update.pldm": str(package)}}))
     oe_path, oe_pkg = _oe_document(build)
     r = cli_in_process("build", "littlebmc", "--source", SRC, "--json", cwd=ws)
     assert r.returncode == 0, r.stderr
@@ -118,6 +121,19 @@ def test_the_sbom_is_listed_and_holds_every_sha256_of_the_flash_manifest(built: 
     (imported,) = next(e for e in graph if e["type"] == "SpdxDocument")["import"]
     oe_path, oe_pkg = built["oe"]
     assert imported["externalSpdxId"] == oe_pkg and imported["verifiedUsing"][0]["hashValue"] == _sha(oe_path.read_bytes())
+
+
+def test_the_sbom_describes_the_update_package_and_the_image_it_carries(built: dict[str, Any]) -> None:
+    """The update package is an artifact a field unit takes: the SBOM says what is inside it."""
+    doc = json.loads((built["build"] / built["summary"]["sbom"]).read_text())
+    by_id = {e["spdxId"]: e for e in doc["@graph"] if "spdxId" in e}
+    (pkg,) = [e for e in by_id.values() if e.get("name") == f"tmp/deploy/images/{MACHINE}/bmc-update.pldm"]
+    assert pkg["software_primaryPurpose"] == "firmware" and "DSP0267" in pkg["comment"]
+    assert pkg["verifiedUsing"][0]["hashValue"] == _sha((built["build"] / pkg["name"]).read_bytes())
+    (rel,) = [e for e in by_id.values() if e["type"] == "Relationship" and e["from"] == pkg["spdxId"]]
+    (carried,) = [by_id[i] for i in rel["to"]]
+    assert rel["relationshipType"] == "contains" and "version 0.1.0" in carried["comment"]
+    assert carried["verifiedUsing"][0]["hashValue"] == _sha(b"B" * 512)
 
 
 def test_the_sbom_passes_spdx_python_model_and_refuses_a_broken_one(built: dict[str, Any], tmp_path: Path) -> None:

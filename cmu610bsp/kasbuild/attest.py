@@ -10,17 +10,18 @@ version, the workspace's commit."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cmu610bsp import __version__, components, config, firmware, proc, sbom
+from cmu610bsp import __version__, components, config, firmware, fwpackage, proc, sbom
 from cmu610bsp import provenance as prov
 from cmu610bsp.fileio import sha256_file, write_whole
 from cmu610bsp.kasbuild import compose, libsource
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import Artifact, Summary
-from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_IMAGE, FLASH_MANIFEST, BuildPaths
+from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_IMAGE, FLASH_MANIFEST, UPDATE_PACKAGE, BuildPaths
 
 ATTEST_DIR = "attest"
 SBOM_FILE = "flash.spdx.json"
@@ -70,7 +71,8 @@ def write(root: Path, req: Request, lines: Lines, summary: Summary) -> Summary:
     mine = [a for a in summary.artifacts if a.path.startswith(f"{DEPLOY_IMAGES}/{summary.machine}/")]
     oe = [d for d in sbom.oe_documents(build_dir, _all_recipes(build_dir))
           if d[0].split("/")[-3] == summary.machine.replace("-", "_")]
-    doc = sbom.document(f, manifest, sha256_file(deploy / FLASH_IMAGE), [(a.path, a.sha256) for a in mine], oe)
+    doc = sbom.document(f, manifest, sha256_file(deploy / FLASH_IMAGE), [(a.path, a.sha256) for a in mine], oe,
+                        _update_package(build_dir, deploy / UPDATE_PACKAGE))
     out = build_dir / ATTEST_DIR / summary.machine
     sbom_path = out / SBOM_FILE
     write_whole(sbom_path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
@@ -82,6 +84,15 @@ def write(root: Path, req: Request, lines: Lines, summary: Summary) -> Summary:
     write_whole(prov_path, json.dumps(prov.statement(f, run, subjects), indent=1, sort_keys=True) + "\n")
     return dataclasses.replace(summary, artifacts=(*summary.artifacts, sbom_artifact, _artifact(build_dir, prov_path)),
                                sbom=str(sbom_path.relative_to(build_dir)), provenance=str(prov_path.relative_to(build_dir)))
+
+
+def _update_package(build_dir: Path, path: Path) -> sbom.UpdatePackage | None:
+    """The deployed update package and the image it carries; None if the build made none (a
+    board without A/B slots). The recipe's packer wrote it, so one it cannot read is a defect."""
+    if not path.is_file():
+        return None
+    pkg = fwpackage.read(path.read_bytes())
+    return sbom.UpdatePackage(str(path.relative_to(build_dir)), hashlib.sha256(pkg.image).hexdigest(), pkg.version)
 
 
 def _all_recipes(build_dir: Path) -> list[str]:
