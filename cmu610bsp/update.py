@@ -154,6 +154,13 @@ def apply(image: bytearray, ops: Sequence[Op]) -> None:
         image[op.offset:op.offset + len(op.data)] = op.data
 
 
+def require_image(path: Path) -> None:
+    """Refuse a flash image that is not there before anything beside it is read (its manifest)."""
+    if not path.is_file():
+        raise BspError("no flash image to update", [Finding(str(path), "(file)", "missing" if not path.exists()
+                                                            else "not a regular file")])
+
+
 def read_table(manifest: Path) -> list[flash.Partition]:
     """The partition table of a flash image from the manifest its packer wrote beside it."""
     try:

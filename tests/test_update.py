@@ -172,7 +172,10 @@ def test_cli_update_refusals_name_the_file_and_change_nothing(key: str, cli: Cli
     good.write_bytes(_package(key))
     r = cli("update", str(link), str(good), "--manifest", str(tmp_path / "flash-manifest.json"))
     assert r.returncode == 2 and "cannot open the flash image for writing" in r.stderr
-    assert image.read_bytes() == before
+    missing = tmp_path / "missing.bin"          # a mistyped image: named, not its absent manifest
+    r = cli("update", str(missing), str(good))
+    assert r.returncode == 2 and f"{missing}: (file): missing" in r.stderr and "manifest" not in r.stderr
+    assert image.read_bytes() == before and not missing.exists()
 
 
 @pytest.mark.skipif(not shutil.which(GCC), reason=f"needs {GCC}")

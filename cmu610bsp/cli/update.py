@@ -34,6 +34,7 @@ def update(
     from cmu610bsp import update as up
 
     set_globals(workspace, debug)
+    up.require_image(image)
     table = up.read_table(manifest or image.parent / layout.FLASH_MANIFEST)
     pkg, content = up.package_image(table, package)
     done = up.update_file(image, table, content)
