@@ -94,7 +94,9 @@ class Kill:
 def kills(ops: Sequence[update.Op]) -> list[Kill]:
     """The kill points of an update: after each erase; after the first, last and SPREAD-spaced
     words of each program (a program of one word: after it); and right before the commit point,
-    the last operation (the trailer magic's last word), with its program command issued."""
+    the last operation (the trailer magic's last word), with its program command issued. (QEMU's
+    pflash erases the block at the erase's setup command already, the chip at its confirm: the kill
+    after the confirm finds the block erased on both.)"""
     acted: Counter[int] = Counter()          # the agent's actions on each word so far
     out: list[Kill] = []
     for i, op in enumerate(ops):
