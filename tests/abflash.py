@@ -4,8 +4,9 @@ or not (CONFIRM, through the boot stage's confirm.c), booted from a pflash drive
 readonly=on: the guest's flash writes (trial, revert, confirm) land in the file, as on the chip.
 
 `boot_cut` is a power cut in the guest: QEMU's gdbstub (on a unix socket in the test's tmp dir)
-watches every store to the A/B trailers; QEMU is SIGKILLed right after the n-th one (stepped
-over: QEMU stops before it), and pflash writes each program to its file as it happens."""
+watches every store to the A/B trailers (or to other narrow ranges); QEMU is SIGKILLed right after
+the n-th one (stepped over: QEMU stops before it), and pflash writes each program and erase to its
+file as it happens."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +37,9 @@ class Kit:
     bmc: dict[str, bytes]
 
 
-def kit(out: Path, tags: dict[str, bool]) -> Kit:
-    """Build the boot stage, the secure image and one BMC image per tag (True: it confirms)."""
+def kit(out: Path, tags: dict[str, bool], agent: Sequence[str] = ()) -> Kit:
+    """Build the boot stage, the secure image and one BMC image per tag (True: it confirms);
+    `agent`: more compiler arguments for the images that confirm (guestupdate.py's update agent)."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     catalog = load_catalog(resources.sensor_catalog())
     boot = bootstage.build(board, soc, catalog, out / "boot").read_bytes()
@@ -46,7 +49,7 @@ def kit(out: Path, tags: dict[str, bool]) -> Kit:
     def bmc(tag: str, confirm: bool) -> flash.Image:
         extra = [f'-DIMAGE_TAG="{tag}"', f"-I{out / 'boot'}", f"-I{src}", f"-I{src / 'libc'}"]
         if confirm:
-            extra += ["-DCONFIRM", str(src / "confirm.c"), str(src / "flashprog.S")]
+            extra += ["-DCONFIRM", str(src / "confirm.c"), str(src / "flashprog.S"), *agent]
         return _image(out, f"bmc-{tag}", windows["bmc"], extra)
 
     images = {tag: bmc(tag, confirm) for tag, confirm in tags.items()}
@@ -71,10 +74,10 @@ def put(path: Path, image: bytes, block: int = 256 * 1024) -> None:
                 f.write(image[at:at + block])
 
 
-def _argv(path: Path) -> list[str]:
+def _argv(path: Path, extra: Sequence[str] = ()) -> list[str]:
     return [QEMU, "-machine", "virt", "-smp", "2", "-m", "256", "-bios", "none", "-display", "none",
             "-monitor", "none", "-serial", "stdio", "-drive", f"if=pflash,unit=0,format=raw,file={path}",
-            "-no-reboot"]
+            "-no-reboot", *extra]
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,10 @@ class Boot:
         return m.group(1) if m else None
 
 
-def boot(path: Path) -> Boot:
+def boot(path: Path, extra: Sequence[str] = ()) -> Boot:
+    """Boot the flash file (`extra`: more QEMU arguments) until the guest powers off."""
     lines: list[str] = []
-    code = proc.stream(_argv(path), lines.append, timeout=120)
+    code = proc.stream(_argv(path, extra), lines.append, timeout=120)
     return Boot(code, "\n".join(lines))
 
 
@@ -132,30 +136,33 @@ class _Gdb:
         self.sock.close()
 
 
-def boot_cut(path: Path, kit_: Kit, after: int, tmp: Path) -> int:
-    """Boot `path` and SIGKILL QEMU right after the `after`-th store to an A/B trailer; the stores
-    seen (fewer than `after` when the guest powered off first)."""
+def boot_cut(path: Path, kit_: Kit, after: int, tmp: Path, watches: Sequence[tuple[int, int]] = (),
+             extra: Sequence[str] = ()) -> int:
+    """Boot `path` (`extra`: more QEMU arguments) and SIGKILL QEMU right after the `after`-th store
+    to an A/B trailer, or to the flash ranges (offset, size) `watches` names; the stores seen (fewer
+    than `after` when the guest powered off first)."""
     sock = tmp / "gdb.sock"
     sock.unlink(missing_ok=True)
-    qemu = subprocess.Popen([*_argv(path), "-S", "-gdb", f"unix:{sock},server=on,wait=off"],
+    qemu = subprocess.Popen([*_argv(path, extra), "-S", "-gdb", f"unix:{sock},server=on,wait=off"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True, preexec_fn=proc.die_with_parent(signal.SIGKILL))
     gdb = None
     try:
         gdb = _Gdb(sock)
         base = kit_.soc.qemu.flash_base
-        watches = [f"{base + p.offset + p.size - flash.TRAILER_SIZE:x},{flash.TRAILER_SIZE:x}"
-                   for p in kit_.partitions if p.slot]
+        ranges = watches or [(p.offset + p.size - flash.TRAILER_SIZE, flash.TRAILER_SIZE)
+                             for p in kit_.partitions if p.slot]
+        zs = [f"{base + at:x},{size:x}" for at, size in ranges]
         seen = 0
         while seen < after:
-            for w in watches:
+            for w in zs:
                 assert gdb.ask(f"Z2,{w}") == "OK"
             reply = gdb.ask("c")
             if reply is None or reply.startswith(("W", "X")):
                 break
             assert "watch" in reply, reply
             # QEMU stops before the store: step over it without the watchpoints, as GDB does
-            for w in watches:
+            for w in zs:
                 assert gdb.ask(f"z2,{w}") == "OK"
             assert (gdb.ask("s") or "").startswith("T"), "the store was not stepped over"
             seen += 1

@@ -5,7 +5,8 @@
  * Build-time modes: -DNO_CPU1_MARKER (hart 1 stays silent), -DFATAL_AT_BOOT (prints a panic),
  * -DAMP_IMAGE (one domain's image started by the flash boot stage: see the end of this file), with
  * -DIMAGE_TAG='"v2"' (hart 1 names its image) and -DCONFIRM (hart 1 confirms its A/B slot's trial
- * through the boot stage's confirm.c, built with its generated cmu610_boot_config.h).
+ * through the boot stage's confirm.c, built with its generated cmu610_boot_config.h), with
+ * -DUPDATE_OPS=<address> (hart 1 then applies the update operations found there: update_agent.c).
  * Idle harts wait with wfi: hart 0 wakes on the UART receive interrupt through the PLIC.
  */
 #include <stdint.h>
@@ -74,6 +75,11 @@ static void console(void)
 static const struct cmu610_domain bmc = {"bmc", CMU610_BMC_RAM_BASE, CMU610_BMC_RAM_SIZE, CMU610_BMC_NSLOTS,
                                          {CMU610_BMC_SLOTS}};
 #endif
+#ifdef UPDATE_OPS
+int cmu610_update_agent(void);
+static const char *const update_result[] = {"", "cpu1: update applied\r\n", "cpu1: update refused: a malformed operation list\r\n",
+                                            "cpu1: update failed: the flash reported an error\r\n"};
+#endif
 /* Each hart runs its own copy, in its own domain's RAM, so they share no variable: hart 0 reports,
  * then raises hart 1's software interrupt; hart 1 waits for it, reports and powers the twin off. */
 void fw_main(uint32_t hart)
@@ -94,6 +100,9 @@ void fw_main(uint32_t hart)
 #endif
 #ifdef CONFIRM
         puts_(cmu610_confirm(&bmc) ? "cpu1: confirmed\r\n" : "cpu1: nothing to confirm\r\n");
+#endif
+#ifdef UPDATE_OPS
+        puts_(update_result[cmu610_update_agent()]);
 #endif
         *(volatile uint32_t *)FINISHER = 0x5555;
     }
