@@ -78,8 +78,9 @@ def test_update_to_a_devtool_build_confirms_and_an_unhealthy_one_reverts(
     timings: dict[str, float] = {}
 
     def build(name: str, *extra: str) -> dict[str, object]:
+        """A build for the twin (--smoke implies it; without, the board's twin is named)."""
         start = time.monotonic()
-        r = _run(tool, "build", LINE, *src, *extra, "--json", timeout=7200)
+        r = _run(tool, "build", LINE, *src, *(extra or ("--board", "cmu610-evb-qemu")), "--json", timeout=7200)
         timings[name] = time.monotonic() - start
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         data: dict[str, object] = json.loads(r.stdout)
