@@ -18,7 +18,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from cmu610bsp import proc, qemu, resources
+from cmu610bsp import proc, qemu, resources, update
 from cmu610bsp.layout import FLASH_IMAGE, FLASH_MANIFEST, UPDATE_PACKAGE
 from cmu610bsp.model import load_soc
 from conftest import firmware_sources
@@ -67,7 +67,17 @@ def _boot(device: Path, until: str, timings: dict[str, float], name: str, absent
         child.kill(9)
         child.close(force=True)
     timings[name] = time.monotonic() - start
+    print(f"\n{name}: " + " | ".join(line.strip() for line in out.splitlines()
+                                     if line.lstrip().startswith(("boot: bmc", "update: ", "devtool: ", "mctp: "))))
     return out
+
+
+def _slots(device: Path) -> dict[str, tuple[bool, bool, bool, int]]:
+    """Each BMC slot's trailer in the device's flash as update.py reads it (what the boot stage and
+    the firmware wrote into QEMU's pflash): (complete, started on trial, confirmed, generation)."""
+    table = update.read_table(device.parent / FLASH_MANIFEST)
+    return {s.partition.name: (s.complete, s.tried, s.confirmed, s.generation)
+            for s in update.slots(table, device.read_bytes())}
 
 
 def test_update_to_a_devtool_build_confirms_and_an_unhealthy_one_reverts(
@@ -114,8 +124,10 @@ def test_update_to_a_devtool_build_confirms_and_an_unhealthy_one_reverts(
             shutil.chown(p, str(tool["user"]))
 
     # 2. a firmware engineer's edit of the BMC application, built, updated, started on trial, confirmed
+    start = time.monotonic()
     r = _run(tool, "devtool", "modify", "cmu610-bmc-fw", "--line", LINE, timeout=3600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    timings["devtool modify"] = time.monotonic() - start
     main_c = build_dir / "workspace" / "sources" / "cmu610-bmc-fw" / "zephyr" / "apps" / "bmc" / "src" / "main.c"
     text = main_c.read_text()
     edited = text.replace("\tcmu610_devices();\n", f'\tcmu610_devices();\n\tprintk("{MARKER}\\n");\n', 1)
@@ -128,6 +140,7 @@ def test_update_to_a_devtool_build_confirms_and_an_unhealthy_one_reverts(
     assert TRIAL.format("bmc-fw-b") in out and MARKER in out, out
     out = _boot(device, PEER_OK, timings, "boot: confirmed", absent=UPDATE)
     assert STARTED.format("bmc-fw-b") in out and MARKER in out and UPDATE not in out, out
+    assert _slots(device) == {"bmc-fw-a": (True, False, True, 0), "bmc-fw-b": (True, True, True, 1)}
 
     # 3. a regression: the health check compares the peer's answer with the BMC's own endpoint id
     # (a typo a review can miss), so MCTP works but the boot never counts as healthy: no confirm
@@ -144,9 +157,13 @@ def test_update_to_a_devtool_build_confirms_and_an_unhealthy_one_reverts(
     out = _boot(device, PEER_OK, timings, "boot: reverted", absent=UPDATE)
     assert REVERTED.format("bmc-fw-a") in out and STARTED.format("bmc-fw-b") in out, out
     assert MARKER in out and MARKER_BAD not in out and UPDATE not in out, out
+    # bmc-fw-a's magic zeroed for good (never chosen again), bmc-fw-b confirmed
+    assert _slots(device) == {"bmc-fw-a": (False, True, False, 2), "bmc-fw-b": (True, True, True, 1)}
 
+    start = time.monotonic()
     r = _run(tool, "devtool", "reset", "cmu610-bmc-fw", "--line", LINE, timeout=3600)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    timings["devtool reset"] = time.monotonic() - start
     assert _bitbake_left(ws) == []
     print("\n" + "; ".join(f"{k} {v:.0f} s" for k, v in timings.items())
           + f"; smoke {factory['smoke']['seconds']:.1f} s")  # type: ignore[index]
