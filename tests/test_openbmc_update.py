@@ -67,8 +67,9 @@ def _boot(device: Path, until: str, timings: dict[str, float], name: str, absent
         child.kill(9)
         child.close(force=True)
     timings[name] = time.monotonic() - start
+    # (the BMC's shell prompt may come first on a line: "uart:~$ mctp: ...")
     print(f"\n{name}: " + " | ".join(line.strip() for line in out.splitlines()
-                                     if line.lstrip().startswith(("boot: bmc", "update: ", "devtool: ", "mctp: "))))
+                                     if any(k in line for k in ("boot: bmc", "update: ", "devtool: ", "mctp: "))))
     return out
 
 
