@@ -163,15 +163,25 @@ def require_image(path: Path) -> None:
 
 def read_table(manifest: Path) -> list[flash.Partition]:
     """The partition table of a flash image from the manifest its packer wrote beside it."""
+    return read_manifest(manifest)[0]
+
+
+def read_manifest(manifest: Path) -> tuple[list[flash.Partition], str | None]:
+    """The partition table of a flash image and the machine it was packed for (None where the
+    manifest does not say), from the manifest its packer wrote beside it."""
     try:
-        rows = json.loads(manifest.read_text())["partitions"]
-        return [flash.Partition(r["partition"], r["offset"], r["size"], r["role"], r["domain"],
-                                r["hart"] if r["hart"] is not None else -1, r["slot"]) for r in rows]
+        data = json.loads(manifest.read_text())
+        rows, machine = data["partitions"], data.get("machine")
+        table = [flash.Partition(r["partition"], r["offset"], r["size"], r["role"], r["domain"],
+                                 r["hart"] if r["hart"] is not None else -1, r["slot"]) for r in rows]
     except FileNotFoundError:
         raise BspError("no flash manifest", [Finding(str(manifest), "(file)", "missing: the packer writes "
                                "flash-manifest.json beside flash.bin; name another with --manifest")]) from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise BspError("not a flash manifest", [Finding(str(manifest), "partitions", str(e))]) from None
+    if machine is not None and not isinstance(machine, str):
+        raise BspError("not a flash manifest", [Finding(str(manifest), "machine", f"not a name: {machine!r}")])
+    return table, machine
 
 
 def update_file(path: Path, partitions: Sequence[flash.Partition], content: bytes) -> Plan:
@@ -191,10 +201,12 @@ def update_file(path: Path, partitions: Sequence[flash.Partition], content: byte
     return done
 
 
-def package_image(partitions: Sequence[flash.Partition], package: Path) -> tuple[fwpackage.Package, bytes]:
+def package_image(partitions: Sequence[flash.Partition], package: Path,
+                  machine: str | None = None) -> tuple[fwpackage.Package, bytes]:
     """The package's image, checked: a PLDM package this tool wrote, for this flash's A/B slots
-    (the same partition table), with a signed image that verifies (mcuimage.verify; whether this
-    flash trusts its key is update.plan's question)."""
+    (the same partition table) and, where the flash's manifest names it, its machine (the chip's
+    and its twin's flash have the same slots, not the same firmware), with a signed image that
+    verifies (mcuimage.verify; whether this flash trusts its key is update.plan's question)."""
     try:
         pkg = fwpackage.read(package.read_bytes())
     except OSError as e:
@@ -205,6 +217,10 @@ def package_image(partitions: Sequence[flash.Partition], package: Path) -> tuple
     if pkg.metadata.get("slots") != ours:
         raise BspError("the update package is for another flash layout",
                        [Finding(str(package), "slots", f"built for {pkg.metadata.get('slots')!r}, this flash has {ours!r}")])
+    if machine is not None and pkg.metadata.get("machine") != machine:
+        raise BspError("the update package is for another machine",
+                       [Finding(str(package), "machine", f"built for {pkg.metadata.get('machine')!r}, "
+                                                         f"this flash image is {machine!r}'s")])
     try:
         mcuimage.verify(pkg.image, f"{package}: the BMC image")
     except mcuimage.ImageError as e:

@@ -35,8 +35,8 @@ def update(
 
     set_globals(workspace, debug)
     up.require_image(image)
-    table = up.read_table(manifest or image.parent / layout.FLASH_MANIFEST)
-    pkg, content = up.package_image(table, package)
+    table, machine = up.read_manifest(manifest or image.parent / layout.FLASH_MANIFEST)
+    pkg, content = up.package_image(table, package, machine)
     done = up.update_file(image, table, content)
     keep = next(p.name for p in table if p.domain == up.BMC and p.slot and p is not done.target.partition)
     ui.out.print(f"{done.target.partition.name}: {pkg.version} written (generation {done.generation}, "
