@@ -8,6 +8,7 @@ Debian's python3 and this repository installed into it (CMU610BSP_BB_VENV reuses
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cmu610bsp import fwpackage
 from cmu610bsp.layout import BuildPaths
 from conftest import REPO, as_user, firmware_sources, openbmc_runner, processes
 from toolchains import MISSING as NO_DEBIAN_GCC
@@ -593,6 +595,12 @@ def _signed_and_attested(tool: dict[str, object], ws: Path, summary: dict[str, o
             print(f"imgtool verify {p['partition']}: {r.stdout.strip().splitlines()[-1]}")
     sbom = ws / "build" / "littlebmc" / str(summary["sbom"])
     assert validate_errors(sbom) == []
-    missing = manifest_hashes(manifest) - sbom_hashes(json.loads(sbom.read_text()))
+    doc = json.loads(sbom.read_text())
+    missing = manifest_hashes(manifest) - sbom_hashes(doc)
     assert not missing, missing
-    print(f"sbom {sbom.name}: spdx3-validate passed, {len(manifest_hashes(manifest))} manifest sha256 all present")
+    # the update package a field unit takes, and the signed BMC image inside it, by sha256
+    carried = fwpackage.read((deploy / "bmc-update.pldm").read_bytes()).image
+    assert {hashlib.sha256((deploy / "bmc-update.pldm").read_bytes()).hexdigest(),
+            hashlib.sha256(carried).hexdigest()} <= sbom_hashes(doc)
+    print(f"sbom {sbom.name}: spdx3-validate passed, {len(manifest_hashes(manifest))} manifest sha256 all present, "
+          "and the update package's with its image's")
