@@ -181,3 +181,21 @@ def test_a_failed_build_writes_neither(cli: Cli, workspace: Path, tmp_path: Path
     s = json.loads(r.stdout)
     assert r.returncode == 2 and s["result"] == "failed" and "sbom" not in s
     assert not (build / "attest").exists()
+
+
+def test_a_whole_openbmc_target_build_does_not_attest_the_firmware_builds_flash_image(
+        cli: Cli, workspace: Path, tmp_path: Path) -> None:
+    """`--target cmu610-littlebmc-image` builds in build/littlebmc-openbmc: the flash image an
+    earlier firmware build deployed in build/littlebmc is not its output, nor is its SBOM rewritten."""
+    build = workspace / "build" / "littlebmc"
+    build.mkdir(parents=True)
+    flash, manifest = _flash(tmp_path)
+    (build / "fake-bitbake.json").write_text(json.dumps({"deploy": {"flash.bin": str(flash),
+                                                                    "flash-manifest.json": str(manifest)}}))
+    assert cli("build", "littlebmc", "--source", SRC, "--json", cwd=workspace).returncode == 0
+    attested = {p: p.read_bytes() for p in (build / "attest").rglob("*") if p.is_file()}
+    assert attested
+    r = cli("build", "littlebmc", "--target", "cmu610-littlebmc-image", "--source", SRC, "--json", cwd=workspace)
+    s = json.loads(r.stdout)
+    assert r.returncode == 0 and "sbom" not in s and "provenance" not in s, r.stdout
+    assert {p: p.read_bytes() for p in (build / "attest").rglob("*") if p.is_file()} == attested

@@ -21,7 +21,7 @@ from cmu610bsp.fileio import sha256_file, write_whole
 from cmu610bsp.kasbuild import compose, libsource
 from cmu610bsp.kasbuild.compose import Lines, Request
 from cmu610bsp.kasbuild.report import Artifact, Summary
-from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_IMAGE, FLASH_MANIFEST, UPDATE_PACKAGE, BuildPaths
+from cmu610bsp.layout import DEPLOY_IMAGES, FLASH_IMAGE, FLASH_MANIFEST, UPDATE_PACKAGE
 
 ATTEST_DIR = "attest"
 SBOM_FILE = "flash.spdx.json"
@@ -60,7 +60,7 @@ def write(root: Path, req: Request, lines: Lines, summary: Summary) -> Summary:
     """Write the board's SBOM and provenance (a successful build of its flash image only) and
     return its summary with both listed; a build that deployed no flash image and manifest is left
     as it is."""
-    build_dir = BuildPaths(root, req.line).build
+    build_dir = req.paths(root).build
     deploy = build_dir / DEPLOY_IMAGES / summary.machine
     if summary.result != "success" or summary.plan or not all((deploy / f).is_file() for f in (FLASH_MANIFEST, FLASH_IMAGE)):
         return summary
