@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import struct
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -131,6 +132,19 @@ def test_the_package_round_trip_and_its_refusals(key: str) -> None:
         fwpackage.read(b"\0" * 64)
     with pytest.raises(fwpackage.PackageError, match=r"^truncated"):
         fwpackage.read(raw[:30])
+    # crafted headers with a valid checksum whose record length points past the header's end
+    for rlen in (0xFFFF, header_size):
+        crafted = bytearray(raw)
+        at = fwpackage._FIXED.size + raw[fwpackage._FIXED.size - 1] + 1
+        crafted[at:at + 2] = struct.pack("<H", rlen)
+        crafted[header_size - 4:header_size] = struct.pack("<I", zlib.crc32(bytes(crafted[:header_size - 4])))
+        with pytest.raises(fwpackage.PackageError, match=r"^truncated"):
+            fwpackage.read(bytes(crafted))
+    # a header of its fixed fields alone, with a valid checksum, whose version would follow it
+    fixed = fwpackage._FIXED.pack(fwpackage.HEADER_V1_0, fwpackage.FORMAT_REVISION, fwpackage._FIXED.size + 4,
+                                  bytes(13), 8, 1, 255)
+    with pytest.raises(fwpackage.PackageError, match=r"^truncated"):
+        fwpackage.read(fixed + struct.pack("<I", zlib.crc32(fixed)))
 
 
 def _flash_dir(tmp_path: Path, key: str) -> Path:

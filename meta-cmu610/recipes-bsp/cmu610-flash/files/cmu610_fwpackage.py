@@ -108,7 +108,7 @@ def read(raw: bytes) -> Package:
     a PackageError says what is wrong, its caller where."""
     try:
         return _read(raw)
-    except struct.error:
+    except (struct.error, IndexError):    # a field that points past the header's (or file's) end
         raise PackageError(f"truncated: {len(raw)} bytes end inside the package header") from None
 
 
@@ -121,18 +121,19 @@ def _read(raw: bytes) -> Package:
     (crc,) = struct.unpack_from("<I", raw, size - 4)
     if crc != zlib.crc32(raw[:size - 4]):
         raise PackageError("the package header checksum does not match its bytes")
+    head = raw[:size - 4]              # the header's fields, each read inside it
     at = _FIXED.size + vlen
-    version = raw[_FIXED.size:at].decode("ascii", errors="replace")
-    if raw[at] != 1:
-        raise PackageError(f"{raw[at]} firmware device records, this tool writes one")
-    rlen, _ndesc, _flags, _stype, _slen, dlen = _RECORD.unpack_from(raw, at + 1)
+    version = head[_FIXED.size:at].decode("ascii", errors="replace")
+    if head[at] != 1:
+        raise PackageError(f"{head[at]} firmware device records, this tool writes one")
+    rlen, _ndesc, _flags, _stype, _slen, dlen = _RECORD.unpack_from(head, at + 1)
     record_end = at + 1 + rlen
-    data = raw[record_end - dlen:record_end]
+    data = head[max(0, record_end - dlen):record_end]
     at = record_end
-    (count,) = struct.unpack_from("<H", raw, at)
+    (count,) = struct.unpack_from("<H", head, at)
     if count != 1:
         raise PackageError(f"{count} components, this tool writes one (the BMC image)")
-    *_, offset, length, _ctype, _clen = _COMPONENT.unpack_from(raw, at + 2)
+    *_, offset, length, _ctype, _clen = _COMPONENT.unpack_from(head, at + 2)
     if offset + length > len(raw):
         raise PackageError(f"the component runs {offset + length - len(raw)} bytes past the end of the file")
     image = raw[offset:offset + length]
