@@ -6,12 +6,15 @@ through it, every other line kept as the user wrote it, under the workspace lock
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from cmu610bsp import wslock
 from cmu610bsp.fileio import write_whole, writing
@@ -63,6 +66,17 @@ class KeySlot(Strict):
     sha256: Sha256
     public: Annotated[str, Field(pattern=r"^[A-Za-z0-9+/]{40,1000}={0,2}$")]
 
+    @model_validator(mode="after")
+    def _sha256_is_the_keys(self) -> KeySlot:
+        """The hash is derived from the key: a record where they disagree was edited by hand."""
+        try:
+            der = base64.b64decode(self.public, validate=True)
+        except binascii.Error as e:
+            raise ValueError(f"public is not base64: {e}") from None
+        if hashlib.sha256(der).hexdigest() != self.sha256:
+            raise ValueError("sha256 is not the sha256 of public (the key's DER)")
+        return self
+
 
 class Pkcs11Key(Strict):
     """A key in a PKCS#11 token, by the token's label and the key's: the same on every machine the
@@ -83,6 +97,12 @@ class SigningRecord(Strict):
     active: int = Field(0, ge=0, le=1)   # the slot whose key signs
     cache: RelPath | None = None
     pkcs11: Pkcs11Key | None = None
+
+    @model_validator(mode="after")
+    def _active_exists(self) -> SigningRecord:
+        if self.active >= len(self.slots):
+            raise ValueError(f"active is slot {self.active}, but there are {len(self.slots)} slot(s)")
+        return self
 
 
 STANDIN_TOOLCHAIN = ToolchainRecord(name="debian-riscv64-unknown-elf (stand-in)", path="/usr")

@@ -9,9 +9,10 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,20 @@ def test_the_keys_partition_trusts_both_slots_after_a_rotation(workspace: Path, 
     second = keys.rotate(ws_of(workspace))
     rendered = json.loads(render.render(load_project(ws_of(workspace)))[layout])
     assert rendered["trusted_keys"] == [first.slots[0].sha256, second.slots[1].sha256]
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda s: s.replace("active: 0", "active: 1"), "active is slot 1, but there are 1 slot(s)"),
+    (lambda s: re.sub(r"sha256: [0-9a-f]{64}", "sha256: " + "a" * 64, s, count=1), "sha256 is not the sha256 of public"),
+])
+def test_a_hand_edited_signing_record_is_a_finding_not_a_crash(workspace: Path, cache: Path, cli: Cli,
+                                                               edit: Callable[[str], str], reason: str) -> None:
+    """What keys generate recorded is checked on load: an active slot that does not exist, a hash
+    that is not the key's, each named in cmu610bsp.yml (exit 2), never an IndexError later."""
+    assert cli("keys", "generate", cwd=workspace).returncode == 0
+    config = workspace / "cmu610bsp.yml"
+    text = config.read_text()
+    assert edit(text) != text
+    config.write_text(edit(text))
+    r = cli("keys", "show", cwd=workspace)
+    assert r.returncode == 2 and "cmu610bsp.yml" in r.stderr and reason in r.stderr, r.stderr

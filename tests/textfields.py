@@ -108,7 +108,8 @@ TOOLCHAIN = {"name": "vendor RISC-V GCC 13", "path": "/opt/riscv-gcc", "prefix":
 
 SIGNING = {"algorithm": "ed25519", "active": 0, "cache": "ws-0123456789ab.pem",
            "pkcs11": {"token": "cmu610", "object": "signing"},
-           "slots": [{"sha256": "0" * 64, "public": "MCowBQYDK2VwAyEA" + "A" * 43 + "="}]}
+           "slots": [{"sha256": "722abd12e99a5367f375aeb9672a8e07712e03c2add16fa8d6914d1cfa2efe0c",
+                       "public": "MCowBQYDK2VwAyEA" + "A" * 43 + "="}]}
 
 
 def full_description() -> dict[str, Any]:
