@@ -92,7 +92,7 @@ class SigningRecord(Strict):
     private key is, never in git: a PEM in this machine's key cache (`cache`, below <cache>/keys/)
     or an HSM's key (`pkcs11`); CMU610BSP_SIGNING_KEY (a PEM path or a pkcs11: URI) overrides both."""
 
-    algorithm: Literal["ed25519", "ecdsa-p256"]
+    algorithm: Literal["ed25519"]         # what the boot stage verifies
     slots: list[KeySlot] = Field(min_length=1, max_length=2)
     active: int = Field(0, ge=0, le=1)   # the slot whose key signs
     cache: RelPath | None = None

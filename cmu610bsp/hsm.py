@@ -15,7 +15,6 @@ the key's labels: the module and the PIN are each machine's.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from urllib.parse import unquote
 
 MODULE_ENV = "PKCS11_MODULE"
 PIN_ENV = "PKCS11_PIN"
-ALGORITHMS = ("ed25519", "ecdsa-p256")
+ALGORITHMS = ("ed25519",)     # what the boot stage verifies (verify.c, libsodium)
 _PATH_ATTRS = {"token", "object", "id", "type", "manufacturer", "model", "serial", "slot-id"}
 _QUERY_ATTRS = {"module-path", "module-name", "pin-source", "pin-value"}
 _ED25519_OID = "1.3.101.112"
@@ -135,7 +134,6 @@ def _find(session: Any, parsed: Uri, cls: Any) -> Any:
 def public_der(uri: str) -> tuple[str, bytes]:
     """(algorithm, the key's public key as DER SubjectPublicKeyInfo), read from the token."""
     from pkcs11 import Attribute, KeyType, ObjectClass
-    from pkcs11.util.ec import encode_ec_public_key
 
     parsed = parse_uri(uri)
     with _session(parsed) as s:
@@ -148,8 +146,6 @@ def public_der(uri: str) -> tuple[str, bytes]:
             raw = point[2:] if len(point) == 34 and point[0] == 0x04 else point  # an OCTET STRING around 32 bytes
             pub = ed25519.Ed25519PublicKey.from_public_bytes(raw)
             return "ed25519", pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        if key.key_type == KeyType.EC:
-            return "ecdsa-p256", bytes(encode_ec_public_key(key))
         raise HsmError(f"{parsed.token}/{parsed.label}: a {key.key_type.name} key; "
                        f"this tool signs with {' or '.join(ALGORITHMS)}")
 
@@ -167,44 +163,30 @@ def generate(uri: str, algorithm: str) -> bytes:
         if list(s.get_objects({Attribute.LABEL: parsed.label, Attribute.CLASS: ObjectClass.PRIVATE_KEY})):
             raise HsmError(f"{parsed.token}/{parsed.label}: the token already has a key labelled {parsed.label!r}; "
                            "nothing was generated")
-        kind, curve = (KeyType.EC_EDWARDS, _ED25519_OID) if algorithm == "ed25519" else (KeyType.EC, "secp256r1")
-        params = s.create_domain_parameters(kind, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
+        curve = {Attribute.EC_PARAMS: encode_named_curve_parameters(_ED25519_OID)}
+        params = s.create_domain_parameters(KeyType.EC_EDWARDS, curve, local=True)
         params.generate_keypair(store=True, label=parsed.label, id=parsed.path.get("id", secrets.token_hex(8)).encode("latin-1"))
     return public_der(uri)[1]
 
 
 def sign_digest(uri: str, digest: bytes) -> bytes:
-    """The token's signature of `digest` (32 bytes, a SHA-256): Ed25519 over the digest (what
-    imgtool signs for ED25519 images), or ECDSA P-256 DER-encoded (imgtool's ECDSASIG TLV)."""
-    from pkcs11 import KeyType, Mechanism, ObjectClass
+    """The token's Ed25519 signature of `digest` (32 bytes, a SHA-256: what imgtool signs for
+    ED25519 images)."""
+    from pkcs11 import Mechanism, ObjectClass
 
     parsed = parse_uri(uri)
     with _session(parsed) as s:
-        key = _find(s, parsed, ObjectClass.PRIVATE_KEY)
-        if key.key_type == KeyType.EC_EDWARDS:
-            return bytes(key.sign(digest, mechanism=Mechanism.EDDSA))
-        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-        raw = bytes(key.sign(digest, mechanism=Mechanism.ECDSA))
-        half = len(raw) // 2
-        return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
+        return bytes(_find(s, parsed, ObjectClass.PRIVATE_KEY).sign(digest, mechanism=Mechanism.EDDSA))
 
 
 def signer(uri: str) -> Any:
     """An imgtool key object for the URI's key: imgtool's own public-key class (its TLV kinds, its
     key hash, its hash table keyed by the exact class), given the one method imgtool signs with,
-    which asks the token: Ed25519 signs the image digest (`sign_digest`), ECDSA P-256 the payload
-    (`sign`, hashed here)."""
+    which asks the token to sign the image digest (`sign_digest`)."""
     from cryptography.hazmat.primitives import serialization
-    from imgtool.keys import ecdsa, ed25519
+    from imgtool.keys import ed25519
 
-    algorithm, der = public_der(uri)
-    pub = serialization.load_der_public_key(der)
-    key: Any
-    if algorithm == "ed25519":
-        key = ed25519.Ed25519Public(pub)
-        key.sign_digest = lambda digest: sign_digest(uri, digest)
-    else:
-        key = ecdsa.ECDSA256P1Public(pub)
-        key.sign = lambda payload: sign_digest(uri, hashlib.sha256(payload).digest())
+    _, der = public_der(uri)
+    key: Any = ed25519.Ed25519Public(serialization.load_der_public_key(der))
+    key.sign_digest = lambda digest: sign_digest(uri, digest)
     return key

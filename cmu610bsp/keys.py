@@ -46,7 +46,7 @@ def public_der(ref: str) -> tuple[str, bytes]:
             raise BspError(str(e)) from None
     path = Path(ref)
     refuse_tracked(path)
-    from imgtool.keys import ECDSA256P1, Ed25519, load
+    from imgtool.keys import Ed25519, load
 
     try:
         key = load(str(path))
@@ -54,8 +54,6 @@ def public_der(ref: str) -> tuple[str, bytes]:
         raise BspError(f"{path}: not a readable private key: {e}") from None
     if isinstance(key, Ed25519):
         return "ed25519", key.get_public_bytes()
-    if isinstance(key, ECDSA256P1):
-        return "ecdsa-p256", key.get_public_bytes()
     raise BspError(f"{path}: a {type(key).__name__} key; the boot stage checks {' or '.join(ALGORITHMS)} signatures")
 
 
@@ -84,9 +82,9 @@ def _refuse_committable(path: Path) -> None:
 
 def _new_pem(ws: workspace.Workspace, algorithm: str) -> tuple[Path, bytes]:
     """A new private key written to the key cache (mode 0600): its path and public DER."""
-    from imgtool.keys import ECDSA256P1, Ed25519
+    from imgtool.keys import Ed25519
 
-    key = Ed25519.generate() if algorithm == "ed25519" else ECDSA256P1.generate()
+    key = Ed25519.generate()
     der: bytes = key.get_public_bytes()
     base = keys_dir()
     with writing(base, "nothing was generated"):

@@ -20,7 +20,7 @@ Pkcs11Opt = Annotated[str | None, typer.Option(
 
 @app.command("generate")
 def generate(
-    algorithm: Annotated[str, typer.Option("--algorithm", metavar="ALG", help="ed25519 or ecdsa-p256.")] = "ed25519",
+    algorithm: Annotated[str, typer.Option("--algorithm", metavar="ALG", help="ed25519 (verified at boot).")] = "ed25519",
     pkcs11: Pkcs11Opt = None,
     workspace: WorkspaceOpt = None,
     debug: DebugOpt = False,
