@@ -13,12 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from cmu610bsp import config, hsm, proc, toolchain, workspace
+from cmu610bsp import config, hsm, proc, toolchain, workspace, wslock
 from cmu610bsp.config import KeySlot, Pkcs11Key, SigningRecord
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.fileio import writing
@@ -80,7 +81,7 @@ def _refuse_committable(path: Path) -> None:
                            "nothing was generated", hint="set CMU610BSP_CACHE outside the repository")
 
 
-def _new_pem(ws: workspace.Workspace, algorithm: str) -> tuple[Path, bytes]:
+def _new_pem(root: Path, algorithm: str) -> tuple[Path, bytes]:
     """A new private key written to the key cache (mode 0600): its path and public DER."""
     from imgtool.keys import Ed25519
 
@@ -89,7 +90,10 @@ def _new_pem(ws: workspace.Workspace, algorithm: str) -> tuple[Path, bytes]:
     base = keys_dir()
     with writing(base, "nothing was generated"):
         base.mkdir(parents=True, exist_ok=True)
-    path = base / f"{ws.root.name}-{hashlib.sha256(der).hexdigest()[:12]}.pem"
+    # the directory's name helps a person tell the cache's keys apart; only its token characters,
+    # since the file's name is recorded in cmu610bsp.yml (`cache`, a relative path)
+    label = re.sub(r"[^A-Za-z0-9._+-]+", "-", root.name).strip(".-") or "workspace"
+    path = base / f"{label}-{hashlib.sha256(der).hexdigest()[:12]}.pem"
     _refuse_committable(path)
     with writing(path, "nothing was generated"):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -98,12 +102,12 @@ def _new_pem(ws: workspace.Workspace, algorithm: str) -> tuple[Path, bytes]:
     return path, der
 
 
-def _new_key(ws: workspace.Workspace, algorithm: str, pkcs11: str | None) -> tuple[dict[str, object], bytes, Path | None]:
+def _new_key(root: Path, algorithm: str, pkcs11: str | None) -> tuple[dict[str, object], bytes, Path | None]:
     """({"cache": ...} or {"pkcs11": {token, object}}, public DER, the new PEM file or None).
     Of a pkcs11: URI only the token's and the key's labels are recorded (checked before the token
     makes the key); its module and PIN are this machine's."""
     if pkcs11 is None:
-        path, der = _new_pem(ws, algorithm)
+        path, der = _new_pem(root, algorithm)
         return {"cache": path.name}, der, path
     try:
         uri = hsm.parse_uri(pkcs11)
@@ -117,9 +121,9 @@ def _new_key(ws: workspace.Workspace, algorithm: str, pkcs11: str | None) -> tup
     return where, der, None
 
 
-def _save(ws: workspace.Workspace, record: SigningRecord, new_file: Path | None, command: str) -> SigningRecord:
+def _save(root: Path, record: SigningRecord, new_file: Path | None, command: str) -> SigningRecord:
     try:
-        config.set_key(ws.root, "signing", record.model_dump(exclude_none=True), _COMMENT, command)
+        config.set_key(root, "signing", record.model_dump(exclude_none=True), _COMMENT, command)
     except BaseException:
         if new_file is not None:
             new_file.unlink(missing_ok=True)
@@ -129,34 +133,45 @@ def _save(ws: workspace.Workspace, record: SigningRecord, new_file: Path | None,
 
 def generate(ws: workspace.Workspace, algorithm: str, pkcs11: str | None = None) -> SigningRecord:
     """The workspace's first signing key, in slot 0. A workspace that has one is refused
-    (`rotate` replaces a key)."""
-    if ws.config.signing is not None:
+    (`rotate` replaces a key). Under the workspace lock from the check to the write, so that two
+    at once cannot both find none."""
+    with wslock.held(ws.root, "keys generate"):
+        return _generate(ws.root, config.load_config(ws.root).signing, algorithm, pkcs11)
+
+
+def _generate(root: Path, current: SigningRecord | None, algorithm: str, pkcs11: str | None) -> SigningRecord:
+    if current is not None:
         raise BspError("this workspace already has a signing key (cmu610bsp.yml `signing:`); nothing was generated",
                        hint="`cmu610bsp keys rotate` makes a new one and keeps the current one accepted")
     if algorithm not in ALGORITHMS:
         raise BspError(f"--algorithm {algorithm!r}: expected one of {', '.join(ALGORITHMS)}")
-    config.check_writable(ws.root, "nothing was generated")
-    where, der, new_file = _new_key(ws, algorithm, pkcs11)
+    config.check_writable(root, "nothing was generated")
+    where, der, new_file = _new_key(root, algorithm, pkcs11)
     record = SigningRecord.model_validate({"algorithm": algorithm, "slots": [slot_of(der).model_dump()], "active": 0, **where})
-    return _save(ws, record, new_file, "keys generate")
+    return _save(root, record, new_file, "keys generate")
 
 
 def rotate(ws: workspace.Workspace, pkcs11: str | None = None) -> SigningRecord:
     """A new key of the same algorithm signs from now on, in the other slot; the key that signed
-    until now stays in its slot, accepted, until the next rotation replaces it."""
-    old = ws.config.signing
+    until now stays in its slot, accepted, until the next rotation replaces it. Under the workspace
+    lock from reading the current key to the write."""
+    with wslock.held(ws.root, "keys rotate"):
+        return _rotate(ws.root, config.load_config(ws.root).signing, pkcs11)
+
+
+def _rotate(root: Path, old: SigningRecord | None, pkcs11: str | None) -> SigningRecord:
     if old is None:
         raise BspError("this workspace has no signing key to rotate", hint="`cmu610bsp keys generate`")
     if pkcs11 is None and old.pkcs11 is not None:
         raise BspError("the current key is in an HSM: give --pkcs11 URI for the new key (another object label)")
-    config.check_writable(ws.root, "nothing was generated")
-    where, der, new_file = _new_key(ws, old.algorithm, pkcs11)
+    config.check_writable(root, "nothing was generated")
+    where, der, new_file = _new_key(root, old.algorithm, pkcs11)
     keep = old.slots[old.active]
     slot = 1 - old.active
     slots = [keep, slot_of(der)] if slot == 1 else [slot_of(der), keep]
     record = SigningRecord.model_validate({"algorithm": old.algorithm, "slots": [s.model_dump() for s in slots],
                                            "active": slot, **where})
-    return _save(ws, record, new_file, "keys rotate")
+    return _save(root, record, new_file, "keys rotate")
 
 
 def reference(record: SigningRecord) -> str:

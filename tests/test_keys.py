@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -266,3 +267,12 @@ def test_a_hand_edited_signing_record_is_a_finding_not_a_crash(workspace: Path, 
     config.write_text(edit(text))
     r = cli("keys", "show", cwd=workspace)
     assert r.returncode == 2 and "cmu610bsp.yml" in r.stderr and reason in r.stderr, r.stderr
+
+
+def test_a_workspace_directory_name_with_spaces_gets_a_recordable_key_file(pristine: Any, cache: Path, tmp_path: Path) -> None:
+    """The key file's name is recorded in cmu610bsp.yml: a directory named `rev sign 2` gave a name
+    the record refuses (an internal error, and a private key left unreferenced in the cache)."""
+    ws = pristine(tmp_path / "rev sign 2")
+    rec = keys.generate(ws_of(ws), "ed25519")
+    assert rec.cache == f"rev-sign-2-{rec.slots[0].sha256[:12]}.pem"
+    assert [p.name for p in (cache / "keys").iterdir()] == [rec.cache]

@@ -40,7 +40,7 @@ def test_a_second_writer_refuses_naming_the_first(cli: Cli, workspace: Path) -> 
     before = snapshot(workspace)
     first = _paused(workspace, ["sync"], "staged")
     try:
-        for argv in (["sync"], ["generate"], ["ci", "gitlab"]):
+        for argv in (["sync"], ["generate"], ["ci", "gitlab"], ["keys", "generate"]):
             r = cli(*argv, cwd=workspace, env={"CMU610BSP_LOCK_WAIT": "0.5"})
             assert r.returncode == 2, (argv, r.stdout, r.stderr)
             assert f"being written by pid {first.pid}: cmu610bsp sync" in r.stderr, r.stderr
