@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cmu610bsp import components, composition, proc, wslock
+from cmu610bsp import components, composition, keys, proc, wslock
 from cmu610bsp.errors import BspError, ChildFailed
 from cmu610bsp.fileio import write_whole
 from cmu610bsp.kasbuild import bitbake, compose, lines_of
@@ -50,10 +50,10 @@ def run(root: Path, args: list[str], line: str, sources: dict[str, Path], offlin
     argv = compose.kas("shell", *keep, compose.composition_of(root, req), "-c", command)
     # `finish` writes the recipe's changes into meta-cmu610: a writer of the workspace
     writes = wslock.held(root, "devtool finish") if args[:1] == ["finish"] else contextlib.nullcontext()
-    with writes, bitbake.claim(paths.build):
+    with writes, bitbake.claim(paths.build), keys.pin_handover(compose.environment(root, req, lines.toolchain)) as env:
         bitbake.devtool_layer_as_devtool_writes_it(paths.build, paths.devtool_workspace)
         bitbake.drop_stale_parser_tables(paths.build)
-        rc = proc.stream(argv, on_line, cwd=root, env=compose.environment(root, req, lines.toolchain))
+        rc = proc.stream(argv, on_line, cwd=root, env=env)
     if rc:
         raise ChildFailed(["devtool", *args], rc, hint=f"the output above; kas ran it as: {shlex.join(argv)}")
     if component:

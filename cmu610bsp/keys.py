@@ -14,8 +14,13 @@ import base64
 import hashlib
 import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -200,8 +205,10 @@ def signing_key(ws: workspace.Workspace) -> str | None:
 
 
 # what a build hands kas (and kas BitBake, cmu610_signing.bbclass): the key and its identity, and
-# for a key in a token the module, PIN and SoftHSM configuration of this machine's environment
-BUILD_ENV = ("CMU610_SIGNING_KEY", "CMU610_SIGNING_KEY_SHA256", hsm.MODULE_ENV, hsm.PIN_ENV, "SOFTHSM2_CONF")
+# for a key in a token the module and SoftHSM configuration of this machine's environment. Never
+# the PIN: BitBake writes every exported variable into the task scripts it keeps under ${T}, so
+# a token's PIN reaches the packer as a pin-source file (`pin_handover`), not as a variable.
+BUILD_ENV = ("CMU610_SIGNING_KEY", "CMU610_SIGNING_KEY_SHA256", hsm.MODULE_ENV, "SOFTHSM2_CONF")
 
 
 def build_env(root: Path) -> dict[str, str]:
@@ -211,7 +218,32 @@ def build_env(root: Path) -> dict[str, str]:
     ref = signing_key(ws)
     if ref is None or ws.config.signing is None:
         return {}
+    if ref.startswith("pkcs11:") and "pin-value" in hsm.parse_uri(ref).query:
+        raise BspError(f"{_shown(ref)}: a pin-value in the key's URI would be written into BitBake's task scripts",
+                       hint=f"give the PIN as ${hsm.PIN_ENV} or a pin-source=FILE attribute")
     return {"CMU610_SIGNING_KEY": ref, "CMU610_SIGNING_KEY_SHA256": ws.config.signing.slots[ws.config.signing.active].sha256}
+
+
+@contextmanager
+def pin_handover(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`env` (a build's) with a token key's PIN from $PKCS11_PIN handed over as a pin-source file:
+    0600 in a private directory made for the build and removed after it, however it ends, and
+    $PKCS11_PIN itself taken out. Any other key, or a URI with its own pin-source: `env` as it is."""
+    ref = env.get("CMU610_SIGNING_KEY", "")
+    pin = env.get(hsm.PIN_ENV)
+    if not ref.startswith("pkcs11:") or not pin or "pin-source" in hsm.parse_uri(ref).query:
+        yield env
+        return
+    where = Path(tempfile.mkdtemp(prefix="cmu610bsp-pin-"))
+    try:
+        fd = os.open(where / "pin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pin)
+        handed = {k: v for k, v in env.items() if k != hsm.PIN_ENV}
+        handed["CMU610_SIGNING_KEY"] = f"{ref}{'&' if '?' in ref else '?'}pin-source=file:{quote(str(where / 'pin'))}"
+        yield handed
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
 
 
 def _shown(ref: str) -> str:

@@ -287,3 +287,37 @@ def firmware_sources() -> tuple[str, ...]:
     if missing:
         pytest.skip(f"set {' and '.join(missing)} to git checkouts of the OpenBMC recipes the firmware takes")
     return ("--source", f"zephyr={zephyr}", *(x for n, d in COMPONENT_DIRS.items() for x in ("--source", f"{n}={d}")))
+
+
+# One SoftHSM token per session and worker for the tests of PKCS#11 keys (test_keys, test_signing_build):
+# defined here once, since a session fixture imported into two modules would be two tokens, and
+# the library in this process reads only the first one's configuration.
+SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One SoftHSM token for the session (the library reads its configuration once per process),
+    its configuration and store in the session's tmp; the PIN through $PKCS11_PIN, as a recorded
+    URI must have it (set by `token` for its test only: another module's test in the same worker
+    must not find a module and a PIN it did not ask for)."""
+    if not SOFTHSM.is_file():
+        pytest.skip("softhsm2 is not installed (scripts/bootstrap test installs it)")
+    base = tmp_path_factory.mktemp("softhsm")
+    (base / "tokens").mkdir()
+    conf = base / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SOFTHSM2_CONF", str(conf))
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "cmu610", "--pin", "1234", "--so-pin", "5678"],
+                   check=True, capture_output=True)
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def token(softhsm: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The URI of a key label of this test's own on the session's token (no PIN in it)."""
+    monkeypatch.setenv("PKCS11_PIN", "1234")
+    monkeypatch.setenv("PKCS11_MODULE", str(SOFTHSM))
+    return f"pkcs11:token=cmu610;object=signing-{tmp_path.name}?module-path={SOFTHSM}"

@@ -6,13 +6,14 @@ outside git, refused when git tracks it, rotated through two slots, and in a PKC
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,6 @@ from tests.conftest import Cli
 
 from cmu610bsp import hsm, keys, workspace
 from cmu610bsp.errors import BspError
-
-SOFTHSM = Path("/usr/lib/softhsm/libsofthsm2.so")
 
 
 @pytest.fixture
@@ -139,34 +138,6 @@ def test_keys_show_exit_codes(workspace: Path, cache: Path, cli: Cli) -> None:
     assert r.returncode == 2 and "no such key file" in r.stderr
 
 
-@pytest.fixture(scope="session")
-def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """One SoftHSM token for the session (the library reads its configuration once per process),
-    its configuration and store in the session's tmp; the PIN through $PKCS11_PIN, as a recorded
-    URI must have it (set by `token` for its test only: another module's test in the same worker
-    must not find a module and a PIN it did not ask for)."""
-    if not SOFTHSM.is_file():
-        pytest.skip("softhsm2 is not installed (scripts/bootstrap test installs it)")
-    base = tmp_path_factory.mktemp("softhsm")
-    (base / "tokens").mkdir()
-    conf = base / "softhsm2.conf"
-    conf.write_text(f"directories.tokendir = {base / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SOFTHSM2_CONF", str(conf))
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "cmu610", "--pin", "1234", "--so-pin", "5678"],
-                   check=True, capture_output=True)
-    yield
-    mp.undo()
-
-
-@pytest.fixture
-def token(softhsm: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The URI of a key label of this test's own on the session's token (no PIN in it)."""
-    monkeypatch.setenv(hsm.PIN_ENV, "1234")
-    monkeypatch.setenv(hsm.MODULE_ENV, str(SOFTHSM))
-    return f"pkcs11:token=cmu610;object=signing-{tmp_path.name}?module-path={SOFTHSM}"
-
-
 @pytest.mark.parametrize("algorithm", ["ed25519"])
 def test_a_key_in_a_pkcs11_token_signs_what_imgtool_verifies(workspace: Path, cache: Path, token: str, tmp_path: Path,
                                                              algorithm: str) -> None:
@@ -214,10 +185,14 @@ def test_hsm_py_is_shipped_as_it_is_and_imports_nothing_of_cmu610bsp() -> None:
     assert "cmu610bsp" not in names and {"pkcs11", "imgtool", "cryptography"} <= names
 
 
-def test_the_shipped_hsm_py_signs_in_a_process_of_its_own(workspace: Path, cache: Path, token: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("pin_by", ["environment", "handover"])
+def test_the_shipped_hsm_py_signs_in_a_process_of_its_own(workspace: Path, cache: Path, token: str, tmp_path: Path,
+                                                          pin_by: str) -> None:
     """The layer's copy, imported by its layer name in a fresh interpreter (as the packer runs it
     in BitBake: a process, the point here), signs with the token through the environment alone
-    (module and PIN from PKCS11_MODULE and PKCS11_PIN); imgtool verify accepts the image."""
+    (module and PIN from PKCS11_MODULE and PKCS11_PIN), or as a build hands the key over
+    (keys.pin_handover: the PIN in a pin-source file, none in the environment); imgtool verify
+    accepts the image."""
     from conftest import REPO
 
     rec = keys.generate(ws_of(workspace), "ed25519", pkcs11=token)
@@ -225,9 +200,13 @@ def test_the_shipped_hsm_py_signs_in_a_process_of_its_own(workspace: Path, cache
               "img = image.Image(version=version.decode_version('2.0.0'), header_size=0x20, pad_header=True)\n"
               "img.load(sys.argv[2])\nimg.create(cmu610_hsm.signer(sys.argv[1]), 'full', None)\nimg.save(sys.argv[3])\n")
     (tmp_path / "app.bin").write_bytes(os.urandom(2000))
-    env = {**os.environ, "PYTHONPATH": str((REPO / SHIPPED).parent)}
-    r = subprocess.run([sys.executable, "-c", script, keys.reference(rec), str(tmp_path / "app.bin"), str(tmp_path / "s.bin")],
-                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    env = {**os.environ, "PYTHONPATH": str((REPO / SHIPPED).parent), "CMU610_SIGNING_KEY": keys.reference(rec)}
+    with contextlib.ExitStack() as stack:
+        if pin_by == "handover":
+            env = stack.enter_context(keys.pin_handover(env))
+            assert hsm.PIN_ENV not in env and "pin-source=file:" in env["CMU610_SIGNING_KEY"]
+        r = subprocess.run([sys.executable, "-c", script, env["CMU610_SIGNING_KEY"], str(tmp_path / "app.bin"),
+                            str(tmp_path / "s.bin")], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     pem = serialization.load_der_public_key(base64.b64decode(rec.slots[0].public)).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -124,7 +124,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     log_path = paths.plan_log if req.plan else paths.log
     prog = prog if prog is not None else bitbake.Progress()
     result, start = "failed", time.monotonic()
-    with bitbake.claim(paths.build), log_path.open("w", buffering=1) as log:
+    with bitbake.claim(paths.build), log_path.open("w", buffering=1) as log, keys.pin_handover(env) as env:
         bitbake.drop_stale_parser_tables(paths.build)
         paths.plan_facts.unlink(missing_ok=True)
 
