@@ -188,7 +188,9 @@ def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None,
     terminal's Ctrl-C reaches it, while the tool ignores SIGINT meanwhile (as Zephyr's west
     runners do around gdb). That group is the tool's, so it cannot be killed as a group: SIGTERM
     or an exception stop the child's whole process tree instead (`_stop_tree`: cmake's ninja and
-    the menuconfig it starts), and the tool's death, however it dies, kills the child itself."""
+    the menuconfig it starts). What no handler sees is narrower: the tool's SIGKILL kills the
+    child alone (`die_with_parent`), and a process the child leaves behind when it exits by
+    itself is init's by then, out of its tree."""
     import threading
 
     args = tuple(str(a) for a in argv)
