@@ -1,5 +1,6 @@
 """The one subprocess wrapper: logs `cwd$ argv`, runs the child in its own process group, and
-never lets it outlive the caller (timeout, Ctrl-C, SIGTERM or an exception all kill the group)."""
+never lets it outlive the caller (timeout, Ctrl-C, SIGTERM or an exception all kill the group;
+`foreground`'s child, which shares the tool's group, has its process tree killed instead)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import shlex
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,7 +186,11 @@ def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None,
     """Run an interactive program that owns Ctrl-C (a debugger interrupts its target with it) on
     this terminal until it exits; its exit code. It stays in the tool's process group, so the
     terminal's Ctrl-C reaches it, while the tool ignores SIGINT meanwhile (as Zephyr's west
-    runners do around gdb); SIGTERM, an exception or the tool's death still stop it."""
+    runners do around gdb). That group is the tool's, so it cannot be killed as a group: SIGTERM
+    or an exception stop the child's whole process tree instead (`_stop_tree`: cmake's ninja and
+    the menuconfig it starts). What no handler sees is narrower: the tool's SIGKILL kills the
+    child alone (`die_with_parent`), and a process the child leaves behind when it exits by
+    itself is init's by then, out of its tree."""
     import threading
 
     args = tuple(str(a) for a in argv)
@@ -196,30 +202,75 @@ def foreground(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None,
         try:
             return proc.wait()
         except BaseException:
-            _stop(proc)
+            _stop_tree(proc)
             raise
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
 
 
+_killed_with_us = die_with_parent(signal.SIGKILL)
+
+
 def _owns_ctrl_c() -> None:
     """foreground's child, before exec: SIGINT's default back (the tool ignores it meanwhile,
     and exec would hand SIG_IGN on), and SIGKILL when the tool dies."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _killed_with_us()
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    """SIGTERM one child that shares our process group, then SIGKILL it after `grace` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def _stop_tree(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """SIGTERM a child that shares our process group and every process below it, then SIGKILL
+    what is left after `grace` seconds (kill_group's shape without a group to kill). The tree is
+    read from /proc on each round, walked from the child and from every process found before:
+    one whose parent has died is re-parented to init and no longer hangs under the child."""
+    table = _processes()
+    # pid -> start time (a pid is reused); the child's own pid is its own until we reap it
+    tree = {proc.pid: table[proc.pid][1]} if proc.returncode is None and proc.pid in table else {}
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        end, sent = time.monotonic() + wait, set[int]()
+        while True:
+            alive = _grow(tree, table)
+            if not alive:
+                proc.wait()  # the child has exited: reap it if the last poll came too early
+                return
+            for pid in alive - sent:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            sent |= alive
+            if time.monotonic() >= end:
+                break
+            time.sleep(0.1)
+            proc.poll()  # reaps the child once it has exited, so that it counts as gone
+            table = _processes()
+    proc.wait()  # SIGKILLed; what is still there after 5 s is stuck in the kernel, not ours to wait for
+
+
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """Every process now: pid -> (parent pid, start time, state), from /proc/*/stat."""
+    table = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()  # after "pid (comm)", which may hold anything
+            table[int(stat.parent.name)] = (int(fields[1]), fields[19], fields[0])
+    return table
+
+
+def _grow(tree: dict[int, str], table: dict[int, tuple[int, str, str]]) -> set[int]:
+    """Add to `tree` every process below one of its live ones; return the live ones (a zombie is
+    dead, a pid now with another start time was reused by a process not ours)."""
+    below: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        below.setdefault(ppid, []).append(pid)
+    alive: set[int] = set()
+    todo = [pid for pid, start in tree.items() if pid in table and table[pid][1] == start]
+    while todo:
+        pid = todo.pop()
+        tree[pid] = table[pid][1]  # below a live one of ours: ours, even on a pid used before
+        if table[pid][2] != "Z":
+            alive.add(pid)
+        todo += below.get(pid, [])
+    return alive
 
 
 def console(argv: Sequence[str | os.PathLike[str]], cwd: Path | None = None) -> pexpect.spawn:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from cmu610bsp import proc
+from conftest import processes
 
 
 def test_stream_hands_over_every_line_without_waiting_for_more_output() -> None:
@@ -77,3 +83,49 @@ def test_the_logged_command_is_the_command_that_ran(tmp_path: Path, caplog: pyte
     caplog.set_level("DEBUG", logger="cmu610bsp.proc")
     proc.run([sys.executable, "-c", "print('x y')"], cwd=tmp_path)
     assert f"{tmp_path}$ {sys.executable} -c 'print('\"'\"'x y'\"'\"')'" in caplog.text
+
+
+FOREGROUND_TOOL = """
+import signal, sys
+from cmu610bsp import proc
+
+def terminated(signum, frame):
+    raise KeyboardInterrupt  # as the CLI turns SIGTERM into Ctrl-C's cleanup
+
+signal.signal(signal.SIGTERM, terminated)
+proc.foreground(["sh", "-c", sys.argv[1]])
+"""
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose command line holds the marker (the tool's own too, while it runs)."""
+    return [pid for pid, cmdline, _ in processes() if marker in cmdline]
+
+
+@pytest.mark.parametrize("tree", [
+    "sh -c 'sleep {marker}; true' & wait",  # a grandchild under a nested shell, as ninja's under cmake
+    "trap '' TERM; sleep {marker} & wait",  # SIGTERM ignored by all (inherited through exec): SIGKILL after the grace
+], ids=["nested-shell", "ignoring-sigterm"])
+def test_foreground_stops_the_childs_whole_tree_on_sigterm(tmp_path: Path, tree: str) -> None:
+    """foreground's child shares the tool's process group (the terminal's Ctrl-C must reach it), so
+    no group kill covers its descendants: SIGTERM to the tool must still leave none running. A real
+    tool process, since the point is the signal and the processes it leaves."""
+    marker = f"97.{uuid.uuid4().int % 10**9:09d}"  # `sleep 97.NNNNNNNNN`: only this test's sleep has it
+    tool = subprocess.Popen([sys.executable, "-c", FOREGROUND_TOOL, tree.format(marker=marker)],
+                            cwd=tmp_path, stdin=subprocess.DEVNULL)
+    try:
+        end = time.monotonic() + 30
+        while f"sleep {marker}" not in (cmdline for _, cmdline, _ in processes()):  # the tree's last leaf
+            assert time.monotonic() < end and tool.poll() is None, "the tree never started"
+            time.sleep(0.05)
+        tool.send_signal(signal.SIGTERM)
+        tool.wait(timeout=20)
+        end = time.monotonic() + 2  # what the tool killed may take a moment to be reaped by init
+        while _marked(marker) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert _marked(marker) == []
+    finally:
+        tool.kill()
+        for pid in _marked(marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
