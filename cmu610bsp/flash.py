@@ -26,9 +26,11 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-try:        # in the layer, mcuimage.py is the packer's neighbour cmu610_mcuimage.py
+# In the layer this file is cmu610_flash.py and signs with its neighbour cmu610_mcuimage.py, the
+# copy in the task's signature, even where the Python that runs the packer also has cmu610bsp.
+if __name__.startswith("cmu610bsp."):
     from cmu610bsp import mcuimage
-except ImportError:
+else:
     import cmu610_mcuimage as mcuimage  # type: ignore[no-redef]
 
 HEADER_SIZE = mcuimage.HEADER_SIZE

@@ -181,3 +181,22 @@ def test_the_boot_stages_counter_advance_matches_the_tool(tmp_path: Path) -> Non
     r = proc.run([str(exe), str(keys), str(hart["secure"]), "2048"], timeout=60)
     assert r.returncode == 0 and r.stdout.split() == ["3", "2048", "64"], (r.stdout, r.stderr)
     assert mcuimage.otp_value(keys.read_bytes(), "bmc") == 37
+
+
+def test_the_layers_packer_signs_with_its_own_copies_where_cmu610bsp_is_importable_too() -> None:
+    """The packer runs in BitBake with the tool's Python (CMU610_ZEPHYR_PYTHON), where cmu610bsp is
+    importable: its modules must still be the layer's copies (their checksums are the task's
+    signature), not the installed tool's, which an upgrade changes without a rebuild."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    files = REPO / "meta-cmu610" / "recipes-bsp" / "cmu610-flash" / "files"
+    script = ("import cmu610bsp, cmu610_flash, cmu610_mcuimage\n"
+              "assert cmu610_flash.mcuimage is cmu610_mcuimage, cmu610_flash.mcuimage.__name__\n"
+              "print(cmu610_flash.mcuimage.__file__)\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=files, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(files)})
+    assert r.returncode == 0 and r.stdout.strip() == str(files / "cmu610_mcuimage.py"), r.stdout + r.stderr

@@ -118,18 +118,17 @@ def _pem_signer(path: str) -> Any:
 
 def _pkcs11_signer(uri: str) -> Any:
     """An imgtool key object whose signatures the token makes: hsm.signer, from the HSM module
-    (cmu610bsp.hsm; in the layer its neighbour cmu610_hsm.py), which needs python-pkcs11."""
-    for name in ("cmu610bsp.hsm", "cmu610_hsm"):
-        try:
-            hsm = importlib.import_module(name)
-        except ImportError:
-            continue
-        try:
-            return hsm.signer(uri)
-        except hsm.HsmError as e:
-            raise ImageError(str(e)) from None
-    raise ImageError(f"{_shown(uri)}: signing with a PKCS#11 key needs the HSM module (hsm.py, python-pkcs11), "
-                     "which this installation lacks")
+    (cmu610bsp.hsm; in the layer its neighbour cmu610_hsm.py, the copy in the task's signature),
+    which needs python-pkcs11."""
+    try:
+        hsm = importlib.import_module("cmu610bsp.hsm" if __name__.startswith("cmu610bsp.") else "cmu610_hsm")
+    except ImportError:
+        raise ImageError(f"{_shown(uri)}: signing with a PKCS#11 key needs the HSM module (hsm.py, python-pkcs11), "
+                         "which this installation lacks") from None
+    try:
+        return hsm.signer(uri)
+    except hsm.HsmError as e:
+        raise ImageError(str(e)) from None
 
 
 def _shown(key: str) -> str:
