@@ -231,7 +231,7 @@ def _render_firmware(put: Put, out: dict[str, str], project: Project) -> None:
     fl = f"{LAYER}/recipes-bsp/cmu610-flash"
     put(f"{fl}/cmu610-flash-image_1.0.bb", "layer/flash-image.bb.j2", sodium={
         "sdist": bootcrypto.SDIST, "sha256": bootcrypto.SDIST_SHA256, "sources": bootcrypto.SOURCES,
-        "defines": bootcrypto.DEFINES, "bootstage": bootstage.C_SOURCES})
+        "defines": bootcrypto.DEFINES, "bootstage": bootstage.C_SOURCES, "complete": bootcrypto.COMPLETE})
     put(f"{fl}/files/cmu610-pack-flash.py", "layer/pack-flash.py.j2")
     # what BitBake cannot import from cmu610bsp: the packer's modules, as they are, and the boot stage's sources
     out[f"{fl}/files/cmu610_flash.py"] = Path(flash.__file__).read_text()

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from cmu610bsp import bootstage, flash, flash_layout, proc, resources
+from cmu610bsp import bootstage, flash, flash_layout, mcuimage, proc, resources
 from cmu610bsp.model import Board, Soc, load_board, load_catalog, load_soc
 
 FW = Path(__file__).parent / "firmware"
@@ -88,10 +88,12 @@ def boot(img: bytes, tmp: Path) -> tuple[int, str]:
     return code, "\n".join(lines)
 
 
-def run_layer_packer(workspace: Path, out: Path, *extra: str, env: Mapping[str, str] | None = None) -> proc.Result:
+def run_layer_packer(workspace: Path, out: Path, *extra: str, env: Mapping[str, str] | None = None,
+                     key_sha256: str | None = None) -> proc.Result:
     """The flash recipe's packer as BitBake runs it (the layer's files of `workspace`, a python3
     with imgtool: this one) on the two test images for the default board's twin, signed with a
-    fresh key (out/key.pem): out/flash.bin and out/flash-manifest.json, and whatever `extra` asks of it."""
+    fresh key (out/key.pem) whose identity the build names (`key_sha256`, else the key's own):
+    out/flash.bin and out/flash-manifest.json, and whatever `extra` asks of it."""
     board, soc = load_board(resources.builtin_board()), load_soc(resources.builtin_soc())
     fw = out / "deploy"
     fw.mkdir()
@@ -101,7 +103,9 @@ def run_layer_packer(workspace: Path, out: Path, *extra: str, env: Mapping[str, 
             shutil.copy(out / f"{domain}{suffix}", fw / f"zephyr-cpu{w.hart}{suffix}")
     files = workspace / "meta-cmu610/recipes-bsp/cmu610-flash/files"
     (out / "boot.bin").write_bytes(b"\x13\x00\x00\x00" * 16)
-    return proc.run([sys.executable, str(files / "cmu610-pack-flash.py"), "--key", signing_key(out / "key.pem"),
+    key = signing_key(out / "key.pem")
+    identity = key_sha256 if key_sha256 is not None else mcuimage.key_hash(mcuimage.public_key(key)).hex()
+    return proc.run([sys.executable, str(files / "cmu610-pack-flash.py"), "--key", key, "--key-sha256", identity,
                      "--layout", str(files / "cmu610-evb-qemu/flash-layout.json"),
                      "--boot", str(out / "boot.bin"), "--firmware", str(fw), "--out", str(out / "flash.bin"),
                      "--manifest", str(out / "flash-manifest.json"), *extra], env=env, timeout=120)

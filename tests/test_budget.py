@@ -99,3 +99,12 @@ def test_the_layers_packer_writes_budgets_and_versions_into_the_manifest(workspa
         assert b["hart"] == w.hart and b["ram"]["base"] == w.base and b["ram"]["size"] == w.size
         binary = fw / f"zephyr-cpu{w.hart}.bin"
         assert 0 < b["ram"]["used"] < w.size and b["rom"]["used"] == flash.OVERHEAD + binary.stat().st_size
+
+
+def test_the_layers_packer_refuses_a_key_other_than_the_one_the_build_names(workspace: Path, tmp_path: Path) -> None:
+    """The task's signature holds the key's identity (CMU610_SIGNING_KEY_SHA256), not its place:
+    shared state would hand an image signed by another key to every build naming this one, so the
+    packer signs with the named key or not at all (exit 2, nothing written)."""
+    r = run_layer_packer(workspace, tmp_path, key_sha256="ab" * 32)
+    assert r.returncode == 2 and f"the build names {'ab' * 32}" in r.stderr, r.stderr
+    assert not (tmp_path / "flash.bin").exists() and not (tmp_path / "flash-manifest.json").exists()

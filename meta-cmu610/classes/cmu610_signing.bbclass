@@ -19,7 +19,7 @@ export PKCS11_MODULE
 export SOFTHSM2_CONF
 
 cmu610_signing_key() {
-    if [ -z "${CMU610_SIGNING_KEY}" ]; then
+    if [ -z "${CMU610_SIGNING_KEY}" ] || [ -z "${CMU610_SIGNING_KEY_SHA256}" ]; then
         bbfatal "no image signing key: build with \`cmu610bsp build\` (it passes the workspace's key: \`cmu610bsp keys show\`), or set CMU610_SIGNING_KEY and CMU610_SIGNING_KEY_SHA256 in kas's environment"
     fi
 }

@@ -61,8 +61,8 @@ do_compile() {
     for f in elf bin; do
         cp ${CMU610_SECURE_DEPLOY}/zephyr-cpu${CMU610_HART_SECURE}.$f ${DEPLOY_DIR_IMAGE}/zephyr-cpu${CMU610_HART_BMC}.$f ${B}/firmware/
     done
-    if [ ! -f "${CMU610_LIBSODIUM_DIR}/.complete" ]; then
-        bbfatal "no libsodium sources at '${CMU610_LIBSODIUM_DIR}': build with \`cmu610bsp build\` (it prepares them), or set CMU610_LIBSODIUM_DIR"
+    if [ "$(cat "${CMU610_LIBSODIUM_DIR}/.complete" 2>/dev/null)" != "${CMU610_LIBSODIUM_ID}" ]; then
+        bbfatal "no libsodium sources of ${CMU610_LIBSODIUM_ID} at '${CMU610_LIBSODIUM_DIR}': build with \`cmu610bsp build\` (it prepares them), or set CMU610_LIBSODIUM_DIR"
     fi
     libgcc=$(${CMU610_CROSS_COMPILE}gcc -march=${CMU610_LIBGCC_MARCH} -mabi=${CMU610_ABI} -print-libgcc-file-name)
     sources=""
@@ -75,6 +75,7 @@ do_compile() {
     ${CMU610_CROSS_COMPILE}objcopy -O binary ${B}/bootstage.elf ${B}/bootstage.bin
     ${CMU610_ZEPHYR_PYTHON} ${S}/cmu610-pack-flash.py --layout ${S}/flash-layout.json --boot ${B}/bootstage.bin \
         --firmware ${B}/firmware --out ${B}/flash.bin --manifest ${B}/flash-manifest.json --key "${CMU610_SIGNING_KEY}" \
+        --key-sha256 "${CMU610_SIGNING_KEY_SHA256}" \
         --update-package ${B}/bmc-update.pldm
 }
 do_compile[vardeps] += "CMU610_BOOTSTAGE_CFLAGS CMU610_BOOTSTAGE_SOURCES CMU610_LIBSODIUM_SOURCES CMU610_LIBSODIUM_DEFINES"

@@ -25,8 +25,15 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--manifest", type=Path, required=True)
     ap.add_argument("--key", required=True, help="the signing key: a PEM file's path or a pkcs11: URI")
+    ap.add_argument("--key-sha256", required=True,
+                    help="the sha256 of the key's public DER: the identity the task's signature holds")
     ap.add_argument("--update-package", type=Path, help="the BMC update package (PLDM) to write")
     args = ap.parse_args()
+    # shared state keys the result by the key's identity, not its place: sign with that key or not at all
+    found = flash.mcuimage.key_hash(flash.mcuimage.public_key(args.key)).hex()
+    if found != args.key_sha256:
+        raise flash.FlashError(f"the signing key's sha256 is {found}, the build names {args.key_sha256 or '(none)'} "
+                               "(CMU610_SIGNING_KEY_SHA256): refusing to sign with another key")
     layout = json.loads(args.layout.read_text())
     parts = [flash.Partition(**p) for p in layout["partitions"]]
     images, budgets = {}, {}
@@ -66,6 +73,6 @@ def main() -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except (flash.FlashError, fwpackage.PackageError, OSError) as e:
+    except (flash.FlashError, flash.mcuimage.ImageError, fwpackage.PackageError, OSError) as e:
         print(f"cmu610-pack-flash: {e}", file=sys.stderr)
         sys.exit(2)
