@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cmu610bsp.sbom import Facts, Source
 
@@ -39,7 +40,7 @@ def _dependency(src: Source) -> dict[str, object]:
     if src.commit:
         out["digest"] = {"gitCommit": src.commit}
     if src.local:
-        out["uri"] = f"file://{src.local}"
+        out["uri"] = Path(src.local).resolve().as_uri()      # percent-encoded: a space or # stays a path
     return out
 
 

@@ -199,3 +199,16 @@ def test_a_whole_openbmc_target_build_does_not_attest_the_firmware_builds_flash_
     s = json.loads(r.stdout)
     assert r.returncode == 0 and "sbom" not in s and "provenance" not in s, r.stdout
     assert {p: p.read_bytes() for p in (build / "attest").rglob("*") if p.is_file()} == attested
+
+
+def test_a_local_checkout_with_a_space_or_hash_is_a_file_uri_in_the_provenance(tmp_path: Path) -> None:
+    from cmu610bsp import provenance
+
+    checkout = tmp_path / "my libpldm #2"
+    src = sbom.Source("libpldm", None, None, str(checkout))
+    facts = sbom.Facts("littlebmc", "cmu610-evb", MACHINE, "cmu610bsp 0.1.0", "2026-12-06T00:00:00Z", "gcc", None,
+                       sbom.Source("zephyr", "https://example.invalid/zephyr", "0" * 40), (src,))
+    run = provenance.Run("kas build", "cmu610-flash-image", None, "2026-12-06T00:00:00Z", "2026-12-06T00:01:00Z")
+    deps = provenance.statement(facts, run, [])["predicate"]["buildDefinition"]["resolvedDependencies"]  # type: ignore[index]
+    (dep,) = [d for d in deps if d["name"] == "libpldm"]
+    assert dep["uri"] == checkout.as_uri() and "%20" in dep["uri"] and "%23" in dep["uri"]
