@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from cmu610bsp import config, hsm, proc, toolchain, workspace, wslock
+from cmu610bsp import config, hsm, mcuimage, proc, toolchain, workspace, wslock
 from cmu610bsp.config import KeySlot, Pkcs11Key, SigningRecord
 from cmu610bsp.errors import BspError, Finding
 from cmu610bsp.fileio import writing
@@ -199,7 +199,8 @@ def signing_key(ws: workspace.Workspace) -> str | None:
     algorithm, der = public_der(ref)
     active = record.slots[record.active]
     if algorithm != record.algorithm or hashlib.sha256(der).hexdigest() != active.sha256:
-        raise BspError(f"{_shown(ref)}: not the workspace's signing key (slot {record.active}, sha256 {active.sha256[:16]}...)",
+        raise BspError(f"{mcuimage.shown(ref)}: not the workspace's signing key "
+                       f"(slot {record.active}, sha256 {active.sha256[:16]}...)",
                        hint=f"unset {ENV_OVERRIDE}, or point it at the key `cmu610bsp keys show` names")
     return ref
 
@@ -219,7 +220,7 @@ def build_env(root: Path) -> dict[str, str]:
     if ref is None or ws.config.signing is None:
         return {}
     if ref.startswith("pkcs11:") and "pin-value" in hsm.parse_uri(ref).query:
-        raise BspError(f"{_shown(ref)}: a pin-value in the key's URI would be written into BitBake's task scripts",
+        raise BspError(f"{mcuimage.shown(ref)}: a pin-value in the key's URI would be written into BitBake's task scripts",
                        hint=f"give the PIN as ${hsm.PIN_ENV} or a pin-source=FILE attribute")
     return {"CMU610_SIGNING_KEY": ref, "CMU610_SIGNING_KEY_SHA256": ws.config.signing.slots[ws.config.signing.active].sha256}
 
@@ -246,11 +247,6 @@ def pin_handover(env: dict[str, str]) -> Iterator[dict[str, str]]:
         shutil.rmtree(where, ignore_errors=True)
 
 
-def _shown(ref: str) -> str:
-    """A key reference as messages show it: a URI without its query (a module path, a PIN)."""
-    return ref.partition("?")[0] if ref.startswith("pkcs11:") else ref
-
-
 @dataclass(frozen=True)
 class Status:
     """What `keys show` reports."""
@@ -262,7 +258,7 @@ class Status:
 
     def as_dict(self) -> dict[str, object]:
         r = self.record
-        return {"algorithm": r.algorithm if r else None, "key": _shown(self.reference) if self.reference else None,
+        return {"algorithm": r.algorithm if r else None, "key": mcuimage.shown(self.reference) if self.reference else None,
                 "overridden": bool(os.environ.get(ENV_OVERRIDE)), "usable": self.usable, "problem": self.problem,
                 "active": r.active if r else None,
                 "slots": [{"slot": i, "sha256": s.sha256, "active": i == r.active, "public_pem": public_pem(s)}

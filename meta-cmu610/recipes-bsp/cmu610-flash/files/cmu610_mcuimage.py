@@ -98,7 +98,7 @@ def sign(data: bytes, *, load: int, entry: int, hart: int, version: tuple[int, i
     tlvs = {TLV_BOOT: struct.pack("<II", hart, entry)}
     signer = _pkcs11_signer(key) if key.startswith("pkcs11:") else _pem_signer(key)
     if not isinstance(signer, imgtool_keys.Ed25519Public):
-        raise ImageError(f"{_shown(key)}: an {type(signer).__name__} key; the boot stage verifies Ed25519 signatures")
+        raise ImageError(f"{shown(key)}: an {type(signer).__name__} key; the boot stage verifies Ed25519 signatures")
     with contextlib.redirect_stdout(io.StringIO()):     # imgtool prints "sign the digest"
         img.create(signer, "full", None, custom_tlvs=tlvs)
     out = bytes(img.payload)
@@ -123,7 +123,7 @@ def _pkcs11_signer(uri: str) -> Any:
     try:
         hsm = importlib.import_module("cmu610bsp.hsm" if __name__.startswith("cmu610bsp.") else "cmu610_hsm")
     except ImportError:
-        raise ImageError(f"{_shown(uri)}: signing with a PKCS#11 key needs the HSM module (hsm.py, python-pkcs11), "
+        raise ImageError(f"{shown(uri)}: signing with a PKCS#11 key needs the HSM module (hsm.py, python-pkcs11), "
                          "which this installation lacks") from None
     try:
         return hsm.signer(uri)
@@ -131,7 +131,7 @@ def _pkcs11_signer(uri: str) -> Any:
         raise ImageError(str(e)) from None
 
 
-def _shown(key: str) -> str:
+def shown(key: str) -> str:
     """A key as messages name it: a pkcs11: URI without its query (a module path, a PIN)."""
     return key.partition("?")[0] if key.startswith("pkcs11:") else key
 
