@@ -162,16 +162,16 @@ def create(root: Path, soc: str, boards: list[str]) -> None:
     _write(root / CONFIG_FILE, text)
 
 
-def set_key(root: Path, key: str, value: object, comment: str, command: str) -> str:
-    """Set cmu610bsp.yml's top-level `key` to `value` (a mapping in block style, anything else in
-    flow style), every other line as written: comments, order, quoting (a new key goes at the end,
-    after `comment`). What would be written is read back as `load_config` reads it first, and
-    refused (nothing written) if it would not load; under the workspace lock, so that another
-    writer's change is kept. Returns the text it replaced, for `restore`."""
+def set_key(root: Path, key: str, value: object, comment: str, command: str, parent: str | None = None) -> str:
+    """Set cmu610bsp.yml's top-level `key` (or `parent`.`key`) to `value` (a mapping in block style,
+    anything else in flow style), every other line as written: comments, order, quoting (a new key
+    goes at the end, after `comment`). What would be written is read back as `load_config` reads it
+    first, and refused (nothing written) if it would not load; under the workspace lock, so that
+    another writer's change is kept. Returns the text it replaced, for `restore`."""
     with wslock.held(root, command):
         path = root / CONFIG_FILE
         old = read_text(path)
-        new = with_key(old, key, yaml_value(value), comment)
+        new = with_key(old, key, yaml_value(value), comment, parent)
         if new != old:
             _write(path, new)
         return old

@@ -116,13 +116,14 @@ def board_for(project: Project, line: str, name: str | None) -> Board:
 def edited(text: str, path: Path, domain: str, values: Mapping[str, Value]) -> str:
     """The description file's text with the settings replaced, every other line as written;
     refused (nothing written) when the description's rules refuse it (CONFIG_CMU610_*)."""
-    block = yaml_value(dict(sorted(values.items())))
-    if domain == "secure":
-        new = with_key(text, SECURE_KEY, yaml_value({"kconfig": dict(sorted(values.items()))}), SECURE_COMMENT)
-        parse_model(config.WorkspaceConfig, parse_yaml(new, path), path)
-    else:
-        new = with_key(text, "kconfig", block, parent="firmware")
-        parse_model(Product, parse_yaml(new, path), path)
+    secure = domain == "secure"
+    parent = SECURE_KEY if secure else "firmware"
+    try:
+        new = with_key(text, "kconfig", yaml_value(dict(sorted(values.items()))), SECURE_COMMENT if secure else "", parent)
+    except BspError as e:       # the file's shape: named here, where the file is known
+        raise BspError("the settings cannot be written", [Finding(str(path), f"{parent}.kconfig", e.message)],
+                       hint=e.hint) from None
+    parse_model(config.WorkspaceConfig if secure else Product, parse_yaml(new, path), path)
     return new
 
 
@@ -136,13 +137,16 @@ def write(ws: workspace.Workspace, path: Path, read: str, new: str, domain: str,
             raise BspError(f"{path} changed while the configuration was edited; nothing was written",
                            hint="run `cmu610bsp config` again")
         if domain == "secure":
-            config.set_key(ws.root, SECURE_KEY, {"kconfig": dict(sorted(values.items()))}, SECURE_COMMENT, "config")
+            config.set_key(ws.root, "kconfig", dict(sorted(values.items())), SECURE_COMMENT, "config", SECURE_KEY)
         else:
             write_whole(path, new, "it was left as it was")
         try:
             return sync.run(workspace.open_workspace(ws.root), "sync", allow_dirty=allow_dirty)
         except BaseException:
-            write_whole(path, read, "it holds the new settings: put them back by hand")
+            if domain == "secure":
+                config.restore(ws.root, read, "config")
+            else:
+                write_whole(path, read, "it holds the new settings: put them back by hand")
             raise
 
 

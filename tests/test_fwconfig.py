@@ -115,3 +115,34 @@ def test_config_takes_the_workspace_lock(cli: Cli, workspace: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_second_secure_setting_keeps_the_comments_of_its_block(cli: Cli, workspace: Path) -> None:
+    """secure_firmware.kconfig is set in place, as a product file's firmware.kconfig is: a comment
+    a person wrote in the block stays (the whole block used to be replaced)."""
+    cfg = workspace / "cmu610bsp.yml"
+    assert cli("config", "bigbmc", "--domain", "secure", "--set", "CONFIG_LOG=y", cwd=workspace,
+               unset=NO_TREE).returncode == 0
+    cfg.write_text(cfg.read_text().replace("secure_firmware:\n", "secure_firmware:\n  # logging for the lab units\n"))
+    r = cli("config", "bigbmc", "--domain", "secure", "--set", "CONFIG_LOG=y", "--set", "CONFIG_ASSERT=y",
+            cwd=workspace, unset=NO_TREE)
+    assert r.returncode == 0, r.stderr
+    assert cfg.read_text().endswith("secure_firmware:\n  # logging for the lab units\n  kconfig:\n"
+                                    "    CONFIG_ASSERT: true\n    CONFIG_LOG: true\n"), cfg.read_text()
+
+
+def test_a_firmware_block_in_flow_style_is_named_with_its_file(cli: Cli, workspace: Path) -> None:
+    import json
+
+    import yaml
+
+    product = workspace / LITTLE
+    lines = product.read_text().split("\n")
+    start = lines.index("firmware:")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i] and not lines[i].startswith((" ", "#"))), len(lines))
+    flow = "firmware: " + json.dumps(yaml.safe_load(product.read_text())["firmware"])   # JSON: YAML's flow style
+    product.write_text("\n".join([*lines[:start], flow, *lines[end:]]))
+    before = snapshot(workspace)
+    r = cli("config", "littlebmc", "--set", "CONFIG_LOG=y", cwd=workspace, unset=NO_TREE)
+    assert r.returncode == 2 and f"{product}: firmware.kconfig: cannot set firmware.kconfig" in r.stderr, r.stderr
+    assert snapshot(workspace) == before
