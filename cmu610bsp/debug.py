@@ -29,7 +29,7 @@ from pathlib import Path
 import pexpect
 
 from cmu610bsp import proc, qemu
-from cmu610bsp.errors import BspError, ChildFailed
+from cmu610bsp.errors import BspError, ChildFailed, Finding
 from cmu610bsp.layout import FLASH_MANIFEST
 from cmu610bsp.model import Soc
 
@@ -100,10 +100,13 @@ def deployed_symbols(deploy: Path, harts: int) -> list[Symbols]:
     loads: dict[int, int] = {}
     manifest = deploy / FLASH_MANIFEST
     if manifest.is_file():
-        for part in json.loads(manifest.read_text()).get("partitions", []):
-            image = part.get("image")
-            if image:
-                loads.setdefault(int(image["hart"]), int(image["load_address"]))
+        try:
+            for part in json.loads(manifest.read_text()).get("partitions", []):
+                image = part.get("image")
+                if image:
+                    loads.setdefault(int(image["hart"]), int(image["load_address"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BspError("not a flash manifest", [Finding(str(manifest), "partitions", str(e) or type(e).__name__)]) from None
     out = []
     for hart in range(harts):
         elf = deploy / f"zephyr-cpu{hart}.elf"

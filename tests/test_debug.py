@@ -219,3 +219,14 @@ def test_a_bare_gdb_option_takes_qemus_default_port() -> None:
     assert optional_values(["qemu", "run", "--gdb", "--line", "x"]) == ["qemu", "run", "--gdb=1234", "--line", "x"]
     assert optional_values(["qemu", "run", "--gdb", "4000"]) == ["qemu", "run", "--gdb", "4000"]
     assert optional_values(["qemu", "run", "--", "--gdb"]) == ["qemu", "run", "--", "--gdb"]
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"partitions": [{"image": {"hart": 1}}]}', "[]"])
+def test_a_malformed_flash_manifest_is_named_not_a_traceback(tmp_path: Path, text: str) -> None:
+    from cmu610bsp import debug
+    from cmu610bsp.errors import BspError
+
+    (tmp_path / "flash-manifest.json").write_text(text)
+    with pytest.raises(BspError, match="not a flash manifest") as e:
+        debug.deployed_symbols(tmp_path, 2)
+    assert str(tmp_path / "flash-manifest.json") in str(e.value)
