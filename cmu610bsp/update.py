@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import struct
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from cmu610bsp import flash, fwpackage, mcuimage
 from cmu610bsp.errors import BspError, Finding
+from cmu610bsp.fileio import writing
+from cmu610bsp.yamlio import read_text
 
 # QEMU virt's pflash erases in 256 KiB blocks (the chip's NOR flash in no larger ones): partitions
 # must be aligned to it, and the update erases a slot block by block.
@@ -169,15 +172,19 @@ def read_table(manifest: Path) -> list[flash.Partition]:
 def read_manifest(manifest: Path) -> tuple[list[flash.Partition], str | None]:
     """The partition table of a flash image and the machine it was packed for (None where the
     manifest does not say), from the manifest its packer wrote beside it."""
+    if not manifest.exists():
+        raise BspError("no flash manifest", [Finding(str(manifest), "(file)", "missing: the packer writes "
+                               "flash-manifest.json beside flash.bin; name another with --manifest")])
+    text = read_text(manifest)          # a regular file, bounded: never a FIFO or a device
     try:
-        data = json.loads(manifest.read_text())
+        data = json.loads(text)
         rows, machine = data["partitions"], data.get("machine")
         table = [flash.Partition(r["partition"], r["offset"], r["size"], r["role"], r["domain"],
                                  r["hart"] if r["hart"] is not None else -1, r["slot"]) for r in rows]
-    except FileNotFoundError:
-        raise BspError("no flash manifest", [Finding(str(manifest), "(file)", "missing: the packer writes "
-                               "flash-manifest.json beside flash.bin; name another with --manifest")]) from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        odd = [p.name for p in table if not all(type(v) is int and v >= 0 for v in (p.offset, p.size))]
+        if odd:
+            raise ValueError(f"{', '.join(map(str, odd))}: offset and size must be whole numbers")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise BspError("not a flash manifest", [Finding(str(manifest), "partitions", str(e))]) from None
     if machine is not None and not isinstance(machine, str):
         raise BspError("not a flash manifest", [Finding(str(manifest), "machine", f"not a name: {machine!r}")])
@@ -186,18 +193,22 @@ def read_manifest(manifest: Path) -> tuple[list[flash.Partition], str | None]:
 
 def update_file(path: Path, partitions: Sequence[flash.Partition], content: bytes) -> Plan:
     """Update the flash image file in place, operation by operation (as the flash would take them)."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+    try:   # not through a link, and never blocking on a FIFO put in its place
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise BspError("cannot open the flash image for writing",
                        [Finding(str(path), "(file)", e.strerror or str(e))]) from None
     with os.fdopen(fd, "r+b") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BspError("cannot update the flash image", [Finding(str(path), "(file)", "not a regular file")])
         done = plan(partitions, f.read(), content)
-        for op in done.ops:
-            f.seek(op.offset)
-            f.write(op.data)
-        f.flush()
-        os.fsync(f.fileno())
+        # the order keeps the fallback slot whole: a write that fails part way leaves it bootable
+        with writing(path, "the update stopped part way: the slot it wrote is incomplete, the fallback still boots"):
+            for op in done.ops:
+                f.seek(op.offset)
+                f.write(op.data)
+            f.flush()
+            os.fsync(f.fileno())
     return done
 
 

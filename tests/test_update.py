@@ -186,6 +186,16 @@ def test_cli_update_refusals_name_the_file_and_change_nothing(key: str, cli: Cli
     good.write_bytes(_package(key))
     r = cli("update", str(link), str(good), "--manifest", str(tmp_path / "flash-manifest.json"))
     assert r.returncode == 2 and "cannot open the flash image for writing" in r.stderr
+    fifo = tmp_path / "fifo.json"                 # never read: a FIFO would block the command
+    os.mkfifo(fifo)
+    r = cli("update", str(image), str(good), "--manifest", str(fifo))
+    assert r.returncode == 2 and str(fifo) in r.stderr, r.stderr
+    odd = tmp_path / "odd.json"
+    rows = json.loads((tmp_path / "flash-manifest.json").read_text())
+    rows["partitions"][0]["offset"] = 0.5
+    odd.write_text(json.dumps(rows))
+    r = cli("update", str(image), str(good), "--manifest", str(odd))
+    assert r.returncode == 2 and "offset and size must be whole numbers" in r.stderr, r.stderr
     missing = tmp_path / "missing.bin"          # a mistyped image: named, not its absent manifest
     r = cli("update", str(missing), str(good))
     assert r.returncode == 2 and f"{missing}: (file): missing" in r.stderr and "manifest" not in r.stderr
