@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,7 +84,8 @@ def _component_sources(root: Path, req: Request, lines: Lines) -> None:
                        hint=" ".join(f"--source {n}=PATH" for n in missing) + ": a local git checkout of each")
 
 
-def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
+def _warnings(root: Path, req: Request, lines: Lines, env: Mapping[str, str]) -> list[str]:
+    """What the user should know before this run (`env`: what kas gets, the signing key in it)."""
     out = []
     stale = manifest.stale_inputs(root)
     if stale:
@@ -97,7 +98,7 @@ def _warnings(root: Path, req: Request, lines: Lines) -> list[str]:
     absent = toolchain.missing(lines.toolchain)
     if absent:
         out.append(f"{absent[0]}; {absent[1]}")
-    if not keys.build_env(root):
+    if "CMU610_SIGNING_KEY" not in env:
         out.append("no image signing key: the flash image recipe cannot sign its images (`cmu610bsp keys generate`, "
                    "or `keys generate --pkcs11 URI` for a key in an HSM)")
     for recipe in compose.devtool_recipes(root, req.line):
@@ -118,7 +119,7 @@ def run(root: Path, req: Request, on_event: Callable[[Event], None] = lambda e: 
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
     env = compose.environment(root, req, lines.toolchain)
-    for text in _warnings(root, req, lines):
+    for text in _warnings(root, req, lines, env):
         on_event(Event("warning", text))
     paths = req.paths(root)
     log_path = paths.plan_log if req.plan else paths.log
@@ -186,7 +187,7 @@ def dry_run(root: Path, req: Request, lines: Lines | None = None) -> DryRun:
     compose.write_overlay(root, req, machine)
     argv = compose.build_command(root, req)
     changes = compose.changes(root, req, lines.toolchain)
-    warnings = tuple(_warnings(root, req, lines))
+    warnings = tuple(_warnings(root, req, lines, changes.set))
     missing = compose.unfetched(root, req)
     if missing:
         files = "".join(f"# --- {f.relative_to(root)}\n{read_text(f)}" for f in compose.kas_files(root, req))
