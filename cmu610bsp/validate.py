@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cmu610bsp import mctp
 from cmu610bsp.errors import Finding
+from cmu610bsp.flash import KEYS as KEYS_PARTITION
 from cmu610bsp.kinds import KINDS
 from cmu610bsp.layout import CONFIG_FILE
 from cmu610bsp.model import Board, Catalog, Product, Soc, dt_label
@@ -287,6 +288,15 @@ def _check_partition_roles(board: Board, f: str) -> list[Finding]:
     for i, p in parts:
         if p.slot and p.role != "firmware":
             out.append(Finding(f, f"flash.partitions[{i}].slot", f"{p.name}: only a firmware partition has a slot"))
+    # the boot stage's trust anchor (key hashes) and anti-rollback counters: the root of trust's alone
+    keys = [(i, p) for i, p in parts if p.name == KEYS_PARTITION]
+    if not keys:
+        out.append(Finding(f, "flash.partitions", f"no partition named {KEYS_PARTITION}: it holds the image signing keys' "
+                           "hashes and the anti-rollback counters the boot stage verifies by"))
+    for i, p in keys:
+        if (p.owner != "secure" or not p.secure) and not (p.secure and p.owner == "bmc"):  # that one is said above
+            out.append(Finding(f, f"flash.partitions[{i}].owner", f"{p.name}: must be owned by the secure domain and "
+                               "secure: true (it holds what the boot stage trusts)"))
     for dname in ("secure", "bmc"):
         fw = [(i, p) for i, p in parts if p.role == "firmware" and p.owner == dname]
         slots = sorted(p.slot or "-" for _, p in fw)

@@ -102,6 +102,15 @@ CASES = [
     case('secure-partition-owned-by-bmc', BOARD,
          (('{name: keys, offset: 2M, size: 64K, owner: secure,', '{name: keys, offset: 2M, size: 64K, owner: bmc,'),),
          'flash.partitions[2].owner: keys is a secure partition and cannot be given to the BMC domain',),
+    case('keys-partition-not-secure', BOARD,
+         (('{name: keys, offset: 2M, size: 64K, owner: secure, secure: true}', '{name: keys, offset: 2M, size: 64K, '
+           'owner: bmc}'),),
+         'flash.partitions[2].owner: keys: must be owned by the secure domain and secure: true (it holds what the '
+         'boot stage trusts)',),
+    case('no-keys-partition', BOARD,
+         (('{name: keys, offset: 2M, size: 64K,', '{name: vault, offset: 2M, size: 64K,'),),
+         "flash.partitions: no partition named keys: it holds the image signing keys' hashes and the anti-rollback "
+         "counters the boot stage verifies by",),
     case('partition-names-same-dt-label', BOARD, (('{name: bmc-config,', '{name: bmc_log,'),),
          "flash.partitions[5].name: 'bmc_log' becomes the devicetree label part_bmc_log, as does "
          "flash.partitions[6].name ('bmc-log')",
