@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pexpect
 
-from cmu610bsp import proc, qemu
+from cmu610bsp import flash, proc, qemu
 from cmu610bsp.errors import BspError, ChildFailed, Finding
 from cmu610bsp.layout import FLASH_MANIFEST
 from cmu610bsp.model import Soc
@@ -72,21 +72,15 @@ def tcp_stub(port: int) -> str:
 
 
 def _elf_base(path: Path) -> int:
-    """The lowest physical address a 32-bit little-endian ELF loads a segment at."""
+    """The lowest physical address a 32-bit little-endian ELF loads a segment at (the packer's
+    reader, flash.elf_load, as the image's load address is derived)."""
     try:
-        data = path.read_bytes()
+        _, segments = flash.elf_load(path.read_bytes(), str(path))
     except OSError as e:
         raise BspError(f"{path}: cannot read: {e.strerror}") from None
-    if data[:6] != b"\x7fELF\x01\x01":
-        raise BspError(f"{path}: not a 32-bit little-endian ELF")
-    (phoff,) = struct.unpack_from("<I", data, 28)
-    phentsize, phnum = struct.unpack_from("<HH", data, 42)
-    bases = [paddr for i in range(phnum)
-             for ptype, _off, _vaddr, paddr, filesz in [struct.unpack_from("<IIIII", data, phoff + i * phentsize)]
-             if ptype == 1 and filesz]
-    if not bases:
-        raise BspError(f"{path}: no loadable segment")
-    return int(min(bases))
+    except (flash.FlashError, struct.error) as e:
+        raise BspError(str(e) if isinstance(e, flash.FlashError) else f"{path}: a truncated ELF") from None
+    return min(s.address for s in segments if s.filesz)
 
 
 def image_symbols(images: qemu.Images) -> list[Symbols]:
