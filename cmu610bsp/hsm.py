@@ -25,8 +25,10 @@ from urllib.parse import unquote
 MODULE_ENV = "PKCS11_MODULE"
 PIN_ENV = "PKCS11_PIN"
 ALGORITHMS = ("ed25519",)     # what the boot stage verifies (verify.c, libsodium)
-_PATH_ATTRS = {"token", "object", "id", "type", "manufacturer", "model", "serial", "slot-id"}
-_QUERY_ATTRS = {"module-path", "module-name", "pin-source", "pin-value"}
+# the attributes this tool acts on; any other (serial=, slot-id=, ...) is refused, not ignored, so
+# that a URI never selects less precisely than its author wrote it
+_PATH_ATTRS = {"token", "object", "id"}
+_QUERY_ATTRS = {"module-path", "pin-source", "pin-value"}
 _ED25519_OID = "1.3.101.112"
 
 

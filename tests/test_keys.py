@@ -165,6 +165,9 @@ def test_pkcs11_refusals(workspace: Path, cache: Path, token: str) -> None:
     assert rotated.active == 1 and keys.signing_key(ws_of(workspace)) == keys.reference(rotated)
     with pytest.raises(hsm.HsmError, match="not one of the attributes"):
         hsm.parse_uri("pkcs11:token=a;object=b;colour=red")
+    # RFC 7512 attributes this tool would not act on are refused, not ignored (a token by serial)
+    with pytest.raises(hsm.HsmError, match="'serial=42' is not one of the attributes id, object, token"):
+        hsm.parse_uri("pkcs11:token=a;object=b;serial=42")
 
 
 SHIPPED = "meta-cmu610/recipes-bsp/cmu610-flash/files/cmu610_hsm.py"
