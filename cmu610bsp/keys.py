@@ -283,8 +283,3 @@ def public_pem(slot: KeySlot) -> str:
     der = base64.b64decode(slot.public)
     return serialization.load_der_public_key(der).public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def public_keys(record: SigningRecord) -> list[bytes]:
-    """Each slot's public key (DER), slot order: what the keys partition and `imgtool verify` take."""
-    return [base64.b64decode(s.public) for s in record.slots]

@@ -164,11 +164,6 @@ def require_image(path: Path) -> None:
                                                             else "not a regular file")])
 
 
-def read_table(manifest: Path) -> list[flash.Partition]:
-    """The partition table of a flash image from the manifest its packer wrote beside it."""
-    return read_manifest(manifest)[0]
-
-
 def read_manifest(manifest: Path) -> tuple[list[flash.Partition], str | None]:
     """The partition table of a flash image and the machine it was packed for (None where the
     manifest does not say), from the manifest its packer wrote beside it."""

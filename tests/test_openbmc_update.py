@@ -76,7 +76,7 @@ def _boot(device: Path, until: str, timings: dict[str, float], name: str, absent
 def _slots(device: Path) -> dict[str, tuple[bool, bool, bool, int]]:
     """Each BMC slot's trailer in the device's flash as update.py reads it (what the boot stage and
     the firmware wrote into QEMU's pflash): (complete, started on trial, confirmed, generation)."""
-    table = update.read_table(device.parent / FLASH_MANIFEST)
+    table, _ = update.read_manifest(device.parent / FLASH_MANIFEST)
     return {s.partition.name: (s.complete, s.tried, s.confirmed, s.generation)
             for s in update.slots(table, device.read_bytes())}
 

@@ -210,7 +210,7 @@ def test_the_layers_packer_writes_the_update_package(workspace: Path, tmp_path: 
     r = run_layer_packer(workspace, tmp_path, "--update-package", str(package),
                          env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
     assert r.returncode == 0, r.stderr
-    table = update.read_table(manifest)
+    table, _ = update.read_manifest(manifest)
     pkg, content = update.package_image(table, package)
     slot = next(p for p in table if p.name == "bmc-fw-a")
     assert content == out.read_bytes()[slot.offset:slot.offset + len(content)]
